@@ -1,0 +1,75 @@
+# Scoopboard: `make run` serves the app, `make test` runs linters and the whole suite.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+# The first Python >= 3.12 on PATH.
+PYTHON := $(shell for p in python3.13 python3.12 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; \
+	then echo $$p; break; fi; done)
+
+.PHONY: run run-procfile test lint test-sqlite test-services browser-deps bench clean
+
+$(BIN)/python:
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "Scoopboard needs Python 3.12 or newer (python3.13, python3.12 or python3 on PATH)."; \
+		echo "Install it first, e.g. 'apt-get install python3.12 python3.12-venv' or from https://www.python.org/downloads/"; \
+		exit 1; fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --group run
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --group test
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py serve --port $(PORT)
+
+run-procfile: $(VENV)/.run-installed
+	@if [ -z "$$DATABASE_URL" ] || [ -z "$$REDIS_URL" ]; then \
+		echo "run-procfile needs DATABASE_URL (PostgreSQL) and REDIS_URL (Redis)."; exit 1; fi
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(BIN)/honcho start
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy retry
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Pass 1: SQLite and the in-memory channel layer. Pass 2: the tests marked `services`
+# again, against a database of their own on PostgreSQL and a key prefix of their own on Redis.
+PG_URL ?= postgres://postgres@127.0.0.1:5432/scoopboard
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
+RUN_ID := $(shell date +%s)$$$$
+
+test-sqlite: $(VENV)/.test-installed browser-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-services: $(VENV)/.test-installed
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) REDIS_PREFIX=scoopboard-test-$(RUN_ID) \
+		TEST_DATABASE_NAME=test_scoopboard_$(RUN_ID) $(BIN)/python -m pytest -m services $(PYTEST_ARGS)
+
+test: lint test-sqlite test-services
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "Could not install chromium (run as root, or install it yourself): browser tests will fail."; }
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m pip install --quiet --group bench
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
