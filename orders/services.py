@@ -1,0 +1,175 @@
+"""Every change of an order or step: atomic, checked against the allowed transitions, announced on commit."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from orders import events
+from orders.exceptions import (
+    NotKitchenStaff,
+    OrderNotFound,
+    StepAlreadyClaimed,
+    StepClaimedByOther,
+    TransitionNotAllowed,
+)
+from orders.models import Order, Step
+
+# Two orders placed at the same moment may pick the same next number; the loser tries again.
+NUMBER_ATTEMPTS = 5
+
+
+def place_order(**fields: Any) -> Order:
+    """Create an order and its three steps; fields are Order's customer-facing fields."""
+    order = Order(**fields)
+    order.full_clean(exclude=["number"])
+    with transaction.atomic():
+        insert_with_next_number(order)
+        Step.objects.bulk_create(Step(order=order, kind=kind) for kind in Step.Kind.values)
+        announce(order, "placed")
+    return order
+
+
+def insert_with_next_number(order: Order) -> None:
+    for attempt in range(NUMBER_ATTEMPTS):
+        order.number = (Order.objects.aggregate(top=Max("number"))["top"] or 0) + 1
+        try:
+            with transaction.atomic():
+                order.save(force_insert=True)
+            return
+        except IntegrityError:
+            order.pk = None
+            if attempt == NUMBER_ATTEMPTS - 1:
+                raise
+
+
+def claim_step(step_id: int, user: AbstractBaseUser) -> Step:
+    """Claim a step that nobody works on; the order goes in progress on its first claim."""
+    require_staff(user)
+    with transaction.atomic():
+        order, step = lock_step(step_id)
+        if step.status == Step.Status.CLAIMED:
+            raise StepAlreadyClaimed(f"Step {step_name(step)} is already claimed by {step.claimed_by}.")
+        if step.status == Step.Status.DONE:
+            raise TransitionNotAllowed(f"Step {step_name(step)} is done already.")
+        step.status, step.claimed_by, step.claimed_at = Step.Status.CLAIMED, user, timezone.now()
+        step.save(update_fields=["status", "claimed_by", "claimed_at"])
+        if order.status == Order.Status.RECEIVED:
+            set_status(order, Order.Status.IN_PROGRESS)
+        announce(order, "step_claimed")
+    return step
+
+
+def release_step(step_id: int, user: AbstractBaseUser) -> Step:
+    """Give back a step one has claimed, so someone else can take it."""
+    require_staff(user)
+    with transaction.atomic():
+        order, step = lock_step(step_id)
+        require_claimer(step, user, "release")
+        step.status, step.claimed_by, step.claimed_at = Step.Status.TODO, None, None
+        step.save(update_fields=["status", "claimed_by", "claimed_at"])
+        announce(order, "step_released")
+    return step
+
+
+def finish_step(step_id: int, user: AbstractBaseUser) -> Step:
+    """Mark one's claimed step done; the order is ready when its last step is."""
+    require_staff(user)
+    with transaction.atomic():
+        order, step = lock_step(step_id)
+        require_claimer(step, user, "finish")
+        step.status, step.done_at = Step.Status.DONE, timezone.now()
+        step.save(update_fields=["status", "done_at"])
+        announce(order, "step_finished")
+        if not order.steps.exclude(status=Step.Status.DONE).exists():
+            set_status(order, Order.Status.READY, "ready_at")
+            announce(order, "ready")
+    return step
+
+
+def mark_delivered(order_id: int, user: AbstractBaseUser) -> Order:
+    """Hand a ready order to its customer."""
+    require_staff(user)
+    with transaction.atomic():
+        order = lock_order(order_id)
+        if order.status != Order.Status.READY:
+            raise TransitionNotAllowed(
+                f"Order {order.label} is {status_text(order)}; only a ready order can be delivered."
+            )
+        set_status(order, Order.Status.DELIVERED, "delivered_at")
+        announce(order, "delivered")
+    return order
+
+
+def cancel_order(order_id: int, user: AbstractBaseUser) -> Order:
+    """Call off an order that is not delivered or cancelled yet."""
+    require_staff(user)
+    with transaction.atomic():
+        order = lock_order(order_id)
+        if not order.is_open:
+            raise TransitionNotAllowed(f"Order {order.label} is {status_text(order)}; it can no longer be cancelled.")
+        set_status(order, Order.Status.CANCELLED, "cancelled_at")
+        announce(order, "cancelled")
+    return order
+
+
+def lock_order(order_id: int) -> Order:
+    """Read the order with a row lock, so changes to it and its steps happen one at a time."""
+    try:
+        return Order.objects.select_for_update().get(pk=order_id)
+    except Order.DoesNotExist:
+        raise OrderNotFound(f"There is no order with id {order_id}.") from None
+
+
+def lock_step(step_id: int) -> tuple[Order, Step]:
+    """Lock the step's order, refusing orders whose steps are closed, then read the step."""
+    order_id = Step.objects.filter(pk=step_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        raise OrderNotFound(f"There is no step with id {step_id}.")
+    order = lock_order(order_id)
+    if order.status not in (Order.Status.RECEIVED, Order.Status.IN_PROGRESS):
+        raise TransitionNotAllowed(f"Order {order.label} is {status_text(order)}; its steps can no longer change.")
+    step = Step.objects.select_related("claimed_by").get(pk=step_id)
+    step.order = order
+    return order, step
+
+
+def require_claimer(step: Step, user: AbstractBaseUser, verb: str) -> None:
+    if step.status == Step.Status.TODO:
+        raise TransitionNotAllowed(f"Step {step_name(step)} is not claimed; claim it before you {verb} it.")
+    if step.status == Step.Status.DONE:
+        raise TransitionNotAllowed(f"Step {step_name(step)} is done already.")
+    if step.claimed_by_id != user.pk:
+        raise StepClaimedByOther(
+            f"Step {step_name(step)} is claimed by {step.claimed_by}; only {step.claimed_by} can {verb} it."
+        )
+
+
+def set_status(order: Order, status: str, stamp: str | None = None) -> None:
+    order.status = status
+    fields = ["status", "updated_at"]
+    if stamp:
+        setattr(order, stamp, timezone.now())
+        fields.append(stamp)
+    order.save(update_fields=fields)
+
+
+def require_staff(user: AbstractBaseUser) -> None:
+    if not (user.is_active and getattr(user, "is_staff", False)):
+        raise NotKitchenStaff(f"Only kitchen staff can change orders and steps; {user} is not staff.")
+
+
+def status_text(order: Order) -> str:
+    return order.get_status_display().lower()
+
+
+def step_name(step: Step) -> str:
+    return f"{step.order.label} {step.kind}"
+
+
+def announce(order: Order, change: str) -> None:
+    """Call the order hook once the transaction commits, so nobody hears of a change that was rolled back."""
+    order_id = order.pk
+    transaction.on_commit(lambda: events.order_changed(order_id, change))

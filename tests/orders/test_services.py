@@ -1,0 +1,207 @@
+"""The order lifecycle through the services, and every transition they refuse."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from orders import services
+from orders.exceptions import (
+    NotKitchenStaff,
+    OrderNotFound,
+    StepAlreadyClaimed,
+    StepClaimedByOther,
+    TransitionNotAllowed,
+)
+from orders.models import Order, Step
+from tests.orders.conftest import ORDER_FIELDS
+
+pytestmark = [pytest.mark.django_db, pytest.mark.services]
+
+
+def test_place_order_creates_the_order_and_its_three_steps(order):
+    assert order.status == Order.Status.RECEIVED
+    assert sorted(order.steps.values_list("kind", flat=True)) == ["decorate", "scoop", "spread"]
+    assert set(order.steps.values_list("status", flat=True)) == {Step.Status.TODO}
+
+
+def test_place_order_numbers_orders_one_after_another(order):
+    second = services.place_order(**ORDER_FIELDS)
+    assert second.number == order.number + 1
+    assert second.label == f"#{second.number:03d}"
+
+
+def test_place_order_refuses_bad_fields_and_writes_nothing(db):
+    with pytest.raises(ValidationError) as caught:
+        services.place_order(**{**ORDER_FIELDS, "customer_email": "not-an-address", "flavour": "liquorice"})
+    assert set(caught.value.message_dict) == {"customer_email", "flavour"}
+    assert not Order.objects.exists()
+    assert not Step.objects.exists()
+
+
+def test_order_goes_through_its_whole_lifecycle(order, alice, bob):
+    scoop, spread, decorate = (order.steps.get(kind=kind) for kind in ("scoop", "spread", "decorate"))
+    services.claim_step(scoop.pk, alice)
+    order.refresh_from_db()
+    assert order.status == Order.Status.IN_PROGRESS
+    services.claim_step(spread.pk, bob)
+    services.finish_step(scoop.pk, alice)
+    services.finish_step(spread.pk, bob)
+    services.claim_step(decorate.pk, alice)
+    order.refresh_from_db()
+    assert (order.status, order.ready_at) == (Order.Status.IN_PROGRESS, None)
+    services.finish_step(decorate.pk, alice)
+    order.refresh_from_db()
+    assert order.status == Order.Status.READY
+    assert order.ready_at is not None
+    delivered = services.mark_delivered(order.pk, bob)
+    assert delivered.status == Order.Status.DELIVERED
+    assert delivered.delivered_at >= delivered.ready_at
+
+
+def test_claim_step_records_who_and_when(step, alice):
+    claimed = services.claim_step(step.pk, alice)
+    step.refresh_from_db()
+    assert (step.status, step.claimed_by, step.done_at) == (Step.Status.CLAIMED, alice, None)
+    assert step.claimed_at == claimed.claimed_at
+
+
+def test_finish_step_records_when(step, alice):
+    services.claim_step(step.pk, alice)
+    services.finish_step(step.pk, alice)
+    step.refresh_from_db()
+    assert step.status == Step.Status.DONE
+    assert step.done_at >= step.claimed_at
+
+
+def test_release_step_makes_it_free_for_someone_else(step, alice, bob):
+    services.claim_step(step.pk, alice)
+    released = services.release_step(step.pk, alice)
+    assert (released.status, released.claimed_by, released.claimed_at) == (Step.Status.TODO, None, None)
+    assert services.claim_step(step.pk, bob).claimed_by == bob
+    step.order.refresh_from_db()
+    assert step.order.status == Order.Status.IN_PROGRESS
+
+
+def test_cancel_order_from_each_open_state(order, alice):
+    for status in Order.OPEN_STATUSES:
+        placed = services.place_order(**ORDER_FIELDS)
+        Order.objects.filter(pk=placed.pk).update(status=status)
+        cancelled = services.cancel_order(placed.pk, alice)
+        assert cancelled.status == Order.Status.CANCELLED
+        assert cancelled.cancelled_at is not None
+
+
+def test_two_users_claiming_the_same_step_one_wins(step, alice, bob):
+    services.claim_step(step.pk, alice)
+    with pytest.raises(StepAlreadyClaimed, match=r"Step #\d{3} scoop is already claimed by alice\."):
+        services.claim_step(step.pk, bob)
+    step.refresh_from_db()
+    assert step.claimed_by == alice
+
+
+def test_claiming_ones_own_claimed_step_again_is_refused(step, alice):
+    services.claim_step(step.pk, alice)
+    with pytest.raises(StepAlreadyClaimed):
+        services.claim_step(step.pk, alice)
+
+
+def test_claiming_a_done_step_is_refused(step, alice, bob):
+    services.claim_step(step.pk, alice)
+    services.finish_step(step.pk, alice)
+    with pytest.raises(TransitionNotAllowed, match="is done already"):
+        services.claim_step(step.pk, bob)
+
+
+@pytest.mark.parametrize("verb", ["release_step", "finish_step"])
+def test_releasing_or_finishing_an_unclaimed_step_is_refused(step, alice, verb):
+    with pytest.raises(TransitionNotAllowed, match="is not claimed; claim it before you"):
+        getattr(services, verb)(step.pk, alice)
+    step.refresh_from_db()
+    assert step.status == Step.Status.TODO
+
+
+@pytest.mark.parametrize("verb", ["release", "finish"])
+def test_releasing_or_finishing_someone_elses_step_is_refused(step, alice, bob, verb):
+    services.claim_step(step.pk, alice)
+    with pytest.raises(StepClaimedByOther, match=rf"scoop is claimed by alice; only alice can {verb} it\."):
+        getattr(services, f"{verb}_step")(step.pk, bob)
+    step.refresh_from_db()
+    assert (step.status, step.claimed_by) == (Step.Status.CLAIMED, alice)
+
+
+@pytest.mark.parametrize("verb", ["release_step", "finish_step"])
+def test_releasing_or_finishing_a_done_step_is_refused(step, alice, verb):
+    services.claim_step(step.pk, alice)
+    services.finish_step(step.pk, alice)
+    with pytest.raises(TransitionNotAllowed, match="is done already"):
+        getattr(services, verb)(step.pk, alice)
+
+
+@pytest.mark.parametrize("status", [Order.Status.READY, Order.Status.DELIVERED, Order.Status.CANCELLED])
+@pytest.mark.parametrize("verb", ["claim_step", "release_step", "finish_step"])
+def test_steps_of_a_closed_order_cannot_change(step, alice, status, verb):
+    services.claim_step(step.pk, alice)
+    Order.objects.filter(pk=step.order_id).update(status=status)
+    with pytest.raises(TransitionNotAllowed, match="its steps can no longer change"):
+        getattr(services, verb)(step.pk, alice)
+
+
+def test_steps_of_a_cancelled_order_cannot_be_claimed(order, step, alice):
+    services.cancel_order(order.pk, alice)
+    with pytest.raises(TransitionNotAllowed, match=r"Order #\d{3} is cancelled"):
+        services.claim_step(step.pk, alice)
+
+
+@pytest.mark.parametrize("status", [Order.Status.RECEIVED, Order.Status.IN_PROGRESS, Order.Status.CANCELLED])
+def test_only_a_ready_order_can_be_delivered(order, alice, status):
+    Order.objects.filter(pk=order.pk).update(status=status)
+    with pytest.raises(TransitionNotAllowed, match="only a ready order can be delivered"):
+        services.mark_delivered(order.pk, alice)
+    order.refresh_from_db()
+    assert (order.status, order.delivered_at) == (status, None)
+
+
+def test_delivering_twice_is_refused(ready_order, alice):
+    services.mark_delivered(ready_order.pk, alice)
+    with pytest.raises(TransitionNotAllowed, match="is delivered"):
+        services.mark_delivered(ready_order.pk, alice)
+
+
+@pytest.mark.parametrize("status", [Order.Status.DELIVERED, Order.Status.CANCELLED])
+def test_a_closed_order_cannot_be_cancelled(order, alice, status):
+    Order.objects.filter(pk=order.pk).update(status=status)
+    with pytest.raises(TransitionNotAllowed, match="can no longer be cancelled"):
+        services.cancel_order(order.pk, alice)
+    order.refresh_from_db()
+    assert (order.status, order.cancelled_at) == (status, None)
+
+
+@pytest.mark.parametrize("verb", ["claim_step", "release_step", "finish_step"])
+def test_step_services_refuse_non_staff(step, customer, verb):
+    with pytest.raises(NotKitchenStaff, match="carol is not staff"):
+        getattr(services, verb)(step.pk, customer)
+
+
+@pytest.mark.parametrize("verb", ["mark_delivered", "cancel_order"])
+def test_order_services_refuse_non_staff(ready_order, customer, verb):
+    with pytest.raises(NotKitchenStaff):
+        getattr(services, verb)(ready_order.pk, customer)
+    ready_order.refresh_from_db()
+    assert ready_order.status == Order.Status.READY
+
+
+def test_an_inactive_staff_user_is_refused(step, alice):
+    alice.is_active = False
+    with pytest.raises(NotKitchenStaff):
+        services.claim_step(step.pk, alice)
+
+
+@pytest.mark.parametrize("verb", ["claim_step", "release_step", "finish_step"])
+def test_unknown_step_ids_are_refused(db, alice, verb):
+    with pytest.raises(OrderNotFound, match="There is no step with id 999999"):
+        getattr(services, verb)(999999, alice)
+
+
+@pytest.mark.parametrize("verb", ["mark_delivered", "cancel_order"])
+def test_unknown_order_ids_are_refused(db, alice, verb):
+    with pytest.raises(OrderNotFound, match="There is no order with id 999999"):
+        getattr(services, verb)(999999, alice)
