@@ -1,17 +1,24 @@
 """Where websocket paths and task channels lead."""
 
+from typing import Any
+
 from channels.auth import AuthMiddlewareStack
-from channels.security.websocket import AllowedHostsOriginValidator
 from channels.routing import URLRouter
-from django.urls import path  # noqa: F401  (websocket paths are added with the boards)
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.conf import settings
 
-websocket_urlpatterns: list = []
+from retry import conf
+from retry.consumer import TaskWorkerConsumer
+
+websocket_urlpatterns: list[Any] = []
 
 
-def websocket_application():
+def websocket_application() -> Any:
     return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 
-def channel_routes() -> dict:
+def channel_routes() -> dict[str, Any]:
     """One channel per task queue, all served by the task-worker consumer."""
-    return {}
+    queues = settings.TASKS["default"].get("QUEUES") or ["default"]
+    worker = TaskWorkerConsumer.as_asgi()
+    return {conf.get().CHANNEL_PREFIX + queue: worker for queue in queues}

@@ -1,0 +1,22 @@
+"""Enqueueing with the retry layer's extras, beyond what Django's ``Task.enqueue`` takes."""
+
+from typing import Any
+
+from django.tasks.base import Task, TaskResult
+
+from retry.backend import RetryBackend, to_result
+from retry.exceptions import RetryError
+
+
+def enqueue(
+    task: Task, *args: Any, idempotency_key: str | None = None, max_age: float | None = None, **kwargs: Any
+) -> TaskResult:
+    """Enqueue ``task``; while a task with ``idempotency_key`` is unfinished, return it instead of a second one.
+
+    ``max_age``: seconds from its due time by which the task must have started, or it fails as expired.
+    """
+    backend = task.get_backend()
+    if not isinstance(backend, RetryBackend):
+        raise RetryError(f"{task.module_path} uses the backend {task.backend!r}, which is not a RetryBackend.")
+    record = backend.enqueue_record(task, args, kwargs, idempotency_key=idempotency_key, max_age=max_age)
+    return to_result(record, backend.alias, task)

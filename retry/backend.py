@@ -1,0 +1,124 @@
+"""The Django Tasks backend: each enqueue writes a row in the caller's transaction and sends its id after commit."""
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, router, transaction
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.base import Task, TaskError, TaskResult
+from django.tasks.base import TaskResultStatus as Status
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django.utils import timezone
+
+from retry import arguments, conf, events, models, registry, transitions
+from retry.task import RetryTask
+from retry.transport import channel_for, outbox, run_message
+
+logger = logging.getLogger("retry.backend")
+
+
+class RetryBackend(BaseTaskBackend):
+    """Durable tasks with retries, stored in the database and run by Channels workers."""
+
+    task_class = RetryTask
+    supports_defer = True
+    supports_async_task = True
+    supports_get_result = True
+    supports_priority = True
+
+    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+        return to_result(self.enqueue_record(task, args, kwargs), self.alias, task)
+
+    def enqueue_record(
+        self,
+        task: Task,
+        args: Any,
+        kwargs: Any,
+        *,
+        idempotency_key: str | None = None,
+        max_age: float | None = None,
+    ) -> models.TaskRecord:
+        """Write the task's row; with ``idempotency_key``, an unfinished task with that key is returned instead."""
+        self.validate_task(task)
+        args, kwargs = arguments.check(args, kwargs)
+        record = build_record(task, args, kwargs, idempotency_key=idempotency_key, max_age=max_age)
+        using = router.db_for_write(models.TaskRecord)
+        if idempotency_key is None:
+            record.save(force_insert=True, using=using)
+        else:
+            try:
+                with transaction.atomic(using=using):
+                    record.save(force_insert=True, using=using)
+            except IntegrityError:
+                return models.TaskRecord.objects.using(using).get(
+                    idempotency_key=idempotency_key, status__in=models.UNFINISHED
+                )
+        events.record("enqueued", record)
+        if record.notified_at is not None:
+            task_id, channel = str(record.pk), channel_for(record.queue)
+            transaction.on_commit(
+                lambda: outbox.send(channel, run_message(task_id), lambda _: transitions.forget_sent([task_id])),
+                using=using,
+            )
+        return record
+
+    def get_result(self, result_id: str) -> TaskResult:
+        try:
+            record = models.TaskRecord.objects.get(pk=result_id)
+        except (models.TaskRecord.DoesNotExist, ValueError):
+            raise TaskResultDoesNotExist(result_id) from None
+        return to_result(record, self.alias)
+
+
+def build_record(
+    task: Task, args: list[Any], kwargs: dict[str, Any], *, idempotency_key: str | None, max_age: float | None
+) -> models.TaskRecord:
+    policy = registry.policy_for(task)
+    now = timezone.now()
+    run_after = task.run_after or now
+    options = task if isinstance(task, RetryTask) else None
+    max_age = max_age if max_age is not None else getattr(options, "max_age", None)
+    return models.TaskRecord(
+        task_path=task.module_path,
+        queue=task.queue_name,
+        priority=task.priority,
+        args=args,
+        kwargs=kwargs,
+        max_attempts=policy.max_attempts,
+        policy=policy.snapshot(),
+        time_limit=getattr(options, "time_limit", None) or conf.get().TIME_LIMIT,
+        ignore_result=getattr(options, "ignore_result", False),
+        idempotency_key=idempotency_key,
+        enqueued_at=now,
+        run_after=run_after,
+        expires_at=run_after + timedelta(seconds=max_age) if max_age is not None else None,
+        # Due now: sent after commit. Later: the dispatcher sends it when due.
+        notified_at=now if run_after <= now else None,
+    )
+
+
+def to_result(record: models.TaskRecord, alias: str, task: Task | None = None) -> TaskResult:
+    """The row as Django's TaskResult."""
+    task = task or registry.load(record.task_path)
+    attempts = list(record.attempt_set.all()) if record.attempts else []
+    result = TaskResult(
+        task=task,
+        id=str(record.pk),
+        status=Status(record.status),
+        enqueued_at=record.enqueued_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        last_attempted_at=record.last_attempted_at,
+        args=record.args,
+        kwargs=record.kwargs,
+        backend=alias,
+        errors=[
+            TaskError(exception_class_path=a.error_class, traceback=a.error_traceback)
+            for a in attempts
+            if a.error_class
+        ],
+        worker_ids=[a.worker_id for a in attempts if a.outcome != models.Outcome.RELEASED],
+    )
+    object.__setattr__(result, "_return_value", record.return_value)
+    return result

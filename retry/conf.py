@@ -1,0 +1,86 @@
+"""The retry layer's settings: typed defaults, each overridable in Django settings as RETRY_<NAME>."""
+
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    #: Attempts before a task is given up and left FAILED (the dead-letter state).
+    MAX_ATTEMPTS: int = 5
+    #: Seconds before the first retry; later delays grow from it and never fall below it.
+    BASE_DELAY: float = 10.0
+    #: Each retry waits this many times longer than the one before.
+    BACKOFF_FACTOR: float = 2.0
+    #: No delay is ever longer than this many seconds.
+    MAX_DELAY: float = 3600.0
+    #: Random extra wait, as a fraction of the delay (0.25: up to 25 % longer).
+    JITTER: float = 0.25
+    #: Seconds a task may run before it counts as lost (async tasks are cancelled then).
+    TIME_LIMIT: float = 600.0
+    #: Seconds a claim lasts without renewal; a dead worker's task is recovered after it.
+    LEASE: float = 30.0
+    #: Tasks one worker process runs at the same time.
+    CONCURRENCY: int = 8
+    #: Largest JSON encoding of a task's arguments, in bytes.
+    MAX_ARGUMENTS_BYTES: int = 64 * 1024
+    #: Seconds between two dispatcher passes.
+    DISPATCH_INTERVAL: float = 1.0
+    #: Rows the dispatcher sends, recovers or purges in one statement.
+    DISPATCH_BATCH: int = 500
+    #: Seconds after which a sent message counts as lost (the channel layer's expiry).
+    MESSAGE_EXPIRY: float = 60.0
+    #: Seconds a worker given SIGTERM lets running tasks finish before handing them back.
+    SHUTDOWN_GRACE: float = 25.0
+    #: Seconds between two worker heartbeats (lease renewals ride on them).
+    HEARTBEAT_INTERVAL: float = 5.0
+    #: Seconds without a heartbeat after which a worker counts as gone.
+    WORKER_STALE_AFTER: float = 60.0
+    #: Seconds successful tasks are kept (0: forever).
+    RESULT_RETENTION: float = 7 * 24 * 3600.0
+    #: Seconds failed (dead) tasks are kept (0: forever).
+    FAILED_RETENTION: float = 30 * 24 * 3600.0
+    #: Retries due sooner than this are sent by the worker that scheduled them, on time.
+    LOCAL_RETRY_HORIZON: float = 300.0
+    #: Periodic tasks: {name: {"task": dotted path, "every": seconds} or {"task": ..., "cron": "*/5 * * * *"},
+    #: optionally "args"/"kwargs"}.
+    PERIODIC: dict[str, dict[str, Any]] | None = None
+    #: Seconds the oldest ready task of a queue may wait before the backlog alarm: {queue: seconds}, "*" for the rest.
+    BACKLOG_ALARM: dict[str, float] | None = None
+    #: Run the task workers and the dispatcher inside the web process (`manage.py serve`).
+    EMBEDDED: bool = True
+    #: Channel group every task state change is published to.
+    EVENTS_GROUP: str = "tasks"
+    #: Channel names are this prefix plus the queue name.
+    CHANNEL_PREFIX: str = "tasks."
+
+
+@cache
+def get() -> RetrySettings:
+    """Read RETRY_<NAME> settings once; reset when a test changes settings."""
+    values: dict[str, Any] = {}
+    for field in fields(RetrySettings):
+        if hasattr(settings, f"RETRY_{field.name}"):
+            value = getattr(settings, f"RETRY_{field.name}")
+            if field.type in (int, float) and not isinstance(value, int | float):
+                raise ImproperlyConfigured(f"RETRY_{field.name} must be a number, not {value!r}.")
+            values[field.name] = value
+    conf = RetrySettings(**values)
+    if conf.BASE_DELAY <= 0 or conf.MAX_DELAY < conf.BASE_DELAY:
+        raise ImproperlyConfigured("RETRY_BASE_DELAY must be positive and no larger than RETRY_MAX_DELAY.")
+    if conf.MAX_ATTEMPTS < 1 or conf.CONCURRENCY < 1:
+        raise ImproperlyConfigured("RETRY_MAX_ATTEMPTS and RETRY_CONCURRENCY must be at least 1.")
+    return conf
+
+
+def reset(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("RETRY_"):
+        get.cache_clear()
+
+
+setting_changed.connect(reset)

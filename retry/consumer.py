@@ -1,0 +1,38 @@
+"""The generic Channels consumer that task messages are routed to (one channel per queue)."""
+
+import logging
+import uuid
+from typing import Any
+
+from channels.consumer import AsyncConsumer, get_handler_name
+
+from retry import runner
+
+logger = logging.getLogger("retry.consumer")
+
+
+class TaskWorkerConsumer(AsyncConsumer):
+    """Starts the task a ``task.run`` message names; never raises, so no message queued behind it is lost."""
+
+    async def dispatch(self, message: Any) -> None:
+        try:
+            handler = getattr(self, get_handler_name(message), None)
+        except (ValueError, TypeError, AttributeError):
+            handler = None
+        if handler is None:
+            logger.warning("Skipped a message of unknown type", extra={"message_type": _type_of(message)})
+            return
+        await handler(message)
+
+    async def task_run(self, message: dict[str, Any]) -> None:
+        task_id = message.get("id")
+        try:
+            task_id = str(uuid.UUID(str(task_id)))
+        except ValueError:
+            logger.warning("Skipped a task.run message without a valid id", extra={"task_id": repr(task_id)[:100]})
+            return
+        await runner.current().start(task_id)
+
+
+def _type_of(message: Any) -> str:
+    return repr(message.get("type") if isinstance(message, dict) else type(message).__name__)[:100]

@@ -1,0 +1,77 @@
+"""The dispatcher: the loop that makes channel messages and dead workers harmless.
+
+Each pass sends due tasks that have no live message, recovers tasks whose worker stopped renewing
+its lease, fails tasks past their start-by deadline, enqueues periodic tasks and purges old rows.
+Several dispatchers may run on PostgreSQL (rows are taken with SKIP LOCKED); SQLite runs one.
+"""
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections, connections
+
+from retry import clock, conf, heartbeats, runner, schedules, transitions
+from retry.transport import channel_for, outbox, run_message
+
+logger = logging.getLogger("retry.dispatcher")
+#: Seconds between two purges of old rows.
+PURGE_EVERY = 60.0
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self.id = runner.make_worker_id()
+        self.last_purge = float("-inf")
+
+    def tick(self, now: datetime | None = None) -> dict[str, int]:
+        """One pass; ``now`` defaults to the database's clock."""
+        close_old_connections()
+        now = now or clock.db_now()
+        batch = conf.get().DISPATCH_BATCH
+        report = {
+            "expired": transitions.expire_overdue(now, batch),
+            "recovered": transitions.recover_lost(now, batch),
+            "scheduled": schedules.enqueue_due(now),
+            "sent": self.send_due(now, batch),
+            "purged": 0,
+        }
+        if time.monotonic() - self.last_purge > PURGE_EVERY:
+            report["purged"] = transitions.purge(now, batch)
+            self.last_purge = time.monotonic()
+        heartbeats.beat(self.id, heartbeats.DISPATCHER, [], 0, [])
+        if any(report.values()):
+            logger.info("Dispatcher pass", extra={"dispatcher_id": self.id, **report})
+        return report
+
+    def send_due(self, now: datetime, batch: int) -> int:
+        sent = 0
+        while rows := transitions.take_due(now, batch):
+            for task_id, queue in rows:
+                outbox.send(channel_for(queue), run_message(task_id), lambda _, i=task_id: transitions.forget_sent([i]))
+            sent += len(rows)
+            if len(rows) < batch:
+                break
+        return sent
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pass after pass until ``stop`` is set; a failing database is waited out, not fatal."""
+        logger.info("Dispatcher started", extra={"dispatcher_id": self.id})
+        loop = asyncio.get_running_loop()
+        thread = ThreadPoolExecutor(1, thread_name_prefix="retry-dispatcher")
+        while not stop.is_set():
+            try:
+                await loop.run_in_executor(thread, self.tick)
+            except Exception:
+                logger.exception("Dispatcher pass failed; trying again", extra={"dispatcher_id": self.id})
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=conf.get().DISPATCH_INTERVAL)
+            except TimeoutError:
+                pass
+        await loop.run_in_executor(thread, heartbeats.forget, self.id)
+        await loop.run_in_executor(thread, connections.close_all)
+        thread.shutdown()
+        logger.info("Dispatcher stopped", extra={"dispatcher_id": self.id})

@@ -1,0 +1,38 @@
+"""Every task state change: one structured log line, and a small event for the live boards and dashboard.
+
+Events travel on the channel layer's group, which is at most once: a lost event never loses a task,
+and listeners re-read the database when they miss one.
+"""
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from retry import conf, models
+from retry.transport import outbox
+
+logger = logging.getLogger("retry.tasks")
+
+#: Log level of each change: trouble is louder than routine.
+LEVELS = {
+    "enqueued": logging.INFO,
+    "started": logging.INFO,
+    "succeeded": logging.INFO,
+    "retry_scheduled": logging.WARNING,
+    "lost": logging.WARNING,
+    "failed": logging.ERROR,
+    "expired": logging.ERROR,
+    "cancelled": logging.WARNING,
+    "released": logging.INFO,
+    "requeued": logging.INFO,
+}
+EVENT_VERSION = 1
+
+
+def record(change: str, task: models.TaskRecord, **details: Any) -> None:
+    """Log ``change`` of ``task`` and publish it once the surrounding transaction commits."""
+    fields = {"change": change, **task.log_fields(), "status": task.status, **details}
+    logger.log(LEVELS.get(change, logging.INFO), "task %s", change, extra=fields)
+    event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
+    transaction.on_commit(lambda: outbox.group_send(conf.get().EVENTS_GROUP, event))

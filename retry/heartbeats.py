@@ -1,0 +1,40 @@
+"""Worker and dispatcher processes report here that they are alive and what they are doing."""
+
+import os
+import socket
+
+from django.utils import timezone
+
+from retry.models import Heartbeat
+
+WORKER = Heartbeat.Kind.WORKER
+DISPATCHER = Heartbeat.Kind.DISPATCHER
+_started = timezone.now()
+
+
+def beat(process_id: str, kind: str, queues: list[str], concurrency: int, current_tasks: list[str]) -> None:
+    now = timezone.now()
+    Heartbeat.objects.update_or_create(
+        process_id=process_id,
+        defaults={
+            "kind": kind,
+            "queues": queues,
+            "concurrency": concurrency,
+            "current_tasks": current_tasks,
+            "last_seen": now,
+        },
+        create_defaults={
+            "kind": kind,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": queues,
+            "concurrency": concurrency,
+            "current_tasks": current_tasks,
+            "started_at": _started,
+            "last_seen": now,
+        },
+    )
+
+
+def forget(process_id: str) -> None:
+    Heartbeat.objects.filter(process_id=process_id).delete()

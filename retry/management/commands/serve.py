@@ -1,0 +1,38 @@
+import asyncio
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from retry import conf
+
+
+class Command(BaseCommand):
+    help = "Serve the site with daphne; with RETRY_EMBEDDED on, task workers and the dispatcher run in it too."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        import daphne.server  # installs the asyncio Twisted reactor; must come before other Twisted imports
+        from channels.layers import get_channel_layer
+        from channels.routing import get_default_application
+        from daphne.endpoints import build_endpoint_description_strings
+        from twisted.internet import defer, reactor
+
+        from retry.embedded import Embedded
+
+        application = get_default_application()
+        server = daphne.server.Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            ready_callable=lambda: self.stdout.write(f"Scoopboard is serving on http://{host}:{port}/"),
+        )
+        if conf.get().EMBEDDED:
+            embedded = Embedded(application, get_channel_layer())
+            reactor.callWhenRunning(embedded.start)
+            reactor.addSystemEventTrigger(
+                "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(embedded.stop()))
+            )
+            self.stdout.write("Task workers and the dispatcher run in this process (RETRY_EMBEDDED).")
+        server.run()

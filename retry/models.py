@@ -1,0 +1,214 @@
+"""Task rows: the source of truth for every task, its attempts, its policy overrides and the workers."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.tasks.base import TaskResultStatus
+
+FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
+UNFINISHED = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+
+
+class TaskQuerySet(models.QuerySet["TaskRecord"]):
+    def ready(self) -> "TaskQuerySet":
+        return self.filter(status=TaskResultStatus.READY)
+
+    def running(self) -> "TaskQuerySet":
+        return self.filter(status=TaskResultStatus.RUNNING)
+
+    def finished(self) -> "TaskQuerySet":
+        return self.filter(status__in=FINISHED)
+
+    def failed(self) -> "TaskQuerySet":
+        return self.filter(status=TaskResultStatus.FAILED)
+
+    def due(self, now: datetime, *, sent_before: datetime) -> "TaskQuerySet":
+        """Ready tasks whose time has come and whose message was never sent or may be lost."""
+        return (
+            self.ready().filter(run_after__lte=now).filter(Q(notified_at__isnull=True) | Q(notified_at__lt=sent_before))
+        )
+
+    def lease_expired(self, now: datetime) -> "TaskQuerySet":
+        return self.running().filter(lease_until__lt=now)
+
+    def past_deadline(self, now: datetime) -> "TaskQuerySet":
+        """Ready tasks that were not started by their deadline."""
+        return self.ready().filter(expires_at__lt=now)
+
+
+class TaskRecord(models.Model):
+    """One task: what to run, its state, its attempts so far, and the policy it was enqueued under."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task_path = models.CharField("task", max_length=255)
+    queue = models.CharField(max_length=64)
+    priority = models.SmallIntegerField(default=0)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=TaskResultStatus.choices, default=TaskResultStatus.READY)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField()
+    #: The numbers of the retry policy in force when the task was enqueued (see RetryPolicy.snapshot).
+    policy = models.JSONField(default=dict)
+    time_limit = models.FloatField(help_text="Seconds an attempt may run.")
+    ignore_result = models.BooleanField(default=False)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    enqueued_at = models.DateTimeField()
+    #: Not run before this time (the database's clock).
+    run_after = models.DateTimeField()
+    #: Not started after this time: it fails as expired instead of running late.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    #: When a message was sent (or is due to be sent by a worker's timer); empty: the dispatcher sends one.
+    notified_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker_id = models.CharField(max_length=100, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_attempted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    return_value = models.JSONField(null=True, blank=True)
+    error_class = models.CharField(max_length=255, blank=True)
+    error_message = models.TextField(blank=True)
+    error_traceback = models.TextField(blank=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "task"
+        indexes = [
+            models.Index(fields=["run_after"], name="retry_task_ready", condition=Q(status="READY")),
+            models.Index(fields=["queue", "enqueued_at"], name="retry_task_ready_queue", condition=Q(status="READY")),
+            models.Index(fields=["lease_until"], name="retry_task_running", condition=Q(status="RUNNING")),
+            models.Index(fields=["finished_at"], name="retry_task_finished"),
+            models.Index(fields=["task_path", "status"], name="retry_task_path_status"),
+            models.Index(fields=["status", "queue"], name="retry_task_status_queue"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                name="retry_task_unique_key_unfinished",
+                condition=Q(status__in=["READY", "RUNNING"]),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_path} {self.id} ({self.status}, attempt {self.attempts}/{self.max_attempts})"
+
+    @property
+    def name(self) -> str:
+        return self.task_path.rsplit(".", 1)[-1]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    def log_fields(self) -> dict[str, Any]:
+        """What every log line and event says about the task."""
+        return {"task_id": str(self.id), "task_name": self.task_path, "queue": self.queue, "attempt": self.attempts}
+
+
+class Outcome(models.TextChoices):
+    # The attempt is still running.
+    RUNNING = "RUNNING", "Running"
+    # The task function returned.
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    # The task function raised; the policy scheduled another attempt.
+    RETRIED = "RETRIED", "Failed, retry scheduled"
+    # The task function raised and the task was given up.
+    FAILED = "FAILED", "Failed, given up"
+    # The worker stopped renewing its lease (died, hung or ran past the time limit).
+    LOST = "LOST", "Lost"
+    # The worker shut down and handed the task back without charging the attempt.
+    RELEASED = "RELEASED", "Handed back"
+
+
+class TaskAttempt(models.Model):
+    """One run of a task by one worker: the history that answers "why did this run three times?"."""
+
+    task = models.ForeignKey(TaskRecord, on_delete=models.CASCADE, related_name="attempt_set")
+    number = models.PositiveIntegerField()
+    worker_id = models.CharField(max_length=100)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    error_class = models.CharField(max_length=255, blank=True)
+    error_message = models.TextField(blank=True)
+    error_traceback = models.TextField(blank=True)
+    #: Seconds the policy chose to wait before the next attempt.
+    next_delay = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["task", "started_at", "id"]
+        indexes = [
+            models.Index(fields=["task", "number"], name="retry_attempt_task"),
+            models.Index(fields=["finished_at"], name="retry_attempt_finished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.task_id}: {self.outcome}"
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class PolicyOverride(models.Model):
+    """An operator's change to a task's retry policy, in force for tasks enqueued after it; empty fields keep the code's."""
+
+    task_path = models.CharField("task", max_length=255, unique=True)
+    max_attempts = models.PositiveIntegerField(null=True, blank=True)
+    base_delay = models.FloatField(null=True, blank=True, help_text="Seconds before the first retry.")
+    factor = models.FloatField(null=True, blank=True, help_text="Growth of each delay over the previous one.")
+    max_delay = models.FloatField(null=True, blank=True, help_text="Longest delay, in seconds.")
+    jitter = models.FloatField(null=True, blank=True, help_text="Random extra wait, as a fraction of the delay.")
+    note = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "retry policy override"
+
+    def __str__(self) -> str:
+        return self.task_path
+
+    def numbers(self) -> dict[str, Any]:
+        fields = ("max_attempts", "base_delay", "factor", "max_delay", "jitter")
+        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
+
+
+class Heartbeat(models.Model):
+    """A worker or dispatcher process, as last seen."""
+
+    class Kind(models.TextChoices):
+        WORKER = "worker", "Worker"
+        DISPATCHER = "dispatcher", "Dispatcher"
+
+    process_id = models.CharField(max_length=100, primary_key=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    queues = models.JSONField(default=list)
+    concurrency = models.PositiveIntegerField(default=0)
+    current_tasks = models.JSONField(default=list)
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "worker"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.process_id}"
+
+
+class PeriodicRun(models.Model):
+    """The last period each schedule was enqueued for: one claim per period, however many dispatchers run."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    period_start = models.DateTimeField()
+    task = models.ForeignKey(TaskRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.period_start:%Y-%m-%d %H:%M:%S}"

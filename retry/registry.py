@@ -1,0 +1,69 @@
+"""Which retry policy a task runs under, resolved in one place and one order."""
+
+import time
+from typing import Any
+
+from django.tasks.base import Task
+from django.utils.module_loading import import_string
+
+from retry import conf, models, policy
+from retry.exceptions import TaskNotRegistered
+from retry.task import RetryTask
+
+#: Seconds an operator's override is cached in each process before it is read again.
+OVERRIDE_CACHE_SECONDS = 5.0
+_overrides: dict[str, dict[str, Any]] = {}
+_overrides_read_at = float("-inf")
+
+
+def default_policy() -> policy.RetryPolicy:
+    settings = conf.get()
+    return policy.RetryPolicy(
+        max_attempts=settings.MAX_ATTEMPTS,
+        base_delay=settings.BASE_DELAY,
+        factor=settings.BACKOFF_FACTOR,
+        max_delay=settings.MAX_DELAY,
+        jitter=settings.JITTER,
+    )
+
+
+def policy_for(task: Task) -> policy.RetryPolicy:
+    """The policy for new runs of ``task``: the operator's override, else the task's options, else the settings."""
+    resolved = default_policy()
+    if isinstance(task, RetryTask):
+        resolved = policy.RetryPolicy(
+            **{**resolved.snapshot(), **task.policy_numbers()}, retry_on=task.retry_on, give_up_on=task.give_up_on
+        )
+    return resolved.with_numbers(overrides().get(task.module_path, {}))
+
+
+def policy_of(record: models.TaskRecord, task: Task | None) -> policy.RetryPolicy:
+    """The policy a stored task runs under: the numbers it was enqueued with, the exception rules of the code."""
+    rules = policy_for(task) if isinstance(task, RetryTask) else default_policy()
+    return rules.with_numbers(record.policy)
+
+
+def overrides() -> dict[str, dict[str, Any]]:
+    """The operators' policy overrides by task path, read at most every few seconds."""
+    global _overrides, _overrides_read_at
+    if time.monotonic() - _overrides_read_at > OVERRIDE_CACHE_SECONDS:
+        _overrides = {row.task_path: row.numbers() for row in models.PolicyOverride.objects.all()}
+        _overrides_read_at = time.monotonic()
+    return _overrides
+
+
+def forget_overrides() -> None:
+    """Read the overrides again on next use (after an operator saves one)."""
+    global _overrides_read_at
+    _overrides_read_at = float("-inf")
+
+
+def load(task_path: str) -> Task:
+    """The Task object a row names, or TaskNotRegistered."""
+    try:
+        found = import_string(task_path)
+    except ImportError as error:
+        raise TaskNotRegistered(f"{task_path} cannot be imported: {error}") from error
+    if not isinstance(found, Task):
+        raise TaskNotRegistered(f"{task_path} is not a task (decorate it with @task).")
+    return found

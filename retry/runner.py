@@ -1,0 +1,273 @@
+"""Runs claimed tasks inside a worker process: claim, call, let the policy decide, record the outcome."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connections
+from django.tasks.base import Task, TaskContext
+from django.utils.json import normalize_json
+
+from retry import backend, conf, heartbeats, policy, registry, transitions
+from retry.models import TaskRecord
+from retry.transport import channel_for, outbox, run_message
+
+logger = logging.getLogger("retry.runner")
+T = TypeVar("T")
+
+
+@dataclass
+class Running:
+    record: TaskRecord
+    started: float = field(default_factory=time.monotonic)
+    future: "asyncio.Future[Any] | None" = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What became of an attempt."""
+
+    record: TaskRecord
+    retry_delay: float | None = None
+
+
+def make_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Runner:
+    """Runs at most ``concurrency`` tasks at a time for one worker process, and keeps their claims alive."""
+
+    def __init__(self, *, queues: list[str] | None = None, concurrency: int | None = None) -> None:
+        self.id = make_worker_id()
+        self.queues = queues or []
+        self.concurrency = concurrency or conf.get().CONCURRENCY
+        self.running: dict[str, Running] = {}
+        self.stopping = False
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._capacity = asyncio.Event()
+        self._capacity.set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._jobs: dict[str, asyncio.Future[None]] = {}
+        self._executor = ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="retry-task")
+
+    async def wait_for_capacity(self) -> None:
+        """Return once a task slot is free, so a worker pulls no more messages than it can start."""
+        await self._capacity.wait()
+
+    async def start(self, task_id: str) -> None:
+        """Run ``task_id`` in the background once a slot is free."""
+        if self.stopping:
+            await self._in_thread(transitions.forget_sent, [task_id])
+            return
+        await self._slots.acquire()
+        job = self._jobs[task_id] = asyncio.ensure_future(self._run(task_id))
+        self._update_capacity()
+        job.add_done_callback(lambda _: self._done(task_id))
+
+    async def _run(self, task_id: str) -> None:
+        try:
+            record = await self._in_thread(transitions.claim, task_id, self.id)
+            if record is None:
+                logger.debug("Message for a task that is not claimable; dropped", extra={"task_id": task_id})
+                return
+            if self.stopping:
+                await self._in_thread(transitions.release, record)
+                return
+            entry = self.running[task_id] = Running(record)
+            try:
+                finished = await self._attempt(entry)
+            finally:
+                self.running.pop(task_id, None)
+            if finished is not None and finished.retry_delay is not None:
+                self._send_later(finished.record, finished.retry_delay)
+        except Exception:
+            # The task's own errors were recorded by _attempt; this is the database or a bug here.
+            # The row stays as it was and the dispatcher recovers it.
+            logger.exception("Could not run task", extra={"task_id": task_id, "worker_id": self.id})
+
+    async def _attempt(self, entry: Running) -> Finished | None:
+        record = entry.record
+        try:
+            task = registry.load(record.task_path)
+        except Exception as error:
+            return await self._in_thread(finish, record, None, error, entry.started)
+        if asyncio.iscoroutinefunction(task.func):
+            return await self._attempt_async(entry, task)
+        loop = asyncio.get_running_loop()
+        entry.future = loop.run_in_executor(self._executor, in_db_thread, run_sync, record, task, entry.started)
+        return await asyncio.shield(entry.future)
+
+    async def _attempt_async(self, entry: Running, task: Task) -> Finished | None:
+        record = entry.record
+        try:
+            context = await self._in_thread(context_for, record, task)
+            async with asyncio.timeout(record.time_limit):
+                value = await task.func(*context, *record.args, **record.kwargs)
+        except asyncio.CancelledError:
+            if self.stopping:
+                await self._in_thread(transitions.release, record)
+                return None
+            raise
+        except Exception as error:
+            return await self._in_thread(finish, record, None, error, entry.started)
+        return await self._in_thread(finish, record, value, None, entry.started)
+
+    def _send_later(self, record: TaskRecord, delay: float) -> None:
+        """Send a near retry's message on time from here; the dispatcher covers a far one, or this process dying."""
+        if delay > conf.get().LOCAL_RETRY_HORIZON:
+            return
+        task_id, channel = str(record.pk), channel_for(record.queue)
+
+        def send() -> None:
+            self._timers.pop(task_id, None)
+            outbox.send(channel, run_message(task_id), lambda _: transitions.forget_sent([task_id]))
+
+        self._timers[task_id] = asyncio.get_running_loop().call_later(delay, send)
+
+    def _done(self, task_id: str) -> None:
+        self._jobs.pop(task_id, None)
+        self._slots.release()
+        self._update_capacity()
+
+    def _update_capacity(self) -> None:
+        if self._slots.locked():
+            self._capacity.clear()
+        else:
+            self._capacity.set()
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, in_db_thread, function, *args)
+
+    async def heartbeat(self) -> None:
+        """Record this worker as alive and extend the claims of tasks still within their time limit."""
+        now = time.monotonic()
+        alive = [task_id for task_id, entry in self.running.items() if now - entry.started < entry.record.time_limit]
+        await self._in_thread(transitions.renew_leases, self.id, alive)
+        await self._in_thread(
+            heartbeats.beat, self.id, heartbeats.WORKER, self.queues, self.concurrency, list(self.running)
+        )
+
+    async def keep_alive(self) -> None:
+        while not self.stopping:
+            try:
+                await self.heartbeat()
+            except Exception:
+                logger.exception("Heartbeat failed; retrying", extra={"worker_id": self.id})
+            await asyncio.sleep(conf.get().HEARTBEAT_INTERVAL)
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop starting tasks, let running ones finish within ``grace`` seconds, hand back the rest uncharged."""
+        self.stopping = True
+        grace = conf.get().SHUTDOWN_GRACE if grace is None else grace
+        deadline = time.monotonic() + grace
+        while self.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for entry in list(self.running.values()):
+            if entry.future is None:
+                continue  # async tasks are cancelled below and hand themselves back
+            released = await self._in_thread(transitions.release, entry.record)
+            logger.warning(
+                "Still running at shutdown; handed back", extra={**entry.record.log_fields(), "released": released}
+            )
+        for task_id in list(self.running):
+            self._jobs[task_id].cancel()  # an async task hands itself back; a thread's row was handed back above
+        while self._jobs:  # claims under way see `stopping` and hand their task back
+            await asyncio.sleep(0.01)
+        pending = list(self._timers)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        await self._in_thread(transitions.forget_sent, pending)
+        await self._in_thread(heartbeats.forget, self.id)
+        await asyncio.get_running_loop().run_in_executor(None, close_thread_connections, self._executor)
+
+
+def in_db_thread(function: Callable[..., T], *args: Any) -> T:
+    """Call ``function`` with a usable database connection (a restarted database is reconnected to)."""
+    close_old_connections()
+    return function(*args)
+
+
+def close_thread_connections(executor: ThreadPoolExecutor) -> None:
+    """Close the database connection of every thread of ``executor``, then let the threads go.
+
+    Each thread takes one closing job: the barrier holds them until all are busy with one. A thread still
+    running a task past the grace period breaks the barrier and keeps its connection until it ends.
+    """
+    size = executor._max_workers
+    barrier = threading.Barrier(size, timeout=1.0)
+
+    def close() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        connections.close_all()
+
+    for _ in range(size):
+        executor.submit(close)
+    executor.shutdown(wait=False)
+
+
+def context_for(record: TaskRecord, task: Task) -> tuple[Any, ...]:
+    if not task.takes_context:
+        return ()
+    return (TaskContext(task_result=backend.to_result(record, task.backend, task)),)
+
+
+def run_sync(record: TaskRecord, task: Task, started: float) -> Finished:
+    """Call a plain task function in this worker thread and record the outcome."""
+    try:
+        value = task.func(*context_for(record, task), *record.args, **record.kwargs)
+    except Exception as error:
+        return finish(record, None, error, started)
+    return finish(record, value, None, started)
+
+
+def finish(record: TaskRecord, value: Any, error: BaseException | None, started: float) -> Finished:
+    """Record the attempt's outcome as the policy decides."""
+    duration = time.monotonic() - started
+    if error is None:
+        try:
+            value = normalize_json(value)
+        except Exception as bad_value:
+            error = policy.GiveUp(f"the return value is not JSON: {bad_value}")
+        else:
+            transitions.succeed(record, value, duration)
+            return Finished(record)
+    decision = policy.decide(registry.policy_of(record, _task_or_none(record)), record.attempts, error)
+    won = transitions.fail(record, error, decision, duration)
+    return Finished(record, decision.delay if won and decision else None)
+
+
+def _task_or_none(record: TaskRecord) -> Task | None:
+    try:
+        return registry.load(record.task_path)
+    except Exception:
+        return None
+
+
+_current: Runner | None = None
+
+
+def current() -> Runner:
+    """The process's runner, made on first use."""
+    global _current
+    if _current is None:
+        _current = Runner()
+    return _current
+
+
+def install(runner: Runner | None) -> None:
+    """Make ``runner`` the process's runner (a worker does this at start; tests reset it)."""
+    global _current
+    _current = runner

@@ -1,0 +1,34 @@
+"""The task class of the retry backend: Django's Task plus retry options given to ``@task``."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.tasks.base import Task
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryTask(Task):
+    """A Django Task with retry options; ``@task(queue_name="emails", max_attempts=8)`` makes one.
+
+    Each option left at None takes the operator's override, then the RETRY_* setting.
+    """
+
+    max_attempts: int | None = None
+    base_delay: float | None = None
+    factor: float | None = None
+    max_delay: float | None = None
+    jitter: float | None = None
+    #: Exception classes worth a retry (default: all but ``give_up_on``).
+    retry_on: tuple[type[BaseException], ...] = ()
+    #: Exception classes that end the task at once.
+    give_up_on: tuple[type[BaseException], ...] = ()
+    #: Seconds an attempt may run.
+    time_limit: float | None = None
+    #: Seconds after enqueue by which the task must have started, or it fails as expired.
+    max_age: float | None = None
+    #: Successful runs leave no row behind.
+    ignore_result: bool = False
+
+    def policy_numbers(self) -> dict[str, Any]:
+        names = ("max_attempts", "base_delay", "factor", "max_delay", "jitter")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}

@@ -1,0 +1,271 @@
+"""The task state machine: the only code that writes a task's status, attempts or lease.
+
+Each transition is one conditional UPDATE on the state it expects; 0 rows updated means another
+process won (a duplicate message, a late finisher, a second dispatcher), and the caller moves on.
+Completions are fenced on (id, attempt, worker), so a worker that lost its lease overwrites nothing.
+"""
+
+import logging
+import traceback
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.tasks.base import TaskResultStatus as Status
+
+from retry import clock, conf, events, policy, registry
+from retry.exceptions import LeaseLost, TaskCancelled, TaskExpired
+from retry.models import Outcome, TaskAttempt, TaskRecord
+from retry.policy import RetryDecision
+from retry.transport import channel_for, outbox, run_message
+
+logger = logging.getLogger("retry.transitions")
+MESSAGE_LIMIT = 2000
+
+
+def claim(task_id: str, worker_id: str) -> TaskRecord | None:
+    """READY and due → RUNNING for ``worker_id``, with a fresh lease; None if the task is not claimable."""
+    now = clock.now_plus(0)
+    claimed = (
+        TaskRecord.objects.ready()
+        .filter(pk=task_id, run_after__lte=now)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .update(
+            status=Status.RUNNING,
+            attempts=F("attempts") + 1,
+            worker_id=worker_id,
+            lease_until=clock.now_plus(conf.get().LEASE),
+            started_at=Coalesce(F("started_at"), now),
+            last_attempted_at=now,
+        )
+    )
+    if not claimed:
+        return None
+    task = TaskRecord.objects.get(pk=task_id)
+    TaskAttempt.objects.create(task=task, number=task.attempts, worker_id=worker_id, started_at=task.last_attempted_at)
+    events.record("started", task, worker_id=worker_id)
+    return task
+
+
+def succeed(task: TaskRecord, return_value: Any, duration: float) -> bool:
+    """RUNNING → SUCCESSFUL (or removed, for ``ignore_result`` tasks); False if the claim was lost."""
+    with transaction.atomic():
+        fenced = _fenced(task)
+        if task.ignore_result:
+            won = fenced.delete()[1].get("retry.TaskRecord", 0) > 0
+        else:
+            won = _update(fenced, task, status=Status.SUCCESSFUL, return_value=return_value, **_finished()) > 0
+            if won:
+                _finish_attempt(task, Outcome.SUCCEEDED)
+        if won:
+            events.record("succeeded", task, duration=round(duration, 6))
+        else:
+            _log_lost_claim(task)
+    return won
+
+
+def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None, duration: float) -> bool:
+    """RUNNING → READY after the decided delay, or → FAILED when the policy gives up; False if the claim was lost."""
+    details = _error_fields(error)
+    with transaction.atomic():
+        if decision is None:
+            won = _update(_fenced(task), task, status=Status.FAILED, **details, **_finished()) > 0
+        else:
+            won = _update(_fenced(task), task, **_ready_again(decision.delay), **details) > 0
+        if not won:
+            _log_lost_claim(task)
+            return False
+        outcome = Outcome.FAILED if decision is None else Outcome.RETRIED
+        _finish_attempt(task, outcome, details, next_delay=decision.delay if decision else None)
+        _record_failure(task, decision, details, duration=round(duration, 6))
+    return True
+
+
+def release(task: TaskRecord) -> bool:
+    """RUNNING → READY at once, the attempt not charged: the worker is shutting down."""
+    with transaction.atomic():
+        won = _update(_fenced(task), task, attempts=F("attempts") - 1, **_ready_again(0)) > 0
+        if won:
+            _finish_attempt(task, Outcome.RELEASED)
+            task.attempts -= 1
+            events.record("released", task)
+    return won
+
+
+def renew_leases(worker_id: str, task_ids: list[str]) -> int:
+    """Extend the claims ``worker_id`` still holds on ``task_ids``."""
+    if not task_ids:
+        return 0
+    return (
+        TaskRecord.objects.running()
+        .filter(pk__in=task_ids, worker_id=worker_id)
+        .update(lease_until=clock.now_plus(conf.get().LEASE))
+    )
+
+
+def take_due(now: datetime, batch: int) -> list[tuple[str, str]]:
+    """Mark up to ``batch`` due tasks as sent and return their (id, queue); the caller sends after commit."""
+    sent_before = now - timedelta(seconds=conf.get().MESSAGE_EXPIRY)
+    with transaction.atomic():
+        due = (
+            TaskRecord.objects.due(now, sent_before=sent_before)
+            .order_by("-priority", "run_after")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "queue")[:batch]
+        )
+        rows = [(str(pk), queue) for pk, queue in due]
+        if rows:
+            TaskRecord.objects.filter(pk__in=[pk for pk, _ in rows]).update(notified_at=now)
+    return rows
+
+
+def forget_sent(task_ids: list[str]) -> int:
+    """The messages of ``task_ids`` did not get through: let the dispatcher send them again."""
+    return TaskRecord.objects.ready().filter(pk__in=task_ids).update(notified_at=None)
+
+
+def recover_lost(now: datetime, batch: int) -> int:
+    """RUNNING past its lease → READY (a lost attempt, counted) or FAILED when attempts ran out."""
+    with transaction.atomic():
+        lost = list(TaskRecord.objects.lease_expired(now).select_for_update(skip_locked=True)[:batch])
+        for task in lost:
+            error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease (died, hung or over time limit)")
+            # The policy's numbers alone: a lost worker is never the task's fault, whatever its exception rules.
+            decision = policy.decide(registry.default_policy().with_numbers(task.policy), task.attempts, error)
+            details = _error_fields(error)
+            changes = _ready_again(decision.delay) if decision else {"status": Status.FAILED, **_finished()}
+            if _update(_fenced(task), task, **changes, **details):
+                next_delay = decision.delay if decision else None
+                _finish_attempt(task, Outcome.LOST, details, next_delay=next_delay)
+                _record_failure(task, decision, details, lost=True)
+    return len(lost)
+
+
+def expire_overdue(now: datetime, batch: int) -> int:
+    """READY past its start-by deadline → FAILED as expired, instead of running late."""
+    with transaction.atomic():
+        overdue = list(TaskRecord.objects.past_deadline(now).select_for_update(skip_locked=True)[:batch])
+        for task in overdue:
+            details = _error_fields(TaskExpired(f"not started by {task.expires_at:%Y-%m-%d %H:%M:%S}"))
+            if _update(
+                TaskRecord.objects.ready().filter(pk=task.pk), task, status=Status.FAILED, **details, **_finished()
+            ):
+                events.record("expired", task, error=details["error_message"])
+    return len(overdue)
+
+
+def retry_now(task_id: str) -> bool:
+    """FAILED → READY at once with a fresh budget of attempts (an operator's manual retry)."""
+    with transaction.atomic():
+        fresh = {"attempts": 0, "worker_id": "", "finished_at": None, "expires_at": None}
+        tasks = TaskRecord.objects.failed().filter(pk=task_id)
+        won = _update(tasks, None, **_ready_again(0), **fresh) > 0
+        if won:
+            task = TaskRecord.objects.get(pk=task_id)
+            events.record("requeued", task)
+            _send_on_commit(task)
+    return won
+
+
+def requeue_failed(task_path: str) -> int:
+    """Retry now every dead task of ``task_path``."""
+    ids = list(TaskRecord.objects.failed().filter(task_path=task_path).values_list("pk", flat=True))
+    return sum(retry_now(str(pk)) for pk in ids)
+
+
+def cancel(task_id: str) -> bool:
+    """READY → FAILED, marked cancelled: it will not run."""
+    details = _error_fields(TaskCancelled("cancelled by an operator"))
+    with transaction.atomic():
+        won = _update(
+            TaskRecord.objects.ready().filter(pk=task_id), None, status=Status.FAILED, **details, **_finished()
+        )
+        if won:
+            events.record("cancelled", TaskRecord.objects.get(pk=task_id))
+    return won > 0
+
+
+def purge(now: datetime, batch: int) -> int:
+    """Remove finished tasks older than their retention period; returns how many went."""
+    settings = conf.get()
+    removed = 0
+    for status, retention in (
+        (Status.SUCCESSFUL, settings.RESULT_RETENTION),
+        (Status.FAILED, settings.FAILED_RETENTION),
+    ):
+        if retention > 0:
+            old = TaskRecord.objects.filter(status=status, finished_at__lt=now - timedelta(seconds=retention))
+            ids = list(old.values_list("pk", flat=True)[:batch])
+            if ids:
+                removed += TaskRecord.objects.filter(pk__in=ids, status=status).delete()[1].get("retry.TaskRecord", 0)
+    return removed
+
+
+def _fenced(task: TaskRecord) -> "QuerySet[TaskRecord]":
+    return TaskRecord.objects.running().filter(pk=task.pk, attempts=task.attempts, worker_id=task.worker_id)
+
+
+def _update(rows: "QuerySet[TaskRecord]", task: TaskRecord | None, **changes: Any) -> int:
+    """Apply ``changes`` to ``rows`` and mirror the plain values onto ``task``."""
+    updated = rows.update(**changes)
+    if updated and task is not None:
+        for name, value in changes.items():
+            if not hasattr(value, "resolve_expression"):
+                setattr(task, name, value)
+    return updated
+
+
+def _finished() -> dict[str, Any]:
+    return {"finished_at": clock.now_plus(0), "lease_until": None}
+
+
+def _ready_again(delay: float) -> dict[str, Any]:
+    """Back to READY, due after ``delay``; a worker timer sends the message for near retries, else the dispatcher."""
+    sent = clock.now_plus(delay) if 0 < delay <= conf.get().LOCAL_RETRY_HORIZON else None
+    return {
+        "status": Status.READY,
+        "run_after": clock.now_plus(delay),
+        "notified_at": sent,
+        "lease_until": None,
+    }
+
+
+def _error_fields(error: BaseException) -> dict[str, str]:
+    kind = type(error)
+    return {
+        "error_class": f"{kind.__module__}.{kind.__qualname__}",
+        "error_message": str(error)[:MESSAGE_LIMIT],
+        "error_traceback": "".join(traceback.format_exception(error)) if error.__traceback__ else "",
+    }
+
+
+def _finish_attempt(task: TaskRecord, outcome: str, details: dict[str, str] | None = None, **fields: Any) -> int:
+    attempt = TaskAttempt.objects.filter(
+        task_id=task.pk, number=task.attempts, worker_id=task.worker_id, outcome=Outcome.RUNNING
+    )
+    return attempt.update(outcome=outcome, finished_at=clock.now_plus(0), **(details or {}), **fields)
+
+
+def _record_failure(
+    task: TaskRecord, decision: RetryDecision | None, details: dict[str, str], *, lost: bool = False, **extra: Any
+) -> None:
+    error = f"{details['error_class'].rsplit('.', 1)[-1]}: {details['error_message'][:200]}"
+    if decision is not None:
+        change = "lost" if lost else "retry_scheduled"
+        events.record(change, task, delay=round(decision.delay, 3), error=error, **extra)
+    else:
+        events.record("lost" if lost else "failed", task, error=error, **extra)
+        if lost:
+            events.record("failed", task, error=error, **extra)
+
+
+def _send_on_commit(task: TaskRecord) -> None:
+    TaskRecord.objects.filter(pk=task.pk).update(notified_at=clock.now_plus(0))
+    task_id, channel = str(task.pk), channel_for(task.queue)
+    transaction.on_commit(lambda: outbox.send(channel, run_message(task_id), lambda _: forget_sent([task_id])))
+
+
+def _log_lost_claim(task: TaskRecord) -> None:
+    logger.warning("Finished after losing the claim; the result is discarded", extra=task.log_fields())

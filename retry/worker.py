@@ -1,0 +1,89 @@
+"""The task worker process: Channels' Worker, hardened for tasks.
+
+It takes a message only when a task slot is free, survives channel-layer outages and untyped
+messages, renews its claims, and on SIGTERM or SIGINT stops taking work, lets running tasks finish
+within the grace period and hands back the rest without charging an attempt.
+"""
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from channels.worker import Worker
+
+from retry import conf, runner, transitions
+from retry.transport import outbox
+
+logger = logging.getLogger("retry.worker")
+#: Seconds to wait after the channel layer fails before asking it again (doubling up to the last).
+LAYER_BACKOFF = (0.5, 1.0, 2.0, 5.0)
+
+
+class RetryWorker(Worker):
+    def __init__(self, application: Any, channels: list[str], channel_layer: Any, *, handle_signals: bool = True):
+        super().__init__(application, channels, channel_layer)
+        prefix = conf.get().CHANNEL_PREFIX
+        queues = [name.removeprefix(prefix) for name in channels]
+        self.runner = runner.Runner(queues=queues)
+        self.handle_signals = handle_signals
+        self.stop_requested = asyncio.Event()
+
+    def request_stop(self) -> None:
+        if not self.stop_requested.is_set():
+            logger.info("Stopping: no new tasks; running ones get the grace period", extra=self._fields())
+            self.stop_requested.set()
+
+    async def handle(self) -> None:
+        runner.install(self.runner)
+        loop = asyncio.get_running_loop()
+        outbox.use_loop(loop)
+        if self.handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+        logger.info("Worker started", extra=self._fields())
+        listeners = [asyncio.ensure_future(self.listener(channel)) for channel in self.channels]
+        keep_alive = asyncio.ensure_future(self.runner.keep_alive())
+        await self.stop_requested.wait()
+        for task in [*listeners, keep_alive]:
+            task.cancel()
+        await self.runner.shutdown()
+        await self._hand_back_buffered()
+        outbox.flush(timeout=2.0)
+        logger.info("Worker stopped", extra=self._fields())
+
+    async def listener(self, channel: str) -> None:
+        failures = 0
+        while True:
+            await self.runner.wait_for_capacity()
+            try:
+                message = await self.channel_layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                delay = LAYER_BACKOFF[min(failures, len(LAYER_BACKOFF) - 1)]
+                failures += 1
+                logger.warning(
+                    "Channel layer unavailable; trying again", extra={"channel": channel, "error": repr(error)}
+                )
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            if not isinstance(message, dict) or not message.get("type"):
+                logger.warning("Skipped a message with no type", extra={"channel": channel})
+                continue
+            scope = {"type": "channel", "channel": channel}
+            await self.get_or_create_application_instance(channel, scope).put(message)
+
+    async def _hand_back_buffered(self) -> None:
+        """Messages pulled but never started: let the dispatcher send them again at once."""
+        ids = []
+        for details in self.application_instances.values():
+            queue = details["input_queue"]
+            while not queue.empty():
+                ids.append(str(queue.get_nowait().get("id")))
+        if ids:
+            await asyncio.get_running_loop().run_in_executor(None, runner.in_db_thread, transitions.forget_sent, ids)
+
+    def _fields(self) -> dict[str, Any]:
+        return {"worker_id": self.runner.id, "channels": self.channels, "concurrency": self.runner.concurrency}

@@ -1,0 +1,72 @@
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.routing import get_default_application
+from django.db import connections
+
+from retry import conf, runner
+from retry.dispatcher import Dispatcher
+from retry.models import TaskRecord
+from retry.transport import outbox
+from retry.worker import RetryWorker
+from tests.effects.models import Effect, Run
+
+ALL_QUEUES = ["default", "emails", "webhooks", "maintenance"]
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll ``predicate`` (run in a thread, it may query the database) until it holds."""
+
+    def checked() -> bool:
+        try:
+            return predicate()
+        finally:
+            connections.close_all()
+
+    check = sync_to_async(checked, thread_sensitive=False)
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def all_finished() -> bool:
+    return not TaskRecord.objects.filter(status__in=["READY", "RUNNING"]).exists()
+
+
+def runs(key: str) -> int:
+    return Run.objects.filter(key=key).count()
+
+
+def effects(key: str) -> int:
+    return Effect.objects.filter(key=key).count()
+
+
+@pytest.fixture
+async def layer() -> AsyncIterator[object]:
+    channel_layer = get_channel_layer()
+    await channel_layer.flush()
+    yield channel_layer
+    await channel_layer.flush()
+
+
+@pytest.fixture
+async def worker(layer: object, transactional_db: None) -> AsyncIterator[RetryWorker]:
+    """A task worker for every queue, running in the test's event loop, plus a dispatcher."""
+    channels = [conf.get().CHANNEL_PREFIX + queue for queue in ALL_QUEUES]
+    instance = RetryWorker(get_default_application(), channels, layer, handle_signals=False)
+    stop_dispatcher = asyncio.Event()
+    served = asyncio.ensure_future(instance.arun())
+    dispatching = asyncio.ensure_future(Dispatcher().run(stop_dispatcher))
+    await asyncio.sleep(0)
+    yield instance
+    stop_dispatcher.set()
+    instance.request_stop()
+    await asyncio.wait_for(asyncio.gather(served, dispatching, return_exceptions=True), 30)
+    outbox.use_loop(None)
+    runner.install(None)

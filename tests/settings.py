@@ -1,0 +1,16 @@
+"""Test settings: the project's, plus fixture tasks and their side-effect table, and short retry delays."""
+
+import os
+import tempfile
+
+from project.settings import *  # noqa: F403
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.effects"]  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not shared-cache memory: worker threads write concurrently, and memory locks whole tables.
+    DATABASES["default"]["TEST"]["NAME"] = os.path.join(tempfile.gettempdir(), f"scoopboard-test-{os.getpid()}.sqlite3")  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+RETRY_BASE_DELAY = 0.05
+RETRY_MAX_DELAY = 0.5
+RETRY_JITTER = 0.0
+RETRY_HEARTBEAT_INTERVAL = 0.2

@@ -1,0 +1,120 @@
+"""Fixture tasks, named for what they do."""
+
+import asyncio
+import os
+import time
+
+from django.db import IntegrityError, transaction
+from django.tasks import task
+
+from retry.exceptions import GiveUp, Retry
+from tests.effects.models import Effect, Run
+
+
+class Flaky(Exception):
+    pass
+
+
+def _run(key: str) -> int:
+    Run.objects.create(key=key, worker=str(os.getpid()))
+    return Run.objects.filter(key=key).count()
+
+
+def _effect(key: str) -> bool:
+    try:
+        with transaction.atomic():
+            Effect.objects.create(key=key)
+    except IntegrityError:
+        return False
+    return True
+
+
+@task()
+def record(key: str) -> str:
+    _run(key)
+    _effect(key)
+    return key
+
+
+@task()
+def fails_then_succeeds(key: str, failures: int) -> int:
+    runs = _run(key)
+    if runs <= failures:
+        raise Flaky(f"run {runs} of {key} fails on purpose")
+    _effect(key)
+    return runs
+
+
+@task(max_attempts=3)
+def always_fails(key: str) -> None:
+    _run(key)
+    raise Flaky(f"{key} always fails")
+
+
+@task(give_up_on=(KeyError,))
+def gives_up_on_key_error(key: str) -> None:
+    _run(key)
+    raise KeyError(key)
+
+
+@task(retry_on=(Flaky,))
+def retries_only_flaky(key: str) -> None:
+    _run(key)
+    raise ValueError(key)
+
+
+@task()
+def raises_give_up(key: str) -> None:
+    _run(key)
+    raise GiveUp("nothing to gain from trying again")
+
+
+@task()
+def asks_for_retry(key: str, delay: float) -> int:
+    runs = _run(key)
+    if runs == 1:
+        raise Retry(delay=delay)
+    return runs
+
+
+@task()
+def sleeps(key: str, seconds: float) -> str:
+    _run(key)
+    time.sleep(seconds)
+    _effect(key)
+    return key
+
+
+@task()
+async def async_record(key: str) -> str:
+    from asgiref.sync import sync_to_async
+
+    await asyncio.sleep(0)
+    await sync_to_async(_run)(key)
+    await sync_to_async(_effect)(key)
+    return key
+
+
+@task(ignore_result=True)
+def forgettable(key: str) -> None:
+    _run(key)
+
+
+@task(queue_name="emails", priority=5)
+def on_emails_queue(key: str) -> str:
+    _run(key)
+    return key
+
+
+@task(takes_context=True)
+def knows_its_attempt(context, key: str) -> int:  # type: ignore[no-untyped-def]
+    _run(key)
+    if context.attempt < 2:
+        raise Flaky("first attempt fails")
+    return context.attempt
+
+
+@task()
+def returns_non_json(key: str) -> object:
+    _run(key)
+    return object()
