@@ -1,2 +1,11 @@
+from django.urls import path
+
+from orders import views
+
 app_name = "orders"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.new_order, name="new"),
+    path("orders/<int:number>/", views.order_detail, name="detail"),
+    path("api/orders", views.api_create_order, name="api-create"),
+    path("api/orders/<int:number>", views.api_order_detail, name="api-detail"),
+]

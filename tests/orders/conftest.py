@@ -15,6 +15,12 @@ ORDER_FIELDS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def static_root(settings, tmp_path):
+    """An existing STATIC_ROOT: WhiteNoise warns about a missing one, and warnings fail tests."""
+    settings.STATIC_ROOT = tmp_path
+
+
 @pytest.fixture
 def alice(db):
     return get_user_model().objects.create_user("alice", is_staff=True)

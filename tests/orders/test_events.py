@@ -1,0 +1,46 @@
+"""Each service announces its change through orders.events once the transaction commits."""
+
+import logging
+
+import pytest
+
+from orders import services
+from tests.orders.conftest import ORDER_FIELDS, finish_all
+
+pytestmark = [pytest.mark.django_db, pytest.mark.services]
+
+
+def changes(caplog) -> list[tuple[int, str]]:
+    return [(record.order_id, record.change) for record in caplog.records if record.name == "orders"]
+
+
+def test_each_change_is_logged_after_commit(caplog, django_capture_on_commit_callbacks, alice):
+    caplog.set_level(logging.INFO, logger="orders")
+    with django_capture_on_commit_callbacks(execute=True):
+        order = services.place_order(**ORDER_FIELDS)
+        finish_all(order, alice)
+        services.mark_delivered(order.pk, alice)
+    expected = ["placed"] + ["step_claimed", "step_finished"] * 3 + ["ready", "delivered"]
+    assert changes(caplog) == [(order.pk, change) for change in expected]
+
+
+def test_nothing_is_announced_before_commit(caplog, django_capture_on_commit_callbacks, alice):
+    caplog.set_level(logging.INFO, logger="orders")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        order = services.place_order(**ORDER_FIELDS)
+        services.cancel_order(order.pk, alice)
+    assert len(callbacks) == 2
+    assert changes(caplog) == []
+
+
+def test_a_refused_change_announces_nothing(order, alice, caplog, django_capture_on_commit_callbacks):
+    step = order.steps.first()
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(services.TransitionNotAllowed):
+        services.finish_step(step.pk, alice)
+    assert callbacks == []
+
+
+def test_the_log_line_names_order_and_change(caplog):
+    caplog.set_level(logging.INFO, logger="orders")
+    services.events.order_changed(42, "ready")
+    assert caplog.records[-1].getMessage() == "Order id=42 change=ready"

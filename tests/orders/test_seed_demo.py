@@ -1,0 +1,61 @@
+"""`manage.py seed_demo` fills an empty database once, and leaves data alone."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from orders.models import Order, StaffProfile
+
+pytestmark = [pytest.mark.django_db, pytest.mark.services]
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_creates_accounts_with_the_printed_passwords(db):
+    output = seed()
+    users = get_user_model().objects
+    for username in ("kitchen", "admin"):
+        password = re.search(rf"username: {username}\s+password: (\S+)", output).group(1)
+        assert users.get(username=username).check_password(password)
+    assert users.get(username="kitchen").is_staff
+    assert not users.get(username="kitchen").is_superuser
+    assert users.get(username="admin").is_superuser
+    assert users.get(username="kitchen").has_perm("orders.change_order")
+    assert StaffProfile.objects.get(user__username="kitchen").step_order == ["scoop", "decorate", "spread"]
+
+
+def test_seed_demo_creates_orders_in_varied_states(db):
+    output = seed()
+    statuses = list(Order.objects.order_by("number").values_list("status", flat=True))
+    assert statuses == ["received", "in_progress", "ready", "delivered"]
+    assert "Demo orders: #001, #002, #003, #004" in output
+    assert all(order.steps.count() == 3 for order in Order.objects.all())
+
+
+def test_seed_demo_passwords_differ_between_databases(db):
+    first = seed()
+    Order.objects.all().delete()
+    get_user_model().objects.all().delete()
+    assert seed() != first
+
+
+def test_seed_demo_does_nothing_when_data_exists(db):
+    seed()
+    users, orders = get_user_model().objects.count(), Order.objects.count()
+    output = seed()
+    assert "nothing was created" in output
+    assert "password" not in output
+    assert (get_user_model().objects.count(), Order.objects.count()) == (users, orders)
+
+
+def test_seed_demo_does_nothing_when_only_a_user_exists(db):
+    get_user_model().objects.create_user("someone")
+    assert "nothing was created" in seed()
+    assert not Order.objects.exists()

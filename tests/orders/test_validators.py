@@ -1,0 +1,39 @@
+"""The webhook URL check done when an order is placed."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from orders.validators import validate_webhook_url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/hooks/cake",
+        "http://example.com",
+        "https://example.com:443/a",
+        "https://example.com:8443/a?x=1",
+    ],
+)
+def test_plain_web_urls_pass(url):
+    validate_webhook_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("ftp://example.com/file", "webhook_scheme"),
+        ("javascript:alert(1)", "webhook_scheme"),
+        ("file:///etc/passwd", "webhook_scheme"),
+        ("https://user:secret@example.com/", "webhook_credentials"),
+        ("https://user@example.com/", "webhook_credentials"),
+        ("https:///path-only", "webhook_host"),
+        ("http://example.com:25/", "webhook_port"),
+        ("http://example.com:22/", "webhook_port"),
+        ("http://example.com:99999/", "webhook_port"),
+    ],
+)
+def test_unsafe_urls_are_refused_with_a_reason(url, code):
+    with pytest.raises(ValidationError) as caught:
+        validate_webhook_url(url)
+    assert caught.value.code == code
