@@ -1,0 +1,291 @@
+"""One webhook POST: to the address the SSRF guard approved, within a total deadline, with a capped response."""
+
+import dataclasses
+import http.client
+import io
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from orders import ssrf, webhook_settings
+from orders.webhook_errors import DeliveryFailed, UnsafeURL, WebhookError
+
+USER_AGENT = "Scoopboard-Webhooks/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Response:
+    """What a receiver answered; header names are lower case."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    duration: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a delivery attempt means for the webhook: delivered, retry (maybe after a delay), or give up."""
+
+    delivered: bool
+    reason: str
+    status: int | None = None
+    permanent: bool = False
+    #: The receiver said 410 Gone: switch the webhook off.
+    disable: bool = False
+    retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return not self.delivered and not self.permanent
+
+    def raise_for_failure(self) -> None:
+        """Raise DeliveryFailed carrying this outcome, unless it is a delivery."""
+        if not self.delivered:
+            raise DeliveryFailed(
+                self.reason,
+                status=self.status,
+                retry_after=self.retry_after,
+                permanent=self.permanent,
+                disable=self.disable,
+            )
+
+
+class Deadline:
+    """A point in time after which no socket operation of the delivery may start or continue."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.at = self.started + seconds
+
+    def elapsed(self) -> float:
+        """Return the seconds since the deadline was set."""
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        """Return the seconds left, or raise TimeoutError when none are."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the {self.seconds:g} s deadline passed")
+        return left
+
+
+class DeadlineSocket:
+    """A socket whose every send and receive may take only the time left before the deadline.
+
+    A per-operation timeout alone lets a receiver trickle one byte a second forever; setting the timeout
+    to what is left before each operation makes the deadline hold for the whole delivery.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._readers = 0
+        self._closed = False
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(self._deadline.remaining())
+        self._sock.sendall(data)
+
+    def recv_into(self, buffer: memoryview) -> int:
+        self._sock.settimeout(self._deadline.remaining())
+        return self._sock.recv_into(buffer)
+
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> io.BufferedReader:
+        self._readers += 1
+        return io.BufferedReader(DeadlineReader(self))
+
+    def close(self) -> None:
+        # Like socket.makefile: http.client closes the connection while its response still reads from it.
+        self._closed = True
+        if self._readers == 0:
+            self._sock.close()
+
+    def release_reader(self) -> None:
+        self._readers -= 1
+        if self._closed:
+            self.close()
+
+
+class DeadlineReader(io.RawIOBase):
+    """The raw stream http.client reads a response from."""
+
+    def __init__(self, sock: DeadlineSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock.release_reader()
+        super().close()
+
+
+class PinnedConnection(http.client.HTTPConnection):
+    """An HTTP connection to approved addresses, sending the original host name as Host.
+
+    The name is never resolved again here, so a DNS answer that changes after the check (rebinding) has no effect.
+    """
+
+    def __init__(self, host: str, port: int, addresses: list[ssrf.IPAddress], deadline: Deadline) -> None:
+        super().__init__(host, port)
+        self.addresses = addresses
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        self.sock = DeadlineSocket(open_socket(self.addresses, self.port, self.deadline), self.deadline)
+
+
+class PinnedHTTPSConnection(PinnedConnection):
+    """The TLS form: SNI and the certificate check use the original host name."""
+
+    default_port = 443
+
+    def __init__(self, *args: object, context: ssl.SSLContext, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.context = context
+
+    def connect(self) -> None:
+        raw = open_socket(self.addresses, self.port, self.deadline)
+        try:
+            raw.settimeout(self.deadline.remaining())
+            tls = self.context.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+        self.sock = DeadlineSocket(tls, self.deadline)
+
+
+def open_socket(addresses: list[ssrf.IPAddress], port: int, deadline: Deadline) -> socket.socket:
+    """Connect to the first address that answers, like socket.create_connection but without resolving."""
+    error: OSError = ConnectionError("no address to connect to")
+    for address in addresses:
+        timeout = deadline.remaining()
+        family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect((str(address), port))
+            return sock
+        except OSError as failure:
+            sock.close()
+            error = failure
+    raise error
+
+
+def post_json(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    deadline: float,
+    max_response_bytes: int,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Response:
+    """POST body to url within deadline seconds in total; redirects are returned, never followed.
+
+    Raises UnsafeURL when the guard refuses the URL (no connection is made), DeliveryFailed on a connection
+    error, a timeout or a malformed response.
+    """
+    clock = Deadline(deadline)
+    target = ssrf.check_url(url)
+    addresses = ssrf.resolve_and_check(target.host, target.port)
+    connection = open_connection(target, addresses, clock, ssl_context)
+    try:
+        connection.request("POST", target.path, body=body, headers=request_headers(headers))
+        with connection.getresponse() as response:
+            content = response.read(max_response_bytes)
+        return Response(response.status, response_headers(response), content, clock.elapsed())
+    except (OSError, http.client.HTTPException) as error:
+        raise DeliveryFailed(describe(error, clock)) from error
+    finally:
+        connection.close()
+
+
+def open_connection(
+    target: ssrf.ParsedTarget, addresses: list[ssrf.IPAddress], clock: Deadline, context: ssl.SSLContext | None
+) -> PinnedConnection:
+    if target.scheme == "https":
+        context = context or ssl.create_default_context()
+        return PinnedHTTPSConnection(target.host, target.port, addresses, clock, context=context)
+    return PinnedConnection(target.host, target.port, addresses, clock)
+
+
+def request_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    base = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Connection": "close"}
+    given = {name.lower() for name in headers}
+    return {name: value for name, value in base.items() if name.lower() not in given} | dict(headers)
+
+
+def response_headers(response: http.client.HTTPResponse) -> dict[str, str]:
+    collected: dict[str, str] = {}
+    for name, value in response.getheaders():
+        key = name.lower()
+        collected[key] = f"{collected[key]}, {value}" if key in collected else value
+    return collected
+
+
+def describe(error: BaseException, clock: Deadline) -> str:
+    if isinstance(error, TimeoutError):
+        return f"timed out: no complete response within {clock.seconds:g} s"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate check failed: {error.verify_message}"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def classify(
+    status: int, headers: Mapping[str, str], *, now: datetime | None = None, max_retry_after: float | None = None
+) -> Outcome:
+    """Return what a response status means: 2xx delivered; 429 and 5xx retry; 410 disables; the rest give up."""
+    if 200 <= status < 300:
+        return Outcome(delivered=True, reason=f"{status}: delivered", status=status)
+    if status == 410:
+        reason = "410 Gone: the receiver asked to stop, the webhook is disabled"
+        return Outcome(delivered=False, reason=reason, status=status, permanent=True, disable=True)
+    if status == 429 or 500 <= status < 600:
+        wait = retry_after(headers, now, max_retry_after) if status in (429, 503) else None
+        reason = f"{status}: the receiver failed or is busy, retry later"
+        return Outcome(delivered=False, reason=reason, status=status, retry_after=wait)
+    if 300 <= status < 400:
+        reason = f"{status}: a redirect, and redirects are not followed"
+        return Outcome(delivered=False, reason=reason, status=status, permanent=True)
+    return Outcome(delivered=False, reason=f"{status}: the receiver refused the request", status=status, permanent=True)
+
+
+def classify_error(error: WebhookError) -> Outcome:
+    """Return the outcome of a delivery that got no response: a refused URL gives up, the rest retry."""
+    if isinstance(error, UnsafeURL):
+        return Outcome(delivered=False, reason=f"unsafe URL: {error.reason}", permanent=True)
+    if isinstance(error, DeliveryFailed):
+        return Outcome(
+            delivered=False,
+            reason=error.reason,
+            status=error.status,
+            permanent=error.permanent,
+            disable=error.disable,
+            retry_after=error.retry_after,
+        )
+    return Outcome(delivered=False, reason=str(error))
+
+
+def retry_after(headers: Mapping[str, str], now: datetime | None, cap: float | None) -> float | None:
+    """Return Retry-After in seconds (a number or an HTTP date), at most cap; None when absent or unreadable."""
+    value = next((value for name, value in headers.items() if name.lower() == "retry-after"), "").strip()
+    cap = webhook_settings.max_retry_after() if cap is None else cap
+    if value.isascii() and value.isdigit():
+        return min(float(value), cap)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), cap)
