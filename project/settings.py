@@ -70,8 +70,8 @@ TEMPLATES = [
 # Database: DATABASE_URL, or a SQLite file beside the code.
 try:
     DATABASES = {
-        "default": dj_database_url.config(
-            default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        "default": dj_database_url.parse(
+            os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
             conn_max_age=env.read_int("CONN_MAX_AGE", 600),
             conn_health_checks=True,
         )

@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task, TaskError, TaskResult
@@ -66,7 +67,7 @@ class RetryBackend(BaseTaskBackend):
     def get_result(self, result_id: str) -> TaskResult:
         try:
             record = models.TaskRecord.objects.get(pk=result_id)
-        except (models.TaskRecord.DoesNotExist, ValueError):
+        except (models.TaskRecord.DoesNotExist, ValidationError):
             raise TaskResultDoesNotExist(result_id) from None
         return to_result(record, self.alias)
 

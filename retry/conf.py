@@ -52,6 +52,8 @@ class RetrySettings:
     PERIODIC: dict[str, dict[str, Any]] | None = None
     #: Seconds the oldest ready task of a queue may wait before the backlog alarm: {queue: seconds}, "*" for the rest.
     BACKLOG_ALARM: dict[str, float] | None = None
+    #: Seconds between two backlog alarm warnings about the same queue.
+    BACKLOG_ALARM_INTERVAL: float = 300.0
     #: Run the task workers and the dispatcher inside the web process (`manage.py serve`).
     EMBEDDED: bool = True
     #: Channel group every task state change is published to.

@@ -8,9 +8,8 @@ Several dispatchers may run on PostgreSQL (rows are taken with SKIP LOCKED); SQL
 import asyncio
 import logging
 import time
-from datetime import datetime
-
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from django.db import close_old_connections, connections
 

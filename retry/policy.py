@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-class Retry(Exception):  # noqa: N818  (a command, like StopConsumer)
+class Retry(Exception):
     """Raised by a task to be retried after ``delay`` seconds (e.g. an HTTP 429's Retry-After).
 
     It still counts as an attempt, and waits at least the policy's floor and at most its cap.
@@ -25,7 +25,7 @@ class Retry(Exception):  # noqa: N818  (a command, like StopConsumer)
         self.delay = delay
 
 
-class GiveUp(Exception):  # noqa: N818
+class GiveUp(Exception):
     """Raised by a task that must not be retried: it ends FAILED at once."""
 
 

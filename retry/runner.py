@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connections
 from django.tasks.base import Task, TaskContext
 from django.utils.json import normalize_json

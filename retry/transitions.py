@@ -7,6 +7,7 @@ Completions are fenced on (id, attempt, worker), so a worker that lost its lease
 
 import logging
 import traceback
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -123,7 +124,16 @@ def take_due(now: datetime, batch: int) -> list[tuple[str, str]]:
 
 def forget_sent(task_ids: list[str]) -> int:
     """The messages of ``task_ids`` did not get through: let the dispatcher send them again."""
-    return TaskRecord.objects.ready().filter(pk__in=task_ids).update(notified_at=None)
+    valid = [task_id for task_id in task_ids if _is_uuid(task_id)]
+    return TaskRecord.objects.ready().filter(pk__in=valid).update(notified_at=None) if valid else 0
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def recover_lost(now: datetime, batch: int) -> int:

@@ -34,6 +34,13 @@ class RetryWorker(Worker):
             logger.info("Stopping: no new tasks; running ones get the grace period", extra=self._fields())
             self.stop_requested.set()
 
+    async def arun(self) -> None:
+        checker = asyncio.ensure_future(self.application_checker())
+        try:
+            await self.handle()
+        finally:
+            checker.cancel()
+
     async def handle(self) -> None:
         runner.install(self.runner)
         loop = asyncio.get_running_loop()
@@ -49,6 +56,8 @@ class RetryWorker(Worker):
             task.cancel()
         await self.runner.shutdown()
         await self._hand_back_buffered()
+        for scope_id in list(self.application_instances):
+            self.delete_application_instance(scope_id)
         outbox.flush(timeout=2.0)
         logger.info("Worker stopped", extra=self._fields())
 

@@ -1,9 +1,15 @@
 """Fixtures shared by every test package."""
 
 import os
+from collections.abc import Iterator
 
 import pytest
+import redis
+from asgiref.sync import SyncToAsync
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
+from django.db import connections
 
 
 def uses_services() -> bool:
@@ -15,3 +21,25 @@ def uses_services() -> bool:
 def redis_url() -> str:
     """The shared Redis server; tests give their keys a prefix of their own."""
     return os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_thread_connections(django_db_setup: None) -> Iterator[None]:
+    """Close the connection Django's async ORM opened in asgiref's shared thread, so the test database can go."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+def flush_channel_layer() -> None:
+    """Empty the default channel layer: its keys on Redis (pools stay open), or the in-memory queues."""
+    layer = get_channel_layer()
+    if isinstance(layer, RedisChannelLayer):
+        for host in layer.hosts:
+            client = redis.Redis.from_url(host["address"])
+            keys = list(client.scan_iter(f"{layer.prefix}*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
+    else:
+        layer.channels.clear()
+        layer.groups.clear()

@@ -118,3 +118,12 @@ def knows_its_attempt(context, key: str) -> int:  # type: ignore[no-untyped-def]
 def returns_non_json(key: str) -> object:
     _run(key)
     return object()
+
+
+@task(max_attempts=3)
+def kills_its_worker(key: str) -> None:
+    """Dies with its worker process on every attempt, as under the OOM killer or a crash in C code."""
+    import signal
+
+    _run(key)
+    os.kill(os.getpid(), signal.SIGKILL)

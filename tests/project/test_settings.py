@@ -70,7 +70,6 @@ def test_database_url_refuses_what_is_not_a_database_url(url):
     assert "ImproperlyConfigured: DATABASE_URL is not a database URL" in settings_error(DATABASE_URL=url)
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py passes an empty DATABASE_URL to dj-database-url (KeyError)")
 def test_an_empty_database_url_means_the_default():
     default = load_settings(["DATABASES"], DATABASE_URL="")["DATABASES"]["default"]
     assert default["ENGINE"] == "django.db.backends.sqlite3"

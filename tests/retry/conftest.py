@@ -1,9 +1,9 @@
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import get_default_application
 from django.db import connections
@@ -13,6 +13,7 @@ from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
 from retry.transport import outbox
 from retry.worker import RetryWorker
+from tests.conftest import flush_channel_layer
 from tests.effects.models import Effect, Run
 
 ALL_QUEUES = ["default", "emails", "webhooks", "maintenance"]
@@ -49,10 +50,9 @@ def effects(key: str) -> int:
 
 @pytest.fixture
 async def layer() -> AsyncIterator[object]:
-    channel_layer = get_channel_layer()
-    await channel_layer.flush()
-    yield channel_layer
-    await channel_layer.flush()
+    flush_channel_layer()
+    yield get_channel_layer()
+    flush_channel_layer()
 
 
 @pytest.fixture
@@ -70,3 +70,26 @@ async def worker(layer: object, transactional_db: None) -> AsyncIterator[RetryWo
     await asyncio.wait_for(asyncio.gather(served, dispatching, return_exceptions=True), 30)
     outbox.use_loop(None)
     runner.install(None)
+
+
+@pytest.fixture
+def layer_messages() -> Iterator[Callable[[str], list[dict[str, object]]]]:
+    """Read what waits on a queue's channel, without a worker."""
+    channel_layer = get_channel_layer()
+    flush_channel_layer()
+
+    def read(queue: str) -> list[dict[str, object]]:
+        channel = conf.get().CHANNEL_PREFIX + queue
+
+        async def drain() -> list[dict[str, object]]:
+            found = []
+            while True:
+                try:
+                    found.append(await asyncio.wait_for(channel_layer.receive(channel), 0.2))
+                except TimeoutError:
+                    return found
+
+        return async_to_sync(drain)()
+
+    yield read
+    flush_channel_layer()

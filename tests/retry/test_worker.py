@@ -1,24 +1,160 @@
 """Tasks run by a real worker over the channel layer: in-memory and SQLite, then Redis and PostgreSQL."""
 
+import asyncio
+import uuid
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.tasks.base import TaskResultStatus as Status
 
+from retry import conf
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from tests import tasks
 from tests.retry.conftest import all_finished, effects, runs, wait_for
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-def row(result) -> TaskRecord:  # type: ignore[no-untyped-def]
-    return TaskRecord.objects.get(pk=result.id)
+@sync_to_async
+def attempts_of(task_id: str) -> list[TaskAttempt]:
+    return list(TaskAttempt.objects.filter(task_id=task_id).order_by("number"))
 
 
-async def test_a_task_runs_and_succeeds(worker):
+@sync_to_async
+def record_of(task_id: str) -> TaskRecord:
+    return TaskRecord.objects.get(pk=task_id)
+
+
+async def test_a_task_runs_once_and_keeps_its_result(worker):
     result = await tasks.record.aenqueue("plain")
     await wait_for(all_finished, what="the task to finish")
     await result.arefresh()
     assert result.status == Status.SUCCESSFUL
     assert result.return_value == "plain"
-    assert await sync_to_async(effects)("plain") == 1
+    assert result.attempts == 1
+    assert await sync_to_async(runs)("plain") == 1
+
+
+async def test_a_task_that_fails_twice_then_succeeds_ends_successful_after_three_attempts(worker):
+    result = await tasks.fails_then_succeeds.aenqueue("flaky", failures=2)
+    await wait_for(all_finished, what="the retries to finish")
+    record = await record_of(result.id)
+    attempts = await attempts_of(result.id)
+    assert record.status == Status.SUCCESSFUL
+    assert record.attempts == 3
+    assert [a.outcome for a in attempts] == [Outcome.RETRIED, Outcome.RETRIED, Outcome.SUCCEEDED]
+    # The recorded delays follow the policy: base 0.05 s doubling, no jitter in tests, capped at 0.5 s.
+    assert [a.next_delay for a in attempts] == [pytest.approx(0.05), pytest.approx(0.1), None]
+    assert attempts[1].started_at - attempts[0].finished_at >= timedelta_of(0.05)
+    assert "run 2 of flaky fails on purpose" in attempts[1].error_message
+
+
+async def test_a_task_that_always_fails_ends_failed_after_max_attempts(worker):
+    result = await tasks.always_fails.aenqueue("doomed")
+    await wait_for(all_finished, what="the task to be given up")
+    record = await record_of(result.id)
+    assert record.status == Status.FAILED
+    assert record.attempts == record.max_attempts == 3
+    assert record.error_class == "tests.tasks.Flaky"
+    assert await sync_to_async(runs)("doomed") == 3
+    await result.arefresh()
+    assert [e.exception_class_path for e in result.errors] == ["tests.tasks.Flaky"] * 3
+
+
+@pytest.mark.parametrize(
+    ("task", "error_class"),
+    [
+        (tasks.gives_up_on_key_error, "builtins.KeyError"),  # listed in give_up_on
+        (tasks.retries_only_flaky, "builtins.ValueError"),  # not in retry_on
+        (tasks.raises_give_up, "retry.policy.GiveUp"),  # the task says so
+        (tasks.returns_non_json, "retry.policy.GiveUp"),  # a result that cannot be stored
+    ],
+)
+async def test_exception_rules_give_up_at_once(worker, task, error_class):
+    key = f"rule-{uuid.uuid4().hex[:8]}"
+    result = await task.aenqueue(key)
+    await wait_for(all_finished, what="the task to be given up")
+    record = await record_of(result.id)
+    assert (record.status, record.attempts, record.error_class) == (Status.FAILED, 1, error_class)
+
+
+async def test_a_task_can_ask_to_be_retried_after_a_delay(worker, settings):
+    result = await tasks.asks_for_retry.aenqueue("later", delay=0.3)
+    await wait_for(all_finished, what="the requested retry")
+    attempts = await attempts_of(result.id)
+    assert [a.outcome for a in attempts] == [Outcome.RETRIED, Outcome.SUCCEEDED]
+    assert attempts[0].next_delay == pytest.approx(0.3)
+    assert attempts[1].started_at - attempts[0].finished_at >= timedelta_of(0.3)
+
+
+async def test_async_task_functions_run_in_the_event_loop(worker):
+    result = await tasks.async_record.aenqueue("async")
+    await wait_for(all_finished, what="the async task")
+    await result.arefresh()
+    assert (result.status, result.return_value) == (Status.SUCCESSFUL, "async")
+    assert await sync_to_async(effects)("async") == 1
+
+
+async def test_ignore_result_tasks_leave_no_row_once_they_succeed(worker):
+    result = await tasks.forgettable.aenqueue("gone")
+    await wait_for(lambda: runs("gone") == 1 and all_finished(), what="the task")
+    assert not await TaskRecord.objects.filter(pk=result.id).aexists()
+
+
+async def test_tasks_receive_their_context(worker):
+    result = await tasks.knows_its_attempt.aenqueue("context")
+    await wait_for(all_finished, what="the task")
+    await result.arefresh()
+    assert (result.status, result.return_value) == (Status.SUCCESSFUL, 2)
+
+
+async def test_tasks_run_concurrently_up_to_the_limit(worker):
+    limit = conf.get().CONCURRENCY
+    results = [await tasks.sleeps.aenqueue(f"slow-{i}", seconds=0.5) for i in range(limit)]
+    await wait_for(lambda: TaskRecord.objects.filter(status="RUNNING").count() >= min(limit, 4), what="overlap")
+    await wait_for(all_finished, what="the slow tasks")
+    assert {(await record_of(r.id)).status for r in results} == {Status.SUCCESSFUL}
+
+
+async def test_duplicate_and_stray_messages_are_harmless(worker, layer):
+    result = await tasks.sleeps.aenqueue("dup", seconds=0.2)
+    channel = conf.get().CHANNEL_PREFIX + "default"
+    for message in [
+        {"type": "task.run", "id": result.id},  # a duplicate
+        {"type": "task.run", "id": result.id},  # and another
+        {"type": "task.run", "id": str(uuid.uuid4())},  # an unknown id
+        {"type": "task.run", "id": "not-a-uuid"},  # a bad id
+        {"type": "task.run"},  # no id
+        {"type": "something.else"},  # an unknown type
+        {"id": result.id},  # no type at all: Channels' plain Worker would die here
+    ]:
+        await layer.send(channel, message)
+    await wait_for(all_finished, what="the task")
+    after = await tasks.record.aenqueue("after-strays")
+    await wait_for(all_finished, what="a later task")
+    assert await sync_to_async(runs)("dup") == 1
+    assert (await record_of(after.id)).status == Status.SUCCESSFUL
+
+
+async def test_a_task_enqueued_for_later_waits_for_its_time(worker):
+    from django.utils import timezone
+
+    result = await tasks.record.using(run_after=timezone.now() + timedelta_of(0.6)).aenqueue("deferred")
+    await asyncio.sleep(0.3)
+    assert await sync_to_async(runs)("deferred") == 0
+    await wait_for(all_finished, what="the deferred task")
+    record = await record_of(result.id)
+    assert record.started_at >= record.run_after
+
+
+async def test_other_queues_are_served_on_their_own_channel(worker):
+    result = await tasks.on_emails_queue.aenqueue("emailish")
+    await wait_for(all_finished, what="the emails-queue task")
+    record = await record_of(result.id)
+    assert (record.queue, record.priority, record.status) == ("emails", 5, Status.SUCCESSFUL)
+
+
+def timedelta_of(seconds: float):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)

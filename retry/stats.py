@@ -1,0 +1,331 @@
+"""The dashboard's figures: a fixed handful of indexed, grouped queries, however large the task table grows.
+
+Rates, wait times and durations cover the last WINDOW seconds. Tasks with ``ignore_result`` leave no row
+once they succeed, so they count in the backlog and in failures but not among the successes.
+"""
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, F, FloatField, Func, Min, Q, Sum, Value
+from django.db.models.lookups import LessThanOrEqual
+from django.tasks.base import TaskResultStatus as Status
+
+from retry import clock, conf
+from retry.models import UNFINISHED, Heartbeat, TaskAttempt, TaskRecord
+
+#: Seconds of history behind rates, wait times, durations and the scaling advice.
+WINDOW = 15 * 60.0
+#: Most recent first starts the wait-time percentiles are computed from.
+WAIT_SAMPLE = 5000
+#: Dead tasks listed on the dashboard.
+RECENT_FAILURES = 10
+#: Upper bounds (seconds) of the task duration histogram's buckets.
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: Seconds within which the advice drains a backlog when the queue has no alarm threshold.
+DEFAULT_DRAIN = 60.0
+
+
+class Seconds(Func):
+    """Seconds from the second datetime to the first, as a float, on PostgreSQL and SQLite."""
+
+    arity = 2
+    arg_joiner = " - "
+    template = "EXTRACT(EPOCH FROM (%(expressions)s))::double precision"
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "((julianday(%(expressions)s)) * 86400.0)"
+        return self.as_sql(compiler, connection, template=template, arg_joiner=") - julianday(", **extra)
+
+
+@dataclass
+class Histogram:
+    """Cumulative counts per upper bound, as Prometheus wants them."""
+
+    buckets: list[tuple[float, int]] = field(default_factory=lambda: [(bound, 0) for bound in DURATION_BUCKETS])
+    count: int = 0
+    sum: float = 0.0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buckets = [(bound, seen + row[f"le_{i}"]) for i, (bound, seen) in enumerate(self.buckets)]
+        self.count += row["n"]
+        self.sum += row["seconds"] or 0.0
+
+    @property
+    def mean(self) -> float | None:
+        return self.sum / self.count if self.count else None
+
+
+@dataclass
+class QueueFigures:
+    queue: str
+    #: READY tasks whose time has come: the backlog.
+    ready: int = 0
+    #: Seconds the longest-waiting task of the backlog has been due.
+    oldest_ready_age: float | None = None
+    #: Seconds from enqueue to first start, over tasks first started in the window.
+    wait_p50: float | None = None
+    wait_p95: float | None = None
+    running: int = 0
+    #: READY tasks that ran before (a retry is scheduled, or has come due).
+    waiting_retry: int = 0
+    #: FAILED tasks: the dead letters.
+    dead: int = 0
+    arrived_per_minute: float = 0.0
+    succeeded_per_minute: float = 0.0
+    failed_per_minute: float = 0.0
+    #: Attempts finished in the window, by outcome.
+    attempts: dict[str, int] = field(default_factory=dict)
+    durations: Histogram = field(default_factory=Histogram)
+    #: Seconds the oldest ready task may wait before the backlog alarm; None: no alarm for this queue.
+    threshold: float | None = None
+    alarm: bool = False
+    advised_workers: int = 0
+
+
+@dataclass
+class WorkerFigures:
+    process_id: str
+    kind: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    current_tasks: list[str]
+    last_seen: datetime
+    stale: bool
+
+
+@dataclass
+class Failure:
+    id: str
+    task_path: str
+    queue: str
+    attempts: int
+    finished_at: datetime | None
+    error: str
+
+
+@dataclass
+class Snapshot:
+    now: datetime
+    window: float
+    queues: list[QueueFigures]
+    workers: list[WorkerFigures]
+    failures: list[Failure]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types: datetimes as ISO 8601, the histogram as lists."""
+        return _plain(asdict(self))
+
+    @property
+    def live_workers(self) -> int:
+        return sum(1 for worker in self.workers if worker.kind == Heartbeat.Kind.WORKER and not worker.stale)
+
+
+def snapshot(now: datetime | None = None) -> Snapshot:
+    """Every figure of the dashboard, as of ``now`` (the database's clock by default)."""
+    now = now or clock.db_now()
+    since = now - timedelta(seconds=WINDOW)
+    figures = {queue: QueueFigures(queue) for queue in configured_queues()}
+    _add_backlog(figures, now)
+    _add_window(figures, since)
+    _add_waits(figures, since)
+    _add_attempts(figures, since)
+    workers = workers_at(now)
+    for queue in figures.values():
+        _judge(queue, workers)
+    return Snapshot(now, WINDOW, sorted(figures.values(), key=lambda q: q.queue), workers, recent_failures())
+
+
+def configured_queues() -> list[str]:
+    return list(settings.TASKS.get("default", {}).get("QUEUES") or ["default"])
+
+
+def backlog(now: datetime) -> dict[str, tuple[int, float | None]]:
+    """Per queue with a backlog: how many tasks are due, and the age in seconds of the one due longest."""
+    rows = _due(now).values("queue").annotate(ready=Count("pk"), oldest=Min("run_after")).order_by()
+    return {row["queue"]: (row["ready"], (now - row["oldest"]).total_seconds()) for row in rows}
+
+
+def threshold_for(queue: str) -> float | None:
+    alarms = conf.get().BACKLOG_ALARM or {}
+    return alarms.get(queue, alarms.get("*"))
+
+
+def advise(*, arrival_rate: float, mean_duration: float | None, ready: int, drain_within: float, slots: int) -> int:
+    """Worker processes a queue needs, by Little's law: busy slots = arrival rate × mean duration,
+    plus the slots that finish the current backlog within ``drain_within`` seconds."""
+    if mean_duration is None:
+        return 1 if ready or arrival_rate else 0
+    busy = arrival_rate * mean_duration + ready * mean_duration / drain_within
+    return math.ceil(busy / slots) if busy > 0 else 0
+
+
+def workers_at(now: datetime) -> list[WorkerFigures]:
+    stale_before = now - timedelta(seconds=conf.get().WORKER_STALE_AFTER)
+    return [
+        WorkerFigures(
+            row.process_id,
+            row.kind,
+            row.host,
+            row.pid,
+            list(row.queues),
+            row.concurrency,
+            list(row.current_tasks),
+            row.last_seen,
+            stale=row.last_seen < stale_before,
+        )
+        for row in Heartbeat.objects.order_by("kind", "host", "pid")
+    ]
+
+
+def recent_failures() -> list[Failure]:
+    rows = TaskRecord.objects.failed().order_by("-finished_at")[:RECENT_FAILURES]
+    return [
+        Failure(str(row.pk), row.task_path, row.queue, row.attempts, row.finished_at, short_error(row))
+        for row in rows.only("pk", "task_path", "queue", "attempts", "finished_at", "error_class", "error_message")
+    ]
+
+
+def short_error(row: Any, limit: int = 200) -> str:
+    if not row.error_class:
+        return ""
+    return f"{row.error_class.rsplit('.', 1)[-1]}: {row.error_message[:limit]}"
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The ``fraction`` quantile, interpolating between the two nearest ranks; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _due(now: datetime) -> Any:
+    return TaskRecord.objects.ready().filter(run_after__lte=now)
+
+
+def _add_backlog(figures: dict[str, QueueFigures], now: datetime) -> None:
+    ready, due = Q(status=Status.READY), Q(status=Status.READY, run_after__lte=now)
+    rows = (
+        TaskRecord.objects.filter(status__in=[Status.READY, Status.RUNNING, Status.FAILED])
+        .values("queue")
+        .annotate(
+            ready=Count("pk", filter=due),
+            oldest=Min("run_after", filter=due),
+            running=Count("pk", filter=Q(status=Status.RUNNING)),
+            waiting_retry=Count("pk", filter=ready & Q(attempts__gt=0)),
+            dead=Count("pk", filter=Q(status=Status.FAILED)),
+        )
+        .order_by()
+    )
+    for row in rows:
+        queue = _queue(figures, row["queue"])
+        queue.ready, queue.running, queue.waiting_retry, queue.dead = (
+            row["ready"],
+            row["running"],
+            row["waiting_retry"],
+            row["dead"],
+        )
+        queue.oldest_ready_age = (now - row["oldest"]).total_seconds() if row["oldest"] else None
+
+
+def _recent(since: datetime) -> Any:
+    # Every row enqueued, started or finished in the window is unfinished or finished in it: saying so lets
+    # the database use its status and finished_at indexes instead of reading the whole table.
+    return TaskRecord.objects.filter(Q(finished_at__gte=since) | Q(status__in=UNFINISHED))
+
+
+def _add_window(figures: dict[str, QueueFigures], since: datetime) -> None:
+    in_window = Q(finished_at__gte=since)
+    rows = (
+        _recent(since)
+        .values("queue")
+        .annotate(
+            arrived=Count("pk", filter=Q(enqueued_at__gte=since)),
+            succeeded=Count("pk", filter=in_window & Q(status=Status.SUCCESSFUL)),
+            failed=Count("pk", filter=in_window & Q(status=Status.FAILED)),
+        )
+        .order_by()
+    )
+    minutes = WINDOW / 60
+    for row in rows:
+        queue = _queue(figures, row["queue"])
+        queue.arrived_per_minute = row["arrived"] / minutes
+        queue.succeeded_per_minute = row["succeeded"] / minutes
+        queue.failed_per_minute = row["failed"] / minutes
+
+
+def _add_waits(figures: dict[str, QueueFigures], since: datetime) -> None:
+    rows = (
+        _recent(since)
+        .filter(started_at__gte=since)
+        .annotate(wait=Seconds(F("started_at"), F("enqueued_at")))
+        .order_by("-started_at")
+        .values_list("queue", "wait")[:WAIT_SAMPLE]
+    )
+    waits: dict[str, list[float]] = {}
+    for queue, wait in rows:
+        waits.setdefault(queue, []).append(max(wait, 0.0))
+    for name, values in waits.items():
+        queue = _queue(figures, name)
+        queue.wait_p50, queue.wait_p95 = percentile(values, 0.5), percentile(values, 0.95)
+
+
+def _add_attempts(figures: dict[str, QueueFigures], since: datetime) -> None:
+    seconds = Seconds(F("finished_at"), F("started_at"))
+    buckets = {
+        f"le_{i}": Count("pk", filter=LessThanOrEqual(seconds, Value(bound)))
+        for i, bound in enumerate(DURATION_BUCKETS)
+    }
+    rows = (
+        TaskAttempt.objects.filter(finished_at__gte=since)
+        .values("task__queue", "outcome")
+        .annotate(n=Count("pk"), seconds=Sum(seconds), **buckets)
+        .order_by()
+    )
+    for row in rows:
+        queue = _queue(figures, row["task__queue"])
+        queue.attempts[row["outcome"]] = row["n"]
+        queue.durations.add(row)
+
+
+def _judge(queue: QueueFigures, workers: list[WorkerFigures]) -> None:
+    """Set the queue's alarm and the workers it needs."""
+    queue.threshold = threshold_for(queue.queue)
+    age = queue.oldest_ready_age
+    queue.alarm = queue.threshold is not None and age is not None and age > queue.threshold
+    serving = [w.concurrency for w in workers if not w.stale and w.kind == "worker" and queue.queue in w.queues]
+    queue.advised_workers = advise(
+        arrival_rate=queue.arrived_per_minute / 60,
+        mean_duration=queue.durations.mean,
+        ready=queue.ready,
+        drain_within=queue.threshold or DEFAULT_DRAIN,
+        slots=max(round(sum(serving) / len(serving)), 1) if serving else conf.get().CONCURRENCY,
+    )
+
+
+def _queue(figures: dict[str, QueueFigures], name: str) -> QueueFigures:
+    if name not in figures:
+        figures[name] = QueueFigures(name)
+    return figures[name]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, float):
+        return round(value, 6)
+    return value

@@ -1,0 +1,146 @@
+"""Enqueueing through Django's Tasks API: what is stored, what is refused, what is sent."""
+
+import math
+import socket
+
+import pytest
+from django.db import transaction
+from django.tasks.base import TaskResultStatus as Status
+from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+from django.test import override_settings
+from django.utils import timezone
+
+from retry import api, registry
+from retry.exceptions import InvalidTaskArguments
+from retry.models import PolicyOverride, TaskRecord
+from retry.transport import outbox
+from tests import tasks
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+class NotJson:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((NotJson(),), {}, "argument 0 is a NotJson, not JSON"),  # an object
+        ((), {"when": timezone.now()}, "argument 'when' is a datetime"),  # a datetime is not JSON
+        ((math.nan,), {}, "argument 0 is nan"),  # PostgreSQL refuses NaN in JSON
+        ((), {"x": math.inf}, "argument 'x' is inf"),  # and infinity
+        (("a\x00b",), {}, "NUL character"),  # PostgreSQL refuses \x00 in text
+        (({1: "a"},), {}, "has the key 1; JSON keys must be strings"),  # JSON keys are strings
+        (([{"deep": {"x": {3}}}],), {}, "argument 0[0]['deep']['x'] is a set"),  # found where it hides
+        (("x" * 70_000,), {}, "the limit is 65536"),  # too large
+    ],
+)
+def test_non_json_and_oversized_arguments_are_refused_and_nothing_is_written(args, kwargs, message):
+    with pytest.raises(InvalidTaskArguments, match=message.replace("[", r"\[").replace("]", r"\]")):
+        tasks.record.enqueue(*args, **kwargs)
+    assert not TaskRecord.objects.exists()
+    assert issubclass(InvalidTaskArguments, InvalidTask)
+
+
+@pytest.mark.services
+def test_enqueue_writes_a_ready_row_with_the_policy_snapshot():
+    result = tasks.on_emails_queue.enqueue("k")
+    record = TaskRecord.objects.get(pk=result.id)
+    assert (record.status, record.queue, record.priority, record.args, record.kwargs) == (
+        Status.READY,
+        "emails",
+        5,
+        ["k"],
+        {},
+    )
+    assert record.policy == {"max_attempts": 5, "base_delay": 0.05, "factor": 2.0, "max_delay": 0.5, "jitter": 0.0}
+    assert record.notified_at is not None  # due now: its message goes out after commit
+    assert result.status == Status.READY
+    assert tasks.on_emails_queue.get_result(result.id).args == ["k"]
+
+
+@pytest.mark.services
+def test_a_rolled_back_enqueue_leaves_no_task_and_sends_nothing(layer_messages):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        tasks.record.enqueue("rolled-back")
+        raise RuntimeError("the caller's transaction fails")
+    assert not TaskRecord.objects.exists()
+    assert layer_messages("default") == []
+
+
+@pytest.mark.services
+def test_the_message_goes_out_only_after_commit(layer_messages):
+    with transaction.atomic():
+        result = tasks.record.enqueue("committed")
+        outbox.flush()
+        assert layer_messages("default") == []
+    outbox.flush()
+    assert layer_messages("default") == [{"type": "task.run", "id": result.id}]
+
+
+@pytest.mark.services
+def test_an_idempotency_key_returns_the_unfinished_task_instead_of_a_second():
+    first = api.enqueue(tasks.record, "a", idempotency_key="order-42-ready")
+    second = api.enqueue(tasks.record, "b", idempotency_key="order-42-ready")
+    assert second.id == first.id
+    assert TaskRecord.objects.count() == 1
+    TaskRecord.objects.filter(pk=first.id).update(status=Status.SUCCESSFUL)
+    third = api.enqueue(tasks.record, "c", idempotency_key="order-42-ready")
+    assert third.id != first.id  # the key is unique among unfinished tasks only
+
+
+def test_max_age_sets_the_start_by_deadline():
+    later = timezone.now() + timezone.timedelta(minutes=5)
+    result = api.enqueue(tasks.record.using(run_after=later), "x", max_age=60)
+    record = TaskRecord.objects.get(pk=result.id)
+    assert record.expires_at == later + timezone.timedelta(seconds=60)
+    assert record.notified_at is None  # not due: the dispatcher sends it when it is
+
+
+def test_get_result_of_an_unknown_id_raises():
+    with pytest.raises(TaskResultDoesNotExist):
+        tasks.record.get_result("00000000-0000-0000-0000-000000000000")
+    with pytest.raises(TaskResultDoesNotExist):
+        tasks.record.get_result("not-an-id")
+
+
+def test_policy_resolution_order_is_override_then_decorator_then_settings(settings):
+    settings.RETRY_MAX_ATTEMPTS = 9
+    settings.RETRY_BASE_DELAY = 11
+    settings.RETRY_MAX_DELAY = 60
+    assert registry.policy_for(tasks.record).max_attempts == 9  # settings
+    assert registry.policy_for(tasks.always_fails).max_attempts == 3  # the decorator beats settings
+    PolicyOverride.objects.create(task_path=tasks.always_fails.module_path, max_attempts=4)
+    registry.forget_overrides()
+    resolved = registry.policy_for(tasks.always_fails)
+    assert (resolved.max_attempts, resolved.base_delay) == (4, 11)  # the operator beats both; blanks fall through
+    record = TaskRecord.objects.get(pk=tasks.always_fails.enqueue("x").id)
+    assert (record.max_attempts, record.policy["max_attempts"]) == (4, 4)  # the row keeps what it was enqueued with
+    PolicyOverride.objects.all().delete()
+    registry.forget_overrides()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1}},  # ChannelFull
+        {  # Redis down: nothing listens on that port
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{free_port()}", "socket_connect_timeout": 0.5}]},
+        },
+    ],
+)
+def test_a_failed_send_never_raises_and_leaves_the_row_for_the_dispatcher(layer):
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        results = [tasks.record.enqueue(f"k{i}") for i in range(3)]
+        assert outbox.flush(timeout=10)
+    records = TaskRecord.objects.filter(pk__in=[r.id for r in results])
+    assert {r.status for r in records} == {Status.READY}
+    assert records.filter(notified_at__isnull=True).count() >= 2  # refused: the dispatcher sends these again
