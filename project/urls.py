@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from project import views
+from retry import metrics
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.view, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),
 ]

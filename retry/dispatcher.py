@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.db import close_old_connections, connections
 
-from retry import clock, conf, heartbeats, runner, schedules, transitions
+from retry import alarms, clock, conf, heartbeats, runner, schedules, transitions
 from retry.transport import channel_for, outbox, run_message
 
 logger = logging.getLogger("retry.dispatcher")
@@ -41,6 +41,7 @@ class Dispatcher:
         if time.monotonic() - self.last_purge > PURGE_EVERY:
             report["purged"] = transitions.purge(now, batch)
             self.last_purge = time.monotonic()
+        alarms.check(now)
         heartbeats.beat(self.id, heartbeats.DISPATCHER, [], 0, [])
         if any(report.values()):
             logger.info("Dispatcher pass", extra={"dispatcher_id": self.id, **report})

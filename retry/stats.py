@@ -158,8 +158,11 @@ def threshold_for(queue: str) -> float | None:
 
 
 def advise(*, arrival_rate: float, mean_duration: float | None, ready: int, drain_within: float, slots: int) -> int:
-    """Worker processes a queue needs, by Little's law: busy slots = arrival rate × mean duration,
-    plus the slots that finish the current backlog within ``drain_within`` seconds."""
+    """Worker processes a queue needs, each with ``slots`` task slots.
+
+    Little's law: busy slots = arrival rate * mean duration; plus the slots that finish the current
+    backlog within ``drain_within`` seconds.
+    """
     if mean_duration is None:
         return 1 if ready or arrival_rate else 0
     busy = arrival_rate * mean_duration + ready * mean_duration / drain_within
