@@ -1,5 +1,7 @@
 """Enqueueing with the retry layer's extras, beyond what Django's ``Task.enqueue`` takes."""
 
+from __future__ import annotations
+
 from typing import Any
 
 from django.tasks.base import Task, TaskResult
@@ -9,8 +11,8 @@ from retry.exceptions import RetryError
 
 
 def enqueue(
-    task: Task, *args: Any, idempotency_key: str | None = None, max_age: float | None = None, **kwargs: Any
-) -> TaskResult:
+    task: Task[..., Any], *args: Any, idempotency_key: str | None = None, max_age: float | None = None, **kwargs: Any
+) -> TaskResult[..., Any]:
     """Enqueue ``task``; while a task with ``idempotency_key`` is unfinished, return it instead of a second one.
 
     ``max_age``: seconds from its due time by which the task must have started, or it fails as expired.

@@ -1,8 +1,10 @@
 """The Django Tasks backend: each enqueue writes a row in the caller's transaction and sends its id after commit."""
 
+from __future__ import annotations
+
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
@@ -28,12 +30,12 @@ class RetryBackend(BaseTaskBackend):
     supports_get_result = True
     supports_priority = True
 
-    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
-        return to_result(self.enqueue_record(task, args, kwargs), self.alias, task)
+    def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
+        return cast("TaskResult[P, R]", to_result(self.enqueue_record(task, args, kwargs), self.alias, task))
 
     def enqueue_record(
         self,
-        task: Task,
+        task: Task[..., Any],
         args: Any,
         kwargs: Any,
         *,
@@ -64,7 +66,7 @@ class RetryBackend(BaseTaskBackend):
             )
         return record
 
-    def get_result(self, result_id: str) -> TaskResult:
+    def get_result(self, result_id: str) -> TaskResult[..., Any]:
         try:
             record = models.TaskRecord.objects.get(pk=result_id)
         except (models.TaskRecord.DoesNotExist, ValidationError):
@@ -73,7 +75,7 @@ class RetryBackend(BaseTaskBackend):
 
 
 def build_record(
-    task: Task, args: list[Any], kwargs: dict[str, Any], *, idempotency_key: str | None, max_age: float | None
+    task: Task[..., Any], args: list[Any], kwargs: dict[str, Any], *, idempotency_key: str | None, max_age: float | None
 ) -> models.TaskRecord:
     policy = registry.policy_for(task)
     now = timezone.now()
@@ -99,7 +101,7 @@ def build_record(
     )
 
 
-def to_result(record: models.TaskRecord, alias: str, task: Task | None = None) -> TaskResult:
+def to_result(record: models.TaskRecord, alias: str, task: Task[..., Any] | None = None) -> TaskResult[..., Any]:
     """The row as Django's TaskResult."""
     task = task or registry.load(record.task_path)
     attempts = list(record.attempt_set.all()) if record.attempts else []

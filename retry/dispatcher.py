@@ -6,6 +6,8 @@ Several dispatchers may run on PostgreSQL (rows are taken with SKIP LOCKED); SQL
 """
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +21,10 @@ from retry.transport import channel_for, outbox, run_message
 logger = logging.getLogger("retry.dispatcher")
 #: Seconds between two purges of old rows.
 PURGE_EVERY = 60.0
+
+
+def forget_failed(task_id: str, error: BaseException) -> None:
+    transitions.forget_sent([task_id])
 
 
 class Dispatcher:
@@ -51,7 +57,7 @@ class Dispatcher:
         sent = 0
         while rows := transitions.take_due(now, batch):
             for task_id, queue in rows:
-                outbox.send(channel_for(queue), run_message(task_id), lambda _, i=task_id: transitions.forget_sent([i]))
+                outbox.send(channel_for(queue), run_message(task_id), functools.partial(forget_failed, task_id))
             sent += len(rows)
             if len(rows) < batch:
                 break
@@ -67,10 +73,8 @@ class Dispatcher:
                 await loop.run_in_executor(thread, self.tick)
             except Exception:
                 logger.exception("Dispatcher pass failed; trying again", extra={"dispatcher_id": self.id})
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=conf.get().DISPATCH_INTERVAL)
-            except TimeoutError:
-                pass
         await loop.run_in_executor(thread, heartbeats.forget, self.id)
         await loop.run_in_executor(thread, connections.close_all)
         thread.shutdown()

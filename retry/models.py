@@ -55,7 +55,8 @@ class TaskRecord(models.Model):
     policy = models.JSONField(default=dict)
     time_limit = models.FloatField(help_text="Seconds an attempt may run.")
     ignore_result = models.BooleanField(default=False)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "": tasks without a key must not collide in the unique constraint.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     enqueued_at = models.DateTimeField()
     #: Not run before this time (the database's clock).
     run_after = models.DateTimeField()
@@ -157,7 +158,7 @@ class TaskAttempt(models.Model):
 
 
 class PolicyOverride(models.Model):
-    """An operator's change to a task's retry policy, in force for tasks enqueued after it; empty fields keep the code's."""
+    """An operator's change to a task's retry policy, for tasks enqueued after it; blank fields keep the code's."""
 
     task_path = models.CharField("task", max_length=255, unique=True)
     max_attempts = models.PositiveIntegerField(null=True, blank=True)

@@ -1,5 +1,7 @@
 """Which retry policy a task runs under, resolved in one place and one order."""
 
+from __future__ import annotations
+
 import time
 from typing import Any
 
@@ -27,7 +29,7 @@ def default_policy() -> policy.RetryPolicy:
     )
 
 
-def policy_for(task: Task) -> policy.RetryPolicy:
+def policy_for(task: Task[..., Any]) -> policy.RetryPolicy:
     """The policy for new runs of ``task``: the operator's override, else the task's options, else the settings."""
     resolved = default_policy()
     if isinstance(task, RetryTask):
@@ -37,7 +39,7 @@ def policy_for(task: Task) -> policy.RetryPolicy:
     return resolved.with_numbers(overrides().get(task.module_path, {}))
 
 
-def policy_of(record: models.TaskRecord, task: Task | None) -> policy.RetryPolicy:
+def policy_of(record: models.TaskRecord, task: Task[..., Any] | None) -> policy.RetryPolicy:
     """The policy a stored task runs under: the numbers it was enqueued with, the exception rules of the code."""
     rules = policy_for(task) if isinstance(task, RetryTask) else default_policy()
     return rules.with_numbers(record.policy)
@@ -58,7 +60,7 @@ def forget_overrides() -> None:
     _overrides_read_at = float("-inf")
 
 
-def load(task_path: str) -> Task:
+def load(task_path: str) -> Task[..., Any]:
     """The Task object a row names, or TaskNotRegistered."""
     try:
         found = import_string(task_path)

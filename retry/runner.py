@@ -1,5 +1,7 @@
 """Runs claimed tasks inside a worker process: claim, call, let the policy decide, record the outcome."""
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import logging
@@ -11,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import close_old_connections, connections
 from django.tasks.base import Task, TaskContext
@@ -22,14 +24,13 @@ from retry.models import TaskRecord
 from retry.transport import channel_for, outbox, run_message
 
 logger = logging.getLogger("retry.runner")
-T = TypeVar("T")
 
 
 @dataclass
 class Running:
     record: TaskRecord
     started: float = field(default_factory=time.monotonic)
-    future: "asyncio.Future[Any] | None" = None
+    future: asyncio.Future[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Runner:
         entry.future = loop.run_in_executor(self._executor, in_db_thread, run_sync, record, task, entry.started)
         return await asyncio.shield(entry.future)
 
-    async def _attempt_async(self, entry: Running, task: Task) -> Finished | None:
+    async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> Finished | None:
         record = entry.record
         try:
             context = await self._in_thread(context_for, record, task)
@@ -145,7 +146,7 @@ class Runner:
         else:
             self._capacity.set()
 
-    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+    async def _in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, in_db_thread, function, *args)
 
     async def heartbeat(self) -> None:
@@ -192,7 +193,7 @@ class Runner:
         await asyncio.get_running_loop().run_in_executor(None, close_thread_connections, self._executor)
 
 
-def in_db_thread(function: Callable[..., T], *args: Any) -> T:
+def in_db_thread[T](function: Callable[..., T], *args: Any) -> T:
     """Call ``function`` with a usable database connection (a restarted database is reconnected to)."""
     close_old_connections()
     return function(*args)
@@ -217,13 +218,13 @@ def close_thread_connections(executor: ThreadPoolExecutor) -> None:
     executor.shutdown(wait=False)
 
 
-def context_for(record: TaskRecord, task: Task) -> tuple[Any, ...]:
+def context_for(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, ...]:
     if not task.takes_context:
         return ()
     return (TaskContext(task_result=backend.to_result(record, task.backend, task)),)
 
 
-def run_sync(record: TaskRecord, task: Task, started: float) -> Finished:
+def run_sync(record: TaskRecord, task: Task[..., Any], started: float) -> Finished:
     """Call a plain task function in this worker thread and record the outcome."""
     try:
         value = task.func(*context_for(record, task), *record.args, **record.kwargs)
@@ -248,7 +249,7 @@ def finish(record: TaskRecord, value: Any, error: BaseException | None, started:
     return Finished(record, decision.delay if won and decision else None)
 
 
-def _task_or_none(record: TaskRecord) -> Task | None:
+def _task_or_none(record: TaskRecord) -> Task[..., Any] | None:
     try:
         return registry.load(record.task_path)
     except Exception:

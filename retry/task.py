@@ -7,7 +7,7 @@ from django.tasks.base import Task
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RetryTask(Task):
+class RetryTask(Task):  # type: ignore[type-arg]
     """A Django Task with retry options; ``@task(queue_name="emails", max_attempts=8)`` makes one.
 
     Each option left at None takes the operator's override, then the RETRY_* setting.

@@ -45,6 +45,7 @@ def claim(task_id: str, worker_id: str) -> TaskRecord | None:
     if not claimed:
         return None
     task = TaskRecord.objects.get(pk=task_id)
+    assert task.last_attempted_at is not None
     TaskAttempt.objects.create(task=task, number=task.attempts, worker_id=worker_id, started_at=task.last_attempted_at)
     events.record("started", task, worker_id=worker_id)
     return task

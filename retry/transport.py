@@ -44,7 +44,7 @@ class Outbox:
         """
         self._loop = loop
 
-    def send(self, channel: str, message: dict[str, Any], on_failure: Callable[[BaseException], None]) -> None:
+    def send(self, channel: str, message: dict[str, Any], on_failure: Callable[[BaseException], object]) -> None:
         """Send ``message``; ``on_failure`` runs in a thread of the outbox if the layer refuses it."""
         self._submit(self._send(channel, message, on_failure))
 
@@ -59,7 +59,7 @@ class Outbox:
         _, not_done = wait_futures(pending, timeout=timeout)
         return not not_done
 
-    async def _send(self, channel: str, message: dict[str, Any], on_failure: Callable[[BaseException], None]) -> None:
+    async def _send(self, channel: str, message: dict[str, Any], on_failure: Callable[[BaseException], object]) -> None:
         try:
             await get_channel_layer().send(channel, message)  # type: ignore[union-attr]
         except Exception as error:  # ChannelFull, ConnectionError, TimeoutError, ...

@@ -35,7 +35,7 @@ class RetryWorker(Worker):
             self.stop_requested.set()
 
     async def arun(self) -> None:
-        checker = asyncio.ensure_future(self.application_checker())
+        checker = asyncio.ensure_future(self.application_checker())  # type: ignore[no-untyped-call]
         try:
             await self.handle()
         finally:
@@ -57,7 +57,7 @@ class RetryWorker(Worker):
         await self.runner.shutdown()
         await self._hand_back_buffered()
         for scope_id in list(self.application_instances):
-            self.delete_application_instance(scope_id)
+            self.delete_application_instance(scope_id)  # type: ignore[no-untyped-call]
         outbox.flush(timeout=2.0)
         logger.info("Worker stopped", extra=self._fields())
 
@@ -82,7 +82,8 @@ class RetryWorker(Worker):
                 logger.warning("Skipped a message with no type", extra={"channel": channel})
                 continue
             scope = {"type": "channel", "channel": channel}
-            await self.get_or_create_application_instance(channel, scope).put(message)
+            instance = self.get_or_create_application_instance(channel, scope)  # type: ignore[no-untyped-call]
+            await instance.put(message)
 
     async def _hand_back_buffered(self) -> None:
         """Messages pulled but never started: let the dispatcher send them again at once."""

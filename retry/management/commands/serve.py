@@ -31,8 +31,7 @@ class Command(BaseCommand):
         if conf.get().EMBEDDED:
             embedded = Embedded(application, get_channel_layer())
             reactor.callWhenRunning(embedded.start)
-            reactor.addSystemEventTrigger(
-                "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(embedded.stop()))
-            )
+            stop = lambda: defer.Deferred.fromFuture(asyncio.ensure_future(embedded.stop()))  # noqa: E731
+            reactor.addSystemEventTrigger("before", "shutdown", stop)  # type: ignore[arg-type]
             self.stdout.write("Task workers and the dispatcher run in this process (RETRY_EMBEDDED).")
         server.run()
