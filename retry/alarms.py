@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from retry import clock, conf, stats
@@ -12,7 +13,8 @@ logger = logging.getLogger("retry.alarms")
 class BacklogAlarm:
     """Warns about each late queue at most once per RETRY_BACKLOG_ALARM_INTERVAL, in this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic
         self.warned_at: dict[str, float] = {}
 
     def check(self, now: datetime | None = None) -> list[str]:
@@ -22,10 +24,10 @@ class BacklogAlarm:
         late = self.late_queues(now or clock.db_now())
         warned = []
         for queue, (ready, age, threshold) in late.items():
-            if time.monotonic() - self.warned_at.get(queue, float("-inf")) >= conf.get().BACKLOG_ALARM_INTERVAL:
+            if self.monotonic() - self.warned_at.get(queue, float("-inf")) >= conf.get().BACKLOG_ALARM_INTERVAL:
                 fields = {"queue": queue, "ready": ready, "oldest_age": round(age, 3), "threshold": threshold}
                 logger.warning("Backlog alarm: queue %s is %.0f s behind; add workers", queue, age, extra=fields)
-                self.warned_at[queue] = time.monotonic()
+                self.warned_at[queue] = self.monotonic()
                 warned.append(queue)
         for queue in set(self.warned_at) - set(late):
             del self.warned_at[queue]  # back under its threshold: warn at once next time

@@ -5,6 +5,7 @@ once they succeed, so they count in the backlog and in failures but not among th
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +51,7 @@ class Histogram:
     count: int = 0
     sum: float = 0.0
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: Mapping[str, Any]) -> None:
         self.buckets = [(bound, seen + row[f"le_{i}"]) for i, (bound, seen) in enumerate(self.buckets)]
         self.count += row["n"]
         self.sum += row["seconds"] or 0.0
@@ -120,7 +121,8 @@ class Snapshot:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON types: datetimes as ISO 8601, the histogram as lists."""
-        return _plain(asdict(self))
+        plain: dict[str, Any] = _plain(asdict(self))
+        return plain
 
     @property
     def live_workers(self) -> int:
@@ -166,7 +168,8 @@ def advise(*, arrival_rate: float, mean_duration: float | None, ready: int, drai
     if mean_duration is None:
         return 1 if ready or arrival_rate else 0
     busy = arrival_rate * mean_duration + ready * mean_duration / drain_within
-    return math.ceil(busy / slots) if busy > 0 else 0
+    # Rounded first, so that 3.0000001 workers, an artefact of timestamp arithmetic, are 3.
+    return math.ceil(round(busy / slots, 6)) if busy > 0 else 0
 
 
 def workers_at(now: datetime) -> list[WorkerFigures]:
