@@ -1,0 +1,63 @@
+"""What an operator can do to tasks from the admin and the dashboard; each call is logged with who did it."""
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import transaction
+
+from retry import events, transitions
+from retry.models import TaskRecord
+
+logger = logging.getLogger("retry.operations")
+
+
+def retry_now(task_ids: Iterable[str], operator: str) -> int:
+    """Run dead tasks again at once, with a fresh budget of attempts."""
+    return _apply("retry_now", task_ids, transitions.retry_now, operator)
+
+
+def cancel(task_ids: Iterable[str], operator: str) -> int:
+    """Stop ready tasks from running; they end FAILED, marked cancelled."""
+    return _apply("cancel", task_ids, transitions.cancel, operator)
+
+
+def requeue_dead(task_paths: Iterable[str], operator: str) -> int:
+    """Retry now every dead task of each of ``task_paths``."""
+    paths = sorted(set(task_paths))
+    changed = sum(transitions.requeue_failed(path) for path in paths)
+    _log("requeue_dead", operator, changed, task_paths=paths)
+    return changed
+
+
+def purge(task_ids: Iterable[str], operator: str) -> int:
+    """Remove finished tasks and their attempts; ready and running ones are left alone."""
+    ids = [str(task_id) for task_id in task_ids]
+    with transaction.atomic():
+        doomed = list(TaskRecord.objects.finished().filter(pk__in=ids).select_for_update())
+        for task in doomed:
+            events.record("purged", task)
+        TaskRecord.objects.filter(pk__in=[task.pk for task in doomed]).delete()
+    _log("purge", operator, len(doomed), task_ids=ids)
+    return len(doomed)
+
+
+#: Name → (function, what it takes: "ids" or "paths").
+ACTIONS: dict[str, tuple[Callable[[Iterable[str], str], int], str]] = {
+    "retry_now": (retry_now, "ids"),
+    "cancel": (cancel, "ids"),
+    "requeue_dead": (requeue_dead, "paths"),
+    "purge": (purge, "ids"),
+}
+
+
+def _apply(action: str, task_ids: Iterable[str], transition: Callable[[str], bool], operator: str) -> int:
+    ids = [str(task_id) for task_id in task_ids]
+    changed = sum(transition(task_id) for task_id in ids)
+    _log(action, operator, changed, task_ids=ids)
+    return changed
+
+
+def _log(action: str, operator: str, changed: int, **what: Any) -> None:
+    fields = {"action": action, "operator": operator, "changed": changed, **what}
+    logger.warning("Operator %s ran %s: %d task(s) changed", operator, action, changed, extra=fields)
