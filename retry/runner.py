@@ -54,6 +54,7 @@ class Runner:
         self.concurrency = concurrency or conf.get().CONCURRENCY
         self.running: dict[str, Running] = {}
         self.stopping = False
+        self.releasing = False  # the grace period is over: claimed tasks go back instead of running
         self._slots = asyncio.Semaphore(self.concurrency)
         self._capacity = asyncio.Event()
         self._capacity.set()
@@ -68,7 +69,7 @@ class Runner:
     async def start(self, task_id: str) -> None:
         """Run ``task_id`` in the background once a slot is free."""
         if self.stopping:
-            await self._in_thread(transitions.forget_sent, [task_id])
+            await self.in_thread(transitions.forget_sent, [task_id])
             return
         await self._slots.acquire()
         job = self._jobs[task_id] = asyncio.ensure_future(self._run(task_id))
@@ -77,12 +78,12 @@ class Runner:
 
     async def _run(self, task_id: str) -> None:
         try:
-            record = await self._in_thread(transitions.claim, task_id, self.id)
+            record = await self.in_thread(transitions.claim, task_id, self.id)
             if record is None:
                 logger.debug("Message for a task that is not claimable; dropped", extra={"task_id": task_id})
                 return
-            if self.stopping:
-                await self._in_thread(transitions.release, record)
+            if self.releasing:
+                await self.in_thread(transitions.release, record)
                 return
             entry = self.running[task_id] = Running(record)
             try:
@@ -101,7 +102,7 @@ class Runner:
         try:
             task = registry.load(record.task_path)
         except Exception as error:
-            return await self._in_thread(finish, record, None, error, entry.started)
+            return await self.in_thread(finish, record, None, error, entry.started)
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
         loop = asyncio.get_running_loop()
@@ -111,17 +112,17 @@ class Runner:
     async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> Finished | None:
         record = entry.record
         try:
-            context = await self._in_thread(context_for, record, task)
+            context = await self.in_thread(context_for, record, task)
             async with asyncio.timeout(record.time_limit):
                 value = await task.func(*context, *record.args, **record.kwargs)
         except asyncio.CancelledError:
-            if self.stopping:
-                await self._in_thread(transitions.release, record)
+            if self.releasing:
+                await self.in_thread(transitions.release, record)
                 return None
             raise
         except Exception as error:
-            return await self._in_thread(finish, record, None, error, entry.started)
-        return await self._in_thread(finish, record, value, None, entry.started)
+            return await self.in_thread(finish, record, None, error, entry.started)
+        return await self.in_thread(finish, record, value, None, entry.started)
 
     def _send_later(self, record: TaskRecord, delay: float) -> None:
         """Send a near retry's message on time from here; the dispatcher covers a far one, or this process dying."""
@@ -146,15 +147,15 @@ class Runner:
         else:
             self._capacity.set()
 
-    async def _in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
+    async def in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, in_db_thread, function, *args)
 
     async def heartbeat(self) -> None:
         """Record this worker as alive and extend the claims of tasks still within their time limit."""
         now = time.monotonic()
         alive = [task_id for task_id, entry in self.running.items() if now - entry.started < entry.record.time_limit]
-        await self._in_thread(transitions.renew_leases, self.id, alive)
-        await self._in_thread(
+        await self.in_thread(transitions.renew_leases, self.id, alive)
+        await self.in_thread(
             heartbeats.beat, self.id, heartbeats.WORKER, self.queues, self.concurrency, list(self.running)
         )
 
@@ -171,32 +172,39 @@ class Runner:
         self.stopping = True
         grace = conf.get().SHUTDOWN_GRACE if grace is None else grace
         deadline = time.monotonic() + grace
-        while self.running and time.monotonic() < deadline:
+        while (self.running or self._jobs) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        self.releasing = True
         for entry in list(self.running.values()):
             if entry.future is None:
                 continue  # async tasks are cancelled below and hand themselves back
-            released = await self._in_thread(transitions.release, entry.record)
+            released = await self.in_thread(transitions.release, entry.record)
             logger.warning(
                 "Still running at shutdown; handed back", extra={**entry.record.log_fields(), "released": released}
             )
         for task_id in list(self.running):
             self._jobs[task_id].cancel()  # an async task hands itself back; a thread's row was handed back above
-        while self._jobs:  # claims under way see `stopping` and hand their task back
+        while self._jobs:  # claims under way see `releasing` and hand their task back
             await asyncio.sleep(0.01)
         pending = list(self._timers)
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        await self._in_thread(transitions.forget_sent, pending)
-        await self._in_thread(heartbeats.forget, self.id)
+        await self.in_thread(transitions.forget_sent, pending)
+        await self.in_thread(heartbeats.forget, self.id)
         await asyncio.get_running_loop().run_in_executor(None, close_thread_connections, self._executor)
 
 
 def in_db_thread[T](function: Callable[..., T], *args: Any) -> T:
-    """Call ``function`` with a usable database connection (a restarted database is reconnected to)."""
+    """Call ``function`` with a usable database connection (a restarted database is reconnected to).
+
+    The connection is closed afterwards when CONN_MAX_AGE says so, as at the end of a request.
+    """
     close_old_connections()
-    return function(*args)
+    try:
+        return function(*args)
+    finally:
+        close_old_connections()
 
 
 def close_thread_connections(executor: ThreadPoolExecutor) -> None:

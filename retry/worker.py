@@ -54,8 +54,9 @@ class RetryWorker(Worker):
         await self.stop_requested.wait()
         for task in [*listeners, keep_alive]:
             task.cancel()
-        await self.runner.shutdown()
+        self.runner.stopping = True
         await self._hand_back_buffered()
+        await self.runner.shutdown()
         for scope_id in list(self.application_instances):
             self.delete_application_instance(scope_id)  # type: ignore[no-untyped-call]
         outbox.flush(timeout=2.0)
@@ -93,7 +94,7 @@ class RetryWorker(Worker):
             while not queue.empty():
                 ids.append(str(queue.get_nowait().get("id")))
         if ids:
-            await asyncio.get_running_loop().run_in_executor(None, runner.in_db_thread, transitions.forget_sent, ids)
+            await self.runner.in_thread(transitions.forget_sent, ids)
 
     def _fields(self) -> dict[str, Any]:
         return {"worker_id": self.runner.id, "channels": self.channels, "concurrency": self.runner.concurrency}

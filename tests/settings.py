@@ -9,8 +9,23 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.effects"]  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared-cache memory: worker threads write concurrently, and memory locks whole tables.
     DATABASES["default"]["TEST"]["NAME"] = os.path.join(tempfile.gettempdir(), f"scoopboard-test-{os.getpid()}.sqlite3")  # noqa: F405
+# Threads that outlive a test (a task past the shutdown grace) must not hold connections open.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 RETRY_BASE_DELAY = 0.05
 RETRY_MAX_DELAY = 0.5
 RETRY_JITTER = 0.0
 RETRY_HEARTBEAT_INTERVAL = 0.2
+
+# The fault-injection tests (tests/faults) shrink the timings of the worker and dispatcher processes they start.
+for _name, _kind in {
+    "LEASE": float,
+    "SHUTDOWN_GRACE": float,
+    "DISPATCH_INTERVAL": float,
+    "MESSAGE_EXPIRY": float,
+    "TIME_LIMIT": float,
+    "CONCURRENCY": int,
+    "DISPATCH_BATCH": int,
+}.items():
+    if os.environ.get(f"RETRY_{_name}"):
+        globals()[f"RETRY_{_name}"] = _kind(os.environ[f"RETRY_{_name}"])

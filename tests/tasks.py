@@ -127,3 +127,13 @@ def kills_its_worker(key: str) -> None:
 
     _run(key)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task()
+async def async_sleeps(key: str, seconds: float) -> str:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(_run)(key)
+    await asyncio.sleep(seconds)
+    await sync_to_async(_effect)(key)
+    return key

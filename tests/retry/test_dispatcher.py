@@ -1,0 +1,132 @@
+"""The dispatcher pass and the transitions it drives, with time moved by writing due times and leases in the past."""
+
+from datetime import timedelta
+
+import pytest
+from django.tasks.base import TaskResultStatus as Status
+from django.utils import timezone
+
+from retry import clock, transitions
+from retry.dispatcher import Dispatcher
+from retry.models import Outcome, TaskAttempt, TaskRecord
+from retry.transport import outbox
+from tests import tasks
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+LONG_AGO = timedelta(hours=1)
+
+
+def enqueue(key: str = "k", **changes: object) -> TaskRecord:
+    result = tasks.record.enqueue(key)
+    outbox.flush()
+    TaskRecord.objects.filter(pk=result.id).update(**changes)
+    return TaskRecord.objects.get(pk=result.id)
+
+
+def claimed(key: str = "k", worker: str = "worker-1") -> TaskRecord:
+    record = transitions.claim(str(enqueue(key).pk), worker)
+    assert record is not None
+    return record
+
+
+def test_due_tasks_without_a_live_message_are_sent(layer_messages):
+    now = clock.db_now()
+    never_sent = enqueue("never", notified_at=None)
+    long_ago = enqueue("stale", notified_at=now - LONG_AGO)  # older than the layer's expiry: maybe lost
+    just_sent = enqueue("fresh", notified_at=now)  # in flight
+    not_due = enqueue("later", notified_at=None, run_after=now + LONG_AGO)
+    layer_messages("default")  # drop the messages of enqueue itself
+
+    report = Dispatcher().tick()
+    outbox.flush()
+
+    assert report["sent"] == 2
+    sent = {message["id"] for message in layer_messages("default")}
+    assert sent == {str(never_sent.pk), str(long_ago.pk)}
+    assert str(just_sent.pk) not in sent and str(not_due.pk) not in sent
+    assert Dispatcher().tick()["sent"] == 0  # marked as sent: the next pass leaves them
+
+
+def test_a_lost_lease_is_a_counted_attempt_and_the_task_is_retried():
+    record = claimed()
+    TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
+
+    assert Dispatcher().tick()["recovered"] == 1
+
+    recovered = TaskRecord.objects.get(pk=record.pk)
+    attempt = TaskAttempt.objects.get(task=record)
+    assert (recovered.status, recovered.attempts, recovered.error_class) == (
+        Status.READY,
+        1,
+        "retry.exceptions.LeaseLost",
+    )
+    assert (attempt.outcome, attempt.next_delay) == (Outcome.LOST, pytest.approx(0.05))
+
+
+def test_a_late_finisher_overwrites_nothing():
+    record = claimed()
+    TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
+    Dispatcher().tick()
+    TaskRecord.objects.filter(pk=record.pk).update(run_after=timezone.now() - LONG_AGO)
+    again = transitions.claim(str(record.pk), "worker-2")
+    assert again is not None
+
+    assert transitions.succeed(record, "late", duration=1.0) is False  # fenced on (id, attempt, worker)
+    assert transitions.fail(record, ValueError("late"), None, duration=1.0) is False
+    assert TaskRecord.objects.get(pk=record.pk).status == Status.RUNNING
+    assert transitions.succeed(again, "on time", duration=1.0) is True
+    assert TaskRecord.objects.get(pk=record.pk).return_value == "on time"
+
+
+def test_a_task_whose_worker_dies_every_time_ends_failed_not_in_a_loop():
+    record = enqueue()
+    for attempt in range(1, record.max_attempts + 1):
+        TaskRecord.objects.filter(pk=record.pk).update(run_after=timezone.now() - LONG_AGO)
+        assert transitions.claim(str(record.pk), f"doomed-{attempt}") is not None
+        TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
+        Dispatcher().tick()
+    final = TaskRecord.objects.get(pk=record.pk)
+    assert (final.status, final.attempts) == (Status.FAILED, final.max_attempts)
+    assert list(TaskAttempt.objects.filter(task=record).values_list("outcome", flat=True)) == [Outcome.LOST] * 5
+
+
+def test_a_task_not_started_by_its_deadline_fails_as_expired_instead_of_running_late():
+    record = enqueue(expires_at=timezone.now() - timedelta(seconds=1))
+    assert transitions.claim(str(record.pk), "worker-1") is None  # too late to start
+    assert Dispatcher().tick()["expired"] == 1
+    expired = TaskRecord.objects.get(pk=record.pk)
+    assert (expired.status, expired.error_class) == (Status.FAILED, "retry.exceptions.TaskExpired")
+
+
+def test_finished_tasks_are_purged_after_their_retention(settings):
+    settings.RETRY_RESULT_RETENTION = 3600
+    settings.RETRY_FAILED_RETENTION = 7200
+    now = timezone.now()
+    old_success = enqueue("a", status=Status.SUCCESSFUL, finished_at=now - timedelta(hours=2))
+    young_failure = enqueue("b", status=Status.FAILED, finished_at=now - timedelta(hours=1))
+    old_failure = enqueue("c", status=Status.FAILED, finished_at=now - timedelta(hours=3))
+    waiting = enqueue("d", enqueued_at=now - timedelta(days=30))
+
+    assert transitions.purge(now, batch=100) == 2
+    assert set(TaskRecord.objects.values_list("pk", flat=True)) == {young_failure.pk, waiting.pk}
+    assert not TaskRecord.objects.filter(pk__in=[old_success.pk, old_failure.pk]).exists()
+
+
+def test_operators_retry_cancel_and_requeue(layer_messages):
+    dead = [enqueue(f"dead-{i}", status=Status.FAILED, attempts=5) for i in range(3)]
+    ready = enqueue("ready")
+    layer_messages("default")
+
+    assert transitions.retry_now(str(dead[0].pk)) is True
+    assert transitions.retry_now(str(dead[0].pk)) is False  # no longer dead
+    outbox.flush()
+    assert [m["id"] for m in layer_messages("default")] == [str(dead[0].pk)]  # sent at once, not at the next pass
+    assert transitions.requeue_failed(tasks.record.module_path) == 2
+    assert set(TaskRecord.objects.filter(pk__in=[d.pk for d in dead]).values_list("status", "attempts")) == {
+        (Status.READY, 0)
+    }
+    assert transitions.cancel(str(ready.pk)) is True
+    assert transitions.cancel(str(ready.pk)) is False
+    cancelled = TaskRecord.objects.get(pk=ready.pk)
+    assert (cancelled.status, cancelled.error_class) == (Status.FAILED, "retry.exceptions.TaskCancelled")
+    assert transitions.claim(str(ready.pk), "worker-1") is None
