@@ -6,11 +6,15 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
+from django.urls import path
 
+from consumers.dashboard import DashboardConsumer
 from retry import conf
 from retry.consumer import TaskWorkerConsumer
 
-websocket_urlpatterns: list[Any] = []
+websocket_urlpatterns: list[Any] = [
+    path("ws/dashboard/", DashboardConsumer.as_asgi()),
+]
 
 
 def websocket_application() -> Any:
