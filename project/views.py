@@ -1,14 +1,46 @@
+import asyncio
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from retry import heartbeats
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Report whether the database answers: 200 when it does, 503 when it does not."""
+#: Seconds the channel layer gets to hand a message back.
+LAYER_TIMEOUT = 2.0
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and channel layer reachability (503 when either fails) and the dispatcher's last pass."""
+    database, dispatcher = await sync_to_async(check_database)()
+    layer = await check_channel_layer()
+    healthy = database == "ok" and layer == "ok"
+    body = {
+        "status": "ok" if healthy else "error",
+        "database": database,
+        "channel_layer": layer,
+        "dispatcher": dispatcher,
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def check_database() -> tuple[str, dict[str, Any] | None]:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        database = "ok"
+        return "ok", heartbeats.dispatcher_status()
     except Exception as error:  # any driver error means "not healthy"
-        database = f"error: {error.__class__.__name__}"
-    healthy = database == "ok"
-    return JsonResponse({"status": "ok" if healthy else "error", "database": database}, status=200 if healthy else 503)
+        return f"error: {error.__class__.__name__}", None
+
+
+async def check_channel_layer() -> str:
+    layer = get_channel_layer()
+    try:
+        channel = await layer.new_channel("healthz.")
+        await layer.send(channel, {"type": "healthz.ping"})
+        await asyncio.wait_for(layer.receive(channel), LAYER_TIMEOUT)
+    except Exception as error:
+        return f"error: {error.__class__.__name__}"
+    return "ok"

@@ -2,9 +2,11 @@
 
 import os
 import socket
+from typing import Any
 
 from django.utils import timezone
 
+from retry import conf
 from retry.models import Heartbeat
 
 WORKER = Heartbeat.Kind.WORKER
@@ -38,3 +40,12 @@ def beat(process_id: str, kind: str, queues: list[str], concurrency: int, curren
 
 def forget(process_id: str) -> None:
     Heartbeat.objects.filter(process_id=process_id).delete()
+
+
+def dispatcher_status() -> dict[str, Any] | None:
+    """When a dispatcher last made a pass, and whether that is too long ago; None if none ever did."""
+    last = Heartbeat.objects.filter(kind=DISPATCHER).order_by("-last_seen").values_list("last_seen", flat=True).first()
+    if last is None:
+        return None
+    age = (timezone.now() - last).total_seconds()
+    return {"last_pass": last.isoformat(), "age_seconds": round(age, 1), "stale": age > conf.get().WORKER_STALE_AFTER}

@@ -3,6 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from retry.dispatcher import Dispatcher
+
 
 @pytest.mark.django_db
 @pytest.mark.services
@@ -10,7 +12,28 @@ def test_healthz_reports_the_database_answers(client):
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "channel_layer": "ok", "dispatcher": None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_reports_the_dispatchers_last_pass(client):
+    Dispatcher().tick()
+    dispatcher = client.get(reverse("healthz")).json()["dispatcher"]
+    assert dispatcher["stale"] is False
+    assert dispatcher["age_seconds"] < 5
+
+
+@pytest.mark.django_db
+def test_healthz_reports_503_when_the_channel_layer_is_unreachable(client, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:1", "socket_connect_timeout": 0.5}]},
+        }
+    }
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json()["channel_layer"] == "error: ConnectionError"
 
 
 def test_healthz_reports_503_without_a_database(client):
