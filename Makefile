@@ -37,7 +37,7 @@ run-procfile: $(VENV)/.run-installed
 		echo "run-procfile needs DATABASE_URL (PostgreSQL) and REDIS_URL (Redis)."; exit 1; fi
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
-	$(BIN)/honcho start
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
