@@ -17,6 +17,7 @@ from django.urls import path
 from consumers.dashboard import NOT_ALLOWED, DashboardConsumer
 from retry import conf, transitions
 from retry.transport import outbox
+from tests.conftest import flush_channel_layer
 from tests.retry.rows import task
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
@@ -26,13 +27,12 @@ APPLICATION = AuthMiddlewareStack(URLRouter([path("ws/dashboard/", DashboardCons
 @pytest.fixture
 async def feed_layer(transactional_db):
     """The channel layer, empty, with task events published on this test's event loop."""
-    layer = get_channel_layer()
-    await layer.flush()
+    flush_channel_layer()
     outbox.use_loop(asyncio.get_running_loop())
-    yield layer
+    yield get_channel_layer()
     await asyncio.sleep(0.05)
     outbox.use_loop(None)
-    await layer.flush()
+    flush_channel_layer()
 
 
 def session_cookie(username: str, **fields: Any) -> bytes:
