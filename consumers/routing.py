@@ -8,11 +8,15 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.urls import path
 
+from consumers.board import KitchenBoardConsumer
 from consumers.dashboard import DashboardConsumer
+from consumers.pickup import PickupScreenConsumer
 from retry import conf
 from retry.consumer import TaskWorkerConsumer
 
 websocket_urlpatterns: list[Any] = [
+    path("ws/kitchen/", KitchenBoardConsumer.as_asgi()),
+    path("ws/pickup/", PickupScreenConsumer.as_asgi()),
     path("ws/dashboard/", DashboardConsumer.as_asgi()),
 ]
 

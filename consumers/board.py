@@ -1,0 +1,179 @@
+"""The kitchen board: every open order live, and the staff's actions on steps and orders."""
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.core.exceptions import ValidationError
+
+from consumers import access, cards, protocol
+from consumers.live import LiveBoardConsumer
+from orders import events, picking, services
+from orders.exceptions import (
+    NotKitchenStaff,
+    OrderError,
+    OrderNotFound,
+    StepAlreadyClaimed,
+    StepClaimedByOther,
+    TransitionNotAllowed,
+)
+from orders.models import Step
+from retry import conf
+from retry.models import TaskRecord
+
+logger = logging.getLogger("consumers")
+
+#: The error code a client gets for each refusal of the services; the first match wins.
+ERROR_CODES = [
+    (OrderNotFound, "not_found"),
+    (StepAlreadyClaimed, "already_claimed"),
+    (StepClaimedByOther, "claimed_by_other"),
+    (TransitionNotAllowed, "not_allowed"),
+    (NotKitchenStaff, "not_staff"),
+    (OrderError, "refused"),
+]
+
+
+class AccessLost(Exception):
+    """Raised when the session behind a board no longer belongs to active kitchen staff."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def step_label(step: Step) -> str:
+    return f"{step.order.label} {step.kind}"
+
+
+def claim(action: protocol.Action, user: Any) -> str:
+    return f"You claimed {step_label(services.claim_step(action.step_id, user))}."
+
+
+def release(action: protocol.Action, user: Any) -> str:
+    return f"You released {step_label(services.release_step(action.step_id, user))}."
+
+
+def finish(action: protocol.Action, user: Any) -> str:
+    return f"{step_label(services.finish_step(action.step_id, user))} is done."
+
+
+def deliver(action: protocol.Action, user: Any) -> str:
+    return f"{services.mark_delivered(action.order_id, user).label} is delivered."
+
+
+def cancel(action: protocol.Action, user: Any) -> str:
+    return f"{services.cancel_order(action.order_id, user).label} is cancelled."
+
+
+def claim_next(action: protocol.Action, user: Any) -> str:
+    step = picking.claim_next_step(user)
+    if step is None:
+        raise TransitionNotAllowed("Every step is taken: there is nothing left for you to claim.")
+    return f"Next for you: {step_label(step)}."
+
+
+HANDLERS: dict[str, Callable[[protocol.Action, Any], str]] = {
+    "claim": claim,
+    "release": release,
+    "finish": finish,
+    "deliver": deliver,
+    "cancel": cancel,
+    "next": claim_next,
+}
+
+
+def order_of_task(task_id: Any) -> int | None:
+    """The order a task works for (its keyword argument order_id), if any."""
+    try:
+        kwargs = TaskRecord.objects.filter(pk=uuid.UUID(str(task_id))).values_list("kwargs", flat=True).first()
+    except (ValueError, ValidationError):
+        return None
+    order_id = kwargs.get("order_id") if isinstance(kwargs, dict) else None
+    return order_id if isinstance(order_id, int) else None
+
+
+def error_code(problem: OrderError) -> str:
+    return next(code for kind, code in ERROR_CODES if isinstance(problem, kind))
+
+
+class KitchenBoardConsumer(LiveBoardConsumer):
+    """Staff only; the session is read again before every action, so a logout elsewhere ends access."""
+
+    board = "kitchen"
+    allowed_actions = frozenset(protocol.ACTIONS)
+
+    def board_groups(self) -> tuple[str, ...]:
+        return (events.KITCHEN_GROUP, conf.get().EVENTS_GROUP)
+
+    def load_cards(self) -> dict[int, dict[str, Any]]:
+        return {card["id"]: card for card in cards.kitchen_cards()}
+
+    def load_card(self, order_id: int) -> dict[str, Any] | None:
+        return cards.kitchen_card_of(order_id)
+
+    def removed(self, card: dict[str, Any]) -> dict[str, Any]:
+        return {"order_id": card["id"], "number": card["number"]}
+
+    def seen(self, order_id: int, card: dict[str, Any]) -> None:
+        for task in card["tasks"]:
+            self.task_orders[task["id"]] = order_id
+
+    def snapshot_extra(self) -> dict[str, Any]:
+        return {"user": self.username}
+
+    async def admit(self) -> bool:
+        self.task_orders: dict[str, int] = {}
+        user = self.scope.get("user")
+        await self.accept()
+        code = access.refusal(user)
+        if code is not None:
+            await self.close(code)
+            return False
+        self.username = user.get_username()
+        self.session_key = self.scope["session"].session_key
+        return True
+
+    async def act(self, action: protocol.Action) -> None:
+        try:
+            text = await database_sync_to_async(self.perform)(action)
+        except AccessLost as lost:
+            await self.send_json(protocol.error("access_lost", "Your session has ended; log in again.", action))
+            await self.close(lost.code)
+        except OrderError as problem:
+            await self.send_json(protocol.error(error_code(problem), str(problem), action))
+        except Exception:
+            logger.exception("Board action failed", extra={"action": action.type})
+            await self.send_json(protocol.error("server_error", "Something went wrong; try again.", action))
+        else:
+            await self.send_json(protocol.ok(action, text))
+
+    def perform(self, action: protocol.Action) -> str:
+        """Check the session again, then carry out the action (runs in a thread)."""
+        self.check_access()
+        return HANDLERS[action.type](action, self.user)
+
+    def check_access(self) -> None:
+        self.user = access.session_user(self.session_key)
+        code = access.refusal(self.user)
+        if code is not None:
+            raise AccessLost(code)
+
+    async def resync(self) -> None:
+        try:
+            await database_sync_to_async(self.check_access)()
+        except AccessLost as lost:
+            await self.close(lost.code)
+            return
+        await super().resync()
+
+    async def task_changed(self, event: dict[str, Any]) -> None:
+        """A retry-layer event: if the task works for an order on the board, show that order again."""
+        if self.closed:
+            return
+        task_id = str(event.get("task_id"))
+        order_id = self.task_orders.get(task_id) or await database_sync_to_async(order_of_task)(task_id)
+        if order_id in self.cards:
+            await self.refresh(order_id, f"task.{event.get('change')}")

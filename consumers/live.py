@@ -1,0 +1,219 @@
+"""What both boards share: a snapshot on connect, numbered events after it, and repair of lost events.
+
+Group events are at most once. Each one names a changed order and the board re-reads that order, so a
+late or repeated event is harmless; a lost event number, a client's request, or the periodic resync
+makes the board send what the database says.
+"""
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from consumers import protocol
+from consumers.throttle import TokenBucket
+
+logger = logging.getLogger("consumers")
+
+#: Refused actions in a row after which a flooding client is disconnected.
+FLOOD_LIMIT = 30
+#: Seconds a skipped event number may arrive late (events of one sender can overtake each other) before
+#: the board counts it lost.
+GAP_GRACE = 0.5
+#: Most skipped numbers awaited at once.
+MAX_GAP = 100
+
+
+def setting(name: str, default: Any) -> Any:
+    """A board setting, read when a connection opens so tests can change it."""
+    return getattr(settings, name, default)
+
+
+class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
+    """A board: subclasses name their groups and cards, and may take actions besides "snapshot"."""
+
+    board = ""
+    allowed_actions: frozenset[str] | None = None
+    joined: tuple[str, ...] = ()
+    timers: set[asyncio.Future[None]] = frozenset()  # type: ignore[assignment]
+    closed = False
+
+    def board_groups(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def load_cards(self) -> dict[int, dict[str, Any]]:
+        """Every card of the board by order id (runs in a thread)."""
+        raise NotImplementedError
+
+    def load_card(self, order_id: int) -> dict[str, Any] | None:
+        """One order's card, None when the board does not show it (runs in a thread)."""
+        raise NotImplementedError
+
+    def removed(self, card: dict[str, Any]) -> dict[str, Any]:
+        """What an "order.removed" event says about the card that left."""
+        return {"number": card["number"]}
+
+    def seen(self, order_id: int, card: dict[str, Any]) -> None:
+        """Called with every card the client is sent."""
+
+    async def admit(self) -> bool:
+        """Accept the connection, or close it with a code and return False."""
+        await self.accept()
+        return True
+
+    async def act(self, action: protocol.Action) -> None:
+        """Carry out an action other than "snapshot"."""
+
+    async def connect(self) -> None:
+        self.seq = 0
+        self.cards: dict[int, dict[str, Any]] = {}
+        self.sources: dict[str, int] = {}
+        self.missing: set[tuple[str, int]] = set()
+        self.bucket = TokenBucket(*setting("BOARD_RATE_LIMIT", (10, 5.0)))
+        self.refused = 0
+        self.timers = set()
+        if not await self.admit():
+            return
+        # Join before reading, so no change falls between the snapshot and the first event.
+        self.joined = self.board_groups()
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.send_snapshot()
+        self.start_timer(self.resync_timer(setting("BOARD_RESYNC_INTERVAL", 15.0)))
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        for timer in self.timers:
+            timer.cancel()
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        self.closed = True
+        await super().close(code, reason)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closed:
+            return
+        if not self.bucket.take():
+            await self.slow_down()
+            return
+        self.refused = 0
+        try:
+            action = protocol.parse(text_data, self.allowed_actions)
+        except protocol.ProtocolError as problem:
+            await self.send_json(protocol.error(problem.code, problem.message))
+            if problem.code == "too_large":
+                await self.close(protocol.TOO_LARGE)
+            return
+        if action.type == "snapshot":
+            await self.send_snapshot()
+        else:
+            await self.act(action)
+
+    async def slow_down(self) -> None:
+        self.refused += 1
+        if self.refused > FLOOD_LIMIT:
+            await self.close(protocol.FLOODING)
+            return
+        await self.send_json(protocol.error("rate_limited", "Too many messages; wait a moment and try again."))
+
+    async def send_snapshot(self) -> None:
+        self.cards = await database_sync_to_async(self.load_cards)()
+        for order_id, card in self.cards.items():
+            self.seen(order_id, card)
+        self.seq += 1
+        await self.send_json(
+            protocol.message(
+                "snapshot",
+                board=self.board,
+                seq=self.seq,
+                now=timezone.now().isoformat(),
+                orders=list(self.cards.values()),
+                **self.snapshot_extra(),
+            )
+        )
+
+    def snapshot_extra(self) -> dict[str, Any]:
+        return {}
+
+    async def show(self, order_id: int, card: dict[str, Any] | None, change: str) -> None:
+        """Send the client the order's new card, or its removal; nothing when the client has it already."""
+        old = self.cards.get(order_id)
+        if card == old or self.closed:
+            return
+        self.seq += 1
+        if card is None:
+            del self.cards[order_id]
+            event = protocol.message("order.removed", seq=self.seq, change=change, **self.removed(old))
+        else:
+            self.cards[order_id] = card
+            self.seen(order_id, card)
+            event = protocol.message("order", seq=self.seq, change=change, order=card)
+        await self.send_json(event)
+
+    async def refresh(self, order_id: int, change: str) -> None:
+        card = await database_sync_to_async(self.load_card)(order_id)
+        await self.show(order_id, card, change)
+
+    async def resync(self) -> None:
+        """Bring the client's cards in line with the database."""
+        cards = await database_sync_to_async(self.load_cards)()
+        for order_id in self.cards.keys() - cards.keys():
+            await self.show(order_id, None, "resync")
+        for order_id, card in cards.items():
+            await self.show(order_id, card, "resync")
+
+    async def resync_timer(self, interval: float) -> None:
+        # The timer only posts a message to this consumer, so resyncs queue up with events
+        # instead of racing them.
+        while True:
+            await self.post_later(interval, {"type": "board.resync"})
+
+    async def board_resync(self, message: dict[str, Any]) -> None:
+        if not self.closed:
+            await self.resync()
+
+    async def order_changed(self, event: dict[str, Any]) -> None:
+        """A group event: the order changed somewhere; show its current state."""
+        if self.closed:
+            return
+        self.note_number(event)
+        order_id = event.get("order_id")
+        if isinstance(order_id, int):
+            await self.refresh(order_id, str(event.get("change", "")))
+
+    def note_number(self, event: dict[str, Any]) -> None:
+        """Keep track of the sender's event numbers; a skipped one is awaited for GAP_GRACE, then counted lost."""
+        source, number = event.get("source"), event.get("n")
+        if not isinstance(source, str) or not isinstance(number, int):
+            return
+        last = self.sources.get(source)
+        self.sources[source] = max(number, last or 0)
+        self.missing.discard((source, number))
+        if last is not None and number > last + 1:
+            self.missing.update((source, skipped) for skipped in range(max(last + 1, number - MAX_GAP), number))
+            self.start_timer(self.post_later(GAP_GRACE, {"type": "board.gap_check"}))
+
+    async def board_gap_check(self, message: dict[str, Any]) -> None:
+        if self.missing and not self.closed:
+            logger.info("Board missed an event; sending a snapshot", extra={"board": self.board})
+            self.missing.clear()
+            await self.send_snapshot()
+
+    def start_timer(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        timer = asyncio.ensure_future(coroutine)
+        self.timers.add(timer)
+        timer.add_done_callback(self.timers.discard)
+
+    async def post_later(self, delay: float, message: dict[str, Any]) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.channel_layer.send(self.channel_name, message)
+        except Exception as error:
+            logger.warning("Board message not posted", extra={"board": self.board, "error": repr(error)})

@@ -1,0 +1,115 @@
+"""The boards' websocket message format, version 1: what a client may send, what it gets back, how it is closed.
+
+Every message is a JSON object with a "type" and "version": 1. Clients send actions; the server sends a
+"snapshot", then numbered "order" and "order.removed" events, and an "ok" or "error" reply to each action.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+VERSION = 1
+#: Longest text frame a board accepts, in bytes; anything longer closes the socket with TOO_LARGE.
+MAX_FRAME = 4096
+#: Longest "ref" a client may attach to an action to recognise its reply.
+MAX_REF = 64
+
+# Close codes: the standard ones where they fit, 4000-4999 for the application's own.
+#: A frame is longer than MAX_FRAME (RFC 6455 "message too big").
+TOO_LARGE = 1009
+#: No valid session: never logged in, logged out elsewhere, or the account was deactivated.
+NOT_LOGGED_IN = 4401
+#: Logged in, but not kitchen staff.
+NOT_STAFF = 4403
+#: The client went on sending actions long after being told to slow down.
+FLOODING = 4429
+
+
+class ProtocolError(Exception):
+    """Raised when a client frame is not a valid message; ``code`` names the problem for the client."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Action:
+    """A parsed client message: its type, the id it acts on (if any) and the client's reference."""
+
+    type: str
+    ref: str | None = None
+    step_id: int | None = None
+    order_id: int | None = None
+
+
+#: Each action type and the id field it needs (None: no id).
+ACTIONS = {
+    "snapshot": None,
+    "claim": "step_id",
+    "release": "step_id",
+    "finish": "step_id",
+    "deliver": "order_id",
+    "cancel": "order_id",
+    "next": None,
+}
+#: The only message the public pickup screen takes.
+PICKUP_ACTIONS = frozenset({"snapshot"})
+
+
+def parse(text: str | None, allowed: frozenset[str] | None = None) -> Action:
+    """Read one client frame as an action of one of the ``allowed`` types, or raise ProtocolError."""
+    content = decode(text)
+    kind = content.get("type")
+    if not isinstance(kind, str) or kind not in ACTIONS or (allowed is not None and kind not in allowed):
+        raise ProtocolError("unknown_type", f"Unknown message type {str(kind)[:40]!r}.")
+    if content.get("version") != VERSION:
+        raise ProtocolError("bad_version", f'Send "version": {VERSION}; this server speaks version {VERSION}.')
+    field = ACTIONS[kind]
+    ids = {field: read_id(content, field)} if field else {}
+    return Action(type=kind, ref=read_ref(content), **ids)
+
+
+def decode(text: str | None) -> dict[str, Any]:
+    if text is None:
+        raise ProtocolError("binary", "Send text frames holding JSON; binary frames are not understood.")
+    if len(text.encode()) > MAX_FRAME:
+        raise ProtocolError("too_large", f"A frame may hold at most {MAX_FRAME} bytes.")
+    try:
+        content = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_json", "The frame is not valid JSON.") from None
+    if not isinstance(content, dict):
+        raise ProtocolError("bad_json", "A message is a JSON object.")
+    return content
+
+
+def read_id(content: dict[str, Any], field: str) -> int:
+    value = content.get(field)
+    # bool is an int in Python, but true is no id.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+        raise ProtocolError("bad_field", f'"{field}" must be a positive whole number.')
+    return value
+
+
+def read_ref(content: dict[str, Any]) -> str | None:
+    ref = content.get("ref")
+    if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_REF):
+        raise ProtocolError("bad_field", f'"ref" must be a string of at most {MAX_REF} characters.')
+    return ref
+
+
+def message(kind: str, **fields: Any) -> dict[str, Any]:
+    """A server message of ``kind``, with the version every message carries."""
+    return {"type": kind, "version": VERSION, **fields}
+
+
+def ok(action: Action, text: str) -> dict[str, Any]:
+    return message("ok", action=action.type, ref=action.ref, message=text)
+
+
+def error(code: str, text: str, action: Action | None = None) -> dict[str, Any]:
+    return message(
+        "error", code=code, message=text, action=action.type if action else None, ref=action.ref if action else None
+    )

@@ -1,0 +1,144 @@
+"""Fixtures of the board tests: a channel layer the outbox publishes on, staff sessions, websocket clients."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from consumers import routing
+from orders import services
+from orders.models import Order
+from retry.transport import outbox
+
+ORDER_FIELDS = {
+    "customer_name": "Sam Baker",
+    "customer_email": "sam@example.com",
+    "flavour": "pistachio",
+    "size": "medium",
+    "message": "Happy birthday, Sam!",
+}
+ORIGIN = "http://localhost"
+
+
+@pytest.fixture
+async def layer(transactional_db: None) -> AsyncIterator[Any]:
+    """The channel layer, empty, with order and task events published on this test's event loop."""
+    channel_layer = get_channel_layer()
+    await channel_layer.flush()
+    outbox.use_loop(asyncio.get_running_loop())
+    yield channel_layer
+    await asyncio.sleep(0.05)
+    outbox.use_loop(None)
+    await channel_layer.flush()
+
+
+def make_user(username: str, **fields: Any) -> Any:
+    return get_user_model().objects.create_user(username, password="cake-pass-1", **fields)
+
+
+def session_of(user: Any) -> str:
+    """A logged-in session for ``user``: the value of its session cookie."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture
+async def alice(layer: Any) -> Any:
+    return await sync_to_async(make_user)("alice", is_staff=True)
+
+
+@pytest.fixture
+async def bob(layer: Any) -> Any:
+    return await sync_to_async(make_user)("bob", is_staff=True)
+
+
+@pytest.fixture
+async def order(layer: Any) -> Order:
+    return await sync_to_async(services.place_order)(**ORDER_FIELDS)
+
+
+class Board:
+    """A websocket client of a board, with helpers to read what it is sent."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+        self.seq = 0
+
+    async def send(self, kind: str, **fields: Any) -> None:
+        await self.communicator.send_json_to({"type": kind, "version": 1, **fields})
+
+    async def receive(self, timeout: float = 5) -> dict[str, Any]:
+        message = await self.communicator.receive_json_from(timeout=timeout)
+        if "seq" in message:
+            self.seq = message["seq"]
+        return message
+
+    async def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5) -> dict[str, Any]:
+        """The first message that satisfies ``predicate``; earlier ones are dropped."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.receive(timeout)
+                if predicate(message):
+                    return message
+
+    async def reply(self) -> dict[str, Any]:
+        return await self.until(lambda message: message["type"] in ("ok", "error"))
+
+    async def drain(self, timeout: float = 0.5) -> list[dict[str, Any]]:
+        """Every message sent until the board stays quiet for ``timeout`` seconds."""
+        messages = []
+        while not await self.communicator.receive_nothing(timeout=timeout):
+            messages.append(await self.receive())
+        return messages
+
+    async def quiet(self, timeout: float = 0.3) -> bool:
+        return await self.communicator.receive_nothing(timeout=timeout)
+
+
+@pytest.fixture
+async def connect(layer: Any) -> AsyncIterator[Callable[..., Any]]:
+    """Open a board websocket: connect(path, user=..., origin=...) returns (Board, accepted)."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_board(path: str = "/ws/kitchen/", user: Any = None, origin: str = ORIGIN) -> tuple[Board, bool]:
+        headers = [(b"origin", origin.encode()), (b"host", b"localhost")]
+        if user is not None:
+            cookie = await sync_to_async(session_of)(user)
+            headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+        communicator = WebsocketCommunicator(routing.websocket_application(), path, headers=headers)
+        opened.append(communicator)
+        accepted, _ = await communicator.connect(timeout=5)
+        return Board(communicator), accepted
+
+    yield open_board
+    for communicator in opened:
+        # A receive that timed out has cancelled the consumer already.
+        if not communicator.future.done():
+            await communicator.disconnect()
+
+
+@pytest.fixture
+async def worker(layer: Any) -> AsyncIterator[Any]:
+    """Task workers for every queue, running in the test's event loop."""
+    from channels.routing import get_default_application
+
+    from retry import conf, runner
+    from retry.worker import RetryWorker
+
+    channels = [conf.get().CHANNEL_PREFIX + queue for queue in settings.TASK_QUEUES]
+    instance = RetryWorker(get_default_application(), channels, layer, handle_signals=False)
+    served = asyncio.ensure_future(instance.arun())
+    await asyncio.sleep(0)
+    yield instance
+    instance.request_stop()
+    await asyncio.wait_for(asyncio.gather(served, return_exceptions=True), 30)
+    outbox.use_loop(asyncio.get_running_loop())
+    runner.install(None)
