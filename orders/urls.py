@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders import views
+from orders import board_views, views
 
 app_name = "orders"
 urlpatterns = [
@@ -8,4 +8,6 @@ urlpatterns = [
     path("orders/<int:number>/", views.order_detail, name="detail"),
     path("api/orders", views.api_create_order, name="api-create"),
     path("api/orders/<int:number>", views.api_order_detail, name="api-detail"),
+    path("kitchen/", board_views.kitchen_board, name="kitchen"),
+    path("pickup/", board_views.pickup_screen, name="pickup"),
 ]

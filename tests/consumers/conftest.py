@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from channels.routing import get_default_application
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,7 +16,10 @@ from django.test import Client
 from consumers import routing
 from orders import services
 from orders.models import Order
+from retry import conf, runner
 from retry.transport import outbox
+from retry.worker import RetryWorker
+from tests.conftest import flush_channel_layer
 
 ORDER_FIELDS = {
     "customer_name": "Sam Baker",
@@ -30,13 +34,12 @@ ORIGIN = "http://localhost"
 @pytest.fixture
 async def layer(transactional_db: None) -> AsyncIterator[Any]:
     """The channel layer, empty, with order and task events published on this test's event loop."""
-    channel_layer = get_channel_layer()
-    await channel_layer.flush()
+    flush_channel_layer()
     outbox.use_loop(asyncio.get_running_loop())
-    yield channel_layer
+    yield get_channel_layer()
     await asyncio.sleep(0.05)
     outbox.use_loop(None)
-    await channel_layer.flush()
+    flush_channel_layer()
 
 
 def make_user(username: str, **fields: Any) -> Any:
@@ -128,11 +131,6 @@ async def connect(layer: Any) -> AsyncIterator[Callable[..., Any]]:
 @pytest.fixture
 async def worker(layer: Any) -> AsyncIterator[Any]:
     """Task workers for every queue, running in the test's event loop."""
-    from channels.routing import get_default_application
-
-    from retry import conf, runner
-    from retry.worker import RetryWorker
-
     channels = [conf.get().CHANNEL_PREFIX + queue for queue in settings.TASK_QUEUES]
     instance = RetryWorker(get_default_application(), channels, layer, handle_signals=False)
     served = asyncio.ensure_future(instance.arun())
