@@ -19,6 +19,8 @@ PICKUP_COLUMNS = {
 #: Most background tasks shown on one card (the latest of each kind).
 MAX_TASKS = 6
 ERROR_LENGTH = 80
+#: Words in a task's name and what the kitchen calls such a task.
+TASK_WORDS = (("email", "e-mail"), ("mail", "e-mail"), ("webhook", "webhook"))
 
 
 def isoformat(moment: datetime | None) -> str | None:
@@ -74,15 +76,15 @@ def step_data(step: Step) -> dict[str, Any]:
 
 
 def tasks_by_order(order_ids: Iterable[int]) -> dict[int, list[TaskRecord]]:
-    """The latest task of each kind for each order; order tasks carry the keyword argument order_id."""
+    """The latest task of each name and kind for each order; order tasks carry the keyword argument order_id."""
     ids = list(order_ids)
     if not ids:
         return {}
-    found: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
+    found: dict[int, dict[tuple[str, str], TaskRecord]] = defaultdict(dict)
     for task in TaskRecord.objects.filter(kwargs__order_id__in=ids).order_by("enqueued_at"):
         order_id = task.kwargs.get("order_id")
         if isinstance(order_id, int):
-            found[order_id][task.task_path] = task
+            found[order_id][task.task_path, str(task.kwargs.get("kind", ""))] = task
     return {order_id: list(latest.values())[-MAX_TASKS:] for order_id, latest in found.items()}
 
 
@@ -90,7 +92,7 @@ def task_data(task: TaskRecord) -> dict[str, Any]:
     """A task as the board shows it, e.g. "e-mail: retry 2/5 in 40 s — 503 from endpoint"."""
     return {
         "id": str(task.id),
-        "name": task_label(task.task_path),
+        "name": task_label(task.task_path, task.kwargs.get("kind")),
         "task_name": task.task_path,
         "queue": task.queue,
         "status": task.status,
@@ -101,13 +103,11 @@ def task_data(task: TaskRecord) -> dict[str, Any]:
     }
 
 
-def task_label(path: str) -> str:
-    """A short name for the kitchen: "orders.tasks.send_ready_email" reads "e-mail"."""
+def task_label(path: str, kind: object = None) -> str:
+    """A short name for the kitchen: "orders.tasks.send_order_email" with kind "ready" reads "e-mail (ready)"."""
     name = path.rsplit(".", 1)[-1].lower()
-    for word, label in (("email", "e-mail"), ("mail", "e-mail"), ("webhook", "webhook")):
-        if word in name:
-            return label
-    return name.replace("_", " ")
+    label = next((label for word, label in TASK_WORDS if word in name), name.replace("_", " "))
+    return f"{label} ({kind})" if isinstance(kind, str) and kind else label
 
 
 def short_error(task: TaskRecord) -> str:
