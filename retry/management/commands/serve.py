@@ -30,7 +30,8 @@ class Command(BaseCommand):
         )
         if conf.get().EMBEDDED:
             embedded = Embedded(application, get_channel_layer())
-            reactor.callWhenRunning(embedded.start)
+            # Twisted runs these callbacks before its asyncio loop turns; start once the loop is running.
+            reactor.callWhenRunning(lambda: asyncio.get_event_loop().call_soon(embedded.start))
             stop = lambda: defer.Deferred.fromFuture(asyncio.ensure_future(embedded.stop()))  # noqa: E731
             reactor.addSystemEventTrigger("before", "shutdown", stop)  # type: ignore[arg-type]
             self.stdout.write("Task workers and the dispatcher run in this process (RETRY_EMBEDDED).")
