@@ -48,7 +48,7 @@ class TaskAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
 
     @admin.display(description="duration (s)")
     def seconds(self, attempt: TaskAttempt) -> str:
-        return "running" if attempt.duration is None else f"{attempt.duration:.3f}"
+        return f"{attempt.duration:.3f}"
 
     @admin.display(description="error")
     def error(self, attempt: TaskAttempt) -> str:

@@ -65,8 +65,7 @@ def attempts_by_outcome(queues: list[stats.QueueFigures]) -> Metric:
     )
     for queue in queues:
         for outcome in Outcome.values:
-            if outcome != Outcome.RUNNING:
-                gauge.add_metric([queue.queue, outcome.lower()], queue.attempts.get(outcome, 0))
+            gauge.add_metric([queue.queue, outcome.lower()], queue.attempts.get(outcome, 0))
     return gauge
 
 

@@ -111,8 +111,6 @@ class TaskRecord(models.Model):
 
 
 class Outcome(models.TextChoices):
-    # The attempt is still running.
-    RUNNING = "RUNNING", "Running"
     # The task function returned.
     SUCCEEDED = "SUCCEEDED", "Succeeded"
     # The task function raised; the policy scheduled another attempt.
@@ -126,14 +124,17 @@ class Outcome(models.TextChoices):
 
 
 class TaskAttempt(models.Model):
-    """One run of a task by one worker: the history that answers "why did this run three times?"."""
+    """One ended run of a task by one worker: the history that answers "why did this run three times?".
+
+    The attempt under way is on the task row itself (worker_id, last_attempted_at).
+    """
 
     task = models.ForeignKey(TaskRecord, on_delete=models.CASCADE, related_name="attempt_set")
     number = models.PositiveIntegerField()
     worker_id = models.CharField(max_length=100)
     started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
     error_class = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)
     error_traceback = models.TextField(blank=True)
@@ -151,9 +152,7 @@ class TaskAttempt(models.Model):
         return f"attempt {self.number} of {self.task_id}: {self.outcome}"
 
     @property
-    def duration(self) -> float | None:
-        if self.finished_at is None:
-            return None
+    def duration(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
 
 

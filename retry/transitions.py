@@ -29,25 +29,22 @@ MESSAGE_LIMIT = 2000
 def claim(task_id: str, worker_id: str) -> TaskRecord | None:
     """READY and due → RUNNING for ``worker_id``, with a fresh lease; None if the task is not claimable."""
     now = clock.now_plus(0)
-    claimed = (
+    claimable = (
         TaskRecord.objects.ready()
         .filter(pk=task_id, run_after__lte=now)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .update(
-            status=Status.RUNNING,
-            attempts=F("attempts") + 1,
-            worker_id=worker_id,
-            lease_until=clock.now_plus(conf.get().LEASE),
-            started_at=Coalesce(F("started_at"), now),
-            last_attempted_at=now,
-        )
     )
-    if not claimed:
-        return None
-    task = TaskRecord.objects.get(pk=task_id)
-    assert task.last_attempted_at is not None
-    TaskAttempt.objects.create(task=task, number=task.attempts, worker_id=worker_id, started_at=task.last_attempted_at)
-    events.record("started", task, worker_id=worker_id)
+    task = _update_returning(
+        claimable,
+        status=Status.RUNNING,
+        attempts=F("attempts") + 1,
+        worker_id=worker_id,
+        lease_until=clock.now_plus(conf.get().LEASE),
+        started_at=Coalesce(F("started_at"), now),
+        last_attempted_at=now,
+    )
+    if task is not None:
+        events.record("started", task, worker_id=worker_id)
     return task
 
 
@@ -214,6 +211,17 @@ def purge(now: datetime, batch: int) -> int:
     return removed
 
 
+def _update_returning(rows: "QuerySet[TaskRecord]", **changes: Any) -> TaskRecord | None:
+    """Apply ``changes`` to at most one row and return it as it is now: one round trip (UPDATE … RETURNING)."""
+    meta = TaskRecord._meta
+    fields = meta.concrete_fields
+    values = [(meta.get_field(name), None, value) for name, value in changes.items()]
+    returned = rows._update(values, returning_fields=fields)  # type: ignore[attr-defined]
+    if not returned:
+        return None
+    return TaskRecord.from_db(rows.db, [field.attname for field in fields], returned[0])
+
+
 def _fenced(task: TaskRecord) -> "QuerySet[TaskRecord]":
     return TaskRecord.objects.running().filter(pk=task.pk, attempts=task.attempts, worker_id=task.worker_id)
 
@@ -252,11 +260,19 @@ def _error_fields(error: BaseException) -> dict[str, str]:
     }
 
 
-def _finish_attempt(task: TaskRecord, outcome: str, details: dict[str, str] | None = None, **fields: Any) -> int:
-    attempt = TaskAttempt.objects.filter(
-        task_id=task.pk, number=task.attempts, worker_id=task.worker_id, outcome=Outcome.RUNNING
+def _finish_attempt(task: TaskRecord, outcome: str, details: dict[str, str] | None = None, **fields: Any) -> None:
+    """Write the history row of the attempt that just ended."""
+    assert task.last_attempted_at is not None
+    TaskAttempt.objects.create(
+        task_id=task.pk,
+        number=task.attempts,
+        worker_id=task.worker_id,
+        started_at=task.last_attempted_at,
+        finished_at=clock.now_plus(0),
+        outcome=outcome,
+        **(details or {}),
+        **fields,
     )
-    return attempt.update(outcome=outcome, finished_at=clock.now_plus(0), **(details or {}), **fields)
 
 
 def _record_failure(
