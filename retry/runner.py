@@ -19,7 +19,7 @@ from django.db import close_old_connections, connections
 from django.tasks.base import Task, TaskContext
 from django.utils.json import normalize_json
 
-from retry import backend, conf, heartbeats, policy, registry, transitions
+from retry import backend, conf, heartbeats, logs, policy, registry, transitions
 from retry.models import TaskRecord
 from retry.transport import channel_for, outbox, run_message
 
@@ -234,6 +234,7 @@ def context_for(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, ...]:
 
 def run_sync(record: TaskRecord, task: Task[..., Any], started: float) -> Finished:
     """Call a plain task function in this worker thread and record the outcome."""
+    logs.tag_task(record)
     try:
         value = task.func(*context_for(record, task), *record.args, **record.kwargs)
     except Exception as error:
@@ -243,6 +244,7 @@ def run_sync(record: TaskRecord, task: Task[..., Any], started: float) -> Finish
 
 def finish(record: TaskRecord, value: Any, error: BaseException | None, started: float) -> Finished:
     """Record the attempt's outcome as the policy decides."""
+    logs.tag_task(record)
     duration = time.monotonic() - started
     if error is None:
         try:
