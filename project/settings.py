@@ -193,3 +193,38 @@ if SENTRY_DSN:
     from sentry_sdk.integrations.django import DjangoIntegration
 
     sentry_sdk.init(dsn=SENTRY_DSN, integrations=[DjangoIntegration()], send_default_pii=False)
+
+# E-mail: one mailer, read from the EMAIL_* variables; with DEBUG on, the console backend prints messages.
+_email_backend = os.environ.get(
+    "EMAIL_BACKEND", f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
+)
+_smtp_options = {
+    "host": os.environ.get("EMAIL_HOST", "localhost"),
+    "port": env.read_int("EMAIL_PORT", 25, minimum=1),
+    "username": os.environ.get("EMAIL_HOST_USER", ""),
+    "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+    "use_tls": env.read_bool("EMAIL_USE_TLS", False),
+    # Bounds how long an e-mail task holds its order's row while the SMTP server answers.
+    "timeout": env.read_int("EMAIL_TIMEOUT", 10, minimum=1),
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _email_backend,
+        "OPTIONS": _smtp_options if _email_backend.endswith("smtp.EmailBackend") else {},
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Scoopboard <cakes@localhost>")
+
+# Customer webhooks. Without secrets (DEBUG off), deliveries fail with a clear error on their row.
+WEBHOOK_SECRETS = env.read_list("WEBHOOK_SECRETS", [])
+if not WEBHOOK_SECRETS and DEBUG:
+    WEBHOOK_SECRETS = ["insecure-development-webhook-secret"]
+WEBHOOK_ALLOWED_PORTS = [int(port) for port in env.read_list("WEBHOOK_ALLOWED_PORTS", ["80", "443", "8080", "8443"])]
+WEBHOOK_ALLOWED_NETWORKS = env.read_list("WEBHOOK_ALLOWED_NETWORKS", [])
+WEBHOOK_TIMEOUT = env.read_int("WEBHOOK_TIMEOUT", 10, minimum=1)
+WEBHOOK_MAX_RESPONSE_BYTES = env.read_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, minimum=1)
+WEBHOOK_MAX_RETRY_AFTER = env.read_int("WEBHOOK_MAX_RETRY_AFTER", 3600, minimum=1)
+WEBHOOK_DELIVERY_RETENTION = env.read_int("WEBHOOK_DELIVERY_RETENTION", 30, minimum=1)
+
+# Maintenance, scheduled by the dispatcher: old delivery rows, stale heartbeats, old finished tasks.
+RETRY_PERIODIC = {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}}
