@@ -1,16 +1,17 @@
 """Field validators of the orders domain."""
 
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from orders import ssrf
+from orders.webhook_errors import UnsafeURL
+
 WEBHOOK_SCHEMES = {"http", "https"}
-# Ports below 1024 reach system services (SMTP, SSH, ...); only the web's own two are allowed.
-WEBHOOK_LOW_PORTS = {80, 443}
 
 
 def validate_webhook_url(value: str) -> None:
-    """Refuse webhook URLs that are not plain http(s) to a named host on a web port."""
+    """Refuse webhook URLs the SSRF guard would refuse at delivery time, before any name is resolved."""
     parts = urlsplit(value)
     if parts.scheme.lower() not in WEBHOOK_SCHEMES:
         raise ValidationError("The webhook URL must start with http:// or https://.", code="webhook_scheme")
@@ -18,15 +19,21 @@ def validate_webhook_url(value: str) -> None:
         raise ValidationError("The webhook URL must not contain a user name or password.", code="webhook_credentials")
     if not parts.hostname:
         raise ValidationError("The webhook URL must name a host.", code="webhook_host")
-    validate_webhook_port(parts)
-
-
-def validate_webhook_port(parts: SplitResult) -> None:
+    validate_webhook_port(value)
     try:
-        port = parts.port
+        ssrf.check_url(value)
+    except UnsafeURL as error:
+        raise ValidationError(f"The webhook URL is not allowed: {error.reason}.", code="webhook_unsafe") from None
+
+
+def validate_webhook_port(value: str) -> None:
+    """Apply the delivery's port allow-list (WEBHOOK_ALLOWED_PORTS), so save time and delivery time agree."""
+    parts = urlsplit(value)
+    try:
+        port = parts.port or ssrf.DEFAULT_PORTS[parts.scheme.lower()]
     except ValueError:
         raise ValidationError("The webhook URL has an invalid port.", code="webhook_port") from None
-    if port is not None and port < 1024 and port not in WEBHOOK_LOW_PORTS:
-        raise ValidationError(
-            f"The webhook URL may use port 80, 443 or 1024 and above, not {port}.", code="webhook_port"
-        )
+    try:
+        ssrf.check_port(port)
+    except UnsafeURL as error:
+        raise ValidationError(f"The webhook URL may not use {error.reason}.", code="webhook_port") from None
