@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from orders import services
 from orders.exceptions import OrderError
 from orders.forms import OrderForm
-from orders.models import Order, StaffProfile, Step
+from orders.models import Order, StaffProfile, Step, WebhookDelivery
 
 ORDER_LABEL = re.compile(r"(?<!\S)#?0*(\d+)(?!\S)")
 TIMESTAMPS = (
@@ -115,6 +115,26 @@ class StepAdmin(admin.ModelAdmin):
     readonly_fields = ("order", "kind", "status", "claimed_by", "claimed_at", "done_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        return super().get_search_results(request, queryset, plain_numbers(search_term))
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: rows are written by the deliveries; the signing secret is never stored, so never shown."""
+
+    list_display = ("webhook_id", "order", "status", "state", "attempts", "response_status", "last_attempt_at")
+    list_filter = ("status", ("delivered_at", admin.EmptyFieldListFilter), ("failed_at", admin.EmptyFieldListFilter))
+    search_fields = ("=order__number", "url")
+    list_select_related = ("order",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WebhookDelivery | None = None) -> bool:
         return False
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:

@@ -1,5 +1,7 @@
 """Orders, the three steps of each cake, and what the kitchen staff prefer to do first."""
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -44,6 +46,15 @@ class OrderQuerySet(models.QuerySet["Order"]):
 
     def cancelled(self) -> "OrderQuerySet":
         return self.filter(status=Order.Status.CANCELLED)
+
+    def email_not_sent(self, kind: str) -> "OrderQuerySet":
+        """Orders owed the `kind` e-mail (received, ready or cancelled) that never went out."""
+        owed = {
+            "received": self.all(),
+            "ready": self.ready(),
+            "cancelled": self.cancelled(),
+        }
+        return owed[kind].filter(**{f"{kind}_notified_at__isnull": True})
 
 
 class Order(models.Model):
@@ -174,3 +185,69 @@ class StaffProfile(models.Model):
         """Every step kind: the preferred ones first, then the rest in the usual order."""
         preferred = [kind for kind in parse_step_kinds(self.preferred_steps) if kind in Step.Kind.values]
         return preferred + [kind for kind in Step.Kind.values if kind not in preferred]
+
+
+class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
+    def delivered(self) -> "WebhookDeliveryQuerySet":
+        return self.filter(delivered_at__isnull=False)
+
+    def failed(self) -> "WebhookDeliveryQuerySet":
+        return self.filter(failed_at__isnull=False)
+
+    def pending(self) -> "WebhookDeliveryQuerySet":
+        """Deliveries still being tried: neither delivered nor given up."""
+        return self.filter(delivered_at__isnull=True, failed_at__isnull=True)
+
+
+class WebhookDelivery(models.Model):
+    """One webhook event of one order and what became of its delivery; retries update the same row."""
+
+    class State(models.TextChoices):
+        # Not sent yet, or being retried.
+        PENDING = "pending", "Pending"
+        # The receiver answered 2xx. Final.
+        DELIVERED = "delivered", "Delivered"
+        # Given up: a permanent refusal, an unsafe URL, or attempts ran out. Final.
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    #: The event id, sent as `webhook-id` and in the body; the same on every attempt.
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event_type = models.CharField(max_length=40, default="order.status_changed")
+    #: The order status this event announces.
+    status = models.CharField(max_length=20, choices=Order.Status.choices)
+    url = models.CharField("URL", max_length=500)
+    #: The event exactly as it is sent, fixed when the change happened.
+    payload = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    #: While set and in the future, an attempt is under way and no other may start.
+    sending_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds the last attempt took.")
+    error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at"], name="webhook_delivery_created")]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} ({self.status})"
+
+    @property
+    def webhook_id(self) -> str:
+        """The event id as sent: "evt_" and 32 hex digits."""
+        return f"evt_{self.event_id.hex}"
+
+    @property
+    def state(self) -> str:
+        if self.delivered_at is not None:
+            return self.State.DELIVERED
+        if self.failed_at is not None:
+            return self.State.FAILED
+        return self.State.PENDING

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orders import events
+from orders import deliveries, emails, events, tasks
 from orders.exceptions import (
     NotKitchenStaff,
     OrderNotFound,
@@ -16,9 +16,17 @@ from orders.exceptions import (
     TransitionNotAllowed,
 )
 from orders.models import Order, Step
+from retry import api
 
 # Two orders placed at the same moment may pick the same next number; the loser tries again.
 NUMBER_ATTEMPTS = 5
+#: The customer e-mail each order status calls for.
+EMAIL_ON_STATUS = {Order.Status.RECEIVED: "received", Order.Status.READY: "ready", Order.Status.CANCELLED: "cancelled"}
+
+# The background work's services, for callers that know only this module.
+send_order_email = emails.send_order_email
+deliver_webhook = deliveries.deliver_webhook
+webhook_state = deliveries.webhook_state
 
 
 def place_order(**fields: Any) -> Order:
@@ -28,6 +36,7 @@ def place_order(**fields: Any) -> Order:
     with transaction.atomic():
         insert_with_next_number(order)
         Step.objects.bulk_create(Step(order=order, kind=kind) for kind in Step.Kind.values)
+        enqueue_background_work(order)
         announce(order, "placed")
     return order
 
@@ -154,6 +163,23 @@ def set_status(order: Order, status: str, stamp: str | None = None) -> None:
         setattr(order, stamp, timezone.now())
         fields.append(stamp)
     order.save(update_fields=fields)
+    enqueue_background_work(order)
+
+
+def enqueue_background_work(order: Order) -> None:
+    """Enqueue the e-mail and the webhook the order's new status calls for, in the caller's transaction.
+
+    The task rows commit or roll back with the change; the idempotency key stops a second e-mail task
+    while the first is unfinished, and the order's done marker stops it after.
+    """
+    kind = EMAIL_ON_STATUS.get(order.status)
+    if kind is not None:
+        key = f"order-{order.pk}-email-{kind}"
+        api.enqueue(tasks.send_order_email, idempotency_key=key, order_id=order.pk, kind=kind)
+    delivery = deliveries.record_event(order)
+    if delivery is not None:
+        key = f"order-{order.pk}-webhook-{delivery.pk}"
+        api.enqueue(tasks.deliver_webhook, idempotency_key=key, delivery_id=delivery.pk, order_id=order.pk)
 
 
 def require_staff(user: AbstractBaseUser) -> None:

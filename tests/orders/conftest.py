@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 
 from orders import services
 from orders.models import Order, Step
+from tests.retry.conftest import layer, worker  # noqa: F401  (the real worker, for the background work of orders)
 
 ORDER_FIELDS = {
     "customer_name": "Sam Baker",

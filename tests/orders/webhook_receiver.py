@@ -4,6 +4,7 @@ import dataclasses
 import http.server
 import ssl
 import threading
+import time
 from urllib.parse import parse_qs, urlsplit
 
 from orders import signing
@@ -19,10 +20,13 @@ class Hit:
     headers: dict[str, str]
     body: bytes
     signature_ok: bool
+    #: time.monotonic() when the request arrived.
+    received_at: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """Routes by path: /ok, /status/<code>, /hang, /trickle, /trickle-status, /huge, /redirect?to=<url>."""
+    """Routes by path: /ok, /status/<code>, /hang, /trickle, /trickle-status, /huge, /redirect?to=<url>,
+    /flaky/<n>?status=<code or hang>&retry_after=<s>: the first n requests to that path fail so, the rest are /ok."""
 
     protocol_version = "HTTP/1.1"
     server: "ReceiverServer"
@@ -42,6 +46,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         query = parse_qs(parts.query)
         extra = {"Retry-After": query["retry_after"][0]} if "retry_after" in query else {}
         self.reply(int(parts.path.split("/")[2]), b"status", extra)
+
+    def answer_flaky(self, parts, body) -> None:
+        failures = int(parts.path.split("/")[2])
+        if sum(hit.path == parts.path for hit in self.server.receiver.hits) > failures:
+            return self.answer_ok(parts, body)
+        status = parse_qs(parts.query).get("status", ["500"])[0]
+        if status == "hang":
+            return self.answer_hang(parts, body)
+        self.answer_status(parts._replace(path=f"/status/{status}"), body)
 
     def answer_redirect(self, parts, body) -> None:
         self.reply(302, b"", {"Location": parse_qs(parts.query)["to"][0]})

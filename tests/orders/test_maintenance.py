@@ -1,0 +1,88 @@
+"""The hourly clean-up: what it removes, what it keeps, and that the dispatcher schedules it."""
+
+from datetime import timedelta
+
+import pytest
+from django.tasks.base import TaskResultStatus as Status
+from django.utils import timezone
+
+from orders import maintenance, services
+from orders.models import WebhookDelivery
+from retry import schedules
+from retry.models import Heartbeat, TaskRecord
+from tests import tasks as fixture_tasks
+from tests.orders.conftest import ORDER_FIELDS
+from tests.retry.conftest import all_finished, wait_for
+
+pytestmark = pytest.mark.services
+
+
+def age(rows, **fields_days_ago) -> None:
+    now = timezone.now()
+    rows.update(**{name: now - timedelta(days=days) for name, days in fields_days_ago.items()})
+
+
+def heartbeat(name: str, seconds_ago: float) -> Heartbeat:
+    seen = timezone.now() - timedelta(seconds=seconds_ago)
+    return Heartbeat.objects.create(process_id=name, kind="worker", host="h", pid=1, started_at=seen, last_seen=seen)
+
+
+@pytest.fixture
+def hooked_orders(settings):
+    settings.WEBHOOK_ALLOWED_PORTS = [443]
+    return [services.place_order(**ORDER_FIELDS, webhook_url="https://example.com/hook") for _ in range(2)]
+
+
+@pytest.mark.django_db
+def test_old_webhook_deliveries_go_and_recent_ones_stay(hooked_orders, settings):
+    settings.WEBHOOK_DELIVERY_RETENTION = 30
+    old, recent = (WebhookDelivery.objects.get(order=order) for order in hooked_orders)
+    age(WebhookDelivery.objects.filter(pk=old.pk), created_at=31)
+    age(WebhookDelivery.objects.filter(pk=recent.pk), created_at=29)
+
+    assert maintenance.clean_up()["webhook_deliveries"] == 1
+    assert list(WebhookDelivery.objects.all()) == [recent]
+
+
+@pytest.mark.django_db
+def test_heartbeats_of_long_gone_workers_go(settings):
+    settings.RETRY_WORKER_STALE_AFTER = 60.0
+    heartbeat("gone", seconds_ago=601)
+    heartbeat("quiet", seconds_ago=300)  # stale, but still shown on the dashboard for a while
+
+    assert maintenance.clean_up()["heartbeats"] == 1
+    assert list(Heartbeat.objects.values_list("process_id", flat=True)) == ["quiet"]
+
+
+@pytest.mark.django_db
+def test_old_finished_tasks_are_purged_in_batches(settings):
+    settings.RETRY_DISPATCH_BATCH = 2
+    settings.RETRY_RESULT_RETENTION = 3600.0
+    old = [fixture_tasks.record.enqueue(f"old-{i}").id for i in range(5)]
+    fresh = fixture_tasks.record.enqueue("fresh").id
+    TaskRecord.objects.update(status=Status.SUCCESSFUL, finished_at=timezone.now())
+    age(TaskRecord.objects.filter(pk__in=old), finished_at=1)
+
+    assert maintenance.clean_up()["tasks"] == 5
+    assert [str(pk) for pk in TaskRecord.objects.values_list("pk", flat=True)] == [fresh]
+
+
+@pytest.mark.django_db
+def test_the_dispatcher_schedules_the_clean_up_on_the_maintenance_queue():
+    now = timezone.now()
+    assert schedules.enqueue_due(now) == 1
+    assert schedules.enqueue_due(now) == 0  # another dispatcher pass in the same hour enqueues nothing more
+
+    [record] = TaskRecord.objects.filter(task_path="orders.tasks.clean_up")
+    assert record.queue == "maintenance"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(60)
+async def test_the_worker_runs_the_scheduled_clean_up(worker):
+    await wait_for(lambda: TaskRecord.objects.filter(task_path="orders.tasks.clean_up").exists(), what="the schedule")
+    await wait_for(all_finished, what="the clean-up")
+
+    record = await TaskRecord.objects.aget(task_path="orders.tasks.clean_up")
+    assert record.status == Status.SUCCESSFUL
+    assert set(record.return_value) == {"webhook_deliveries", "heartbeats", "tasks"}
