@@ -1,0 +1,12 @@
+"""A plain Channels consumer doing what our trivial task does, without the retry layer: the raw comparison."""
+
+from channels.consumer import SyncConsumer
+
+from benchmarks import proof
+
+RAW_CHANNEL = "bench.raw"
+
+
+class RawTaskConsumer(SyncConsumer):
+    def task_run(self, message: dict) -> None:
+        proof.mark(message["n"])

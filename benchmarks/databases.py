@@ -1,0 +1,45 @@
+"""The benchmark's own PostgreSQL database and SQLite file: made fresh for a run, dropped after it."""
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from benchmarks import processes
+
+PG_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_NAME = "scoopboard_bench"
+
+
+def create_postgres(server: str = PG_SERVER, name: str = PG_NAME) -> str:
+    """A fresh, migrated database; returns its URL."""
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = server.rsplit("/", 1)[0] + f"/{name}"
+    migrate({"DATABASE_URL": url})
+    return url
+
+
+def drop_postgres(server: str = PG_SERVER, name: str = PG_NAME) -> None:
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def create_sqlite() -> str:
+    path = Path(tempfile.gettempdir()) / "scoopboard-bench.sqlite3"
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    url = f"sqlite:///{path}"
+    migrate({"DATABASE_URL": url, "REDIS_URL": ""})
+    return url
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [processes.PYTHON, "manage.py", "migrate", "--no-input", "--verbosity", "0"],
+        cwd=processes.ROOT,
+        env={**processes.os.environ, **env},
+        check=True,
+    )

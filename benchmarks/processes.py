@@ -1,0 +1,91 @@
+"""Worker, dispatcher, Celery, daphne and Redis processes, started and stopped by the benchmarks."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+PYTHON = sys.executable
+#: Tasks one of our worker processes runs at a time (RETRY_CONCURRENCY's default); Celery gets the same.
+CONCURRENCY = 8
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``command`` in the repository, its output going to results/logs/<name>.log."""
+    logs = RESULTS / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"{name}.log", "ab") as log:
+        return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log)
+
+
+def stop(processes: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
+    """SIGTERM each process, then SIGKILL what is still there after ``timeout``."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def our_worker(index: int) -> subprocess.Popen[bytes]:
+    return start(f"worker-{index}", [PYTHON, "manage.py", "runworker", "tasks.default"])
+
+
+def dispatcher() -> subprocess.Popen[bytes]:
+    return start("dispatcher", [PYTHON, "manage.py", "dispatcher"])
+
+
+def raw_worker(index: int) -> subprocess.Popen[bytes]:
+    return start(f"raw-worker-{index}", [PYTHON, "-m", "benchmarks.raw_worker"])
+
+
+def celery_worker(index: int) -> subprocess.Popen[bytes]:
+    command = [PYTHON, "-m", "celery", "-A", "benchmarks.celery_app", "worker", "--pool", "threads"]
+    command += ["--concurrency", str(CONCURRENCY), "--hostname", f"bench{index}@%h", "--loglevel", "WARNING"]
+    command += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+    return start(f"celery-{index}", command)
+
+
+def daphne(port: int) -> subprocess.Popen[bytes]:
+    command = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", "project.asgi:application"]
+    return start("daphne", command)
+
+
+def redis_server(port: int) -> subprocess.Popen[bytes]:
+    """A throwaway Redis: no persistence, nothing shared with anyone else's keys."""
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return start("redis", command)
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise LookupError(pid)

@@ -1,0 +1,99 @@
+"""`make bench`: every benchmark in one run, ours and the peers' side by side, on this machine.
+
+Starts a throwaway Redis, makes a PostgreSQL database and a SQLite file of its own, runs each suite in a
+process of its own (benchmarks/suite.py), prints the table, writes benchmarks/results/<date>.json and puts
+the table into docs/benchmarks.md. `--quick` runs small sizes to check that everything works.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import databases, machine, processes, report
+
+
+def environment(redis_port: int, database_url: str, *, redis: bool) -> dict[str, str]:
+    base = f"redis://127.0.0.1:{redis_port}"
+    return {
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "PYTHONPATH": str(processes.ROOT),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": f"{base}/0" if redis else "",
+        "REDIS_PREFIX": "bench",
+        "CHANNEL_CAPACITY": "20000",
+        "BENCH_PROOF_URL": f"{base}/1" if redis else "",
+        "BENCH_CELERY_BROKER": f"{base}/2",
+        "LOG_LEVEL": "warning",
+        "DEBUG": "0",
+        "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "SECURE_SSL_REDIRECT": "0",
+    }
+
+
+def suite(name: str, env: dict[str, str], *args: str) -> dict[str, object]:
+    """Run one suite in its own process and return what it measured."""
+    print(f"… {name} {' '.join(args)}", flush=True)
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        started = time.monotonic()
+        command = [processes.PYTHON, "-m", "benchmarks.suite", name, out.name, *args]
+        with open(processes.RESULTS / "logs" / f"suite-{name}.log", "ab") as log:
+            subprocess.run(command, cwd=processes.ROOT, env={**os.environ, **env}, check=True, stdout=log, stderr=log)
+        result = json.loads(Path(out.name).read_text())
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    result["load_average_after"] = machine.load_average()
+    return result
+
+
+def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
+    tasks, sizes, clients = (
+        ("500", "1000,5000", "20,50") if options.quick else ("5000", "1000,100000,1000000", "100,1000")
+    )
+    pg = environment(redis_port, databases.create_postgres(), redis=True)
+    sqlite = environment(redis_port, databases.create_sqlite(), redis=False)
+    results: dict[str, object] = {"machine": machine.describe(), "tasks": int(tasks)}
+    results["postgres_commit_floor"] = report.commit_floor(pg["DATABASE_URL"])
+    results["task_systems"] = [
+        suite("tasks", pg, "--system", system, "--tasks", tasks) for system in ("ours", "raw", "celery")
+    ]
+    results["task_systems"].append(suite("tasks", sqlite, "--system", "ours-in-process", "--tasks", tasks))
+    retry_env = {**pg, "RETRY_BASE_DELAY": "0.1", "RETRY_MAX_DELAY": "1", "RETRY_JITTER": "0"}
+    results["retry"] = suite("retry", retry_env, "--tasks", "200" if options.quick else "1000")
+    results["dispatcher"] = suite("dispatcher", pg, "--sizes", sizes)
+    results["fanout"] = suite("fanout", pg, "--sizes", clients, "--rounds", "3" if options.quick else "5")
+    databases.drop_postgres()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the benchmarks themselves")
+    options = parser.parse_args()
+    (processes.RESULTS / "logs").mkdir(parents=True, exist_ok=True)
+    redis_port = processes.free_port()
+    redis = processes.redis_server(redis_port)
+    try:
+        processes.wait_for_port(redis_port)
+        results = measure(options, redis_port)
+    finally:
+        processes.stop([redis])
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    path = processes.RESULTS / f"{stamp}{'-quick' if options.quick else ''}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    text = report.render(results)
+    print(text)
+    print(f"\nJSON: {path.relative_to(processes.ROOT)}")
+    if not options.quick:
+        report.update_docs(text)
+        print("docs/benchmarks.md updated")
+
+
+if __name__ == "__main__":
+    main()

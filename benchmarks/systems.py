@@ -1,0 +1,238 @@
+"""The three systems measured side by side, behind one interface: enqueue, start workers, count, check."""
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Max, Min
+from django.tasks.base import TaskResultStatus as Status
+
+from benchmarks import processes, proof
+from benchmarks.consumers import RAW_CHANNEL
+
+
+class System:
+    """One way to run trivial tasks; subclasses fill in each step."""
+
+    name = ""
+    #: Worker processes this system can run (the in-memory layer allows only the one in this process).
+    max_workers = 2
+
+    def reset(self) -> None:
+        proof.clear()
+
+    def enqueue(self, number: int) -> None:
+        raise NotImplementedError
+
+    async def aenqueue(self, number: int) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Wait until every message enqueued so far is in the layer."""
+
+    def start_workers(self, count: int) -> list[Any]:
+        raise NotImplementedError
+
+    def stop_workers(self, workers: list[Any]) -> None:
+        processes.stop(workers)
+
+    def finished(self) -> int:
+        return proof.count()
+
+    def window(self) -> tuple[float, float]:
+        """Seconds since the epoch of the first start and of the last finish."""
+        stamps = [stamp for _, stamp in proof.collect()]
+        return min(stamps), max(stamps)
+
+    def check(self, expected: int) -> dict[str, int]:
+        """Jepsen's counts over the task numbers 0..expected-1."""
+        runs: dict[int, int] = {}
+        for number, _ in proof.collect():
+            runs[number] = runs.get(number, 0) + 1
+        return {
+            "lost": sum(1 for number in range(expected) if number not in runs),
+            "duplicated": sum(count - 1 for count in runs.values() if count > 1),
+        }
+
+
+class Ours(System):
+    name = "scoopboard"
+
+    def __init__(self) -> None:
+        from benchmarks import tasks
+
+        self.task = tasks.touch
+
+    def reset(self) -> None:
+        super().reset()
+        clear_tables()
+        flush_layer()
+
+    def enqueue(self, number: int) -> None:
+        self.task.enqueue(number)
+
+    async def aenqueue(self, number: int) -> None:
+        await self.task.aenqueue(number)
+
+    def flush(self) -> None:
+        from retry.transport import outbox
+
+        outbox.flush(timeout=60)
+
+    def start_workers(self, count: int) -> list[Any]:
+        return [processes.dispatcher(), *(processes.our_worker(index) for index in range(count))]
+
+    def finished(self) -> int:
+        from retry.models import TaskRecord
+
+        return TaskRecord.objects.filter(status=Status.SUCCESSFUL).count()
+
+    def window(self) -> tuple[float, float]:
+        from retry.models import TaskAttempt, TaskRecord
+
+        first = TaskAttempt.objects.aggregate(first=Min("started_at"))["first"]
+        last = TaskRecord.objects.aggregate(last=Max("finished_at"))["last"]
+        return first.timestamp(), last.timestamp()
+
+    def check(self, expected: int) -> dict[str, int]:
+        from retry.models import TaskRecord
+
+        counts = super().check(expected)
+        rows = TaskRecord.objects.filter(task_path=self.task.module_path).annotate(runs=Count("attempt_set"))
+        counts["rows_not_successful"] = rows.exclude(status=Status.SUCCESSFUL).count()
+        counts["rows_run_more_than_once"] = rows.filter(runs__gt=1).count()
+        return counts
+
+
+class OursInProcess(Ours):
+    """SQLite and the in-memory layer: the worker and the dispatcher run in this process, as `manage.py serve` does."""
+
+    name = "scoopboard (SQLite + in-memory)"
+    max_workers = 1
+
+    def __init__(self) -> None:
+        from retry.transport import outbox
+
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="bench-loop", daemon=True).start()
+        outbox.use_loop(self.loop)
+
+    def reset(self) -> None:
+        # The layer's queues stay: a listening worker holds on to them, and a finished drain leaves them empty.
+        proof.clear()
+        clear_tables()
+
+    def run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def start_workers(self, count: int) -> list[Any]:
+        from channels.routing import get_default_application
+
+        from retry import conf
+        from retry.dispatcher import Dispatcher
+        from retry.worker import RetryWorker
+
+        worker = RetryWorker(
+            get_default_application(),
+            [conf.get().CHANNEL_PREFIX + "default"],
+            get_channel_layer(),
+            handle_signals=False,
+        )
+        stop = asyncio.Event()
+        running = [
+            asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+            for coroutine in (worker.arun(), Dispatcher().run(stop))
+        ]
+        return [(worker, stop, running)]
+
+    def stop_workers(self, workers: list[Any]) -> None:
+        for worker, stop, running in workers:
+            self.loop.call_soon_threadsafe(stop.set)
+            self.loop.call_soon_threadsafe(worker.request_stop)
+            for future in running:
+                future.result(timeout=30)
+
+
+class RawChannels(System):
+    name = "raw Channels"
+
+    def reset(self) -> None:
+        super().reset()
+        flush_layer()
+
+    def enqueue(self, number: int) -> None:
+        async_to_sync(get_channel_layer().send)(RAW_CHANNEL, {"type": "task.run", "n": number})
+
+    async def aenqueue(self, number: int) -> None:
+        await get_channel_layer().send(RAW_CHANNEL, {"type": "task.run", "n": number})
+
+    def start_workers(self, count: int) -> list[Any]:
+        return [processes.raw_worker(index) for index in range(count)]
+
+
+class Celery(System):
+    name = "Celery (acks_late)"
+
+    def __init__(self) -> None:
+        from benchmarks import celery_app
+
+        self.app = celery_app.app
+        self.task = celery_app.touch
+
+    def reset(self) -> None:
+        super().reset()
+        self.app.control.purge()
+
+    def enqueue(self, number: int) -> None:
+        self.task.delay(number)
+
+    async def aenqueue(self, number: int) -> None:
+        # Celery has no asyncio API: an async view hands the call to a thread.
+        await sync_to_async(self.task.delay)(number)
+
+    def start_workers(self, count: int) -> list[Any]:
+        return [processes.celery_worker(index) for index in range(count)]
+
+
+def clear_tables() -> None:
+    from retry.models import Heartbeat, TaskAttempt, TaskRecord
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {TaskAttempt._meta.db_table}, {TaskRecord._meta.db_table} CASCADE")
+    else:
+        TaskAttempt.objects.all().delete()
+        TaskRecord.objects.all().delete()
+    Heartbeat.objects.all().delete()
+
+
+def flush_layer() -> None:
+    """Empty the channel layer: the throwaway Redis holds only our keys, the in-memory one its queues."""
+    layer = get_channel_layer()
+    if settings.REDIS_URLS:
+        import redis
+
+        for url in settings.REDIS_URLS:
+            client = redis.Redis.from_url(url)
+            for name in client.scan_iter(f"{layer.prefix}*"):
+                client.delete(name)
+            client.close()
+    else:
+        layer.channels.clear()
+        layer.groups.clear()
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> float:
+    """Poll ``predicate`` until it holds; returns the seconds waited."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+    return time.monotonic() - started

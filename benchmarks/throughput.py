@@ -1,0 +1,74 @@
+"""Enqueue rate, drain rate and latency of one system: the first three figures of the comparison."""
+
+import asyncio
+import time
+from typing import Any
+
+from benchmarks import figures, proof
+from benchmarks.systems import System, wait_until
+
+#: Seconds a drain of the benchmark's tasks may take before it counts as stuck.
+DRAIN_TIMEOUT = 180.0
+
+
+def enqueue_sync(system: System, count: int) -> dict[str, Any]:
+    """One call at a time, as a sync view does; the clock stops when every message is in the layer."""
+    started = time.perf_counter()
+    for number in range(count):
+        system.enqueue(number)
+    system.flush()
+    seconds = time.perf_counter() - started
+    return {"tasks": count, "seconds": round(seconds, 3), "per_second": figures.rate(count, seconds)}
+
+
+def enqueue_async(system: System, count: int, run: Any = asyncio.run) -> dict[str, Any]:
+    """One awaited call at a time, as an async view or consumer does."""
+
+    async def produce() -> None:
+        for number in range(count):
+            await system.aenqueue(number)
+
+    started = time.perf_counter()
+    run(produce())
+    system.flush()
+    seconds = time.perf_counter() - started
+    return {"tasks": count, "seconds": round(seconds, 3), "per_second": figures.rate(count, seconds)}
+
+
+def drain(system: System, count: int, workers: int) -> tuple[dict[str, Any], list[Any]]:
+    """Start ``workers`` over ``count`` waiting tasks; first start to last finish. Returns the workers, still up."""
+    running = system.start_workers(workers)
+    wait_until(lambda: system.finished() >= count, DRAIN_TIMEOUT, f"{system.name} to drain {count} tasks")
+    time.sleep(0.5)  # late duplicates would show up now
+    first, last = system.window()
+    seconds = last - first
+    result = {
+        "tasks": count,
+        "workers": workers,
+        "seconds": round(seconds, 3),
+        "per_second": figures.rate(count, seconds),
+    }
+    return {**result, **system.check(count)}, running
+
+
+def latency(system: System, count: int, per_second: float) -> dict[str, Any]:
+    """Enqueue ``count`` tasks at ``per_second`` to idle workers; enqueue call → task function start."""
+    warm_up(system)
+    sent: dict[int, float] = {}
+    interval = 1.0 / per_second
+    started = time.perf_counter()
+    for number in range(count):
+        time.sleep(max(0.0, started + number * interval - time.perf_counter()))
+        sent[number] = time.time()
+        system.enqueue(number)
+    wait_until(lambda: proof.count() >= count, 60, f"{system.name} to start {count} tasks")
+    delays = [stamp - sent[number] for number, stamp in proof.collect() if number in sent]
+    return {"tasks": count, "rate": per_second, **figures.summary_ms(delays)}
+
+
+def warm_up(system: System) -> None:
+    """Run a few tasks so connections, imports and caches are warm, then forget them."""
+    for number in range(-5, 0):
+        system.enqueue(number)
+    wait_until(lambda: proof.count() >= 5, 60, f"{system.name} to warm up")
+    system.reset()
