@@ -1,0 +1,133 @@
+"""Real worker, dispatcher and Redis processes for the fault-injection tests, each logging to a file of its own."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def database_url(database: dict[str, Any]) -> str:
+    """A DATABASE_URL for the database the test runs on (pytest-django's test database)."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    credentials = quote(database.get("USER") or "")
+    if database.get("PASSWORD"):
+        credentials += ":" + quote(database["PASSWORD"])
+    host = database.get("HOST") or "127.0.0.1"
+    port = database.get("PORT") or 5432
+    return f"postgres://{credentials}@{host}:{port}/{database['NAME']}"
+
+
+class Process:
+    """One subprocess; ``start`` may be called again after it ended (a restart)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> "Process":
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start {self.starts + 1}: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.starts += 1
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None, f"{self.name} was never started"
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, number: int) -> None:
+        if self.alive():
+            os.kill(self.pid, number)
+
+    def wait(self, timeout: float) -> int:
+        assert self.popen is not None
+        return self.popen.wait(timeout)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL if it is still there after ``grace`` seconds."""
+        if not self.alive():
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.popen is not None:
+            self.popen.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Supervised(Process):
+    """A process restarted whenever it exits, as a process manager would, until ``stop``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name=f"supervise-{self.name}", daemon=True)
+
+    def start(self) -> "Supervised":
+        super().start()
+        if not self._watcher.is_alive():
+            self._watcher.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.1):
+            if not self.alive():
+                super().start()
+
+    def stop(self, grace: float = 5.0) -> None:
+        self._stopping.set()
+        if self._watcher.is_alive():
+            self._watcher.join()
+        super().stop(grace)
+
+
+def manage(*arguments: str) -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py"), *arguments]
+
+
+def redis_server(port: int, log_dir: Path, name: str = "redis") -> Process:
+    """A throwaway Redis that keeps nothing on disk: stopping it loses every message it held."""
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return Process(name, argv, dict(os.environ), log_dir)
+
+
+def wait_until_listening(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {timeout} s")

@@ -1,0 +1,60 @@
+"""A worker process dies with SIGKILL: its task runs again after the lease, and a task that kills every worker ends."""
+
+import time
+
+import pytest
+from django.tasks.base import TaskResultStatus as Status
+
+from retry.models import Outcome, TaskRecord
+from tests import tasks
+from tests.effects.models import Effect, Run
+from tests.faults.conftest import unfinished, wait_for
+from tests.faults.counts import Counts, count
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def outcomes(task_id: str) -> list[str]:
+    return list(TaskRecord.objects.get(pk=task_id).attempt_set.order_by("number").values_list("outcome", flat=True))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(
+    strict=True,
+    reason="retry/transitions.py recover_lost() leaves notified_at in the future and nothing sends the message: "
+    "the task waits for RETRY_MESSAGE_EXPIRY (60 s) before the dispatcher sends it again",
+)
+def test_a_task_whose_worker_is_killed_mid_run_runs_again_after_its_lease_and_succeeds_once(faults):
+    faults.dispatcher()
+    first = faults.worker("worker-1")
+    ids = {"killed": tasks.sleeps.enqueue(key="killed", seconds=3).id}
+    wait_for(lambda: Run.objects.filter(key="killed").exists(), 30, "the first worker to start the task")
+    first.kill()
+    faults.worker("worker-2")
+
+    # Lease (1 s) + a dispatcher pass + the retry delay + a worker start + the 3 s task: well under 15 s.
+    wait_for(lambda: unfinished(ids.values()) == 0, 15, "the task to run again and finish")
+
+    task = TaskRecord.objects.get(pk=ids["killed"])
+    assert (task.status, task.attempts) == (Status.SUCCESSFUL, 2)
+    assert outcomes(task.pk) == [Outcome.LOST, Outcome.SUCCEEDED]
+    assert Effect.objects.filter(key="killed").count() == 1
+    assert count(ids) == Counts(lost=0, duplicated=0, unexpected=0, recovered=1)
+
+
+@pytest.mark.timeout(90)
+def test_a_task_that_kills_its_worker_every_time_ends_failed_after_max_attempts(faults):
+    # A short message expiry lets the dispatcher send each recovered attempt soon (the test above shows why).
+    faults.dispatcher(RETRY_MESSAGE_EXPIRY=2)
+    worker = faults.worker("worker", supervised=True)
+    task_id = tasks.kills_its_worker.enqueue(key="poison").id
+
+    wait_for(lambda: unfinished([task_id]) == 0, 45, "the task to be given up")
+    time.sleep(2)  # a loop would show as more runs and more worker restarts from here on
+
+    task = TaskRecord.objects.get(pk=task_id)
+    assert (task.status, task.attempts) == (Status.FAILED, 3)
+    assert task.error_class == "retry.exceptions.LeaseLost"
+    assert outcomes(task_id) == [Outcome.LOST] * 3
+    assert Run.objects.filter(key="poison").count() == 3
+    assert worker.starts == 4  # the first start and one restart after each death
