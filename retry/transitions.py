@@ -72,7 +72,7 @@ def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None,
         if decision is None:
             won = _update(_fenced(task), task, status=Status.FAILED, **details, **_finished()) > 0
         else:
-            won = _update(_fenced(task), task, **_ready_again(decision.delay), **details) > 0
+            won = _update(_fenced(task), task, **_ready_again(decision.delay, timer=True), **details) > 0
         if not won:
             _log_lost_claim(task)
             return False
@@ -240,9 +240,12 @@ def _finished() -> dict[str, Any]:
     return {"finished_at": clock.now_plus(0), "lease_until": None}
 
 
-def _ready_again(delay: float) -> dict[str, Any]:
-    """Back to READY, due after ``delay``; a worker timer sends the message for near retries, else the dispatcher."""
-    sent = clock.now_plus(delay) if 0 < delay <= conf.get().LOCAL_RETRY_HORIZON else None
+def _ready_again(delay: float, *, timer: bool = False) -> dict[str, Any]:
+    """Back to READY, due after ``delay``; the dispatcher sends it then, unless the caller's ``timer`` will.
+
+    A worker that schedules a near retry sends its message on time itself (see runner.Runner._send_later).
+    """
+    sent = clock.now_plus(delay) if timer and 0 < delay <= conf.get().LOCAL_RETRY_HORIZON else None
     return {
         "status": Status.READY,
         "run_after": clock.now_plus(delay),

@@ -27,10 +27,15 @@ def run_message(task_id: str) -> dict[str, str]:
     return {"type": "task.run", "id": task_id}
 
 
+#: Sends under way at once: a burst must not take more connections than the layer's pool holds.
+MAX_CONCURRENT_SENDS = 32
+
+
 class Outbox:
     """Sends on an event loop of its own (or the server's, when one is registered), from any thread."""
 
     def __init__(self) -> None:
+        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._own_loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[Future[Any]] = set()
@@ -59,9 +64,16 @@ class Outbox:
         _, not_done = wait_futures(pending, timeout=timeout)
         return not not_done
 
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if loop not in self._gates:
+            self._gates[loop] = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        return self._gates[loop]
+
     async def _send(self, channel: str, message: dict[str, Any], on_failure: Callable[[BaseException], object]) -> None:
         try:
-            await get_channel_layer().send(channel, message)  # type: ignore[union-attr]
+            async with self._gate():
+                await get_channel_layer().send(channel, message)  # type: ignore[union-attr]
         except Exception as error:  # ChannelFull, ConnectionError, TimeoutError, ...
             logger.warning(
                 "Could not send task message; the dispatcher will send it again",
@@ -71,7 +83,8 @@ class Outbox:
 
     async def _group_send(self, group: str, message: dict[str, Any]) -> None:
         try:
-            await get_channel_layer().group_send(group, message)  # type: ignore[union-attr]
+            async with self._gate():
+                await get_channel_layer().group_send(group, message)  # type: ignore[union-attr]
         except Exception as error:
             logger.debug("Event not published", extra={"group": group, "error": repr(error)})
 

@@ -76,11 +76,6 @@ def test_a_worker_idle_longer_than_the_redis_socket_timeout_still_takes_tasks(fa
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="retry/transport.py Outbox starts every send at once: past redis-py's 100 pooled connections "
-    "the rest fail with MaxConnectionsError and wait for the dispatcher, whose own batch of 500 fails the same way",
-)
 def test_a_burst_of_300_enqueues_in_one_transaction_sends_every_message(faults):
     ids = enqueue_many(tasks.record, keys("burst", 300))
     assert faults.flush_outbox()

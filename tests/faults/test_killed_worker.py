@@ -19,11 +19,6 @@ def outcomes(task_id: str) -> list[str]:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="retry/transitions.py recover_lost() leaves notified_at in the future and nothing sends the message: "
-    "the task waits for RETRY_MESSAGE_EXPIRY (60 s) before the dispatcher sends it again",
-)
 def test_a_task_whose_worker_is_killed_mid_run_runs_again_after_its_lease_and_succeeds_once(faults):
     faults.dispatcher()
     first = faults.worker("worker-1")
