@@ -39,8 +39,7 @@ def test_a_task_whose_worker_is_killed_mid_run_runs_again_after_its_lease_and_su
 
 @pytest.mark.timeout(90)
 def test_a_task_that_kills_its_worker_every_time_ends_failed_after_max_attempts(faults):
-    # A short message expiry lets the dispatcher send each recovered attempt soon (the test above shows why).
-    faults.dispatcher(RETRY_MESSAGE_EXPIRY=2)
+    faults.dispatcher()
     worker = faults.worker("worker", supervised=True)
     task_id = tasks.kills_its_worker.enqueue(key="poison").id
 
