@@ -7,8 +7,8 @@ from typing import Any
 from benchmarks import figures, proof
 from benchmarks.systems import System, wait_until
 
-#: Seconds a drain of the benchmark's tasks may take before it counts as stuck.
-DRAIN_TIMEOUT = 180.0
+#: Seconds without one more task finishing after which a drain ends and what is missing counts as lost.
+STALL = 15.0
 
 
 def enqueue_sync(system: System, count: int) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def enqueue_async(system: System, count: int, run: Any = asyncio.run) -> dict[st
 def drain(system: System, count: int, workers: int) -> tuple[dict[str, Any], list[Any]]:
     """Start ``workers`` over ``count`` waiting tasks; first start to last finish. Returns the workers, still up."""
     running = system.start_workers(workers)
-    wait_until(lambda: system.finished() >= count, DRAIN_TIMEOUT, f"{system.name} to drain {count} tasks")
+    wait_for_progress(lambda: system.finished() >= count, system.finished)
     time.sleep(0.5)  # late duplicates would show up now
     first, last = system.window()
     seconds = last - first
@@ -49,6 +49,15 @@ def drain(system: System, count: int, workers: int) -> tuple[dict[str, Any], lis
         "per_second": figures.rate(count, seconds),
     }
     return {**result, **system.check(count)}, running
+
+
+def wait_for_progress(done: Any, progress: Any, stall: float = STALL) -> None:
+    """Wait until ``done()``, or until ``progress()`` has not moved for ``stall`` seconds (lost tasks never come)."""
+    last, moved = progress(), time.monotonic()
+    while not done() and time.monotonic() - moved < stall:
+        time.sleep(0.1)
+        if (now := progress()) != last:
+            last, moved = now, time.monotonic()
 
 
 def latency(system: System, count: int, per_second: float) -> dict[str, Any]:
