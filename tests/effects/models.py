@@ -9,8 +9,14 @@ class Run(models.Model):
     key = models.CharField(max_length=100, db_index=True)
     worker = models.CharField(max_length=100, blank=True)
 
+    def __str__(self) -> str:
+        return f"run of {self.key} by {self.worker}"
+
 
 class Effect(models.Model):
     """A side effect guarded by its key: a second one is refused by the database."""
 
     key = models.CharField(max_length=100, unique=True)
+
+    def __str__(self) -> str:
+        return f"effect {self.key}"
