@@ -8,7 +8,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 
-from consumers import access, cards, protocol
+from consumers import access, cards, protocol, reads
 from consumers.live import LiveBoardConsumer
 from orders import events, picking, services
 from orders.exceptions import (
@@ -104,15 +104,13 @@ class KitchenBoardConsumer(LiveBoardConsumer):
 
     board = "kitchen"
     allowed_actions = frozenset(protocol.ACTIONS)
+    board_reads = reads.SharedReads(lambda _: {card["id"]: card for card in cards.kitchen_cards()})
+    card_reads = reads.SharedReads(cards.kitchen_card_of)
+    #: The order each task works for; it never changes, so any earlier read of it will do.
+    task_order_reads = reads.SharedReads(order_of_task)
 
     def board_groups(self) -> tuple[str, ...]:
         return (events.KITCHEN_GROUP, conf.get().EVENTS_GROUP)
-
-    def load_cards(self) -> dict[int, dict[str, Any]]:
-        return {card["id"]: card for card in cards.kitchen_cards()}
-
-    def load_card(self, order_id: int) -> dict[str, Any] | None:
-        return cards.kitchen_card_of(order_id)
 
     def removed(self, card: dict[str, Any]) -> dict[str, Any]:
         return {"order_id": card["id"], "number": card["number"]}
@@ -174,6 +172,6 @@ class KitchenBoardConsumer(LiveBoardConsumer):
         if self.closed:
             return
         task_id = str(event.get("task_id"))
-        order_id = self.task_orders.get(task_id) or await database_sync_to_async(order_of_task)(task_id)
+        order_id = self.task_orders.get(task_id) or (await self.task_order_reads.since(float("-inf"), task_id))[1]
         if order_id in self.cards:
             await self.refresh(order_id, f"task.{event.get('change')}")

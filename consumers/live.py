@@ -2,7 +2,9 @@
 
 Group events are at most once. Each one names a changed order and the board re-reads that order, so a
 late or repeated event is harmless; a lost event number, a client's request, or the periodic resync
-makes the board send what the database says.
+makes the board send what the database says. The boards of one process share their reads (consumers.reads):
+one read of the card per event, whatever the number of boards. Every card a client is sent carries the time
+its read began, and a card read earlier than the one the client has is never sent.
 """
 
 import asyncio
@@ -10,12 +12,11 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from consumers import protocol
+from consumers import protocol, reads
 from consumers.throttle import TokenBucket
 
 logger = logging.getLogger("consumers")
@@ -34,6 +35,14 @@ def setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
 
+def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What tells one order event from another: its sender, number and order; None when it is not numbered."""
+    source, number = event.get("source"), event.get("n")
+    if not isinstance(source, str) or not isinstance(number, int):
+        return None
+    return source, number, event.get("order_id")
+
+
 class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
     """A board: subclasses name their groups and cards, and may take actions besides "snapshot"."""
 
@@ -46,13 +55,10 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
     def board_groups(self) -> tuple[str, ...]:
         raise NotImplementedError
 
-    def load_cards(self) -> dict[int, dict[str, Any]]:
-        """Every card of the board by order id (runs in a thread)."""
-        raise NotImplementedError
-
-    def load_card(self, order_id: int) -> dict[str, Any] | None:
-        """One order's card, None when the board does not show it (runs in a thread)."""
-        raise NotImplementedError
+    #: Every card of the board by order id, read with the key None.
+    board_reads: reads.SharedReads
+    #: One order's card by its id, None when the board does not show it.
+    card_reads: reads.SharedReads
 
     def removed(self, card: dict[str, Any]) -> dict[str, Any]:
         """What an "order.removed" event says about the card that left."""
@@ -72,6 +78,9 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.seq = 0
         self.cards: dict[int, dict[str, Any]] = {}
+        # When the read behind each card began; nothing read before ``floor`` is sent.
+        self.floor = float("-inf")
+        self.stamps: dict[int, float] = {}
         self.sources: dict[str, int] = {}
         self.missing: set[tuple[str, int]] = set()
         self.bucket = TokenBucket(*setting("BOARD_RATE_LIMIT", (10, 5.0)))
@@ -124,7 +133,8 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(protocol.error("rate_limited", "Too many messages; wait a moment and try again."))
 
     async def send_snapshot(self) -> None:
-        self.cards = await database_sync_to_async(self.load_cards)()
+        self.floor, cards = await self.board_reads.now(None)
+        self.cards, self.stamps = dict(cards), {}
         for order_id, card in self.cards.items():
             self.seen(order_id, card)
         self.seq += 1
@@ -142,10 +152,13 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
     def snapshot_extra(self) -> dict[str, Any]:
         return {}
 
-    async def show(self, order_id: int, card: dict[str, Any] | None, change: str) -> None:
-        """Send the client the order's new card, or its removal; nothing when the client has it already."""
+    async def show(self, order_id: int, card: dict[str, Any] | None, change: str, read_at: float) -> None:
+        """Send the client the order's new card, or its removal; nothing when the client has it or a newer one."""
+        if read_at < self.stamps.get(order_id, self.floor) or self.closed:
+            return
+        self.stamps[order_id] = read_at
         old = self.cards.get(order_id)
-        if card == old or self.closed:
+        if card == old:
             return
         self.seq += 1
         if card is None:
@@ -157,17 +170,24 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
             event = protocol.message("order", seq=self.seq, change=change, order=card)
         await self.send_json(event)
 
-    async def refresh(self, order_id: int, change: str) -> None:
-        card = await database_sync_to_async(self.load_card)(order_id)
-        await self.show(order_id, card, change)
+    async def refresh(self, order_id: int, change: str, event: tuple[Any, ...] | None = None) -> None:
+        """Show the order as it is now, or as it was at least after ``event`` reached this process."""
+        if event is None:
+            read_at, card = await self.card_reads.now(order_id)
+        else:
+            read_at, card = await self.card_reads.after_event(event, order_id)
+        await self.show(order_id, card, change, read_at)
 
     async def resync(self) -> None:
         """Bring the client's cards in line with the database."""
-        cards = await database_sync_to_async(self.load_cards)()
+        read_at, cards = await self.board_reads.now(None)
         for order_id in self.cards.keys() - cards.keys():
-            await self.show(order_id, None, "resync")
+            await self.show(order_id, None, "resync", read_at)
         for order_id, card in cards.items():
-            await self.show(order_id, card, "resync")
+            await self.show(order_id, card, "resync", read_at)
+        # Every card is now at least as new as this read, so older reads of any order are stale.
+        self.floor = max(self.floor, read_at)
+        self.stamps = {order_id: stamp for order_id, stamp in self.stamps.items() if stamp > self.floor}
 
     async def resync_timer(self, interval: float) -> None:
         # The timer only posts a message to this consumer, so resyncs queue up with events
@@ -186,7 +206,7 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
         self.note_number(event)
         order_id = event.get("order_id")
         if isinstance(order_id, int):
-            await self.refresh(order_id, str(event.get("change", "")))
+            await self.refresh(order_id, str(event.get("change", "")), event_key(event))
 
     def note_number(self, event: dict[str, Any]) -> None:
         """Keep track of the sender's event numbers; a skipped one is awaited for GAP_GRACE, then counted lost."""

@@ -1,8 +1,6 @@
 """The pickup screen: open order numbers in two columns, "being made" and "ready"; public, so nothing personal."""
 
-from typing import Any
-
-from consumers import cards, protocol
+from consumers import cards, protocol, reads
 from consumers.live import LiveBoardConsumer
 from orders import events
 
@@ -12,12 +10,8 @@ class PickupScreenConsumer(LiveBoardConsumer):
 
     board = "pickup"
     allowed_actions = protocol.PICKUP_ACTIONS
+    board_reads = reads.SharedReads(lambda _: cards.pickup_cards())
+    card_reads = reads.SharedReads(cards.pickup_card_of)
 
     def board_groups(self) -> tuple[str, ...]:
         return (events.PICKUP_GROUP,)
-
-    def load_cards(self) -> dict[int, dict[str, Any]]:
-        return cards.pickup_cards()
-
-    def load_card(self, order_id: int) -> dict[str, Any] | None:
-        return cards.pickup_card_of(order_id)

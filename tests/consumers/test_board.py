@@ -5,6 +5,8 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
+from consumers import cards
+from consumers.board import KitchenBoardConsumer
 from orders import events, services
 from orders.models import Order, StaffProfile, Step
 from tests.consumers.conftest import ORDER_FIELDS, make_user
@@ -202,6 +204,40 @@ async def test_a_late_or_repeated_event_changes_nothing(connect, alice, layer, o
     for number in numbers:
         await layer.group_send(events.KITCHEN_GROUP, {**event, "n": number})
     assert await board.quiet(1.0)
+
+
+async def test_a_replayed_older_event_never_brings_back_the_older_card(connect, alice, bob, layer, order):
+    board, _ = await connect(user=alice)
+    await board.receive()
+    scoop = Step.objects.filter(pk=(await step_ids(order))["scoop"])
+    event = {"type": "order.changed", "version": 1, "order_id": order.pk, "change": "step_claimed", "source": "here"}
+    await sync_to_async(scoop.update)(status=Step.Status.CLAIMED, claimed_by=bob)
+    await layer.group_send(events.KITCHEN_GROUP, {**event, "n": 1})
+    assert step_of((await board.receive())["order"], "scoop")["claimed_by"] == "bob"
+    await sync_to_async(scoop.update)(status=Step.Status.TODO, claimed_by=None)
+    await layer.group_send(events.KITCHEN_GROUP, {**event, "change": "step_released", "n": 2})
+    assert step_of((await board.receive())["order"], "scoop")["claimed_by"] is None
+    await layer.group_send(events.KITCHEN_GROUP, {**event, "n": 1})
+    assert await board.quiet(1.0)
+
+
+async def test_many_boards_share_one_read_of_the_changed_card(connect, alice, bob, order, monkeypatch):
+    reads = []
+
+    def counted(order_id: int) -> dict | None:
+        reads.append(order_id)
+        return cards.kitchen_card_of(order_id)
+
+    monkeypatch.setattr(KitchenBoardConsumer.card_reads, "function", counted)
+    boards = [board for board, _ in [await connect(user=alice) for _ in range(20)]]
+    for board in boards:
+        await board.receive()
+    await asyncio.gather(*(board.drain() for board in boards))  # the order's own task events, if any
+    reads.clear()
+    await sync_to_async(services.claim_step)((await step_ids(order))["scoop"], bob)
+    changed = await asyncio.gather(*(board.until(lambda message: message["type"] == "order") for board in boards))
+    assert {step_of(event["order"], "scoop")["claimed_by"] for event in changed} == {"bob"}
+    assert reads == [order.pk]
 
 
 async def test_the_periodic_resync_repairs_a_change_nobody_announced(connect, alice, order, settings):

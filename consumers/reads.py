@@ -1,0 +1,88 @@
+"""Database reads shared by every board of this process: one read serves all the consumers that need it.
+
+The database thread runs one read at a time, so a read per consumer and event would queue a thousand reads
+behind each change. Here a consumer joins the latest read of the same key when that read is fresh enough
+for it: not started yet, or started after the moment the consumer names. Reads carry the monotonic time
+their queries began, so a consumer can tell an older read from a newer one and never go back in time.
+"""
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+#: Reads and event sightings remembered per kind; a forgotten one costs one more read, nothing else.
+MEMORY = 4096
+
+
+def remember(memory: OrderedDict[Hashable, Any], key: Hashable, value: Any) -> None:
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > MEMORY:
+        memory.popitem(last=False)
+
+
+class Read:
+    """One read in the database thread: its result, and when its queries began (None until they do)."""
+
+    def __init__(self, function: Callable[[Any], Any], key: Hashable) -> None:
+        self.started: float | None = None
+        self.future = asyncio.ensure_future(database_sync_to_async(self.run)(function, key))
+
+    def run(self, function: Callable[[Any], Any], key: Hashable) -> Any:
+        self.started = time.monotonic()
+        return function(key)
+
+    def fresh_since(self, moment: float) -> bool:
+        return self.started is None or self.started >= moment
+
+    async def result(self) -> tuple[float, Any]:
+        # Shielded: a consumer that goes away must not cancel the read the others wait for.
+        value = await asyncio.shield(self.future)
+        assert self.started is not None
+        return self.started, value
+
+
+class SharedReads:
+    """Reads of ``function(key)`` shared by the consumers of this process; each call returns (began, result)."""
+
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        self.function = function
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def memory(self) -> tuple[OrderedDict[Hashable, Read], OrderedDict[Hashable, float]]:
+        # Futures belong to one event loop; a new loop (a test, a restarted server) starts afresh.
+        if self.loop is not asyncio.get_running_loop():
+            self.loop = asyncio.get_running_loop()
+            self.reads: OrderedDict[Hashable, Read] = OrderedDict()
+            self.sightings: OrderedDict[Hashable, float] = OrderedDict()
+        return self.reads, self.sightings
+
+    async def since(self, moment: float, key: Hashable) -> tuple[float, Any]:
+        """A read of ``key`` whose queries begin at ``moment`` or later."""
+        reads, _ = self.memory()
+        read = reads.get(key)
+        if read is None or not read.fresh_since(moment):
+            read = Read(self.function, key)
+            read.future.add_done_callback(lambda done: self.forget_failed(key, read))
+            remember(reads, key, read)
+        return await read.result()
+
+    async def now(self, key: Hashable) -> tuple[float, Any]:
+        """A read that sees every change committed before this call."""
+        return await self.since(time.monotonic(), key)
+
+    async def after_event(self, event: Hashable, key: Hashable) -> tuple[float, Any]:
+        """A read that began after ``event`` first reached this process, so it sees the change it announces."""
+        _, sightings = self.memory()
+        if event not in sightings:
+            remember(sightings, event, time.monotonic())
+        return await self.since(sightings[event], key)
+
+    def forget_failed(self, key: Hashable, read: Read) -> None:
+        failed = read.future.cancelled() or read.future.exception() is not None
+        if failed and self.reads.get(key) is read:
+            del self.reads[key]

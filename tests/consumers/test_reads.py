@@ -1,0 +1,118 @@
+"""Reads shared by the boards of one process: who joins a read, who starts a new one, and in what order."""
+
+import asyncio
+import threading
+
+import pytest
+
+from consumers.reads import SharedReads
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Source:
+    """A read that counts its calls and can be held open until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.value = "first"
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def __call__(self, key: object) -> str:
+        self.calls += 1
+        value = f"{key}:{self.value}"  # what the database says when the read begins
+        self.entered.set()
+        self.gate.wait(10)
+        return value
+
+
+async def held(source: Source, call: object) -> asyncio.Future:
+    """Start ``call`` with the source's gate closed; return once the read is under way."""
+    source.gate.clear()
+    source.entered.clear()
+    started = asyncio.ensure_future(call)
+    await asyncio.to_thread(source.entered.wait, 10)
+    return started
+
+
+async def test_every_consumer_of_one_event_shares_one_read():
+    source = Source()
+    reads = SharedReads(source)
+    results = await asyncio.gather(*(reads.after_event(("s", 1, 7), 7) for _ in range(200)))
+    assert source.calls == 1
+    assert {value for _, value in results} == {"7:first"}
+
+
+async def test_a_consumer_that_sees_the_event_later_still_shares_the_read():
+    source = Source()
+    reads = SharedReads(source)
+    first = await reads.after_event(("s", 1, 7), 7)
+    late = await reads.after_event(("s", 1, 7), 7)
+    assert source.calls == 1 and late == first
+
+
+async def test_a_new_event_reads_again():
+    source = Source()
+    reads = SharedReads(source)
+    before, _ = await reads.after_event(("s", 1, 7), 7)
+    source.value = "second"
+    after, value = await reads.after_event(("s", 2, 7), 7)
+    assert source.calls == 2 and value == "7:second" and after > before
+
+
+async def test_a_read_under_way_is_too_old_for_a_later_caller_but_the_queued_one_is_shared():
+    source = Source()
+    reads = SharedReads(source)
+    running = await held(source, reads.now(7))
+    # Both calls come after the running read began: it may miss what they need, so one new read serves both.
+    later = [asyncio.ensure_future(reads.now(7)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    source.value = "second"
+    source.gate.set()
+    (first_at, first), *rest = await asyncio.gather(running, *later)
+    assert first == "7:first" and [value for _, value in rest] == ["7:second", "7:second"]
+    assert source.calls == 2 and rest[0][0] == rest[1][0] > first_at
+
+
+async def test_a_repeated_old_event_gets_the_newest_read_not_its_own():
+    source = Source()
+    reads = SharedReads(source)
+    await reads.after_event(("s", 1, 7), 7)
+    source.value = "second"
+    newest = await reads.after_event(("s", 2, 7), 7)
+    assert await reads.after_event(("s", 1, 7), 7) == newest
+
+
+async def test_keys_are_read_apart():
+    source = Source()
+    reads = SharedReads(source)
+    values = await asyncio.gather(reads.after_event(("s", 1), 7), reads.after_event(("s", 1), 8))
+    assert [value for _, value in values] == ["7:first", "8:first"] and source.calls == 2
+
+
+async def test_a_failed_read_is_not_shared_with_the_next_caller():
+    calls = []
+
+    def flaky(key: object) -> str:
+        calls.append(key)
+        if len(calls) == 1:
+            raise ConnectionError("database went away")
+        return "card"
+
+    reads = SharedReads(flaky)
+    with pytest.raises(ConnectionError):
+        await reads.after_event(("s", 1), 7)
+    assert (await reads.after_event(("s", 1), 7))[1] == "card"
+
+
+async def test_a_caller_that_goes_away_does_not_cancel_the_read_of_the_others():
+    source = Source()
+    reads = SharedReads(source)
+    leaving = await held(source, reads.now(7))
+    staying = asyncio.ensure_future(reads.since(float("-inf"), 7))
+    await asyncio.sleep(0.05)
+    leaving.cancel()
+    source.gate.set()
+    assert (await staying)[1] == "7:first" and source.calls == 1
