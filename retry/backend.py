@@ -105,6 +105,7 @@ def to_result(record: models.TaskRecord, alias: str, task: Task[..., Any] | None
     """The row as Django's TaskResult."""
     task = task or registry.load(record.task_path)
     attempts = list(record.attempt_set.all()) if record.attempts else []
+    running = [record.worker_id] if record.status == Status.RUNNING else []  # the attempt under way
     result = TaskResult(
         task=task,
         id=str(record.pk),
@@ -121,7 +122,7 @@ def to_result(record: models.TaskRecord, alias: str, task: Task[..., Any] | None
             for a in attempts
             if a.error_class
         ],
-        worker_ids=[a.worker_id for a in attempts if a.outcome != models.Outcome.RELEASED],
+        worker_ids=[a.worker_id for a in attempts if a.outcome != models.Outcome.RELEASED] + running,
     )
     object.__setattr__(result, "_return_value", record.return_value)
     return result

@@ -54,6 +54,10 @@ class RetrySettings:
     BACKLOG_ALARM: dict[str, float] | None = None
     #: Seconds between two backlog alarm warnings about the same queue.
     BACKLOG_ALARM_INTERVAL: float = 300.0
+    #: Worker processes wait for PostgreSQL to flush each commit to disk. Off by default: commits still land in
+    #: order, so a database crash loses only the last instants of work, whose tasks are re-run after their
+    #: lease, and never a task's effect without its completion. Enqueues (web processes) always wait.
+    WORKER_SYNCHRONOUS_COMMIT: bool = False
     #: Run the task workers and the dispatcher inside the web process (`manage.py serve`).
     EMBEDDED: bool = True
     #: Channel group every task state change is published to.

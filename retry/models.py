@@ -25,11 +25,13 @@ class TaskQuerySet(models.QuerySet["TaskRecord"]):
     def failed(self) -> "TaskQuerySet":
         return self.filter(status=TaskResultStatus.FAILED)
 
-    def due(self, now: datetime, *, sent_before: datetime) -> "TaskQuerySet":
-        """Ready tasks whose time has come and whose message was never sent or may be lost."""
-        return (
-            self.ready().filter(run_after__lte=now).filter(Q(notified_at__isnull=True) | Q(notified_at__lt=sent_before))
-        )
+    def unsent(self, now: datetime) -> "TaskQuerySet":
+        """Ready tasks whose time has come and whose message was never sent (or failed to go)."""
+        return self.ready().filter(run_after__lte=now, notified_at__isnull=True)
+
+    def message_expired(self, now: datetime, *, sent_before: datetime) -> "TaskQuerySet":
+        """Ready tasks whose message went out before ``sent_before``: the layer may have dropped it."""
+        return self.ready().filter(run_after__lte=now, notified_at__lt=sent_before)
 
     def lease_expired(self, now: datetime) -> "TaskQuerySet":
         return self.running().filter(lease_until__lt=now)
@@ -80,6 +82,15 @@ class TaskRecord(models.Model):
         verbose_name = "task"
         indexes = [
             models.Index(fields=["run_after"], name="retry_task_ready", condition=Q(status="READY")),
+            models.Index(
+                fields=["run_after"], name="retry_task_unsent", condition=Q(status="READY", notified_at__isnull=True)
+            ),
+            models.Index(
+                fields=["notified_at"], name="retry_task_sent", condition=Q(status="READY", notified_at__isnull=False)
+            ),
+            models.Index(
+                fields=["expires_at"], name="retry_task_deadline", condition=Q(status="READY", expires_at__isnull=False)
+            ),
             models.Index(fields=["queue", "enqueued_at"], name="retry_task_ready_queue", condition=Q(status="READY")),
             models.Index(fields=["lease_until"], name="retry_task_running", condition=Q(status="RUNNING")),
             models.Index(fields=["finished_at"], name="retry_task_finished"),

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import close_old_connections, connections
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.tasks.base import Task, TaskContext
 from django.utils.json import normalize_json
 
@@ -106,7 +106,7 @@ class Runner:
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
         loop = asyncio.get_running_loop()
-        entry.future = loop.run_in_executor(self._executor, in_db_thread, run_sync, record, task, entry.started)
+        entry.future = loop.run_in_executor(self._executor, run_sync, record, task, entry.started)
         return await asyncio.shield(entry.future)
 
     async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> Finished | None:
@@ -196,15 +196,21 @@ class Runner:
 
 
 def in_db_thread[T](function: Callable[..., T], *args: Any) -> T:
-    """Call ``function`` with a usable database connection (a restarted database is reconnected to).
+    """Call a transition, replacing a connection that a database restart broke and trying once more.
 
-    The connection is closed afterwards when CONN_MAX_AGE says so, as at the end of a request.
+    Transitions are conditional updates, so a second try after a lost reply changes nothing twice.
+    The connection is kept between calls (no health-check query each time) unless CONN_MAX_AGE is 0.
     """
-    close_old_connections()
     try:
         return function(*args)
+    except (InterfaceError, OperationalError):
+        if connection.is_usable():
+            raise
+        connection.close()
+        return function(*args)
     finally:
-        close_old_connections()
+        if connection.settings_dict["CONN_MAX_AGE"] == 0:
+            connection.close()
 
 
 def close_thread_connections(executor: ThreadPoolExecutor) -> None:
@@ -236,10 +242,10 @@ def run_sync(record: TaskRecord, task: Task[..., Any], started: float) -> Finish
     """Call a plain task function in this worker thread and record the outcome."""
     logs.tag_task(record)
     try:
-        value = task.func(*context_for(record, task), *record.args, **record.kwargs)
+        value = task.func(*in_db_thread(context_for, record, task), *record.args, **record.kwargs)
     except Exception as error:
-        return finish(record, None, error, started)
-    return finish(record, value, None, started)
+        return in_db_thread(finish, record, None, error, started)
+    return in_db_thread(finish, record, value, None, started)
 
 
 def finish(record: TaskRecord, value: Any, error: BaseException | None, started: float) -> Finished:

@@ -11,6 +11,7 @@ import signal
 from typing import Any
 
 from channels.worker import Worker
+from django.db.backends.signals import connection_created
 
 from retry import conf, runner, transitions
 from retry.transport import outbox
@@ -18,6 +19,19 @@ from retry.transport import outbox
 logger = logging.getLogger("retry.worker")
 #: Seconds to wait after the channel layer fails before asking it again (doubling up to the last).
 LAYER_BACKOFF = (0.5, 1.0, 2.0, 5.0)
+
+
+def relax_commits(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Let this process's PostgreSQL commits return before the disk flush (see RETRY_WORKER_SYNCHRONOUS_COMMIT)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
+
+
+def configure_process() -> None:
+    """Settings that apply to a whole worker process (runworker), not to an embedded one."""
+    if not conf.get().WORKER_SYNCHRONOUS_COMMIT:
+        connection_created.connect(relax_commits, dispatch_uid="retry.worker.relax_commits")
 
 
 class RetryWorker(Worker):

@@ -105,7 +105,7 @@ async def test_tasks_receive_their_context(worker):
     result = await tasks.knows_its_attempt.aenqueue("context")
     await wait_for(all_finished, what="the task")
     await result.arefresh()
-    assert (result.status, result.return_value) == (Status.SUCCESSFUL, 2)
+    assert (result.status, result.return_value, result.attempts) == (Status.SUCCESSFUL, 2, 2)  # counted from 1
 
 
 async def test_tasks_run_concurrently_up_to_the_limit(worker):
@@ -158,3 +158,22 @@ def timedelta_of(seconds: float):  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
     return timedelta(seconds=seconds)
+
+
+def test_worker_processes_let_postgresql_commits_return_before_the_disk_flush():
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    from retry.worker import configure_process, relax_commits
+
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    configure_process()
+    try:
+        connection = connections.create_connection("default")
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("off",)
+        connection.close()
+    finally:
+        connection_created.disconnect(relax_commits, dispatch_uid="retry.worker.relax_commits")
