@@ -12,6 +12,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -28,6 +29,8 @@ FLOOD_LIMIT = 30
 GAP_GRACE = 0.5
 #: Most skipped numbers awaited at once.
 MAX_GAP = 100
+#: The group events every board of a process gets at once.
+GROUP_EVENTS = frozenset({"order.changed", "task.changed"})
 
 
 def setting(name: str, default: Any) -> Any:
@@ -94,6 +97,14 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.send_snapshot()
         self.start_timer(self.resync_timer(setting("BOARD_RESYNC_INTERVAL", 15.0)))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels checks the database connection in a thread before every message: one thread hop per board
+        # and event, in a queue. Group events read only through the shared reads, whose thread checks it anyway.
+        if message.get("type") in GROUP_EVENTS:
+            await getattr(self, get_handler_name(message))(message)
+        else:
+            await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
