@@ -140,7 +140,8 @@ class TaskAttempt(models.Model):
     The attempt under way is on the task row itself (worker_id, last_attempted_at).
     """
 
-    task = models.ForeignKey(TaskRecord, on_delete=models.CASCADE, related_name="attempt_set")
+    # The database removes a task's attempts with it: one DELETE, no rows read first.
+    task = models.ForeignKey(TaskRecord, on_delete=models.DB_CASCADE, related_name="attempt_set")
     number = models.PositiveIntegerField()
     worker_id = models.CharField(max_length=100)
     started_at = models.DateTimeField()
@@ -219,7 +220,7 @@ class PeriodicRun(models.Model):
 
     name = models.CharField(max_length=100, primary_key=True)
     period_start = models.DateTimeField()
-    task = models.ForeignKey(TaskRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    task = models.ForeignKey(TaskRecord, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="+")
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.period_start:%Y-%m-%d %H:%M:%S}"
