@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.tasks.base import TaskResultStatus as Status
@@ -50,19 +50,46 @@ def claim(task_id: str, worker_id: str) -> TaskRecord | None:
 
 def succeed(task: TaskRecord, return_value: Any, duration: float) -> bool:
     """RUNNING → SUCCESSFUL (or removed, for ``ignore_result`` tasks); False if the claim was lost."""
-    with transaction.atomic():
-        fenced = _fenced(task)
-        if task.ignore_result:
-            won = fenced.delete()[1].get("retry.TaskRecord", 0) > 0
-        else:
-            won = _update(fenced, task, status=Status.SUCCESSFUL, return_value=return_value, **_finished()) > 0
+    connection = connections[router.db_for_write(TaskRecord)]
+    if task.ignore_result:
+        won = _fenced(task).delete()[1].get("retry.TaskRecord", 0) > 0
+    elif connection.vendor == "postgresql":
+        won = _succeed_in_one_statement(connection, task, return_value)
+    else:
+        with transaction.atomic():
+            won = _update(_fenced(task), task, status=Status.SUCCESSFUL, return_value=return_value, **_finished()) > 0
             if won:
                 _finish_attempt(task, Outcome.SUCCEEDED)
-        if won:
-            events.record("succeeded", task, duration=round(duration, 6))
-        else:
-            _log_lost_claim(task)
+    if won:
+        task.status = Status.SUCCESSFUL
+        events.record("succeeded", task, duration=round(duration, 6))
+    else:
+        _log_lost_claim(task)
     return won
+
+
+#: The hot path on PostgreSQL: the fenced update and the attempt's history row in one round trip.
+SUCCEED_SQL = """
+WITH done AS (
+    UPDATE retry_taskrecord
+    SET status = 'SUCCESSFUL', return_value = %s, finished_at = STATEMENT_TIMESTAMP(), lease_until = NULL
+    WHERE id = %s AND status = 'RUNNING' AND attempts = %s AND worker_id = %s
+    RETURNING id, finished_at
+)
+INSERT INTO retry_taskattempt
+    (task_id, number, worker_id, started_at, finished_at, outcome, error_class, error_message, error_traceback)
+SELECT id, %s, %s, %s, finished_at, 'SUCCEEDED', '', '', '' FROM done
+"""
+
+
+def _succeed_in_one_statement(connection: Any, task: TaskRecord, return_value: Any) -> bool:
+    value = TaskRecord._meta.get_field("return_value").get_db_prep_save(return_value, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SUCCEED_SQL,
+            [value, task.pk, task.attempts, task.worker_id, task.attempts, task.worker_id, task.last_attempted_at],
+        )
+        return bool(cursor.rowcount > 0)
 
 
 def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None, duration: float) -> bool:
