@@ -167,6 +167,11 @@ class KitchenBoardConsumer(LiveBoardConsumer):
             return
         await super().resync()
 
+    async def task_changes(self, message: dict[str, Any]) -> None:
+        """The retry layer's events of one moment, published together."""
+        for event in message.get("events", []):
+            await self.task_changed(event)
+
     async def task_changed(self, event: dict[str, Any]) -> None:
         """A retry-layer event: if the task works for an order on the board, show that order again."""
         if self.closed:

@@ -55,6 +55,10 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         """A task changed state somewhere (retry.events): send fresh figures soon."""
         self.schedule()
 
+    async def task_changes(self, message: dict[str, Any]) -> None:
+        """Tasks changed state (retry.events publishes the events of one moment together)."""
+        self.schedule()
+
     def schedule(self) -> None:
         if self.pending is not None and not self.pending.done():
             return  # the push already planned reads the database after this change

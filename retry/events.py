@@ -1,7 +1,8 @@
 """Every task state change: one structured log line, and a small event for the live boards and dashboard.
 
 Events travel on the channel layer's group, which is at most once: a lost event never loses a task,
-and listeners re-read the database when they miss one.
+and listeners re-read the database when they miss one. The events of each moment (BATCH_WINDOW) go out
+together as one ``{"type": "task.changes", "version": 1, "events": [...]}`` group message.
 """
 
 import logging
@@ -35,4 +36,4 @@ def record(change: str, task: models.TaskRecord, **details: Any) -> None:
     fields = {"change": change, **task.log_fields(), "status": task.status, **details}
     logger.log(LEVELS.get(change, logging.INFO), "task %s", change, extra=fields)
     event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
-    transaction.on_commit(lambda: outbox.group_send(conf.get().EVENTS_GROUP, event))
+    transaction.on_commit(lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"))

@@ -29,6 +29,8 @@ def run_message(task_id: str) -> dict[str, str]:
 
 #: Sends under way at once: a burst must not take more connections than the layer's pool holds.
 MAX_CONCURRENT_SENDS = 32
+#: Seconds events wait to be published together in one group message.
+BATCH_WINDOW = 0.05
 
 
 class Outbox:
@@ -36,6 +38,7 @@ class Outbox:
 
     def __init__(self) -> None:
         self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._batches: dict[str, list[dict[str, Any]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._own_loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[Future[Any]] = set()
@@ -56,6 +59,24 @@ class Outbox:
     def group_send(self, group: str, message: dict[str, Any]) -> None:
         """Publish ``message`` to ``group``; group messages are at most once, so a failure is only logged."""
         self._submit(self._group_send(group, message))
+
+    def publish(self, group: str, event: dict[str, Any], *, batch_type: str) -> None:
+        """Publish ``event`` to ``group`` within BATCH_WINDOW, together with the others of that moment.
+
+        Listeners get ``{"type": batch_type, "events": [...]}``: one group message instead of one per event.
+        """
+        with self._lock:
+            batch = self._batches.setdefault(group, [])
+            batch.append(event)
+            if len(batch) > 1:
+                return  # the publication of this batch is already on its way
+        self._submit(self._publish_later(group, batch_type))
+
+    async def _publish_later(self, group: str, batch_type: str) -> None:
+        await asyncio.sleep(BATCH_WINDOW)
+        with self._lock:
+            events = self._batches.pop(group, [])
+        await self._group_send(group, {"type": batch_type, "version": 1, "events": events})
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is sent; False if ``timeout`` ran out first."""

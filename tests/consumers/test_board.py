@@ -244,6 +244,7 @@ async def test_the_periodic_resync_repairs_a_change_nobody_announced(connect, al
     settings.BOARD_RESYNC_INTERVAL = 0.2
     board, _ = await connect(user=alice)
     await board.receive()
+    await board.drain()  # the order's own task events, if any
     scoop = (await step_ids(order))["scoop"]
     await sync_to_async(Step.objects.filter(pk=scoop).update)(status=Step.Status.DONE)
     event = await board.receive()
