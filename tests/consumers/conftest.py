@@ -20,14 +20,8 @@ from retry import conf, runner
 from retry.transport import outbox
 from retry.worker import RetryWorker
 from tests.conftest import flush_channel_layer
+from tests.factories import ORDER_FIELDS
 
-ORDER_FIELDS = {
-    "customer_name": "Sam Baker",
-    "customer_email": "sam@example.com",
-    "flavour": "pistachio",
-    "size": "medium",
-    "message": "Happy birthday, Sam!",
-}
 ORIGIN = "http://localhost"
 
 

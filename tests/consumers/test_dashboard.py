@@ -1,12 +1,10 @@
 """The dashboard feed: staff only, fresh figures after every task change, throttled."""
 
-import asyncio
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
-from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -16,23 +14,10 @@ from django.urls import path
 
 from consumers.dashboard import NOT_ALLOWED, DashboardConsumer
 from retry import conf, transitions
-from retry.transport import outbox
-from tests.conftest import flush_channel_layer
 from tests.retry.rows import task
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 APPLICATION = AuthMiddlewareStack(URLRouter([path("ws/dashboard/", DashboardConsumer.as_asgi())]))
-
-
-@pytest.fixture
-async def feed_layer(transactional_db):
-    """The channel layer, empty, with task events published on this test's event loop."""
-    flush_channel_layer()
-    outbox.use_loop(asyncio.get_running_loop())
-    yield get_channel_layer()
-    await asyncio.sleep(0.05)
-    outbox.use_loop(None)
-    flush_channel_layer()
 
 
 def session_cookie(username: str, **fields: Any) -> bytes:
@@ -43,7 +28,7 @@ def session_cookie(username: str, **fields: Any) -> bytes:
 
 
 @pytest.fixture
-async def open_feed(feed_layer):
+async def open_feed(layer):
     opened = []
 
     async def open_as(username: str | None, **fields: Any) -> tuple[WebsocketCommunicator, Any]:
@@ -79,11 +64,11 @@ async def test_the_feed_updates_when_a_task_changes(open_feed):
     assert (queue_of(message, "webhooks")["ready"], queue_of(message, "webhooks")["dead"]) == (0, 1)
 
 
-async def test_a_burst_of_changes_makes_one_push(open_feed, feed_layer):
+async def test_a_burst_of_changes_makes_one_push(open_feed, layer):
     feed, _ = await open_feed("olga", is_staff=True, is_superuser=True)
     await feed.receive_json_from(timeout=5)
     for _ in range(20):
-        await feed_layer.group_send(conf.get().EVENTS_GROUP, {"type": "task.changed", "change": "started"})
+        await layer.group_send(conf.get().EVENTS_GROUP, {"type": "task.changed", "change": "started"})
     await feed.receive_json_from(timeout=5)
     assert await feed.receive_nothing(timeout=0.6)
 

@@ -5,15 +5,8 @@ from django.contrib.auth import get_user_model
 
 from orders import services
 from orders.models import Order, Step
+from tests.factories import ORDER_FIELDS
 from tests.retry.conftest import layer, worker  # noqa: F401  (the real worker, for the background work of orders)
-
-ORDER_FIELDS = {
-    "customer_name": "Sam Baker",
-    "customer_email": "sam@example.com",
-    "flavour": "pistachio",
-    "size": "medium",
-    "message": "Happy birthday, Sam!",
-}
 
 
 @pytest.fixture(autouse=True)
