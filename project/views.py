@@ -38,7 +38,8 @@ def check_database() -> tuple[str, dict[str, Any] | None]:
 async def check_channel_layer() -> str:
     layer = get_channel_layer()
     try:
-        channel = await layer.new_channel("healthz.")
+        # The default prefix: channels-redis reads every process-local channel through one shared name.
+        channel = await layer.new_channel()
         await layer.send(channel, {"type": "healthz.ping"})
         await asyncio.wait_for(layer.receive(channel), LAYER_TIMEOUT)
     except Exception as error:

@@ -1,0 +1,58 @@
+"""`manage.py serve` (what `make run` starts): the site, with task workers and a dispatcher in the same process."""
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from django.conf import settings
+from django.tasks.base import TaskResultStatus as Status
+
+from retry.models import TaskRecord
+from tests import tasks
+from tests.faults.processes import Process, database_url, free_port, manage, wait_until_listening
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
+
+
+@pytest.fixture
+def served(tmp_path):  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        "RETRY_EMBEDDED": "1",
+        # A message sent by this test process to its own in-memory layer never reaches the server:
+        # the server's dispatcher must count it lost and send it again.
+        "RETRY_MESSAGE_EXPIRY": "0.5",
+    }
+    server = Process("serve", manage("serve", "--port", str(port)), env, tmp_path).start()
+    try:
+        wait_until_listening(port, timeout=30)
+        yield port
+    finally:
+        server.stop()
+        print(server.log())
+
+
+def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return found
+
+
+def test_the_embedded_server_runs_tasks_and_its_dispatcher(served):
+    result = tasks.record.enqueue("served")
+    wait_for(lambda: TaskRecord.objects.filter(pk=result.id, status=Status.SUCCESSFUL).exists())
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{served}/healthz", timeout=10) as response:
+            health = json.load(response)
+    except urllib.error.HTTPError as error:
+        health = json.load(error)
+    assert (health["status"], health["channel_layer"]) == ("ok", "ok")
+    assert health["dispatcher"]["stale"] is False
