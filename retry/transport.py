@@ -78,6 +78,15 @@ class Outbox:
             events = self._batches.pop(group, [])
         await self._group_send(group, {"type": batch_type, "version": 1, "events": events})
 
+    async def aflush(self, timeout: float = 5.0) -> bool:
+        """``flush`` for a coroutine, which may run on the outbox's own loop."""
+        with self._lock:
+            pending = [asyncio.wrap_future(future) for future in self._pending]
+        if not pending:
+            return True
+        _, not_done = await asyncio.wait(pending, timeout=timeout)
+        return not not_done
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is sent; False if ``timeout`` ran out first."""
         with self._lock:

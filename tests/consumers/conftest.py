@@ -59,7 +59,10 @@ async def bob(layer: Any) -> Any:
 
 @pytest.fixture
 async def order(layer: Any) -> Order:
-    return await sync_to_async(services.place_order)(**ORDER_FIELDS)
+    """A new order, its events (and its tasks') already published, so a board connected next gets only later ones."""
+    placed = await sync_to_async(services.place_order)(**ORDER_FIELDS)
+    assert await outbox.aflush()
+    return placed
 
 
 class Board:
