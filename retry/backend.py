@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any, cast
 
@@ -17,8 +16,6 @@ from django.utils import timezone
 from retry import arguments, conf, events, models, registry, transitions
 from retry.task import RetryTask
 from retry.transport import channel_for, outbox, run_message
-
-logger = logging.getLogger("retry.backend")
 
 
 class RetryBackend(BaseTaskBackend):

@@ -112,10 +112,6 @@ class TaskRecord(models.Model):
     def name(self) -> str:
         return self.task_path.rsplit(".", 1)[-1]
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
-
     def log_fields(self) -> dict[str, Any]:
         """What every log line and event says about the task."""
         return {"task_id": str(self.id), "task_name": self.task_path, "queue": self.queue, "attempt": self.attempts}

@@ -41,7 +41,7 @@ def policy_for(task: Task[..., Any]) -> policy.RetryPolicy:
 
 def policy_of(record: models.TaskRecord, task: Task[..., Any] | None) -> policy.RetryPolicy:
     """The policy a stored task runs under: the numbers it was enqueued with, the exception rules of the code."""
-    rules = policy_for(task) if isinstance(task, RetryTask) else default_policy()
+    rules = policy_for(task) if task is not None else default_policy()
     return rules.with_numbers(record.policy)
 
 

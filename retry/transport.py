@@ -97,6 +97,7 @@ class Outbox:
     def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if loop not in self._gates:
+            self._gates = {known: gate for known, gate in self._gates.items() if not known.is_closed()}
             self._gates[loop] = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         return self._gates[loop]
 

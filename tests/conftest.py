@@ -17,10 +17,13 @@ def uses_services() -> bool:
     return bool(settings.REDIS_URLS)
 
 
+#: The shared Redis server; tests give their keys a prefix of their own.
+SHARED_REDIS = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+
+
 @pytest.fixture
 def redis_url() -> str:
-    """The shared Redis server; tests give their keys a prefix of their own."""
-    return os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+    return SHARED_REDIS
 
 
 @pytest.fixture(scope="session", autouse=True)

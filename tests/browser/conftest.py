@@ -1,10 +1,6 @@
 """Fixtures of the browser tests: the site served by `manage.py serve` in a subprocess, and headless Chromium."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +12,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from playwright.async_api import async_playwright
 
+from tests import processes
 from tests.consumers.conftest import make_user, session_of
+from tests.processes import Process, free_port, manage, wait_until_listening
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -32,21 +29,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def database_url() -> str:
-    """The test database as a URL, so the server process reads and writes what the test sees."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def staff_member(username: str) -> Any:
     return get_user_model().objects.filter(username=username).first() or make_user(username, is_staff=True)
 
@@ -54,60 +36,32 @@ def staff_member(username: str) -> Any:
 class Server:
     """`manage.py serve` on a port of its own; stop() and start() again to test a restart."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": processes.database_url(connection.settings_dict),
+            "DEBUG": "1",
+        }
+        self.process = Process("server", manage("serve", "--port", str(self.port)), env, log_dir)
 
     def start(self) -> None:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(), "DEBUG": "1"}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "serve", "--port", str(self.port)],
-                cwd=BASE_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.wait_until_listening()
-
-    def wait_until_listening(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("the server did not start listening")
+        self.process.start()
+        wait_until_listening(self.port, timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-
-@pytest.fixture(autouse=True)
-def static_root(settings: Any, tmp_path: Path) -> None:
-    """An existing STATIC_ROOT: WhiteNoise warns about a missing one, and warnings fail tests."""
-    settings.STATIC_ROOT = tmp_path
+        self.process.stop(grace=15)
 
 
 @pytest.fixture
 def server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
-    site = Server(tmp_path / "server.log")
+    site = Server(tmp_path)
     site.start()
     yield site
     site.stop()
-    print(f"--- server log ---\n{site.log.read_text()[-6000:]}")  # shown when the test fails
+    print(f"--- server log ---\n{site.process.log()[-6000:]}")  # shown when the test fails
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from django.test import override_settings
 
 from retry.models import TaskRecord
 from retry.transport import outbox
-from tests.faults import processes
+from tests import processes
+from tests.conftest import SHARED_REDIS
 
-SHARED_REDIS = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 #: Short timings for the processes a test starts: leases expire, and the dispatcher passes, in about a second.
 TIMINGS = {

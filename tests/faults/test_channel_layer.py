@@ -5,8 +5,7 @@ import time
 import pytest
 
 from retry.models import Heartbeat, TaskRecord
-from tests import tasks
-from tests.faults import processes
+from tests import processes, tasks
 from tests.faults.conftest import enqueue_many, unfinished, wait_for
 from tests.faults.counts import Counts, count
 

@@ -9,12 +9,6 @@ from tests.factories import ORDER_FIELDS
 from tests.retry.conftest import layer, worker  # noqa: F401  (the real worker, for the background work of orders)
 
 
-@pytest.fixture(autouse=True)
-def static_root(settings, tmp_path):
-    """An existing STATIC_ROOT: WhiteNoise warns about a missing one, and warnings fail tests."""
-    settings.STATIC_ROOT = tmp_path
-
-
 @pytest.fixture
 def alice(db):
     return get_user_model().objects.create_user("alice", is_staff=True)

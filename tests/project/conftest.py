@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 BASE_DIR = Path(__file__).resolve().parents[2]
 # Enough of the parent's environment to start Python; every setting comes from the test.
 KEPT = ("PATH", "HOME", "LANG", "SYSTEMROOT")
@@ -41,9 +39,3 @@ def settings_error(**variables: str) -> str:
     result = run_python(["-c", "import project.settings"], variables)
     assert result.returncode != 0, "the settings accepted the environment"
     return result.stderr.strip().splitlines()[-1]
-
-
-@pytest.fixture(autouse=True)
-def static_root(settings, tmp_path):
-    """An existing STATIC_ROOT: WhiteNoise warns about a missing one, and warnings fail tests."""
-    settings.STATIC_ROOT = tmp_path

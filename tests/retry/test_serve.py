@@ -12,7 +12,7 @@ from django.tasks.base import TaskResultStatus as Status
 
 from retry.models import TaskRecord
 from tests import tasks
-from tests.faults.processes import Process, database_url, free_port, manage, wait_until_listening
+from tests.processes import Process, database_url, free_port, manage, wait_until_listening
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 

@@ -1,4 +1,4 @@
-"""Real worker, dispatcher and Redis processes for the fault-injection tests, each logging to a file of its own."""
+"""Real server, worker, dispatcher and Redis processes for the tests, each logging to a file of its own."""
 
 import os
 import signal
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
