@@ -45,7 +45,7 @@ class RetrySettings:
     RESULT_RETENTION: float = 7 * 24 * 3600.0
     #: Seconds failed (dead) tasks are kept (0: forever).
     FAILED_RETENTION: float = 30 * 24 * 3600.0
-    #: Retries due sooner than this are sent by the worker that scheduled them, on time.
+    #: Retries due sooner than this are started by the worker that scheduled them, on time.
     LOCAL_RETRY_HORIZON: float = 300.0
     #: Periodic tasks: {name: {"task": dotted path, "every": seconds} or {"task": ..., "cron": "*/5 * * * *"},
     #: optionally "args"/"kwargs"}.

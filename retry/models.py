@@ -92,6 +92,10 @@ class TaskRecord(models.Model):
                 fields=["expires_at"], name="retry_task_deadline", condition=Q(status="READY", expires_at__isnull=False)
             ),
             models.Index(fields=["queue", "enqueued_at"], name="retry_task_ready_queue", condition=Q(status="READY")),
+            # A worker with free slots takes its queues' backlog in this order (transitions.claim_many).
+            models.Index(
+                fields=["queue", "-priority", "run_after"], name="retry_task_backlog", condition=Q(status="READY")
+            ),
             models.Index(fields=["lease_until"], name="retry_task_running", condition=Q(status="RUNNING")),
             models.Index(fields=["finished_at"], name="retry_task_finished"),
             models.Index(fields=["task_path", "status"], name="retry_task_path_status"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,8 @@ from django.tasks.base import Task, TaskContext
 from django.utils.json import normalize_json
 
 from retry import backend, conf, heartbeats, logs, policy, registry, transitions
+from retry.groupcommit import Batcher
 from retry.models import TaskRecord
-from retry.transport import channel_for, outbox, run_message
 
 logger = logging.getLogger("retry.runner")
 
@@ -31,6 +32,7 @@ class Running:
     record: TaskRecord
     started: float = field(default_factory=time.monotonic)
     future: asyncio.Future[Any] | None = None
+    job: asyncio.Future[None] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,16 @@ class Runner:
         self._slots = asyncio.Semaphore(self.concurrency)
         self._capacity = asyncio.Event()
         self._capacity.set()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._jobs: dict[str, asyncio.Future[None]] = {}
+        # Near retries of this worker: waiting for their time, then for a slot.
+        self._timers: dict[str, asyncio.TimerHandle | asyncio.Future[None]] = {}
+        self._jobs: set[asyncio.Future[None]] = set()
+        # The last claim found more due tasks than free slots: take more as soon as a slot frees.
+        self._backlog = False
+        self._refill: asyncio.Future[None] | None = None
         self._executor = ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="retry-task")
+        # Claims and successes that arrive together share one statement.
+        self._claims: Batcher[str | None, TaskRecord | None] = Batcher(self._claim_many)
+        self._successes: Batcher[tuple[TaskRecord, Any, float], bool] = Batcher(self._succeed_many)
 
     async def wait_for_capacity(self) -> None:
         """Return once a task slot is free, so a worker pulls no more messages than it can start."""
@@ -71,27 +80,42 @@ class Runner:
         if self.stopping:
             await self.in_thread(transitions.forget_sent, [task_id])
             return
+        if task_id in self.running:
+            return  # a second message for a task this worker runs already
         await self._slots.acquire()
-        job = self._jobs[task_id] = asyncio.ensure_future(self._run(task_id))
+        self._launch(self._run(task_id))
+
+    def _launch(self, attempt: Coroutine[Any, Any, None]) -> None:
+        """Run ``attempt`` in the slot its caller holds; the slot is freed when it ends."""
+        job = asyncio.ensure_future(attempt)
+        self._jobs.add(job)
         self._update_capacity()
-        job.add_done_callback(lambda _: self._done(task_id))
+        job.add_done_callback(self._done)
 
     async def _run(self, task_id: str) -> None:
         try:
-            record = await self.in_thread(transitions.claim, task_id, self.id)
-            if record is None:
-                logger.debug("Message for a task that is not claimable; dropped", extra={"task_id": task_id})
-                return
+            record = await self._claims.submit(task_id)
+        except Exception:
+            logger.exception("Could not claim task", extra={"task_id": task_id, "worker_id": self.id})
+            return
+        if record is None:
+            logger.debug("Message for a task that is not claimable; dropped", extra={"task_id": task_id})
+            return
+        await self._run_claimed(record)
+
+    async def _run_claimed(self, record: TaskRecord) -> None:
+        task_id = str(record.pk)
+        try:
             if self.releasing:
                 await self.in_thread(transitions.release, record)
                 return
-            entry = self.running[task_id] = Running(record)
+            entry = self.running[task_id] = Running(record, job=asyncio.current_task())
             try:
                 finished = await self._attempt(entry)
             finally:
                 self.running.pop(task_id, None)
             if finished is not None and finished.retry_delay is not None:
-                self._send_later(finished.record, finished.retry_delay)
+                self._start_later(finished.record, finished.retry_delay)
         except Exception:
             # The task's own errors were recorded by _attempt; this is the database or a bug here.
             # The row stays as it was and the dispatcher recovers it.
@@ -102,12 +126,13 @@ class Runner:
         try:
             task = registry.load(record.task_path)
         except Exception as error:
-            return await self.in_thread(finish, record, None, error, entry.started)
+            return await self._finish(entry, None, error)
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
         loop = asyncio.get_running_loop()
-        entry.future = loop.run_in_executor(self._executor, run_sync, record, task, entry.started)
-        return await asyncio.shield(entry.future)
+        entry.future = loop.run_in_executor(self._executor, in_db_thread, call_sync, record, task)
+        value, raised = await asyncio.shield(entry.future)
+        return await self._finish(entry, value, raised)
 
     async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> Finished | None:
         record = entry.record
@@ -121,25 +146,83 @@ class Runner:
                 return None
             raise
         except Exception as error:
-            return await self.in_thread(finish, record, None, error, entry.started)
-        return await self.in_thread(finish, record, value, None, entry.started)
+            return await self._finish(entry, None, error)
+        return await self._finish(entry, value, None)
 
-    def _send_later(self, record: TaskRecord, delay: float) -> None:
-        """Send a near retry's message on time from here; the dispatcher covers a far one, or this process dying."""
+    async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> Finished:
+        """Record the attempt's outcome: a success together with the others of the moment, a failure on its own."""
+        duration = time.monotonic() - entry.started
+        if error is None:
+            try:
+                value = normalize_json(value)
+            except Exception as bad_value:
+                error = policy.GiveUp(f"the return value is not JSON: {bad_value}")
+            else:
+                await self._successes.submit((entry.record, value, duration))
+                return Finished(entry.record)
+        return await self.in_thread(fail, entry.record, error, duration)
+
+    async def _claim_many(self, task_ids: list[str | None]) -> list[TaskRecord | None]:
+        """Claim ``task_ids`` in one statement, and as many due tasks of the backlog as there are free slots.
+
+        None for each id that was not claimable (or named twice); a None in ``task_ids`` only asks for the backlog.
+        """
+        reserved = 0
+        while not self.stopping and self.queues and not self._slots.locked():
+            await self._slots.acquire()  # free, so this does not wait
+            reserved += 1
+        named = [task_id for task_id in task_ids if task_id is not None]
+        try:
+            records = await self.in_thread(
+                functools.partial(transitions.claim_many, queues=self.queues, more=reserved), named, self.id
+            )
+        except BaseException:
+            for _ in range(reserved):
+                self._slots.release()
+            self._update_capacity()
+            raise
+        claimed = {str(record.pk): record for record in records}
+        results = [claimed.pop(task_id, None) if task_id is not None else None for task_id in task_ids]
+        self._backlog = reserved > 0 and len(claimed) >= reserved
+        for record in claimed.values():
+            self._launch(self._run_claimed(record))
+        for _ in range(reserved - len(claimed)):
+            self._slots.release()
+        self._update_capacity()
+        return results
+
+    async def _take_backlog(self) -> None:
+        try:
+            await self._claims.submit(None)
+        except Exception:
+            logger.exception("Could not claim from the backlog", extra={"worker_id": self.id})
+        finally:
+            self._refill = None
+
+    async def _succeed_many(self, results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
+        return await self.in_thread(transitions.succeed_many, results)
+
+    def _start_later(self, record: TaskRecord, delay: float) -> None:
+        """Run a near retry here, on time; the dispatcher covers a far one, or this process dying.
+
+        Its row says its message is out (see transitions._ready_again), so no other message races this one.
+        """
         if delay > conf.get().LOCAL_RETRY_HORIZON:
             return
-        task_id, channel = str(record.pk), channel_for(record.queue)
+        task_id = str(record.pk)
 
-        def send() -> None:
-            self._timers.pop(task_id, None)
-            outbox.send(channel, run_message(task_id), lambda _: transitions.forget_sent([task_id]))
+        def start() -> None:
+            starting = self._timers[task_id] = asyncio.ensure_future(self.start(task_id))
+            starting.add_done_callback(lambda _: self._timers.pop(task_id, None))
 
-        self._timers[task_id] = asyncio.get_running_loop().call_later(delay, send)
+        self._timers[task_id] = asyncio.get_running_loop().call_later(delay, start)
 
-    def _done(self, task_id: str) -> None:
-        self._jobs.pop(task_id, None)
+    def _done(self, job: asyncio.Future[None]) -> None:
+        self._jobs.discard(job)
         self._slots.release()
         self._update_capacity()
+        if self._backlog and self._refill is None and not self.stopping:
+            self._refill = asyncio.ensure_future(self._take_backlog())
 
     def _update_capacity(self) -> None:
         if self._slots.locked():
@@ -182,8 +265,9 @@ class Runner:
             logger.warning(
                 "Still running at shutdown; handed back", extra={**entry.record.log_fields(), "released": released}
             )
-        for task_id in list(self.running):
-            self._jobs[task_id].cancel()  # an async task hands itself back; a thread's row was handed back above
+        for entry in list(self.running.values()):
+            if entry.job is not None:
+                entry.job.cancel()  # an async task hands itself back; a thread's row was handed back above
         while self._jobs:  # claims under way see `releasing` and hand their task back
             await asyncio.sleep(0.01)
         pending = list(self._timers)
@@ -238,28 +322,18 @@ def context_for(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, ...]:
     return (TaskContext(task_result=backend.to_result(record, task.backend, task)),)
 
 
-def run_sync(record: TaskRecord, task: Task[..., Any], started: float) -> Finished:
-    """Call a plain task function in this worker thread and record the outcome."""
+def call_sync(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, BaseException | None]:
+    """Call a plain task function in this worker thread: its return value, or the error it raised."""
     logs.tag_task(record)
     try:
-        value = task.func(*in_db_thread(context_for, record, task), *record.args, **record.kwargs)
+        return task.func(*in_db_thread(context_for, record, task), *record.args, **record.kwargs), None
     except Exception as error:
-        return in_db_thread(finish, record, None, error, started)
-    return in_db_thread(finish, record, value, None, started)
+        return None, error
 
 
-def finish(record: TaskRecord, value: Any, error: BaseException | None, started: float) -> Finished:
-    """Record the attempt's outcome as the policy decides."""
+def fail(record: TaskRecord, error: BaseException, duration: float) -> Finished:
+    """Record a failed attempt as the policy decides: another attempt later, or give up."""
     logs.tag_task(record)
-    duration = time.monotonic() - started
-    if error is None:
-        try:
-            value = normalize_json(value)
-        except Exception as bad_value:
-            error = policy.GiveUp(f"the return value is not JSON: {bad_value}")
-        else:
-            transitions.succeed(record, value, duration)
-            return Finished(record)
     decision = policy.decide(registry.policy_of(record, _task_or_none(record)), record.attempts, error)
     won = transitions.fail(record, error, decision, duration)
     return Finished(record, decision.delay if won and decision else None)

@@ -5,9 +5,11 @@ process won (a duplicate message, a late finisher, a second dispatcher), and the
 Completions are fenced on (id, attempt, worker), so a worker that lost its lease overwrites nothing.
 """
 
+import json
 import logging
 import traceback
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,68 +30,135 @@ MESSAGE_LIMIT = 2000
 
 def claim(task_id: str, worker_id: str) -> TaskRecord | None:
     """READY and due → RUNNING for ``worker_id``, with a fresh lease; None if the task is not claimable."""
-    now = clock.now_plus(0)
-    claimable = (
-        TaskRecord.objects.ready()
-        .filter(pk=task_id, run_after__lte=now)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    )
-    task = _update_returning(
-        claimable,
-        status=Status.RUNNING,
-        attempts=F("attempts") + 1,
-        worker_id=worker_id,
-        lease_until=clock.now_plus(conf.get().LEASE),
-        started_at=Coalesce(F("started_at"), now),
-        last_attempted_at=now,
-    )
-    if task is not None:
+    claimed = claim_many([task_id], worker_id)
+    return claimed[0] if claimed else None
+
+
+def claim_many(task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (), more: int = 0) -> list[TaskRecord]:
+    """``claim`` for many tasks in one statement; returns the rows that were claimable (each once).
+
+    With ``more``, up to that many other due tasks of ``queues`` are claimed too, highest priority and
+    oldest first: a worker with free slots takes a backlog from the database instead of one message at
+    a time. Their messages, when they come, find them claimed and are dropped.
+    """
+    more = more if queues else 0
+    if not task_ids and not more:
+        return []
+    connection = connections[router.db_for_write(TaskRecord)]
+    if connection.vendor == "postgresql":
+        params = [sorted(set(task_ids)), list(queues), more, worker_id, conf.get().LEASE]
+        tasks = list(TaskRecord.objects.raw(CLAIM_SQL, params))
+    else:
+        now = clock.now_plus(0)
+        claimable = (
+            TaskRecord.objects.ready()
+            .filter(run_after__lte=now)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        )
+        wanted = Q(pk__in=task_ids)
+        if more:
+            backlog = claimable.filter(queue__in=queues).order_by("-priority", "run_after").values("pk")[:more]
+            wanted |= Q(pk__in=backlog)
+        tasks = _update_returning(
+            claimable.filter(wanted),
+            status=Status.RUNNING,
+            attempts=F("attempts") + 1,
+            worker_id=worker_id,
+            lease_until=clock.now_plus(conf.get().LEASE),
+            started_at=Coalesce(F("started_at"), now),
+            last_attempted_at=now,
+        )
+    for task in tasks:
         events.record("started", task, worker_id=worker_id)
-    return task
+    return tasks
+
+
+#: Claims on PostgreSQL. Rows locked by another transaction are skipped, never waited for: another worker
+#: is claiming them, or the dispatcher is sending their message again.
+CLAIM_SQL = """
+WITH named AS (
+    SELECT id FROM retry_taskrecord
+    WHERE id = ANY(%s::uuid[]) AND status = 'READY' AND run_after <= STATEMENT_TIMESTAMP()
+        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
+    FOR UPDATE SKIP LOCKED
+), backlog AS (
+    SELECT id FROM retry_taskrecord
+    WHERE status = 'READY' AND queue = ANY(%s) AND run_after <= STATEMENT_TIMESTAMP()
+        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
+    ORDER BY priority DESC, run_after
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE retry_taskrecord
+SET status = 'RUNNING', attempts = attempts + 1, worker_id = %s,
+    lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
+    started_at = COALESCE(started_at, STATEMENT_TIMESTAMP()), last_attempted_at = STATEMENT_TIMESTAMP()
+WHERE id IN (SELECT id FROM named UNION SELECT id FROM backlog)
+RETURNING *
+"""
 
 
 def succeed(task: TaskRecord, return_value: Any, duration: float) -> bool:
     """RUNNING → SUCCESSFUL (or removed, for ``ignore_result`` tasks); False if the claim was lost."""
+    return succeed_many([(task, return_value, duration)])[0]
+
+
+def succeed_many(results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
+    """``succeed`` for many tasks, in one statement on PostgreSQL; whether each one's claim still held."""
     connection = connections[router.db_for_write(TaskRecord)]
-    if task.ignore_result:
-        won = _fenced(task).delete()[1].get("retry.TaskRecord", 0) > 0
+    kept = [(task, value) for task, value, _ in results if not task.ignore_result]
+    if not kept:
+        won_ids = set()
     elif connection.vendor == "postgresql":
-        won = _succeed_in_one_statement(connection, task, return_value)
+        won_ids = _succeed_in_one_statement(connection, kept)
     else:
         with transaction.atomic():
-            won = _update(_fenced(task), task, status=Status.SUCCESSFUL, return_value=return_value, **_finished()) > 0
-            if won:
-                _finish_attempt(task, Outcome.SUCCEEDED)
-    if won:
-        task.status = Status.SUCCESSFUL
-        events.record("succeeded", task, duration=round(duration, 6))
-    else:
-        _log_lost_claim(task)
-    return won
+            won_ids = {
+                task.pk
+                for task, value in kept
+                if _update(_fenced(task), task, status=Status.SUCCESSFUL, return_value=value, **_finished())
+            }
+            for task, _ in kept:
+                if task.pk in won_ids:
+                    _finish_attempt(task, Outcome.SUCCEEDED)
+    outcomes = []
+    for task, _, duration in results:
+        won = _fenced(task).delete()[1].get("retry.TaskRecord", 0) > 0 if task.ignore_result else task.pk in won_ids
+        if won:
+            task.status = Status.SUCCESSFUL
+            events.record("succeeded", task, duration=round(duration, 6))
+        else:
+            _log_lost_claim(task)
+        outcomes.append(won)
+    return outcomes
 
 
-#: The hot path on PostgreSQL: the fenced update and the attempt's history row in one round trip.
+#: The hot path on PostgreSQL: the fenced updates and the attempts' history rows in one round trip.
 SUCCEED_SQL = """
 WITH done AS (
-    UPDATE retry_taskrecord
-    SET status = 'SUCCESSFUL', return_value = %s, finished_at = STATEMENT_TIMESTAMP(), lease_until = NULL
-    WHERE id = %s AND status = 'RUNNING' AND attempts = %s AND worker_id = %s
-    RETURNING id, finished_at
+    UPDATE retry_taskrecord AS task
+    SET status = 'SUCCESSFUL', return_value = NULLIF(result.return_value, 'null'::jsonb),
+        finished_at = STATEMENT_TIMESTAMP(), lease_until = NULL
+    FROM jsonb_to_recordset(%s::jsonb) AS result(id uuid, attempts integer, worker_id text, return_value jsonb)
+    WHERE task.id = result.id AND task.status = 'RUNNING' AND task.attempts = result.attempts
+        AND task.worker_id = result.worker_id
+    RETURNING task.id, task.attempts, task.worker_id, task.last_attempted_at, task.finished_at
 )
 INSERT INTO retry_taskattempt
     (task_id, number, worker_id, started_at, finished_at, outcome, error_class, error_message, error_traceback)
-SELECT id, %s, %s, %s, finished_at, 'SUCCEEDED', '', '', '' FROM done
+SELECT id, attempts, worker_id, last_attempted_at, finished_at, 'SUCCEEDED', '', '', '' FROM done
+RETURNING task_id
 """
 
 
-def _succeed_in_one_statement(connection: Any, task: TaskRecord, return_value: Any) -> bool:
-    value = TaskRecord._meta.get_field("return_value").get_db_prep_save(return_value, connection)
+def _succeed_in_one_statement(connection: Any, results: list[tuple[TaskRecord, Any]]) -> set[uuid.UUID]:
+    rows = [
+        {"id": str(task.pk), "attempts": task.attempts, "worker_id": task.worker_id, "return_value": value}
+        for task, value in results
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            SUCCEED_SQL,
-            [value, task.pk, task.attempts, task.worker_id, task.attempts, task.worker_id, task.last_attempted_at],
-        )
-        return bool(cursor.rowcount > 0)
+        cursor.execute(SUCCEED_SQL, [json.dumps(rows)])
+        return {task_id for (task_id,) in cursor.fetchall()}
 
 
 def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None, duration: float) -> bool:
@@ -240,15 +309,14 @@ def purge(now: datetime, batch: int) -> int:
     return removed
 
 
-def _update_returning(rows: "QuerySet[TaskRecord]", **changes: Any) -> TaskRecord | None:
-    """Apply ``changes`` to at most one row and return it as it is now: one round trip (UPDATE … RETURNING)."""
+def _update_returning(rows: "QuerySet[TaskRecord]", **changes: Any) -> list[TaskRecord]:
+    """Apply ``changes`` to ``rows`` and return them as they are now: one round trip (UPDATE … RETURNING)."""
     meta = TaskRecord._meta
     fields = meta.concrete_fields
     values = [(meta.get_field(name), None, value) for name, value in changes.items()]
     returned = rows._update(values, returning_fields=fields)  # type: ignore[attr-defined]
-    if not returned:
-        return None
-    return TaskRecord.from_db(rows.db, [field.attname for field in fields], returned[0])
+    names = [field.attname for field in fields]
+    return [TaskRecord.from_db(rows.db, names, row) for row in returned or ()]
 
 
 def _fenced(task: TaskRecord) -> "QuerySet[TaskRecord]":
@@ -270,9 +338,9 @@ def _finished() -> dict[str, Any]:
 
 
 def _ready_again(delay: float, *, timer: bool = False) -> dict[str, Any]:
-    """Back to READY, due after ``delay``; the dispatcher sends it then, unless the caller's ``timer`` will.
+    """Back to READY, due after ``delay``; the dispatcher sends it then, unless the caller's ``timer`` starts it.
 
-    A worker that schedules a near retry sends its message on time itself (see runner.Runner._send_later).
+    A worker that schedules a near retry starts it on time itself (see runner.Runner._start_later).
     """
     sent = clock.now_plus(delay) if timer and 0 < delay <= conf.get().LOCAL_RETRY_HORIZON else None
     return {

@@ -1,0 +1,108 @@
+"""Claims: many tasks in one statement, and a worker with free slots taking its queues' backlog from the database."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.routing import get_default_application
+from django.tasks.base import TaskResultStatus as Status
+
+from retry import clock, conf, runner, transitions
+from retry.models import TaskAttempt, TaskRecord
+from retry.transport import outbox
+from retry.worker import RetryWorker
+from tests import tasks
+from tests.conftest import flush_channel_layer
+from tests.retry.conftest import all_finished, runs, wait_for
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+
+def enqueue(key: str, task=tasks.record, **changes: object) -> str:  # type: ignore[no-untyped-def]
+    result = task.enqueue(key)
+    outbox.flush()
+    if changes:
+        TaskRecord.objects.filter(pk=result.id).update(**changes)
+    return result.id
+
+
+def test_named_tasks_are_claimed_once_each_in_one_call():
+    first, second = enqueue("a"), enqueue("b")
+    running = enqueue("c")
+    assert transitions.claim(running, "worker-0") is not None
+
+    claimed = transitions.claim_many([first, second, first, running], "worker-1")
+
+    assert sorted(str(record.pk) for record in claimed) == sorted([first, second])
+    assert {(record.status, record.attempts, record.worker_id) for record in claimed} == {
+        (Status.RUNNING, 1, "worker-1")
+    }
+    assert transitions.claim_many([first, second], "worker-2") == []  # already running
+
+
+def test_free_slots_take_the_backlog_by_priority_then_due_time_and_only_from_the_workers_queues():
+    now = clock.db_now()
+    named = enqueue("named")
+    old = enqueue("old", run_after=now - timedelta(minutes=5))
+    new = enqueue("new", run_after=now - timedelta(minutes=1))
+    urgent = enqueue("urgent", priority=10)
+    enqueue("later", run_after=now + timedelta(hours=1))  # not due
+    enqueue("overdue", expires_at=now - timedelta(minutes=1))  # past its start-by deadline
+    enqueue("elsewhere", task=tasks.on_emails_queue)  # another queue
+
+    claimed = transitions.claim_many([named], "worker-1", queues=["default"], more=2)
+
+    assert {str(record.pk) for record in claimed} == {named, urgent, old}
+    everything = transitions.claim_many([], "worker-1", queues=["default"], more=10)
+    assert {str(record.pk) for record in everything} == {new}
+    assert transitions.claim_many([], "worker-1", queues=[], more=10) == []  # a worker of no queue takes nothing
+
+
+async def start_worker(queues: list[str]) -> tuple[RetryWorker, asyncio.Future[None]]:
+    flush_channel_layer()
+    from channels.layers import get_channel_layer
+
+    channels = [conf.get().CHANNEL_PREFIX + queue for queue in queues]
+    worker = RetryWorker(get_default_application(), channels, get_channel_layer(), handle_signals=False)
+    served = asyncio.ensure_future(worker.arun())
+    await asyncio.sleep(0)
+    return worker, served
+
+
+async def stop_worker(worker: RetryWorker, served: asyncio.Future[None]) -> None:
+    worker.request_stop()
+    await asyncio.wait_for(served, 30)
+    outbox.use_loop(None)
+    runner.install(None)
+    flush_channel_layer()
+
+
+async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_dispatcher(settings):
+    settings.RETRY_CONCURRENCY = 3
+    lost = [await sync_to_async(enqueue)(f"lost-{number}") for number in range(10)]
+    flush_channel_layer()  # every message is gone; the rows say they were sent, so no dispatcher would resend soon
+    worker, served = await start_worker(["default"])
+    try:
+        await sync_to_async(enqueue)("wakes-the-worker")
+        await wait_for(all_finished, what="the backlog to be run")
+    finally:
+        await stop_worker(worker, served)
+    for key in [f"lost-{number}" for number in range(10)] + ["wakes-the-worker"]:
+        assert await sync_to_async(runs)(key) == 1
+    workers = await sync_to_async(lambda: set(TaskAttempt.objects.filter(task_id__in=lost).values_list("worker_id")))()
+    assert workers == {(worker.runner.id,)}
+
+
+async def test_a_near_retry_runs_on_its_worker_without_a_message():
+    worker, served = await start_worker(["default"])
+    try:
+        # A task of a queue no worker listens on, started directly: only a local retry can run its second attempt.
+        task = tasks.fails_then_succeeds.using(queue_name="emails")
+        task_id = await sync_to_async(lambda: task.enqueue("retried-here", failures=1).id)()
+        await worker.runner.start(task_id)
+        await wait_for(all_finished, what="the retry to run")
+    finally:
+        await stop_worker(worker, served)
+    record = await sync_to_async(TaskRecord.objects.get)(pk=task_id)
+    assert (record.status, record.attempts) == (Status.SUCCESSFUL, 2)
