@@ -108,6 +108,8 @@ class KitchenBoardConsumer(LiveBoardConsumer):
     card_reads = reads.SharedReads(cards.kitchen_card_of)
     #: The order each task works for; it never changes, so any earlier read of it will do.
     task_order_reads = reads.SharedReads(order_of_task)
+    #: Who a session belongs to now: the periodic resyncs of the boards of one session share one read.
+    session_reads = reads.SharedReads(access.session_user)
 
     def board_groups(self) -> tuple[str, ...]:
         return (events.KITCHEN_GROUP, conf.get().EVENTS_GROUP)
@@ -160,10 +162,10 @@ class KitchenBoardConsumer(LiveBoardConsumer):
             raise AccessLost(code)
 
     async def resync(self) -> None:
-        try:
-            await database_sync_to_async(self.check_access)()
-        except AccessLost as lost:
-            await self.close(lost.code)
+        _, user = await self.session_reads.now(self.session_key)
+        code = access.refusal(user)
+        if code is not None:
+            await self.close(code)
             return
         await super().resync()
 

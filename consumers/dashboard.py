@@ -7,6 +7,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from consumers import relay
 from retry import conf, stats
 
 VERSION = 1
@@ -22,7 +23,7 @@ def figures() -> dict[str, Any]:
     return stats.snapshot().as_dict()
 
 
-class DashboardConsumer(AsyncJsonWebsocketConsumer):
+class DashboardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
     """Sends {"type": "dashboard.figures", "version": 1, "figures": {...}} on connect, after task changes and on
     {"type": "refresh"}; changes arriving close together share one push."""
 
@@ -30,22 +31,19 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     min_interval = 0.25
 
     async def connect(self) -> None:
-        self.joined = False
         self.last_push = float("-inf")
         self.pending: asyncio.Future[None] | None = None
         if not await database_sync_to_async(may_watch)(self.scope.get("user")):
             await self.close(code=NOT_ALLOWED)
             return
-        await self.channel_layer.group_add(conf.get().EVENTS_GROUP, self.channel_name)
-        self.joined = True
+        await self.listen((conf.get().EVENTS_GROUP,))
         await self.accept()
         await self.push()
 
     async def disconnect(self, code: int) -> None:
         if self.pending is not None:
             self.pending.cancel()
-        if self.joined:
-            await self.channel_layer.group_discard(conf.get().EVENTS_GROUP, self.channel_name)
+        await self.stop_listening()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "refresh":
@@ -57,6 +55,10 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
 
     async def task_changes(self, message: dict[str, Any]) -> None:
         """Tasks changed state (retry.events publishes the events of one moment together)."""
+        self.schedule()
+
+    async def relay_resumed(self, message: dict[str, Any]) -> None:
+        """The channel layer is back after a failure: changes may have gone unannounced meanwhile."""
         self.schedule()
 
     def schedule(self) -> None:

@@ -2,8 +2,9 @@
 
 Group events are at most once. Each one names a changed order and the board re-reads that order, so a
 late or repeated event is harmless; a lost event number, a client's request, or the periodic resync
-makes the board send what the database says. The boards of one process share their reads (consumers.reads):
-one read of the card per event, whatever the number of boards. Every card a client is sent carries the time
+makes the board send what the database says. The boards of one process share their group membership
+(consumers.relay: each event reaches the process once) and their reads (consumers.reads): one read of the
+card per event, whatever the number of boards. Every card a client is sent carries the time
 its read began, and a card read earlier than the one the client has is never sent.
 """
 
@@ -17,7 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from consumers import protocol, reads
+from consumers import protocol, reads, relay
 from consumers.throttle import TokenBucket
 
 logger = logging.getLogger("consumers")
@@ -29,8 +30,11 @@ FLOOD_LIMIT = 30
 GAP_GRACE = 0.5
 #: Most skipped numbers awaited at once.
 MAX_GAP = 100
-#: The group events every board of a process gets at once.
-GROUP_EVENTS = frozenset({"order.changed", "task.changed"})
+#: The messages every board of a process may get at once: group events, the relay's, and the timers' of boards
+#: that connected together. Their handlers reach the database only through the shared reads.
+SHARED_MESSAGES = frozenset(
+    {"order.changed", "task.changed", "task.changes", relay.RESUMED, "board.resync", "board.gap_check"}
+)
 
 
 def setting(name: str, default: Any) -> Any:
@@ -46,12 +50,11 @@ def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
     return source, number, event.get("order_id")
 
 
-class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
+class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
     """A board: subclasses name their groups and cards, and may take actions besides "snapshot"."""
 
     board = ""
     allowed_actions: frozenset[str] | None = None
-    joined: tuple[str, ...] = ()
     timers: set[asyncio.Future[None]] = frozenset()  # type: ignore[assignment]
     closed = False
 
@@ -92,26 +95,32 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
         if not await self.admit():
             return
         # Join before reading, so no change falls between the snapshot and the first event.
-        self.joined = self.board_groups()
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self.listen(self.board_groups())
         await self.send_snapshot()
         self.start_timer(self.resync_timer(setting("BOARD_RESYNC_INTERVAL", 15.0)))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels checks the database connection in a thread before every message: one thread hop per board
-        # and event, in a queue. Group events read only through the shared reads, whose thread checks it anyway.
-        if message.get("type") in GROUP_EVENTS:
+        # and event, in a queue. These messages read only through the shared reads, whose thread checks it anyway.
+        if message.get("type") in SHARED_MESSAGES:
             await getattr(self, get_handler_name(message))(message)
         else:
             await super().dispatch(message)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.stop_timers()  # also when the server cancels the consumer instead of calling disconnect
+
     async def disconnect(self, code: int) -> None:
         self.closed = True
-        for timer in self.timers:
+        self.stop_timers()
+        await self.stop_listening()
+
+    def stop_timers(self) -> None:
+        for timer in list(self.timers):
             timer.cancel()
-        for group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def close(self, code: int | None = None, reason: str | None = None) -> None:
         self.closed = True
@@ -210,6 +219,11 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
         if not self.closed:
             await self.resync()
 
+    async def relay_resumed(self, message: dict[str, Any]) -> None:
+        """The channel layer is back after a failure: events may have been lost meanwhile."""
+        if not self.closed:
+            await self.resync()
+
     async def order_changed(self, event: dict[str, Any]) -> None:
         """A group event: the order changed somewhere; show its current state."""
         if self.closed:
@@ -244,7 +258,4 @@ class LiveBoardConsumer(AsyncJsonWebsocketConsumer):
 
     async def post_later(self, delay: float, message: dict[str, Any]) -> None:
         await asyncio.sleep(delay)
-        try:
-            await self.channel_layer.send(self.channel_name, message)
-        except Exception as error:
-            logger.warning("Board message not posted", extra={"board": self.board, "error": repr(error)})
+        self.post(message)

@@ -1,0 +1,243 @@
+"""One member per process in each board group: a group event crosses the channel layer once per process.
+
+A consumer of its own in a group costs every event one delivery per consumer: on Redis, the group's member
+list travels in the message, the process fills a queue per consumer and wakes a receive per consumer; in
+memory, the event is copied per consumer. Here the process joins each group once, with a channel of its own,
+as long as some local consumer listens to that group, and hands each event it receives to every listener's
+inbox, where the consumer's one dispatch loop takes it in turn with its client's messages.
+
+Group events stay at most once. While the layer fails, the relay keeps trying to join and receive again
+(Redis may have lost the group); once it is back, every listener gets a RESUMED message, because events
+may have been lost meanwhile.
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.consumer import AsyncConsumer
+from channels.exceptions import StopConsumer
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+logger = logging.getLogger("consumers")
+
+#: Messages waiting in one consumer's inbox at most; later group events and timer messages are dropped, as a full
+#: channel would drop them (the client's own messages never are).
+INBOX_CAPACITY = 1000
+#: Seconds between two joins of a group the relay is in: the layer forgets a member after its group expiry.
+REJOIN_INTERVAL = 3600.0
+#: Seconds before the first new attempt after the layer failed; each failure in a row doubles it, up to RETRY_MAX.
+RETRY_FIRST = 0.25
+RETRY_MAX = 5.0
+#: The type of the message listeners get when the relay is back after the layer failed.
+RESUMED = "relay.resumed"
+
+#: A consumer's queue of messages to handle: dicts, or the exception its client's receive raised.
+Inbox = asyncio.Queue[Any]
+
+
+def retry_delay(failures: int) -> float:
+    return float(min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)))
+
+
+def hand(inbox: Inbox, message: dict[str, Any]) -> None:
+    """Put ``message`` in ``inbox``; a full inbox drops it, so a stuck consumer cannot hold on to memory."""
+    if inbox.qsize() < INBOX_CAPACITY:
+        inbox.put_nowait(message)
+    else:
+        logger.debug("Inbox full; message dropped", extra={"type": message.get("type")})
+
+
+class Feed:
+    """This process's member of one group: receives each of the group's events once, for every local listener.
+
+    Listeners share the message they are handed and must not change it.
+    """
+
+    def __init__(self, layer: BaseChannelLayer, group: str) -> None:
+        self.layer = layer
+        self.group = group
+        self.inboxes: set[Inbox] = set()
+        #: The channel in the group while the feed runs; None when it is stopped.
+        self.channel: str | None = None
+        self.task: asyncio.Future[Any] | None = None
+        #: Messages received from the layer since the feed was made.
+        self.received = 0
+        # Joins and leaves of the layer's group happen one at a time.
+        self.lock = asyncio.Lock()
+
+    async def add(self, inbox: Inbox) -> None:
+        """Hand ``inbox`` every event of the group from the moment this returns."""
+        self.inboxes.add(inbox)
+        if self.channel is None:
+            async with self.lock:
+                if self.channel is None and inbox in self.inboxes:
+                    await self.start()
+
+    async def start(self) -> None:
+        channel = await self.layer.new_channel()
+        failures = 0
+        try:
+            await self.layer.group_add(self.group, channel)
+        except Exception as error:
+            # The listener goes on without events for now; it gets RESUMED once the join goes through.
+            logger.warning("Could not join group; trying again", extra={"group": self.group, "error": repr(error)})
+            failures = 1
+        # Set only now: a listener that finds the channel set may count on being in the group.
+        self.channel, self.task = channel, asyncio.ensure_future(self.run(channel, failures))
+
+    async def remove(self, inbox: Inbox) -> None:
+        """Stop handing ``inbox`` events; the last listener to go takes the feed out of the group."""
+        self.inboxes.discard(inbox)
+        if not self.inboxes:
+            async with self.lock:
+                if not self.inboxes and self.channel is not None:
+                    await self.stop()
+
+    async def stop(self) -> None:
+        channel, task = self.channel, self.task
+        self.channel = self.task = None
+        assert channel is not None and task is not None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        try:
+            await self.layer.group_discard(self.group, channel)
+        except Exception as error:
+            # The layer drops the member after its group expiry; until then the process ignores its events.
+            logger.warning("Could not leave group", extra={"group": self.group, "error": repr(error)})
+
+    async def run(self, channel: str, failures: int) -> None:
+        await asyncio.gather(self.receive(channel, failures), self.rejoin(channel))
+
+    async def receive(self, channel: str, failures: int) -> None:
+        while True:
+            try:
+                if failures:
+                    await asyncio.sleep(retry_delay(failures))
+                    await self.layer.group_add(self.group, channel)
+                    logger.info("Channel layer back; boards resync", extra={"group": self.group})
+                    self.hand_out({"type": RESUMED, "group": self.group})
+                message = await self.layer.receive(channel)
+            except Exception as error:  # ConnectionError, TimeoutError, ...: Redis is away
+                failures += 1
+                log = logger.warning if failures == 1 else logger.debug
+                log("Channel layer unavailable; trying again", extra={"group": self.group, "error": repr(error)})
+                continue
+            failures = 0
+            self.received += 1
+            self.hand_out(message)
+
+    async def rejoin(self, channel: str) -> None:
+        while True:
+            await asyncio.sleep(REJOIN_INTERVAL)
+            try:
+                await self.layer.group_add(self.group, channel)
+            except Exception as error:
+                logger.debug("Could not join group again", extra={"group": self.group, "error": repr(error)})
+
+    def hand_out(self, message: dict[str, Any]) -> None:
+        for inbox in self.inboxes:
+            hand(inbox, message)
+
+
+class Relay:
+    """The feeds of one channel layer in one event loop."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self.feeds: dict[str, Feed] = {}
+        self.leaving: set[asyncio.Future[None]] = set()
+
+    def feed(self, group: str) -> Feed:
+        if group not in self.feeds:
+            self.feeds[group] = Feed(self.layer, group)
+        return self.feeds[group]
+
+    async def join(self, inbox: Inbox, groups: tuple[str, ...]) -> None:
+        """Hand ``inbox`` the events of ``groups`` from the moment this returns."""
+        for group in groups:
+            await self.feed(group).add(inbox)
+
+    async def leave(self, inbox: Inbox, groups: tuple[str, ...]) -> None:
+        for group in groups:
+            await self.feed(group).remove(inbox)
+
+    def forget(self, inbox: Inbox) -> None:
+        """Leave every group without waiting, for a consumer that ends without its disconnect handler."""
+        for feed in self.feeds.values():
+            if inbox in feed.inboxes:
+                leaving = asyncio.ensure_future(feed.remove(inbox))
+                self.leaving.add(leaving)
+                leaving.add_done_callback(self.leaving.discard)
+
+
+#: The relay of each event loop and channel layer; a closed loop's relay is forgotten.
+relays: dict[tuple[asyncio.AbstractEventLoop, BaseChannelLayer], Relay] = {}
+
+
+def relay_of(layer: BaseChannelLayer) -> Relay:
+    """The relay of ``layer`` in the running event loop."""
+    key = (asyncio.get_running_loop(), layer)
+    if key not in relays:
+        for stale in [known for known in relays if known[0].is_closed()]:
+            del relays[stale]
+        relays[key] = Relay(layer)
+    return relays[key]
+
+
+class RelayedConsumer(AsyncConsumer):
+    """A consumer whose group events come through the process's relay into its inbox.
+
+    It has no channel of its own: its client's messages, the relay's and its own timers' all reach it
+    through its inbox, one at a time, in the order they came. A channel layer that fails only delays its
+    group events.
+    """
+
+    inbox: Inbox
+    relay: Relay
+    listening: tuple[str, ...] = ()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Channels' own __call__ waits on the client and the consumer's channel at once, a task and a wait per
+        # message; one queue fed by the client is a fifth of that for each of a thousand boards and each event.
+        layer = get_channel_layer(self.channel_layer_alias)
+        assert layer is not None, "a relayed consumer needs a channel layer"
+        self.scope = scope
+        self.channel_layer = layer
+        self.relay = relay_of(layer)
+        self.inbox = asyncio.Queue()
+        self.base_send = send
+        client = asyncio.ensure_future(self.forward(receive))
+        try:
+            while True:
+                message = await self.inbox.get()
+                if isinstance(message, BaseException):
+                    raise message
+                await self.dispatch(message)
+        except StopConsumer:
+            pass
+        finally:
+            client.cancel()
+            await asyncio.gather(client, return_exceptions=True)
+            self.relay.forget(self.inbox)
+
+    async def forward(self, receive: Any) -> None:
+        """Put each message of the client in the inbox, and the error if receiving fails."""
+        try:
+            while True:
+                self.inbox.put_nowait(await receive())
+        except Exception as error:
+            self.inbox.put_nowait(error)
+
+    async def listen(self, groups: tuple[str, ...]) -> None:
+        """Get the events of ``groups`` from the moment this returns."""
+        self.listening = groups
+        await self.relay.join(self.inbox, groups)
+
+    async def stop_listening(self) -> None:
+        groups, self.listening = self.listening, ()
+        await self.relay.leave(self.inbox, groups)
+
+    def post(self, message: dict[str, Any]) -> None:
+        """Put a message of the consumer's own in its inbox, to be handled in turn with the others."""
+        hand(self.inbox, message)

@@ -1,0 +1,143 @@
+"""The relay: one member of each board group per process, one delivery per event, handed to every local board."""
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis.asyncio
+from asgiref.sync import sync_to_async
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
+
+from consumers import relay
+from orders import events, services
+from orders.models import Step
+from retry.transport import outbox
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+GROUP = "boards.relay-test"
+
+
+async def members(layer: Any, group: str) -> int:
+    """How many channels the layer holds in ``group``."""
+    if not isinstance(layer, RedisChannelLayer):
+        return len(layer.groups.get(group, {}))
+    client = redis.asyncio.Redis.from_url(layer.hosts[layer.consistent_hash(group)]["address"])
+    try:
+        return await client.zcard(f"{layer.prefix}:group:{group}")
+    finally:
+        await client.aclose()
+
+
+async def next_message(inbox: relay.Inbox, timeout: float = 5) -> dict[str, Any]:
+    return await asyncio.wait_for(inbox.get(), timeout)
+
+
+def event(number: int) -> dict[str, Any]:
+    return {"type": "order.changed", "version": 1, "order_id": 1, "change": "placed", "source": "test", "n": number}
+
+
+def claimed_by(message: dict[str, Any]) -> str | None:
+    scoop = next(step for step in message["order"]["steps"] if step["kind"] == "scoop")
+    return scoop["claimed_by"]
+
+
+async def test_the_boards_of_a_process_get_each_event_through_one_delivery(connect, alice, bob, layer, order):
+    boards = [board for board, _ in [await connect(user=alice) for _ in range(5)]]
+    for board in boards:
+        await board.receive()
+    await asyncio.gather(*(board.drain() for board in boards))  # the order's own task events, if any
+    feed = relay.relay_of(layer).feeds[events.KITCHEN_GROUP]
+    assert await members(layer, events.KITCHEN_GROUP) == 1
+    assert len(feed.inboxes) == 5
+    received = feed.received
+    scoop = await sync_to_async(order.steps.get)(kind=Step.Kind.SCOOP)
+    await sync_to_async(services.claim_step)(scoop.pk, bob)
+    assert await outbox.aflush()
+    changed = await asyncio.gather(*(board.until(lambda message: message["type"] == "order") for board in boards))
+    assert [claimed_by(message) for message in changed] == ["bob"] * 5
+    assert feed.received == received + 1
+
+
+async def test_boards_that_leave_get_nothing_more_and_the_last_takes_the_process_out(connect, alice, bob, layer, order):
+    staying, _ = await connect(user=alice)
+    leaving, _ = await connect(user=alice)
+    await staying.receive()
+    await leaving.receive()
+    feed = relay.relay_of(layer).feeds[events.KITCHEN_GROUP]
+    await leaving.communicator.disconnect()
+    assert len(feed.inboxes) == 1
+    scoop = await sync_to_async(order.steps.get)(kind=Step.Kind.SCOOP)
+    await sync_to_async(services.claim_step)(scoop.pk, bob)
+    assert claimed_by(await staying.until(lambda message: message["type"] == "order")) == "bob"
+    await staying.communicator.disconnect()
+    assert await members(layer, events.KITCHEN_GROUP) == 0
+    assert not feed.inboxes and feed.channel is None and feed.task is None
+
+
+async def test_a_listener_that_leaves_gets_nothing_more(layer):
+    hub = relay.relay_of(layer)
+    staying, leaving = relay.Inbox(), relay.Inbox()
+    await hub.join(staying, (GROUP,))
+    await hub.join(leaving, (GROUP,))
+    await layer.group_send(GROUP, event(1))
+    assert await next_message(staying) == await next_message(leaving) == event(1)
+    await hub.leave(leaving, (GROUP,))
+    await layer.group_send(GROUP, event(2))
+    assert await next_message(staying) == event(2)
+    await hub.leave(staying, (GROUP,))
+    assert leaving.empty() and staying.empty()
+    assert hub.feeds[GROUP].received == 2
+    assert await members(layer, GROUP) == 0
+
+
+async def test_a_consumer_that_ends_without_disconnecting_is_forgotten(connect, alice, layer):
+    board, _ = await connect(user=alice)
+    await board.receive()
+    feed = relay.relay_of(layer).feeds[events.KITCHEN_GROUP]
+    # A receive that times out cancels the consumer, as a server does with one that will not stop.
+    with pytest.raises(asyncio.TimeoutError):
+        await board.communicator.receive_output(timeout=0.1)
+    await asyncio.gather(*relay.relay_of(layer).leaving)
+    assert not feed.inboxes and feed.task is None
+    assert await members(layer, events.KITCHEN_GROUP) == 0
+
+
+@pytest.fixture
+async def second_process(layer: Any) -> Any:
+    """The channel layer as another process sees it: on Redis, a layer of its own; in memory, the same one."""
+    if not isinstance(layer, RedisChannelLayer):
+        yield layer
+        return
+    other = RedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    yield other
+    await other.close_pools()
+
+
+async def test_two_processes_each_get_each_event_once(layer, second_process):
+    here, there = relay.Relay(layer), relay.Relay(second_process)
+    inboxes = {hub: [relay.Inbox() for _ in range(3)] for hub in (here, there)}
+    for hub, listeners in inboxes.items():
+        for inbox in listeners:
+            await hub.join(inbox, (GROUP,))
+    assert await members(layer, GROUP) == 2
+    await layer.group_send(GROUP, event(1))
+    for hub, listeners in inboxes.items():
+        assert [await next_message(inbox) for inbox in listeners] == [event(1)] * 3
+        assert hub.feeds[GROUP].received == 1
+    for hub, listeners in inboxes.items():
+        for inbox in listeners:
+            await hub.leave(inbox, (GROUP,))
+    assert await members(layer, GROUP) == 0
+
+
+async def test_a_board_resyncs_when_the_relay_is_back_after_a_failure(connect, alice, layer, order):
+    board, _ = await connect(user=alice)
+    await board.receive()
+    await board.drain()  # the order's own task events, if any
+    await sync_to_async(Step.objects.filter(order=order, kind=Step.Kind.SCOOP).update)(status=Step.Status.DONE)
+    # What the relay hands out once the layer answers again after a failure.
+    relay.relay_of(layer).feeds[events.KITCHEN_GROUP].hand_out({"type": relay.RESUMED, "group": events.KITCHEN_GROUP})
+    repaired = await board.receive()
+    assert (repaired["type"], repaired["change"]) == ("order", "resync")
+    assert next(step for step in repaired["order"]["steps"] if step["kind"] == "scoop")["status"] == "done"
