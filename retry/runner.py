@@ -63,7 +63,8 @@ class Runner:
         # Near retries of this worker: waiting for their time, then for a slot.
         self._timers: dict[str, asyncio.TimerHandle | asyncio.Future[None]] = {}
         self._jobs: set[asyncio.Future[None]] = set()
-        # The last claim found more due tasks than free slots: take more as soon as a slot frees.
+        # The last claim found more due tasks than free slots: each freed slot takes the next one from the
+        # database, and the listener pauses (the messages of a backlog name tasks that are claimed by then).
         self._backlog = False
         self._refill: asyncio.Future[None] | None = None
         self._executor = ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="retry-task")
@@ -72,7 +73,7 @@ class Runner:
         self._successes: Batcher[tuple[TaskRecord, Any, float], bool] = Batcher(self._succeed_many)
 
     async def wait_for_capacity(self) -> None:
-        """Return once a task slot is free, so a worker pulls no more messages than it can start."""
+        """Return once a slot is free and no backlog is being taken: a worker pulls no more messages than it starts."""
         await self._capacity.wait()
 
     async def start(self, task_id: str) -> None:
@@ -179,6 +180,7 @@ class Runner:
         except BaseException:
             for _ in range(reserved):
                 self._slots.release()
+            self._backlog = False  # messages again, until a claim works
             self._update_capacity()
             raise
         claimed = {str(record.pk): record for record in records}
@@ -225,7 +227,7 @@ class Runner:
             self._refill = asyncio.ensure_future(self._take_backlog())
 
     def _update_capacity(self) -> None:
-        if self._slots.locked():
+        if self._slots.locked() or self._backlog:
             self._capacity.clear()
         else:
             self._capacity.set()
