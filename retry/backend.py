@@ -6,7 +6,9 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.sql import InsertQuery
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task, TaskError, TaskResult
 from django.tasks.base import TaskResultStatus as Status
@@ -45,11 +47,11 @@ class RetryBackend(BaseTaskBackend):
         record = build_record(task, args, kwargs, idempotency_key=idempotency_key, max_age=max_age)
         using = router.db_for_write(models.TaskRecord)
         if idempotency_key is None:
-            record.save(force_insert=True, using=using)
+            insert(record, using)
         else:
             try:
                 with transaction.atomic(using=using):
-                    record.save(force_insert=True, using=using)
+                    insert(record, using)
             except IntegrityError:
                 return models.TaskRecord.objects.using(using).get(
                     idempotency_key=idempotency_key, status__in=models.UNFINISHED
@@ -96,6 +98,34 @@ def build_record(
         # Due now: sent after commit. Later: the dispatcher sends it when due.
         notified_at=now if run_after <= now else None,
     )
+
+
+def insert(record: models.TaskRecord, using: str) -> None:
+    """INSERT the new row as ``record.save(force_insert=True)`` does, with a statement compiled once per database.
+
+    Model.save builds the same INSERT again for every row, which costs an enqueue more CPU than the INSERT.
+    The row has no parents, relations or signal receivers that save() would also see to.
+    """
+    connection = connections[using]
+    params = [field.get_db_prep_save(field.pre_save(record, True), connection) for field in INSERTED]
+    with connection.cursor() as cursor:
+        cursor.execute(insert_sql(connection), params)
+    record._state.adding = False
+    record._state.db = using
+
+
+INSERTED = models.TaskRecord._meta.local_concrete_fields
+_insert_sql: dict[str, str] = {}
+
+
+def insert_sql(connection: BaseDatabaseWrapper) -> str:
+    """Django's own INSERT of a TaskRecord for ``connection``'s kind of database."""
+    if connection.vendor not in _insert_sql:
+        query = InsertQuery(models.TaskRecord)
+        query.insert_values(INSERTED, [models.TaskRecord()])
+        [(sql, _)] = query.get_compiler(connection=connection).as_sql()
+        _insert_sql[connection.vendor] = sql
+    return _insert_sql[connection.vendor]
 
 
 def to_result(record: models.TaskRecord, alias: str, task: Task[..., Any] | None = None) -> TaskResult[..., Any]:

@@ -2,9 +2,16 @@
 
 A message carries only a task id. Whatever happens to it — the layer is full, Redis is down, the message
 expires unread — the task row stays READY and the dispatcher sends it again.
+
+Task messages wait in a line per event loop. A caller only appends to it, and wakes the loop when nothing
+drains the line yet; the drain takes everything waiting and sends each channel's share in one call (one round
+trip on Channels' Redis layer: retry/channel_batches.py). Messages that come while a round is under way, or
+within LINGER after it, go out together in the next round: a loop of enqueues costs a wake-up and a round trip
+every few messages instead of several of each per message.
 """
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -12,11 +19,15 @@ from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from typing import Any
 
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
-from retry import conf
+from retry import channel_batches, conf
 
 logger = logging.getLogger("retry.transport")
+
+OnFailure = Callable[[BaseException], object]
+Send = tuple[str, dict[str, Any], OnFailure]
 
 
 def channel_for(queue: str) -> str:
@@ -31,6 +42,21 @@ def run_message(task_id: str) -> dict[str, str]:
 MAX_CONCURRENT_SENDS = 32
 #: Seconds events wait to be published together in one group message.
 BATCH_WINDOW = 0.05
+#: Seconds a drain stays after its last round for more task messages. The first message of a quiet
+#: moment goes out at once; under a steady stream, each waits at most this long to share a round trip.
+LINGER = 0.002
+
+
+class Line:
+    """The task messages waiting for one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: list[Send] = []
+        #: Done once what waits now has been sent (or refused); flushes wait on it.
+        self.sent: Future[None] | None = None
+        self.draining = False
+        self.drain: asyncio.Task[None] | None = None
 
 
 class Outbox:
@@ -38,6 +64,7 @@ class Outbox:
 
     def __init__(self) -> None:
         self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._lines: dict[asyncio.AbstractEventLoop, Line] = {}
         self._batches: dict[str, list[dict[str, Any]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._own_loop: asyncio.AbstractEventLoop | None = None
@@ -52,9 +79,18 @@ class Outbox:
         """
         self._loop = loop
 
-    def send(self, channel: str, message: dict[str, Any], on_failure: Callable[[BaseException], object]) -> None:
+    def send(self, channel: str, message: dict[str, Any], on_failure: OnFailure) -> None:
         """Send ``message``; ``on_failure`` runs in a thread of the outbox if the layer refuses it."""
-        self._submit(self._send(channel, message, on_failure))
+        line = self._line()
+        with self._lock:
+            line.waiting.append((channel, message, on_failure))
+            if line.sent is None:
+                line.sent = Future()
+                self._pending.add(line.sent)
+            if line.draining:
+                return  # the drain under way takes this message too
+            line.draining = True
+        line.loop.call_soon_threadsafe(self._start_drain, line)
 
     def group_send(self, group: str, message: dict[str, Any]) -> None:
         """Publish ``message`` to ``group``; group messages are at most once, so a failure is only logged."""
@@ -80,6 +116,7 @@ class Outbox:
 
     async def aflush(self, timeout: float = 5.0) -> bool:
         """``flush`` for a coroutine, which may run on the outbox's own loop."""
+        self._take_over_closed()
         with self._lock:
             pending = [asyncio.wrap_future(future) for future in self._pending]
         if not pending:
@@ -89,28 +126,79 @@ class Outbox:
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is sent; False if ``timeout`` ran out first."""
+        self._take_over_closed()
         with self._lock:
             pending = list(self._pending)
         _, not_done = wait_futures(pending, timeout=timeout)
         return not not_done
 
-    def _gate(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if loop not in self._gates:
-            self._gates = {known: gate for known, gate in self._gates.items() if not known.is_closed()}
-            self._gates[loop] = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
-        return self._gates[loop]
+    def _start_drain(self, line: Line) -> None:
+        line.drain = line.loop.create_task(self._drain(line))  # the loop keeps only a weak reference
 
-    async def _send(self, channel: str, message: dict[str, Any], on_failure: Callable[[BaseException], object]) -> None:
+    async def _drain(self, line: Line) -> None:
+        """Send what waits on ``line``, round after round, until nothing has come for LINGER seconds."""
+        while True:
+            taken, sent = self._take(line, last=False)
+            if not taken:
+                # A steady stream (a loop of enqueues) sends its next messages before this ends: they
+                # then go out together, and their senders need not wake this loop.
+                await asyncio.sleep(LINGER)
+                taken, sent = self._take(line, last=True)
+                if not taken:
+                    return
+            try:
+                await self._deliver(taken)
+            except Exception:
+                logger.exception("Task messages not handed to the layer; the dispatcher will send them again")
+            finally:
+                self._settle(sent)
+
+    def _take(self, line: Line, *, last: bool) -> tuple[list[Send], Future[None] | None]:
+        """What waits on ``line``, and the future of its sending; with ``last``, nothing ends the drain."""
+        with self._lock:
+            taken, line.waiting = line.waiting, []
+            sent, line.sent = line.sent, None
+            if last and not taken:
+                line.draining = False
+        return taken, sent
+
+    async def _deliver(self, taken: list[Send]) -> None:
+        layer = get_channel_layer()
+        by_channel: dict[str, list[Send]] = {}
+        for item in taken:
+            by_channel.setdefault(item[0], []).append(item)
+        if len(by_channel) == 1:
+            [(channel, sends)] = by_channel.items()
+            await self._send_to(layer, channel, sends)
+        else:
+            await asyncio.gather(*(self._send_to(layer, channel, sends) for channel, sends in by_channel.items()))
+
+    async def _send_to(self, layer: Any, channel: str, sends: list[Send]) -> None:
+        if channel_batches.supports(layer, channel):
+            outcomes: list[BaseException | None] = []
+            for start in range(0, len(sends), channel_batches.MAX_BATCH):
+                outcomes += await self._send_batch(layer, channel, sends[start : start + channel_batches.MAX_BATCH])
+        else:
+            outcomes = await asyncio.gather(*(self._send_one(layer, channel, message) for _, message, _ in sends))
+        refused = [(send, error) for send, error in zip(sends, outcomes, strict=True) if error is not None]
+        if refused:
+            await asyncio.get_running_loop().run_in_executor(None, report_refused, refused)
+
+    async def _send_batch(self, layer: Any, channel: str, sends: list[Send]) -> list[BaseException | None]:
         try:
             async with self._gate():
-                await get_channel_layer().send(channel, message)  # type: ignore[union-attr]
+                added = await channel_batches.send_many(layer, channel, [message for _, message, _ in sends])
+        except Exception as error:  # ConnectionError, TimeoutError, ...
+            return [error] * len(sends)
+        return [None] * added + [ChannelFull()] * (len(sends) - added)
+
+    async def _send_one(self, layer: Any, channel: str, message: dict[str, Any]) -> BaseException | None:
+        try:
+            async with self._gate():
+                await layer.send(channel, message)
         except Exception as error:  # ChannelFull, ConnectionError, TimeoutError, ...
-            logger.warning(
-                "Could not send task message; the dispatcher will send it again",
-                extra={"task_id": message.get("id"), "channel": channel, "error": repr(error)},
-            )
-            await asyncio.get_running_loop().run_in_executor(None, on_failure, error)
+            return error
+        return None
 
     async def _group_send(self, group: str, message: dict[str, Any]) -> None:
         try:
@@ -118,6 +206,13 @@ class Outbox:
                 await get_channel_layer().group_send(group, message)  # type: ignore[union-attr]
         except Exception as error:
             logger.debug("Event not published", extra={"group": group, "error": repr(error)})
+
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if loop not in self._gates:
+            self._gates = {known: gate for known, gate in self._gates.items() if not known.is_closed()}
+            self._gates[loop] = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        return self._gates[loop]
 
     def _submit(self, coroutine: Coroutine[Any, Any, None]) -> None:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._target_loop())
@@ -129,6 +224,43 @@ class Outbox:
         with self._lock:
             self._pending.discard(future)
 
+    def _settle(self, sent: Future[None] | None) -> None:
+        if sent is not None:
+            sent.set_result(None)
+            self._done(sent)
+
+    def _settle_later(self, sent: Future[None], _: Future[None]) -> None:
+        self._settle(sent)
+
+    def _line(self) -> Line:
+        loop = self._target_loop()
+        line = self._lines.get(loop)
+        if line is None:
+            with self._lock:
+                line = self._lines.setdefault(loop, Line(loop))
+            self._take_over_closed()
+        return line
+
+    def _take_over_closed(self) -> None:
+        """What still waits for a loop that closed goes out on the current loop instead."""
+        if not any(line.loop.is_closed() for line in list(self._lines.values())):
+            return
+        line = self._line()
+        with self._lock:
+            for gone in [known for known in self._lines.values() if known.loop.is_closed()]:
+                del self._lines[gone.loop]
+                if gone.sent is None:
+                    continue
+                line.waiting += gone.waiting
+                if line.sent is None:
+                    line.sent = gone.sent
+                else:
+                    line.sent.add_done_callback(functools.partial(self._settle_later, gone.sent))
+            if not line.waiting or line.draining:
+                return
+            line.draining = True
+        line.loop.call_soon_threadsafe(self._start_drain, line)
+
     def _target_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is not None and not self._loop.is_closed():
             return self._loop
@@ -137,6 +269,19 @@ class Outbox:
                 self._own_loop = asyncio.new_event_loop()
                 threading.Thread(target=self._own_loop.run_forever, name="retry-outbox", daemon=True).start()
             return self._own_loop
+
+
+def report_refused(refused: list[tuple[Send, BaseException]]) -> None:
+    """Log each refused message and run its ``on_failure``, so the dispatcher sends it again."""
+    for (channel, message, on_failure), error in refused:
+        logger.warning(
+            "Could not send task message; the dispatcher will send it again",
+            extra={"task_id": message.get("id"), "channel": channel, "error": repr(error)},
+        )
+        try:
+            on_failure(error)
+        except Exception:
+            logger.exception("Could not mark a refused task message", extra={"task_id": message.get("id")})
 
 
 outbox = Outbox()

@@ -61,6 +61,20 @@ def test_enqueue_writes_a_ready_row_with_the_policy_snapshot():
 
 
 @pytest.mark.services
+def test_the_row_written_reads_back_as_the_record_enqueue_returns():
+    later = timezone.now() + timezone.timedelta(minutes=5)
+    backend = tasks.on_emails_queue.get_backend()
+    for task, key in ((tasks.on_emails_queue, None), (tasks.record.using(run_after=later, priority=-3), "k-1")):
+        args = ["a", {"b": [1, 2.5, None]}]
+        record = backend.enqueue_record(task, args, {"c": True}, idempotency_key=key, max_age=30)
+        stored = TaskRecord.objects.get(pk=record.pk)
+        assert {f.attname: getattr(stored, f.attname) for f in TaskRecord._meta.concrete_fields} == {
+            f.attname: getattr(record, f.attname) for f in TaskRecord._meta.concrete_fields
+        }
+        assert not record._state.adding
+
+
+@pytest.mark.services
 def test_a_rolled_back_enqueue_leaves_no_task_and_sends_nothing(layer_messages):
     with pytest.raises(RuntimeError), transaction.atomic():
         tasks.record.enqueue("rolled-back")

@@ -1,0 +1,109 @@
+"""The outbox: task messages leave after their caller, many in one call, and a refused one goes to on_failure."""
+
+import asyncio
+import threading
+import uuid
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.test import override_settings
+
+from retry.transport import outbox, run_message
+from tests.conftest import SHARED_REDIS
+
+
+class Refusals:
+    """Collects the on_failure calls of an outbox; they arrive from one of its threads."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, BaseException] = {}
+        self._lock = threading.Lock()
+
+    def for_task(self, task_id: str, *, raises: bool = False):
+        def on_failure(error: BaseException) -> None:
+            with self._lock:
+                self.errors[task_id] = error
+            if raises:
+                raise RuntimeError("marking the row failed")
+
+        return on_failure
+
+
+@pytest.fixture
+def redis_layer():
+    """The default channel layer on the shared Redis, with a prefix of its own and room for 10 messages."""
+    prefix = f"transport-{uuid.uuid4().hex[:10]}"
+    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "capacity": 10, "expiry": 60}
+    with override_settings(
+        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
+    ):
+        layer = get_channel_layer()
+        yield layer
+        assert outbox.flush(timeout=10)
+    client = redis.Redis.from_url(SHARED_REDIS)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def receive_all(layer, channel: str) -> list[dict[str, object]]:
+    async def drain() -> list[dict[str, object]]:
+        found = []
+        while True:
+            try:
+                found.append(await asyncio.wait_for(layer.receive(channel), 0.5))
+            except TimeoutError:
+                return found
+
+    return async_to_sync(drain)()
+
+
+@pytest.mark.services
+def test_a_burst_fills_a_redis_channel_to_capacity_in_order_and_refuses_the_rest(redis_layer):
+    refusals = Refusals()
+    ids = [f"task-{number}" for number in range(25)]
+    for task_id in ids:
+        outbox.send("tasks.burst", run_message(task_id), refusals.for_task(task_id))
+    assert outbox.flush(timeout=10)
+
+    # The capacity check and the adds are one atomic call: exactly 10 fit, however the burst was cut.
+    assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
+    assert sorted(refusals.errors) == sorted(ids[10:])
+    assert all(isinstance(error, ChannelFull) for error in refusals.errors.values())
+
+
+@pytest.mark.services
+def test_a_process_local_channel_gets_its_message_through_the_layers_own_send(redis_layer):
+    channel = async_to_sync(redis_layer.new_channel)()
+    outbox.send(channel, {"type": "task.run", "id": "local"}, Refusals().for_task("local"))
+    assert outbox.flush(timeout=10)
+    assert async_to_sync(redis_layer.receive)(channel) == {"type": "task.run", "id": "local"}
+
+
+def test_an_on_failure_that_raises_does_not_keep_the_others_from_running():
+    refusals = Refusals()
+    layer = {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1}}
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        outbox.send("tasks.full", run_message("fits"), refusals.for_task("fits"))
+        outbox.send("tasks.full", run_message("first"), refusals.for_task("first", raises=True))
+        outbox.send("tasks.full", run_message("second"), refusals.for_task("second"))
+        assert outbox.flush(timeout=10)
+    assert sorted(refusals.errors) == ["first", "second"]
+
+
+def test_messages_left_for_a_loop_that_closed_go_out_on_the_outbox_loop(layer_messages):
+    refusals = Refusals()
+    loop = asyncio.new_event_loop()  # registered, but closed before it ever runs
+    outbox.use_loop(loop)
+    try:
+        outbox.send("tasks.default", run_message("stranded"), refusals.for_task("stranded"))
+    finally:
+        outbox.use_loop(None)
+        loop.close()
+    outbox.send("tasks.default", run_message("later"), refusals.for_task("later"))
+    assert outbox.flush(timeout=10)
+    assert sorted(message["id"] for message in layer_messages("default")) == ["later", "stranded"]
+    assert refusals.errors == {}
