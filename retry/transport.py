@@ -44,7 +44,7 @@ MAX_CONCURRENT_SENDS = 32
 BATCH_WINDOW = 0.05
 #: Seconds a drain stays after its last round for more task messages. The first message of a quiet
 #: moment goes out at once; under a steady stream, each waits at most this long to share a round trip.
-LINGER = 0.002
+LINGER = 0.005
 
 
 class Line:
