@@ -46,8 +46,10 @@ def claim_many(task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (
         return []
     connection = connections[router.db_for_write(TaskRecord)]
     if connection.vendor == "postgresql":
-        params = [sorted(set(task_ids)), list(queues), more, worker_id, conf.get().LEASE]
-        tasks = list(TaskRecord.objects.raw(CLAIM_SQL, params))
+        params: list[Any] = [sorted(set(task_ids)), list(queues), more, worker_id, conf.get().LEASE]
+        with connection.cursor() as cursor:
+            cursor.execute(CLAIM_SQL, params)
+            tasks = [_record_from_row(connection, row) for row in cursor.fetchall()]
     else:
         now = clock.now_plus(0)
         claimable = (
@@ -94,8 +96,18 @@ SET status = 'RUNNING', attempts = attempts + 1, worker_id = %s,
     lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
     started_at = COALESCE(started_at, STATEMENT_TIMESTAMP()), last_attempted_at = STATEMENT_TIMESTAMP()
 WHERE id IN (SELECT id FROM named UNION SELECT id FROM backlog)
-RETURNING *
-"""
+RETURNING {columns}
+""".format(columns=", ".join(str(field.column) for field in TaskRecord._meta.concrete_fields))
+
+
+def _record_from_row(connection: Any, row: tuple[Any, ...]) -> TaskRecord:
+    """A row of CLAIM_SQL's RETURNING as a TaskRecord (JSON columns come from the database as text)."""
+    fields = TaskRecord._meta.concrete_fields
+    values = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(fields, row, strict=True)
+    ]
+    return TaskRecord.from_db(connection.alias, [field.attname for field in fields], values)
 
 
 def succeed(task: TaskRecord, return_value: Any, duration: float) -> bool:
