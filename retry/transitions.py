@@ -5,6 +5,7 @@ process won (a duplicate message, a late finisher, a second dispatcher), and the
 Completions are fenced on (id, attempt, worker), so a worker that lost its lease overwrites nothing.
 """
 
+import functools
 import json
 import logging
 import traceback
@@ -46,9 +47,10 @@ def claim_many(task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (
         return []
     connection = connections[router.db_for_write(TaskRecord)]
     if connection.vendor == "postgresql":
-        params: list[Any] = [sorted(set(task_ids)), list(queues), more, worker_id, conf.get().LEASE]
+        limits = [value for queue in queues for value in (queue, more)] if more else []
+        params: list[Any] = [sorted(set(task_ids)), *limits, more, worker_id, conf.get().LEASE]
         with connection.cursor() as cursor:
-            cursor.execute(CLAIM_SQL, params)
+            cursor.execute(claim_sql(len(queues) if more else 0), params)
             tasks = [_record_from_row(connection, row) for row in cursor.fetchall()]
     else:
         now = clock.now_plus(0)
@@ -75,29 +77,48 @@ def claim_many(task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (
     return tasks
 
 
-#: Claims on PostgreSQL. Rows locked by another transaction are skipped, never waited for: another worker
-#: is claiming them, or the dispatcher is sending their message again.
+#: One queue's backlog, in the order of its index (retry_task_backlog), so a pass reads ``LIMIT`` rows
+#: however long the backlog is. Rows locked by another transaction are skipped, never waited for: another
+#: worker is claiming them, or the dispatcher is sending their message again.
+BACKLOG_SQL = """backlog_{number} AS (
+    SELECT id, priority, run_after FROM retry_taskrecord
+    WHERE status = 'READY' AND queue = %s AND run_after <= STATEMENT_TIMESTAMP()
+        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
+    ORDER BY priority DESC, run_after
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)"""
 CLAIM_SQL = """
 WITH named AS (
     SELECT id FROM retry_taskrecord
     WHERE id = ANY(%s::uuid[]) AND status = 'READY' AND run_after <= STATEMENT_TIMESTAMP()
         AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
     FOR UPDATE SKIP LOCKED
-), backlog AS (
-    SELECT id FROM retry_taskrecord
-    WHERE status = 'READY' AND queue = ANY(%s) AND run_after <= STATEMENT_TIMESTAMP()
-        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
-    ORDER BY priority DESC, run_after
-    LIMIT %s
-    FOR UPDATE SKIP LOCKED
+){backlogs}, backlog AS (
+    {backlog}
+), best AS (
+    SELECT id FROM backlog ORDER BY priority DESC, run_after LIMIT %s
 )
 UPDATE retry_taskrecord
 SET status = 'RUNNING', attempts = attempts + 1, worker_id = %s,
     lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
     started_at = COALESCE(started_at, STATEMENT_TIMESTAMP()), last_attempted_at = STATEMENT_TIMESTAMP()
-WHERE id IN (SELECT id FROM named UNION SELECT id FROM backlog)
+WHERE id IN (SELECT id FROM named UNION SELECT id FROM best)
 RETURNING {columns}
-""".format(columns=", ".join(str(field.column) for field in TaskRecord._meta.concrete_fields))
+"""
+
+
+@functools.cache
+def claim_sql(queues: int) -> str:
+    """The claim statement for a worker taking the backlog of ``queues`` queues (0: only the named tasks)."""
+    backlogs = "".join(",\n" + BACKLOG_SQL.format(number=number) for number in range(queues))
+    backlog = "\n    UNION ALL\n    ".join(f"SELECT * FROM backlog_{number}" for number in range(queues))
+    columns = ", ".join(str(field.column) for field in TaskRecord._meta.concrete_fields)
+    return CLAIM_SQL.format(
+        backlogs=backlogs,
+        backlog=backlog or "SELECT NULL::uuid AS id, 0 AS priority, NULL::timestamptz AS run_after WHERE false",
+        columns=columns,
+    )
 
 
 def _record_from_row(connection: Any, row: tuple[Any, ...]) -> TaskRecord:

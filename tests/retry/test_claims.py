@@ -59,6 +59,15 @@ def test_free_slots_take_the_backlog_by_priority_then_due_time_and_only_from_the
     assert transitions.claim_many([], "worker-1", queues=[], more=10) == []  # a worker of no queue takes nothing
 
 
+def test_the_backlog_of_several_queues_is_taken_by_priority_across_them():
+    low = enqueue("low")  # default queue, priority 0
+    high = enqueue("high", task=tasks.on_emails_queue)  # emails queue, priority 5
+    both = ["default", "emails"]
+
+    assert [str(record.pk) for record in transitions.claim_many([], "worker-1", queues=both, more=1)] == [high]
+    assert [str(record.pk) for record in transitions.claim_many([], "worker-1", queues=both, more=5)] == [low]
+
+
 async def start_worker(queues: list[str]) -> tuple[RetryWorker, asyncio.Future[None]]:
     flush_channel_layer()
     from channels.layers import get_channel_layer
