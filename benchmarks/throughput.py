@@ -75,9 +75,14 @@ def latency(system: System, count: int, per_second: float) -> dict[str, Any]:
     return {"tasks": count, "rate": per_second, **figures.summary_ms(delays)}
 
 
-def warm_up(system: System) -> None:
-    """Run a few tasks so connections, imports and caches are warm, then forget them."""
-    for number in range(-5, 0):
+def warm_up(system: System, count: int = 10, interval: float = 0.01) -> None:
+    """Run a few tasks so every worker's connections, imports and caches are warm, then forget them.
+
+    They are spaced as the measured tasks are: sent at once, they would all go to one worker (ours takes a
+    backlog in one claim), and the other worker's first measured task would pay for importing the task.
+    """
+    for number in range(-count, 0):
         system.enqueue(number)
-    wait_until(lambda: proof.count() >= 5, 60, f"{system.name} to warm up")
+        time.sleep(interval)
+    wait_until(lambda: proof.count() >= count, 60, f"{system.name} to warm up")
     system.reset()
