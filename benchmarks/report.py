@@ -78,7 +78,7 @@ def tasks_table(results: dict[str, Any]) -> str:
                 drain_2.get("per_second"),
                 system["latency"]["p50_ms"],
                 system["latency"]["p99_ms"],
-                sum(check.get("lost", 0) for check in checks),
+                sum(check.get("lost", 0) + check.get("rows_not_successful", 0) for check in checks),
                 sum(check.get("duplicated", 0) + check.get("rows_run_more_than_once", 0) for check in checks),
             ]
         )
@@ -160,6 +160,7 @@ def retry_table(retry: dict[str, Any]) -> str:
         late["max_ms"],
         retry["lost"],
         retry["duplicated"],
+        retry["tasks_not_run_exactly_twice"],
     ]
     header = [
         "tasks",
@@ -170,6 +171,7 @@ def retry_table(retry: dict[str, Any]) -> str:
         "late max ms",
         "lost",
         "duplicated",
+        "rows not run exactly twice",
     ]
     note = (
         "Each task fails once then succeeds; RETRY_BASE_DELAY=0.1, RETRY_JITTER=0. "

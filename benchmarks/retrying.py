@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import Max, Min
 
-from benchmarks import figures, processes, systems, tasks
+from benchmarks import figures, systems, tasks
 
 WORKERS = 2
 
@@ -14,12 +14,12 @@ def measure(count: int) -> dict[str, Any]:
 
     system = systems.Ours()
     system.reset()
-    workers = [processes.dispatcher(), *(processes.our_worker(index) for index in range(WORKERS))]
+    workers = system.start_workers(WORKERS)
     systems.wait_until(lambda: live_workers() >= WORKERS, 60, "workers to start")
     for number in range(count):
         tasks.fails_once.enqueue(number)
     systems.wait_until(lambda: system.finished() >= count, 120, f"{count} retried tasks to succeed")
-    processes.stop(workers)
+    system.stop_workers(workers)
     last = TaskRecord.objects.aggregate(last=Max("finished_at"))["last"].timestamp()
     first = TaskRecord.objects.aggregate(first=Min("enqueued_at"))["first"].timestamp()
     late = [

@@ -53,13 +53,9 @@ class DashboardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
         """A task changed state somewhere (retry.events): send fresh figures soon."""
         self.schedule()
 
-    async def task_changes(self, message: dict[str, Any]) -> None:
-        """Tasks changed state (retry.events publishes the events of one moment together)."""
-        self.schedule()
-
-    async def relay_resumed(self, message: dict[str, Any]) -> None:
-        """The channel layer is back after a failure: changes may have gone unannounced meanwhile."""
-        self.schedule()
+    # Tasks changed state (retry.events publishes the events of one moment together), or the channel layer is
+    # back after a failure and changes may have gone unannounced meanwhile: the same, fresh figures soon.
+    task_changes = relay_resumed = task_changed
 
     def schedule(self) -> None:
         if self.pending is not None and not self.pending.done():

@@ -219,10 +219,8 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
         if not self.closed:
             await self.resync()
 
-    async def relay_resumed(self, message: dict[str, Any]) -> None:
-        """The channel layer is back after a failure: events may have been lost meanwhile."""
-        if not self.closed:
-            await self.resync()
+    # The channel layer is back after a failure: events may have been lost meanwhile.
+    relay_resumed = board_resync
 
     async def order_changed(self, event: dict[str, Any]) -> None:
         """A group event: the order changed somewhere; show its current state."""
@@ -235,9 +233,10 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
 
     def note_number(self, event: dict[str, Any]) -> None:
         """Keep track of the sender's event numbers; a skipped one is awaited for GAP_GRACE, then counted lost."""
-        source, number = event.get("source"), event.get("n")
-        if not isinstance(source, str) or not isinstance(number, int):
+        key = event_key(event)
+        if key is None:
             return
+        source, number, _ = key
         last = self.sources.get(source)
         self.sources[source] = max(number, last or 0)
         self.missing.discard((source, number))

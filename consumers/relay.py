@@ -19,6 +19,8 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from channels.layers import BaseChannelLayer, get_channel_layer
 
+from retry.policy import backoff_delay
+
 logger = logging.getLogger("consumers")
 
 #: Messages waiting in one consumer's inbox at most; later group events and timer messages are dropped, as a full
@@ -34,10 +36,6 @@ RESUMED = "relay.resumed"
 
 #: A consumer's queue of messages to handle: dicts, or the exception its client's receive raised.
 Inbox = asyncio.Queue[Any]
-
-
-def retry_delay(failures: int) -> float:
-    return float(min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)))
 
 
 def hand(inbox: Inbox, message: dict[str, Any]) -> None:
@@ -113,7 +111,9 @@ class Feed:
         while True:
             try:
                 if failures:
-                    await asyncio.sleep(retry_delay(failures))
+                    await asyncio.sleep(
+                        backoff_delay(failures, base_delay=RETRY_FIRST, factor=2, max_delay=RETRY_MAX, jitter=0)
+                    )
                     await self.layer.group_add(self.group, channel)
                     logger.info("Channel layer back; boards resync", extra={"group": self.group})
                     self.hand_out({"type": RESUMED, "group": self.group})

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orders import deliveries, emails, events, tasks
+from orders import deliveries, events, tasks
 from orders.exceptions import (
     NotKitchenStaff,
     OrderNotFound,
@@ -23,9 +23,7 @@ NUMBER_ATTEMPTS = 5
 #: The customer e-mail each order status calls for.
 EMAIL_ON_STATUS = {Order.Status.RECEIVED: "received", Order.Status.READY: "ready", Order.Status.CANCELLED: "cancelled"}
 
-# The background work's services, for callers that know only this module.
-send_order_email = emails.send_order_email
-deliver_webhook = deliveries.deliver_webhook
+# The state of an order's webhook deliveries, for callers that know only this module.
 webhook_state = deliveries.webhook_state
 
 

@@ -91,7 +91,6 @@ class TaskRecord(models.Model):
             models.Index(
                 fields=["expires_at"], name="retry_task_deadline", condition=Q(status="READY", expires_at__isnull=False)
             ),
-            models.Index(fields=["queue", "enqueued_at"], name="retry_task_ready_queue", condition=Q(status="READY")),
             # A worker with free slots takes its queues' backlog in this order (transitions.claim_many).
             models.Index(
                 fields=["queue", "-priority", "run_after"], name="retry_task_backlog", condition=Q(status="READY")
@@ -105,7 +104,8 @@ class TaskRecord(models.Model):
             models.UniqueConstraint(
                 fields=["idempotency_key"],
                 name="retry_task_unique_key_unfinished",
-                condition=Q(status__in=["READY", "RUNNING"]),
+                # Rows without a key stay out of the index: they cannot collide, and most tasks have none.
+                condition=Q(status__in=["READY", "RUNNING"], idempotency_key__isnull=False),
             )
         ]
 

@@ -223,14 +223,17 @@ def release(task: TaskRecord) -> bool:
 
 
 def renew_leases(worker_id: str, task_ids: list[str]) -> int:
-    """Extend the claims ``worker_id`` still holds on ``task_ids``."""
+    """Extend the claims ``worker_id`` still holds on ``task_ids``.
+
+    Rows locked by another statement are skipped, never waited for: that statement is ending their attempt
+    (a batch of successes of this same worker, say), and waiting on a batch that waits on this one is a deadlock.
+    """
     if not task_ids:
         return 0
-    return (
-        TaskRecord.objects.running()
-        .filter(pk__in=task_ids, worker_id=worker_id)
-        .update(lease_until=clock.now_plus(conf.get().LEASE))
-    )
+    with transaction.atomic():
+        held = TaskRecord.objects.running().filter(pk__in=task_ids, worker_id=worker_id)
+        free = list(held.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        return TaskRecord.objects.filter(pk__in=free).update(lease_until=clock.now_plus(conf.get().LEASE))
 
 
 def take_due(now: datetime, batch: int) -> list[tuple[str, str]]:

@@ -40,6 +40,20 @@ async def aplace(url: str) -> Order:
     return await sync_to_async(place)(url)
 
 
+def through_the_worker(test):
+    """Marks a test that runs the real worker: the services, committed transactions, a time limit."""
+    for mark in (pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)):
+        test = mark(test)
+    return test
+
+
+async def place_and_settle(url: str, what: str) -> Order:
+    """Place an order with this webhook URL and wait until the worker has finished every task."""
+    order = await aplace(url)
+    await wait_for(all_finished, what=what)
+    return order
+
+
 @sync_to_async
 def delivery_of(order: Order) -> WebhookDelivery:
     return WebhookDelivery.objects.get(order=order)
@@ -55,12 +69,9 @@ def attempts_of(record: TaskRecord) -> list[TaskAttempt]:
     return list(TaskAttempt.objects.filter(task=record).order_by("number"))
 
 
-@pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(60)
+@through_the_worker
 async def test_the_documented_event_arrives_signed_and_is_recorded(worker, receiver):
-    order = await aplace(receiver.url("/ok"))
-    await wait_for(all_finished, what="the delivery")
+    order = await place_and_settle(receiver.url("/ok"), "the delivery")
 
     [hit] = receiver.hits
     assert hit.signature_ok
@@ -92,12 +103,9 @@ async def test_the_documented_event_arrives_signed_and_is_recorded(worker, recei
     )
 
 
-@pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(60)
+@through_the_worker
 async def test_two_server_errors_then_success_deliver_once_in_three_attempts(worker, receiver):
-    order = await aplace(receiver.url("/flaky/2"))
-    await wait_for(all_finished, what="the retries")
+    order = await place_and_settle(receiver.url("/flaky/2"), "the retries")
 
     assert [hit.signature_ok for hit in receiver.hits] == [True, True, True]
     assert len({hit.headers["webhook-id"] for hit in receiver.hits}) == 1
@@ -108,12 +116,9 @@ async def test_two_server_errors_then_success_deliver_once_in_three_attempts(wor
     assert (record.status, record.attempts) == (Status.SUCCESSFUL, 3)
 
 
-@pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(60)
+@through_the_worker
 async def test_a_404_fails_at_once(worker, receiver):
-    order = await aplace(receiver.url("/status/404"))
-    await wait_for(all_finished, what="the delivery to fail")
+    order = await place_and_settle(receiver.url("/status/404"), "the delivery to fail")
 
     assert len(receiver.hits) == 1
     delivery = await delivery_of(order)
@@ -123,13 +128,10 @@ async def test_a_404_fails_at_once(worker, receiver):
     assert (record.status, record.attempts, record.error_class) == (Status.FAILED, 1, "retry.policy.GiveUp")
 
 
-@pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(60)
+@through_the_worker
 async def test_a_429_is_retried_no_sooner_than_its_retry_after(worker, receiver, settings):
     settings.RETRY_MAX_DELAY = 5.0  # the tests' 0.5 s cap would cut the receiver's 1 s short
-    order = await aplace(receiver.url("/flaky/1?status=429&retry_after=1"))
-    await wait_for(all_finished, what="the delayed retry")
+    order = await place_and_settle(receiver.url("/flaky/1?status=429&retry_after=1"), "the delayed retry")
 
     first, second = receiver.hits
     assert second.received_at - first.received_at >= 1.0
@@ -140,13 +142,10 @@ async def test_a_429_is_retried_no_sooner_than_its_retry_after(worker, receiver,
     assert attempts[0].error_class == "retry.policy.Retry"
 
 
-@pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(60)
+@through_the_worker
 async def test_a_hanging_receiver_times_out_and_is_retried(worker, receiver, settings):
     settings.WEBHOOK_TIMEOUT = 0.5
-    order = await aplace(receiver.url("/flaky/1?status=hang"))
-    await wait_for(all_finished, what="the retry after the timeout")
+    order = await place_and_settle(receiver.url("/flaky/1?status=hang"), "the retry after the timeout")
 
     assert len(receiver.hits) == 2
     delivery = await delivery_of(order)
@@ -156,9 +155,7 @@ async def test_a_hanging_receiver_times_out_and_is_retried(worker, receiver, set
     assert (first.finished_at - first.started_at).total_seconds() < 2  # the deadline, not the receiver, ended it
 
 
-@pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(60)
+@through_the_worker
 async def test_duplicate_messages_and_a_duplicate_task_deliver_once(worker, receiver, layer):
     order = await aplace(receiver.url("/ok"))
     record = await webhook_task()
@@ -177,12 +174,9 @@ async def test_duplicate_messages_and_a_duplicate_task_deliver_once(worker, rece
     assert sorted([value async for value in values]) == ["200: delivered", "nothing to send"]
 
 
-@pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(60)
+@through_the_worker
 async def test_a_410_switches_the_webhook_off(worker, receiver, alice):
-    order = await aplace(receiver.url("/status/410"))
-    await wait_for(all_finished, what="the delivery")
+    order = await place_and_settle(receiver.url("/status/410"), "the delivery")
 
     await order.arefresh_from_db()
     assert order.webhook_enabled is False

@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -55,21 +56,31 @@ async def layer() -> AsyncIterator[object]:
     flush_channel_layer()
 
 
+@contextlib.asynccontextmanager
+async def running_worker(queues: list[str], *, dispatcher: bool = True) -> AsyncIterator[RetryWorker]:
+    """A task worker for ``queues``, running in the test's event loop, with a dispatcher unless told otherwise."""
+    channels = [conf.get().CHANNEL_PREFIX + queue for queue in queues]
+    instance = RetryWorker(get_default_application(), channels, get_channel_layer(), handle_signals=False)
+    stop_dispatcher = asyncio.Event()
+    running = [asyncio.ensure_future(instance.arun())]
+    if dispatcher:
+        running.append(asyncio.ensure_future(Dispatcher().run(stop_dispatcher)))
+    await asyncio.sleep(0)
+    try:
+        yield instance
+    finally:
+        stop_dispatcher.set()
+        instance.request_stop()
+        await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), 30)
+        outbox.use_loop(None)
+        runner.install(None)
+
+
 @pytest.fixture
 async def worker(layer: object, transactional_db: None) -> AsyncIterator[RetryWorker]:
     """A task worker for every queue, running in the test's event loop, plus a dispatcher."""
-    channels = [conf.get().CHANNEL_PREFIX + queue for queue in ALL_QUEUES]
-    instance = RetryWorker(get_default_application(), channels, layer, handle_signals=False)
-    stop_dispatcher = asyncio.Event()
-    served = asyncio.ensure_future(instance.arun())
-    dispatching = asyncio.ensure_future(Dispatcher().run(stop_dispatcher))
-    await asyncio.sleep(0)
-    yield instance
-    stop_dispatcher.set()
-    instance.request_stop()
-    await asyncio.wait_for(asyncio.gather(served, dispatching, return_exceptions=True), 30)
-    outbox.use_loop(None)
-    runner.install(None)
+    async with running_worker(ALL_QUEUES) as instance:
+        yield instance
 
 
 @pytest.fixture

@@ -1,20 +1,17 @@
 """Claims: many tasks in one statement, and a worker with free slots taking its queues' backlog from the database."""
 
-import asyncio
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.routing import get_default_application
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import clock, conf, runner, transitions
+from retry import clock, transitions
 from retry.models import TaskAttempt, TaskRecord
 from retry.transport import outbox
-from retry.worker import RetryWorker
 from tests import tasks
 from tests.conftest import flush_channel_layer
-from tests.retry.conftest import all_finished, runs, wait_for
+from tests.retry.conftest import all_finished, running_worker, runs, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -68,50 +65,45 @@ def test_the_backlog_of_several_queues_is_taken_by_priority_across_them():
     assert [str(record.pk) for record in transitions.claim_many([], "worker-1", queues=both, more=5)] == [low]
 
 
-async def start_worker(queues: list[str]) -> tuple[RetryWorker, asyncio.Future[None]]:
-    flush_channel_layer()
-    from channels.layers import get_channel_layer
-
-    channels = [conf.get().CHANNEL_PREFIX + queue for queue in queues]
-    worker = RetryWorker(get_default_application(), channels, get_channel_layer(), handle_signals=False)
-    served = asyncio.ensure_future(worker.arun())
-    await asyncio.sleep(0)
-    return worker, served
-
-
-async def stop_worker(worker: RetryWorker, served: asyncio.Future[None]) -> None:
-    worker.request_stop()
-    await asyncio.wait_for(served, 30)
-    outbox.use_loop(None)
-    runner.install(None)
-    flush_channel_layer()
-
-
-async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_dispatcher(settings):
+async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_dispatcher(settings, layer):
     settings.RETRY_CONCURRENCY = 3
     lost = [await sync_to_async(enqueue)(f"lost-{number}") for number in range(10)]
     flush_channel_layer()  # every message is gone; the rows say they were sent, so no dispatcher would resend soon
-    worker, served = await start_worker(["default"])
-    try:
+    async with running_worker(["default"], dispatcher=False) as worker:
         await sync_to_async(enqueue)("wakes-the-worker")
         await wait_for(all_finished, what="the backlog to be run")
-    finally:
-        await stop_worker(worker, served)
     for key in [f"lost-{number}" for number in range(10)] + ["wakes-the-worker"]:
         assert await sync_to_async(runs)(key) == 1
     workers = await sync_to_async(lambda: set(TaskAttempt.objects.filter(task_id__in=lost).values_list("worker_id")))()
     assert workers == {(worker.runner.id,)}
 
 
-async def test_a_near_retry_runs_on_its_worker_without_a_message():
-    worker, served = await start_worker(["default"])
-    try:
+async def test_a_near_retry_runs_on_its_worker_without_a_message(layer):
+    async with running_worker(["default"], dispatcher=False) as worker:
         # A task of a queue no worker listens on, started directly: only a local retry can run its second attempt.
         task = tasks.fails_then_succeeds.using(queue_name="emails")
         task_id = await sync_to_async(lambda: task.enqueue("retried-here", failures=1).id)()
         await worker.runner.start(task_id)
         await wait_for(all_finished, what="the retry to run")
-    finally:
-        await stop_worker(worker, served)
     record = await sync_to_async(TaskRecord.objects.get)(pk=task_id)
     assert (record.status, record.attempts) == (Status.SUCCESSFUL, 2)
+
+
+def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_waiting_for_it():
+    from django.db import connections
+
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("row locks are a PostgreSQL matter; SQLite has one writer at a time")
+    busy, free = (transitions.claim(enqueue(key), "worker-1") for key in ("busy", "free"))
+    ending = connections.create_connection("default")  # a second connection, as a batch of successes would use
+    try:
+        ending.set_autocommit(False)
+        with ending.cursor() as cursor:
+            cursor.execute("SELECT id FROM retry_taskrecord WHERE id = %s FOR UPDATE", [busy.pk])
+        assert transitions.renew_leases("worker-1", [str(busy.pk), str(free.pk)]) == 1
+    finally:
+        ending.rollback()
+        ending.close()
+    renewed = TaskRecord.objects.get(pk=free.pk)
+    assert renewed.lease_until > free.lease_until
+    assert TaskRecord.objects.get(pk=busy.pk).lease_until == busy.lease_until

@@ -11,6 +11,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.test import override_settings
 
+from retry import channel_batches
 from retry.transport import outbox, run_message
 from tests.conftest import SHARED_REDIS
 
@@ -33,10 +34,12 @@ class Refusals:
 
 
 @pytest.fixture
-def redis_layer():
-    """The default channel layer on the shared Redis, with a prefix of its own and room for 10 messages."""
+def redis_layer(request):
+    """The default channel layer on the shared Redis, with a prefix of its own and room for 10 messages
+    (or as many as the test's parameter says)."""
     prefix = f"transport-{uuid.uuid4().hex[:10]}"
-    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "capacity": 10, "expiry": 60}
+    capacity = getattr(request, "param", 10)
+    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "capacity": capacity, "expiry": 60}
     with override_settings(
         CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
     ):
@@ -73,6 +76,19 @@ def test_a_burst_fills_a_redis_channel_to_capacity_in_order_and_refuses_the_rest
     assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
     assert sorted(refusals.errors) == sorted(ids[10:])
     assert all(isinstance(error, ChannelFull) for error in refusals.errors.values())
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("redis_layer", [2000], indirect=True)
+def test_a_burst_larger_than_one_call_arrives_whole_and_in_order(redis_layer):
+    refusals = Refusals()
+    ids = [f"task-{number}" for number in range(2 * channel_batches.MAX_BATCH + 100)]
+    for task_id in ids:
+        outbox.send("tasks.burst", run_message(task_id), refusals.for_task(task_id))
+    assert outbox.flush(timeout=20)
+
+    assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids]
+    assert refusals.errors == {}
 
 
 @pytest.mark.services
