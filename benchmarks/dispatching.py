@@ -1,17 +1,24 @@
-"""Dispatcher scaling: one pass over a table of 1,000 to 1,000,000 rows of which 100 are due, and its plans."""
+"""Dispatcher scaling: one pass over a table of 1,000 to 1,000,000 rows of which 100 are due, and its plans;
+and one pass over 100 to 100,000 due rows behind a full channel."""
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db.backends.signals import connection_created
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from benchmarks import systems
 
 DUE = 100
 #: Passes timed at each size after the first (which also purges).
 PASSES = 7
+#: Messages the full channel holds in the full-channel benchmark.
+FULL_CAPACITY = 100
 
 # Most rows are finished within their retention period, as in a busy week; 1 in 100 waits for a far retry,
 # 1 in 100 is a dead letter. The due rows are added separately.
@@ -103,3 +110,78 @@ def explain_tick() -> list[dict[str, str]]:
             transaction.set_rollback(True)
         plans.append({"sql": sql, "plan": plan})
     return plans
+
+
+def measure_full_channel(dues: list[int], passes: int = 3) -> dict[str, Any]:
+    """Passes over ``dues`` due rows whose channel is full: time (pass plus the outbox's refusals) and statements."""
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "capacity": FULL_CAPACITY}
+    results = []
+    with override_settings(CHANNEL_LAYERS=layers), StatementCounter() as statements:
+        for due in dues:
+            systems.Ours().reset()
+            with connection.cursor() as cursor:
+                cursor.execute(ADD_DUE, [due])
+                cursor.execute("ANALYZE retry_taskrecord")
+            fill_channel("default", FULL_CAPACITY)
+            results.append({"due": due, **time_full_passes(passes, statements)})
+    return {"capacity": FULL_CAPACITY, "passes": passes, "sizes": results}
+
+
+def time_full_passes(passes: int, statements: "StatementCounter") -> dict[str, Any]:
+    from retry.dispatcher import Dispatcher
+    from retry.transport import outbox
+
+    dispatcher = Dispatcher()
+    seconds, counts, sent = [], [], []
+    for _ in range(passes):
+        before = statements.count
+        started = time.perf_counter()
+        report = dispatcher.tick()
+        outbox.flush(timeout=600)  # refusals the outbox hands back count as part of the pass
+        seconds.append(time.perf_counter() - started)
+        counts.append(statements.count - before)
+        sent.append(report["sent"])
+    return {
+        "sent_per_pass": sorted(set(sent)),
+        "pass_ms_median": round(statistics.median(seconds) * 1000, 2),
+        "statements_median": statistics.median(counts),
+    }
+
+
+def fill_channel(queue: str, count: int) -> None:
+    from channels.layers import get_channel_layer
+
+    from retry.transport import channel_for
+
+    async def send() -> None:
+        layer = get_channel_layer()
+        for _ in range(count):
+            await layer.send(channel_for(queue), {"type": "filler"})  # type: ignore[union-attr]
+
+    async_to_sync(send)()
+
+
+class StatementCounter:
+    """Counts the SQL statements of every database connection, whichever thread opens it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> "StatementCounter":
+        connection_created.connect(self._watch)
+        connection.ensure_connection()
+        connection.execute_wrappers.append(self._counted)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        connection_created.disconnect(self._watch)
+        connection.execute_wrappers.remove(self._counted)
+
+    def _watch(self, sender: object, connection: Any, **kwargs: Any) -> None:
+        if self._counted not in connection.execute_wrappers:  # a wrapper reconnecting keeps its list
+            connection.execute_wrappers.append(self._counted)
+
+    def _counted(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)

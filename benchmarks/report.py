@@ -42,6 +42,7 @@ def render(results: dict[str, Any]) -> str:
         targets_table(results),
         retry_table(results["retry"]),
         dispatcher_table(results["dispatcher"]),
+        full_channel_table(results["full_channel"]),
         fanout_table(results["fanout"]),
         plans(results["dispatcher"]),
     ]
@@ -194,6 +195,16 @@ def dispatcher_table(dispatcher: dict[str, Any]) -> str:
     ]
     header = ["rows", "due", "first tick ms (with purge)", "tick ms median", "tick ms max", "fill s"]
     return "### Dispatcher tick\n\n" + table(header, rows)
+
+
+def full_channel_table(full: dict[str, Any]) -> str:
+    rows = [
+        [size["due"], size["sent_per_pass"], size["pass_ms_median"], size["statements_median"]]
+        for size in full["sizes"]
+    ]
+    note = f"The channel holds {full['capacity']} messages and is full; median of {full['passes']} passes."
+    header = ["due rows", "sent per pass", "pass ms median", "statements per pass"]
+    return "### Dispatcher pass behind a full channel\n\n" + note + "\n\n" + table(header, rows)
 
 
 def fanout_table(fanout: dict[str, Any]) -> str:

@@ -67,6 +67,8 @@ def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
     retry_env = {**pg, "RETRY_BASE_DELAY": "0.1", "RETRY_MAX_DELAY": "1", "RETRY_JITTER": "0"}
     results["retry"] = suite("retry", retry_env, "--tasks", "200" if options.quick else "1000")
     results["dispatcher"] = suite("dispatcher", pg, "--sizes", sizes)
+    full_sizes = "100,1000" if options.quick else "100,100000"
+    results["full_channel"] = suite("full-channel", pg, "--sizes", full_sizes, "--rounds", "5")
     results["fanout"] = suite("fanout", pg, "--sizes", clients, "--rounds", "3" if options.quick else "5")
     databases.drop_postgres()
     return results

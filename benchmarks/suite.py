@@ -57,13 +57,19 @@ def dispatcher(options: argparse.Namespace) -> dict[str, Any]:
     return dispatching.measure([int(size) for size in options.sizes.split(",")])
 
 
+def full_channel(options: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks import dispatching
+
+    return dispatching.measure_full_channel([int(size) for size in options.sizes.split(",")], options.rounds)
+
+
 def fanout(options: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import fanning
 
     return fanning.measure([int(size) for size in options.sizes.split(",")], options.rounds)
 
 
-SUITES = {"tasks": tasks, "retry": retry_path, "dispatcher": dispatcher, "fanout": fanout}
+SUITES = {"tasks": tasks, "retry": retry_path, "dispatcher": dispatcher, "full-channel": full_channel, "fanout": fanout}
 
 
 def main() -> None:

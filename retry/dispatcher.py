@@ -7,7 +7,6 @@ Several dispatchers may run on PostgreSQL (rows are taken with SKIP LOCKED); SQL
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ from datetime import datetime
 
 from django.db import close_old_connections, connections
 
-from retry import alarms, clock, conf, heartbeats, runner, schedules, transitions
+from retry import alarms, clock, conf, heartbeats, runner, schedules, stats, transitions
 from retry.transport import channel_for, outbox, run_message
 
 logger = logging.getLogger("retry.dispatcher")
@@ -23,14 +22,12 @@ logger = logging.getLogger("retry.dispatcher")
 PURGE_EVERY = 60.0
 
 
-def forget_failed(task_id: str, error: BaseException) -> None:
-    transitions.forget_sent([task_id])
-
-
 class Dispatcher:
     def __init__(self) -> None:
         self.id = runner.make_worker_id()
         self.last_purge = float("-inf")
+        #: Channels that refused a message in the last pass: this pass tries one message first.
+        self.full: set[str] = set()
 
     def tick(self, now: datetime | None = None) -> dict[str, int]:
         """One pass; ``now`` defaults to the database's clock."""
@@ -54,13 +51,28 @@ class Dispatcher:
         return report
 
     def send_due(self, now: datetime, batch: int) -> int:
-        sent = 0
-        while rows := transitions.take_due(now, batch):
-            for task_id, queue in rows:
-                outbox.send(channel_for(queue), run_message(task_id), functools.partial(forget_failed, task_id))
-            sent += len(rows)
-            if len(rows) < batch:
-                break
+        """Send each queue's due tasks until its channel refuses one: a full channel costs a row a pass."""
+        sent, full = 0, {}
+        for queue in stats.configured_queues():
+            channel = channel_for(queue)
+            size = 1 if channel in self.full else batch
+            while task_ids := transitions.take_due(now, size, queue):
+                went, refusal = outbox.send_now(channel, [run_message(task_id) for task_id in task_ids])
+                sent += went
+                if refusal is not None:
+                    # Workers take the rest from the database when they have free slots (backlog claims).
+                    transitions.forget_sent(task_ids[went:])
+                    full[channel] = repr(refusal)
+                    break
+                if len(task_ids) < size:
+                    break
+                size = batch
+        self.full = set(full)
+        if full:
+            logger.warning(
+                "Channels full: their due tasks wait for the workers' backlog claims and the next pass",
+                extra={"dispatcher_id": self.id, "channels": full},
+            )
         return sent
 
     async def run(self, stop: asyncio.Event) -> None:

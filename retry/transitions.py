@@ -236,21 +236,21 @@ def renew_leases(worker_id: str, task_ids: list[str]) -> int:
         return TaskRecord.objects.filter(pk__in=free).update(lease_until=clock.now_plus(conf.get().LEASE))
 
 
-def take_due(now: datetime, batch: int) -> list[tuple[str, str]]:
-    """Mark up to ``batch`` due tasks as sent and return their (id, queue); the caller sends after commit.
+def take_due(now: datetime, batch: int, queue: str) -> list[str]:
+    """Mark up to ``batch`` due tasks of ``queue`` as sent and return their ids; the caller sends after commit.
 
-    Never-sent tasks come first; then those whose message may have expired unread. Each kind has an index
-    of its own, so a pass costs what is due, not what is in the table.
+    Never-sent tasks come first; then those whose message may have expired unread. Each read follows an
+    index in the order taken (retry_task_backlog), so a pass costs what it takes, not what is due.
     """
     sent_before = now - timedelta(seconds=conf.get().MESSAGE_EXPIRY)
-    rows: list[tuple[str, str]] = []
+    rows: list[str] = []
     with transaction.atomic():
         for due in (TaskRecord.objects.unsent(now), TaskRecord.objects.message_expired(now, sent_before=sent_before)):
             if len(rows) < batch:
-                taken = due.order_by("-priority", "run_after").select_for_update(skip_locked=True)
-                rows += [(str(pk), queue) for pk, queue in taken.values_list("pk", "queue")[: batch - len(rows)]]
+                taken = due.filter(queue=queue).order_by("-priority", "run_after").select_for_update(skip_locked=True)
+                rows += [str(pk) for pk in taken.values_list("pk", flat=True)[: batch - len(rows)]]
         if rows:
-            TaskRecord.objects.filter(pk__in=[pk for pk, _ in rows]).update(notified_at=now)
+            TaskRecord.objects.filter(pk__in=rows).update(notified_at=now)
     return rows
 
 

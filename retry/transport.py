@@ -92,6 +92,35 @@ class Outbox:
             line.draining = True
         line.loop.call_soon_threadsafe(self._start_drain, line)
 
+    def send_now(self, channel: str, messages: list[dict[str, Any]]) -> tuple[int, BaseException | None]:
+        """Send ``messages`` in order until the layer refuses one; how many went, and the refusal if any.
+
+        Blocks the calling thread, which must not be the outbox's loop: the dispatcher learns at once
+        that a channel is full and sends it nothing more.
+        """
+        future = asyncio.run_coroutine_threadsafe(self._send_in_order(channel, messages), self._target_loop())
+        return future.result()
+
+    async def _send_in_order(self, channel: str, messages: list[dict[str, Any]]) -> tuple[int, BaseException | None]:
+        layer = get_channel_layer()
+        sent = 0
+        try:
+            async with self._gate():
+                if channel_batches.supports(layer, channel):
+                    for start in range(0, len(messages), channel_batches.MAX_BATCH):
+                        chunk = messages[start : start + channel_batches.MAX_BATCH]
+                        added = await channel_batches.send_many(layer, channel, chunk)
+                        sent += added
+                        if added < len(chunk):
+                            return sent, ChannelFull()
+                else:
+                    for message in messages:
+                        await layer.send(channel, message)  # type: ignore[union-attr]
+                        sent += 1
+        except Exception as error:  # ChannelFull, ConnectionError, TimeoutError, ...
+            return sent, error
+        return sent, None
+
     def group_send(self, group: str, message: dict[str, Any]) -> None:
         """Publish ``message`` to ``group``; group messages are at most once, so a failure is only logged."""
         self._submit(self._group_send(group, message))

@@ -85,12 +85,12 @@ async def worker(layer: object, transactional_db: None) -> AsyncIterator[RetryWo
 
 @pytest.fixture
 def layer_messages() -> Iterator[Callable[[str], list[dict[str, object]]]]:
-    """Read what waits on a queue's channel, without a worker."""
-    channel_layer = get_channel_layer()
+    """Read what waits on a queue's channel (of the layer the settings name now), without a worker."""
     flush_channel_layer()
 
     def read(queue: str) -> list[dict[str, object]]:
         channel = conf.get().CHANNEL_PREFIX + queue
+        channel_layer = get_channel_layer()
 
         async def drain() -> list[dict[str, object]]:
             found = []

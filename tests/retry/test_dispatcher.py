@@ -1,16 +1,23 @@
 """The dispatcher pass and the transitions it drives, with time moved by writing due times and leases in the past."""
 
+import copy
+import logging
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection
 from django.tasks.base import TaskResultStatus as Status
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from retry import clock, transitions
+from retry import clock, conf, transitions
 from retry.dispatcher import Dispatcher
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.transport import outbox
 from tests import tasks
+from tests.conftest import flush_channel_layer
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 LONG_AGO = timedelta(hours=1)
@@ -21,6 +28,33 @@ def enqueue(key: str = "k", **changes: object) -> TaskRecord:
     outbox.flush()
     TaskRecord.objects.filter(pk=result.id).update(**changes)
     return TaskRecord.objects.get(pk=result.id)
+
+
+#: Messages a channel holds in the full-channel tests.
+CAPACITY = 5
+
+
+@pytest.fixture
+def small_channels(settings):
+    """Gives the project's channel layer room for CAPACITY messages per channel, when called."""
+
+    def shrink() -> None:
+        layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+        layers["default"]["CONFIG"]["capacity"] = CAPACITY
+        settings.CHANNEL_LAYERS = layers
+
+    yield shrink
+    flush_channel_layer()
+
+
+def fill(queue: str, count: int) -> None:
+    """Put ``count`` messages that are not task messages on a queue's channel."""
+
+    async def send() -> None:
+        for _ in range(count):
+            await get_channel_layer().send(conf.get().CHANNEL_PREFIX + queue, {"type": "filler"})
+
+    async_to_sync(send)()
 
 
 def claimed(key: str = "k", worker: str = "worker-1") -> TaskRecord:
@@ -45,6 +79,31 @@ def test_due_tasks_without_a_live_message_are_sent(layer_messages):
     assert sent == {str(never_sent.pk), str(long_ago.pk)}
     assert str(just_sent.pk) not in sent and str(not_due.pk) not in sent
     assert Dispatcher().tick()["sent"] == 0  # marked as sent: the next pass leaves them
+
+
+def test_a_full_channel_costs_a_pass_what_it_sends_not_the_backlog(small_channels, layer_messages, caplog):
+    due = [enqueue(f"due-{number}") for number in range(30)]
+    layer_messages("default")  # drop the messages of enqueue itself
+    small_channels()
+    fill("default", CAPACITY - 2)  # room for two
+    TaskRecord.objects.update(notified_at=None)
+
+    dispatcher = Dispatcher()
+    for _ in range(2):
+        caplog.clear()
+        with CaptureQueriesContext(connection) as statements, caplog.at_level(logging.WARNING):
+            report = dispatcher.tick()
+            outbox.flush()
+        updates = [s["sql"] for s in statements.captured_queries if s["sql"].startswith('UPDATE "retry_taskrecord"')]
+        assert len(updates) <= 2  # the rows taken, then the refused ones handed back: never one per row
+        assert [r.message for r in caplog.records if r.levelno >= logging.WARNING] == [
+            "Channels full: their due tasks wait for the workers' backlog claims and the next pass"
+        ]
+
+    assert report["sent"] == 0  # the first pass filled the channel
+    sent = [message["id"] for message in layer_messages("default") if message["type"] == "task.run"]
+    assert len(sent) == 2 and set(sent) <= {str(task.pk) for task in due}
+    assert TaskRecord.objects.filter(notified_at__isnull=True).count() == 28  # due, left to the backlog claims
 
 
 def test_a_lost_lease_is_a_counted_attempt_and_the_task_is_retried():
