@@ -10,10 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
-from django.utils import timezone
 from django.utils.html import format_html
 
-from retry import conf, dashboard, operations, registry, stats
+from retry import clock, conf, dashboard, operations, registry, stats
 from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
 
 #: The task page's sections: (title, fields).
@@ -206,4 +205,4 @@ class HeartbeatAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="alive", boolean=True)
     def alive(self, beat: Heartbeat) -> bool:
         """False once the process has been silent for RETRY_WORKER_STALE_AFTER: stale."""
-        return beat.last_seen >= timezone.now() - timedelta(seconds=conf.get().WORKER_STALE_AFTER)
+        return beat.last_seen >= clock.now() - timedelta(seconds=conf.get().WORKER_STALE_AFTER)

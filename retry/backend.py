@@ -13,9 +13,8 @@ from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task, TaskError, TaskResult
 from django.tasks.base import TaskResultStatus as Status
 from django.tasks.exceptions import TaskResultDoesNotExist
-from django.utils import timezone
 
-from retry import arguments, conf, events, models, registry, transitions
+from retry import arguments, clock, conf, events, models, registry, transitions
 from retry.task import RetryTask
 from retry.transport import channel_for, outbox, run_message
 
@@ -77,7 +76,7 @@ def build_record(
     task: Task[..., Any], args: list[Any], kwargs: dict[str, Any], *, idempotency_key: str | None, max_age: float | None
 ) -> models.TaskRecord:
     policy = registry.policy_for(task)
-    now = timezone.now()
+    now = clock.now()
     run_after = task.run_after or now
     options = task if isinstance(task, RetryTask) else None
     max_age = max_age if max_age is not None else getattr(options, "max_age", None)

@@ -1,11 +1,41 @@
-"""The database's clock: due times and leases are judged by one clock however many machines run workers."""
+"""The database's clock: due times and leases are judged by one clock however many machines run workers.
 
+Statements use the database's own ``now()`` (``now_plus``). Times this process needs in hand (an enqueue's
+due time, a heartbeat's age) come from ``now``: this process's clock plus its offset to the database's,
+measured once and again every RESYNC_EVERY seconds, or at once when this process's clock jumps.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connections
 from django.db.models import DateTimeField, Expression, ExpressionWrapper, Value
 from django.db.models.functions import Now
 from django.utils import timezone
+
+#: Seconds a measured offset is trusted before it is measured again.
+RESYNC_EVERY = 60.0
+#: Seconds this process's wall clock may drift from its monotonic clock before the offset is measured again.
+JUMP = 1.0
+
+
+@dataclass(frozen=True)
+class Offset:
+    """How far the database's clock is ahead of this process's, and when that was measured."""
+
+    ahead: timedelta
+    wall: datetime
+    monotonic: float
+
+    def holds(self, wall: datetime) -> bool:
+        elapsed = time.monotonic() - self.monotonic
+        return elapsed < RESYNC_EVERY and abs((wall - self.wall).total_seconds() - elapsed) < JUMP
+
+
+_offsets: dict[str, Offset] = {}
+_lock = threading.Lock()
 
 
 def shares_clock(using: str = "default") -> bool:
@@ -14,13 +44,38 @@ def shares_clock(using: str = "default") -> bool:
 
 
 def db_now(using: str = "default") -> datetime:
-    """The database server's current time."""
+    """The database server's current time (on PostgreSQL, its transaction's start)."""
     if not shares_clock(using):
         return timezone.now()
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT CURRENT_TIMESTAMP")
         (now,) = cursor.fetchone()
     return now  # type: ignore[no-any-return]
+
+
+def now(using: str = "default") -> datetime:
+    """The database server's current time, without a round trip (but one a minute)."""
+    wall = timezone.now()
+    if not shares_clock(using):
+        return wall
+    offset = _offsets.get(using)
+    if offset is None or not offset.holds(wall):
+        offset = _measure(using)
+        wall = timezone.now()
+    return wall + offset.ahead
+
+
+def _measure(using: str) -> Offset:
+    """The offset to the database's clock, against the midpoint of the round trip that read it."""
+    # clock_timestamp(), not CURRENT_TIMESTAMP: a transaction under way would give its start.
+    statement = "SELECT clock_timestamp()" if connections[using].vendor == "postgresql" else "SELECT CURRENT_TIMESTAMP"
+    with _lock, connections[using].cursor() as cursor:
+        before = timezone.now()
+        cursor.execute(statement)
+        (server,) = cursor.fetchone()
+        after = timezone.now()
+        offset = _offsets[using] = Offset(server - (before + (after - before) / 2), after, time.monotonic())
+    return offset
 
 
 def now_plus(seconds: float, using: str = "default") -> Expression | Value:

@@ -2,20 +2,21 @@
 
 import os
 import socket
+import time
+from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
-
-from retry import conf
+from retry import clock, conf
 from retry.models import Heartbeat
 
 WORKER = Heartbeat.Kind.WORKER
 DISPATCHER = Heartbeat.Kind.DISPATCHER
-_started = timezone.now()
+_started = time.monotonic()
 
 
 def beat(process_id: str, kind: str, queues: list[str], concurrency: int, current_tasks: list[str]) -> None:
-    now = timezone.now()
+    """Record that the process is alive, by the database's clock."""
+    now = clock.now_plus(0)
     Heartbeat.objects.update_or_create(
         process_id=process_id,
         defaults={
@@ -32,7 +33,7 @@ def beat(process_id: str, kind: str, queues: list[str], concurrency: int, curren
             "queues": queues,
             "concurrency": concurrency,
             "current_tasks": current_tasks,
-            "started_at": _started,
+            "started_at": clock.now() - timedelta(seconds=time.monotonic() - _started),
             "last_seen": now,
         },
     )
@@ -47,5 +48,5 @@ def dispatcher_status() -> dict[str, Any] | None:
     last = Heartbeat.objects.filter(kind=DISPATCHER).order_by("-last_seen").values_list("last_seen", flat=True).first()
     if last is None:
         return None
-    age = (timezone.now() - last).total_seconds()
+    age = (clock.now() - last).total_seconds()
     return {"last_pass": last.isoformat(), "age_seconds": round(age, 1), "stale": age > conf.get().WORKER_STALE_AFTER}
