@@ -229,5 +229,6 @@ WEBHOOK_MAX_RESPONSE_BYTES = env.read_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 102
 WEBHOOK_MAX_RETRY_AFTER = env.read_int("WEBHOOK_MAX_RETRY_AFTER", 3600, minimum=1)
 WEBHOOK_DELIVERY_RETENTION = env.read_int("WEBHOOK_DELIVERY_RETENTION", 30, minimum=1)
 
-# Maintenance, scheduled by the dispatcher: old delivery rows, stale heartbeats, old finished tasks.
-RETRY_PERIODIC = {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}}
+# Maintenance, scheduled by the dispatcher: old delivery rows, stale heartbeats, old finished tasks
+# (unless RETRY_PERIODIC in the environment says otherwise).
+globals().setdefault("RETRY_PERIODIC", {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}})

@@ -6,7 +6,7 @@ from typing import Any
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from retry import conf
+from retry import conf, schedules
 
 
 @checks.register()
@@ -17,3 +17,22 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     except ImproperlyConfigured as error:
         return [checks.Error(str(error), id="retry.E001")]
     return []
+
+
+@checks.register()
+def check_periodic(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Each RETRY_PERIODIC entry names a task of the retry backend, one valid period and its arguments."""
+    try:
+        periodic: object = conf.get().PERIODIC
+    except ImproperlyConfigured:
+        return []  # check_settings names it
+    if periodic is None:
+        return []
+    if not isinstance(periodic, dict):
+        message = f"RETRY_PERIODIC must be a dict of {{name: entry}}, not a {type(periodic).__name__}."
+        return [checks.Error(message, id="retry.E002")]
+    return [
+        checks.Error(f"RETRY_PERIODIC[{name!r}]: {problem}", id="retry.E002")
+        for name, spec in periodic.items()
+        if (problem := schedules.problem(spec))
+    ]

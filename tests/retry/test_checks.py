@@ -1,0 +1,77 @@
+"""Bad periodic entries are refused by a system check naming them, and one that slips through harms no other."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from retry import checks, clock
+from retry.dispatcher import Dispatcher
+from retry.models import TaskRecord
+from retry.transport import outbox
+from tests import tasks
+from tests.project.test_startup import COMMANDS, run
+
+GOOD = {"task": "tests.tasks.record", "every": 60, "kwargs": {"key": "good"}}
+BAD_ENTRIES = [
+    # (entry, what the check says about it)
+    ({"task": "tests.tasks.recrod", "every": 60}, "tests.tasks.recrod cannot be imported"),
+    ({"task": "tests.tasks.Flaky", "every": 60}, "tests.tasks.Flaky is not a task"),
+    ({"every": 60}, "needs 'task'"),
+    ({"task": "tests.tasks.record", "cron": "61 * * * *"}, "'61 * * * *' is not a cron expression"),
+    ({"task": "tests.tasks.record", "cron": 5}, "5 is not a cron expression"),
+    ({"task": "tests.tasks.record", "every": 0}, "'every' must be a positive number of seconds, not 0"),
+    ({"task": "tests.tasks.record", "every": -5}, "'every' must be a positive number of seconds, not -5"),
+    ({"task": "tests.tasks.record", "every": "hourly"}, "'every' must be a positive number of seconds, not 'hourly'"),
+    ({"task": "tests.tasks.record", "every": float("inf")}, "'every' must be a positive number of seconds, not inf"),
+    ({"task": "tests.tasks.record"}, "needs 'every' (seconds) or 'cron' (an expression)"),
+    ({"task": "tests.tasks.record", "every": 60, "cron": "* * * * *"}, "has both 'every' and 'cron'"),
+    ({"task": "tests.tasks.record", "every": 60, "args": "x"}, "'args' must be a list"),
+    ({"task": "tests.tasks.record", "every": 60, "kwargs": []}, "'kwargs' must be a dict"),
+    ({"task": "tests.tasks.record", "evry": 60}, "unknown keys: 'evry'"),
+    ("tests.tasks.record", "must be a dict"),
+]
+
+
+def periodic_errors() -> list[str]:
+    return [message.msg for message in checks.check_periodic() if message.id == "retry.E002"]
+
+
+@pytest.mark.parametrize(("entry", "said"), BAD_ENTRIES)
+def test_a_bad_periodic_entry_fails_the_system_check_naming_it(settings, entry, said):
+    settings.RETRY_PERIODIC = {"good": GOOD, "nightly": entry}
+    [error] = periodic_errors()
+    assert error.startswith("RETRY_PERIODIC['nightly']: ") and said in error
+
+
+def test_good_periodic_entries_pass_the_check(settings):
+    settings.RETRY_PERIODIC = {"good": GOOD, "cron": {"task": "tests.tasks.record", "cron": "*/5 * * * *"}}
+    assert periodic_errors() == []
+    settings.RETRY_PERIODIC = ["not", "a", "dict"]
+    assert periodic_errors() == ["RETRY_PERIODIC must be a dict of {name: entry}, not a list."]
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_entry_that_reaches_the_dispatcher_stops_nothing_else(settings, caplog):
+    settings.RETRY_PERIODIC = {"typo": {"task": "tests.tasks.recrod", "every": 60}, "good": GOOD}
+    far_retry = tasks.record.enqueue("far")
+    outbox.flush()
+    TaskRecord.objects.filter(pk=far_retry.id).update(notified_at=None, run_after=clock.db_now() - timedelta(hours=1))
+
+    report = Dispatcher().tick()
+
+    assert report["scheduled"] == 1 and report["sent"] >= 1
+    assert TaskRecord.objects.filter(idempotency_key__startswith="periodic:good:").count() == 1
+    assert TaskRecord.objects.get(pk=far_retry.id).notified_at is not None
+    [logged] = [record for record in caplog.records if record.name == "retry.schedules" and record.levelname == "ERROR"]
+    assert logged.schedule == "typo"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_periodic_entry_stops_every_process_naming_it(command):
+    entry = {"nightly": {"task": "orders.tasks.clean_up", "cron": "0 25 * * *"}}
+    result = run(COMMANDS[command], {"RETRY_PERIODIC": json.dumps(entry)})
+    assert result.returncode != 0
+    assert "(retry.E002) RETRY_PERIODIC['nightly']: '0 25 * * *' is not a cron expression" in result.stderr
+    assert "Traceback" not in result.stderr
