@@ -64,7 +64,7 @@ def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
         suite("tasks", pg, "--system", system, "--tasks", tasks) for system in ("ours", "raw", "celery")
     ]
     results["task_systems"].append(suite("tasks", sqlite, "--system", "ours-in-process", "--tasks", tasks))
-    retry_env = {**pg, "RETRY_BASE_DELAY": "0.1", "RETRY_MAX_DELAY": "1", "RETRY_JITTER": "0"}
+    retry_env = {**pg, "RETRY_MIN_DELAY": "0.1", "RETRY_BASE_DELAY": "0.1", "RETRY_MAX_DELAY": "1", "RETRY_JITTER": "0"}
     results["retry"] = suite("retry", retry_env, "--tasks", "200" if options.quick else "1000")
     results["dispatcher"] = suite("dispatcher", pg, "--sizes", sizes)
     full_sizes = "100,1000" if options.quick else "100,100000"

@@ -11,6 +11,6 @@ ASGI_APPLICATION = "benchmarks.asgi.application"
 RETRY_PERIODIC: dict[str, dict[str, object]] = {}
 
 # The retry-path benchmark shrinks the floor to 0.1 s and turns jitter off.
-for _name in ("BASE_DELAY", "MAX_DELAY", "JITTER", "DISPATCH_INTERVAL"):
+for _name in ("MIN_DELAY", "BASE_DELAY", "MAX_DELAY", "JITTER", "DISPATCH_INTERVAL"):
     if os.environ.get(f"RETRY_{_name}"):
         globals()[f"RETRY_{_name}"] = float(os.environ[f"RETRY_{_name}"])

@@ -13,6 +13,8 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from retry import clock, conf, dashboard, operations, registry, stats
+from retry.exceptions import TaskNotRegistered
+from retry.forms import PolicyOverrideForm
 from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
 
 #: The task page's sections: (title, fields).
@@ -170,8 +172,28 @@ def describe_policy(numbers: dict[str, Any], override: dict[str, Any] | None) ->
 
 @admin.register(PolicyOverride)
 class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("task_path", "max_attempts", "base_delay", "factor", "max_delay", "jitter", "note", "updated_at")
+    form = PolicyOverrideForm
+    list_display = (
+        "task_path",
+        "task_found",
+        "max_attempts",
+        "base_delay",
+        "factor",
+        "max_delay",
+        "jitter",
+        "note",
+        "updated_at",
+    )
     search_fields = ("task_path", "note")
+
+    @admin.display(description="task found", boolean=True)
+    def task_found(self, override: PolicyOverride) -> bool:
+        """False for an override whose task this deploy does not have (renamed, removed, or a typo)."""
+        try:
+            registry.load(override.task_path)
+        except TaskNotRegistered:
+            return False
+        return True
 
     def save_model(self, request: HttpRequest, obj: PolicyOverride, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

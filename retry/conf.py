@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from retry import policy
+
 
 @dataclass(frozen=True)
 class RetrySettings:
@@ -18,6 +20,9 @@ class RetrySettings:
     MAX_ATTEMPTS: int = 5
     #: Seconds before the first retry; later delays grow from it and never fall below it.
     BASE_DELAY: float = 10.0
+    #: No retry policy (settings, @task options, admin overrides) may wait less than this many seconds before a
+    #: retry. Lower it only on purpose (tests).
+    MIN_DELAY: float = 10.0
     #: Each retry waits this many times longer than the one before.
     BACKOFF_FACTOR: float = 2.0
     #: No delay is ever longer than this many seconds.
@@ -68,6 +73,16 @@ class RetrySettings:
     #: Channel names are this prefix plus the queue name.
     CHANNEL_PREFIX: str = "tasks."
 
+    def policy(self) -> policy.RetryPolicy:
+        """The retry policy of these settings: what a task runs under without options or an override."""
+        return policy.RetryPolicy(
+            max_attempts=self.MAX_ATTEMPTS,
+            base_delay=self.BASE_DELAY,
+            factor=self.BACKOFF_FACTOR,
+            max_delay=self.MAX_DELAY,
+            jitter=self.JITTER,
+        )
+
 
 @cache
 def get() -> RetrySettings:
@@ -80,18 +95,29 @@ def get() -> RetrySettings:
                 raise ImproperlyConfigured(f"RETRY_{field.name} must be a number, not {value!r}.")
             values[field.name] = value
     conf = RetrySettings(**values)
-    if conf.BASE_DELAY <= 0 or conf.MAX_DELAY < conf.BASE_DELAY:
-        raise ImproperlyConfigured("RETRY_BASE_DELAY must be positive and no larger than RETRY_MAX_DELAY.")
     for names, holds, words in RANGES:
         for name in names:
             if not holds(getattr(conf, name)):
                 raise ImproperlyConfigured(f"RETRY_{name} must be {words}, not {getattr(conf, name)!r}.")
+    for name, problem in policy.problems(conf.policy(), floor=conf.MIN_DELAY).items():
+        raise ImproperlyConfigured(f"RETRY_{POLICY_SETTINGS[name]} {problem}.")
     return conf
+
+
+#: The setting behind each number of the default retry policy.
+POLICY_SETTINGS = {
+    "max_attempts": "MAX_ATTEMPTS",
+    "base_delay": "BASE_DELAY",
+    "factor": "BACKOFF_FACTOR",
+    "max_delay": "MAX_DELAY",
+    "jitter": "JITTER",
+}
 
 
 #: Counts that must be at least 1, durations that must be above zero, and those that may be zero ("forever").
 AT_LEAST_ONE = ("MAX_ATTEMPTS", "CONCURRENCY", "DISPATCH_BATCH", "MAX_ARGUMENTS_BYTES")
 POSITIVE = (
+    "MIN_DELAY",
     "TIME_LIMIT",
     "LEASE",
     "DISPATCH_INTERVAL",

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.tasks.base import TaskResultStatus
 
 FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
@@ -168,6 +168,12 @@ class TaskAttempt(models.Model):
         return (self.finished_at - self.started_at).total_seconds()
 
 
+def unset_or(**lookups: Any) -> Q:
+    """The field of ``lookups`` is blank (NULL), or meets them."""
+    field = next(iter(lookups)).split("__")[0]
+    return Q(**{f"{field}__isnull": True}) | Q(**lookups)
+
+
 class PolicyOverride(models.Model):
     """An operator's change to a task's retry policy, for tasks enqueued after it; blank fields keep the code's."""
 
@@ -182,6 +188,18 @@ class PolicyOverride(models.Model):
 
     class Meta:
         verbose_name = "retry policy override"
+        # What no policy can work with, whatever writes the row; the floor (RETRY_MIN_DELAY) is the form's.
+        constraints = [
+            models.CheckConstraint(condition=unset_or(max_attempts__gte=1), name="retry_override_attempts"),
+            models.CheckConstraint(condition=unset_or(base_delay__gt=0), name="retry_override_base_delay"),
+            models.CheckConstraint(condition=unset_or(factor__gte=1), name="retry_override_factor"),
+            models.CheckConstraint(condition=unset_or(max_delay__gt=0), name="retry_override_max_delay"),
+            models.CheckConstraint(condition=unset_or(jitter__gte=0, jitter__lte=1), name="retry_override_jitter"),
+            models.CheckConstraint(
+                condition=Q(base_delay__isnull=True) | Q(max_delay__isnull=True) | Q(max_delay__gte=F("base_delay")),
+                name="retry_override_delays_in_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.task_path

@@ -8,6 +8,7 @@ so it never falls below ``base_delay`` (the floor), grows geometrically and neve
 Jitter only lengthens a delay, spreading retries of tasks that failed together.
 """
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -56,6 +57,28 @@ class RetryPolicy:
 
 
 NUMBER_FIELDS = frozenset(RetryPolicy().snapshot())
+
+
+def problems(policy: RetryPolicy, *, floor: float) -> dict[str, str]:
+    """What in ``policy`` cannot work, by field; empty when nothing. ``floor``: the shortest retry delay allowed."""
+    found = {}
+    attempts = policy.max_attempts
+    if not _is_number(attempts) or attempts != int(attempts) or attempts < 1:
+        found["max_attempts"] = f"must be a whole number of at least 1, not {attempts!r}"
+    if not (_is_number(policy.base_delay) and policy.base_delay >= floor):
+        found["base_delay"] = f"must be at least {floor:g} s (the retry floor), not {policy.base_delay!r}"
+    if not (_is_number(policy.factor) and policy.factor >= 1):
+        found["factor"] = f"must be a number of at least 1, not {policy.factor!r}"
+    base = policy.base_delay if "base_delay" not in found else floor
+    if not (_is_number(policy.max_delay) and policy.max_delay >= base):
+        found["max_delay"] = f"must be at least the base delay ({base:g} s), not {policy.max_delay!r}"
+    if not (_is_number(policy.jitter) and 0 <= policy.jitter <= 1):
+        found["jitter"] = f"must be a fraction from 0 to 1, not {policy.jitter!r}"
+    return found
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)

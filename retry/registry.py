@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from retry import conf, models, policy
 from retry.exceptions import TaskNotRegistered
 from retry.task import RetryTask
 
+logger = logging.getLogger("retry.registry")
 #: Seconds an operator's override is cached in each process before it is read again.
 OVERRIDE_CACHE_SECONDS = 5.0
 _overrides: dict[str, dict[str, Any]] = {}
@@ -19,24 +21,33 @@ _overrides_read_at = float("-inf")
 
 
 def default_policy() -> policy.RetryPolicy:
-    settings = conf.get()
-    return policy.RetryPolicy(
-        max_attempts=settings.MAX_ATTEMPTS,
-        base_delay=settings.BASE_DELAY,
-        factor=settings.BACKOFF_FACTOR,
-        max_delay=settings.MAX_DELAY,
-        jitter=settings.JITTER,
-    )
+    return conf.get().policy()
 
 
 def policy_for(task: Task[..., Any]) -> policy.RetryPolicy:
-    """The policy for new runs of ``task``: the operator's override, else the task's options, else the settings."""
+    """The policy for new runs of ``task``: the operator's override, else the task's options, else the settings.
+
+    An override that breaks the policy's rules (a row written around the admin form) is ignored, and said so.
+    """
+    code = code_policy(task)
+    override = overrides().get(task.module_path)
+    if not override:
+        return code
+    resolved = code.with_numbers(override)
+    if broken := policy.problems(resolved, floor=conf.get().MIN_DELAY):
+        logger.warning("Retry policy override ignored", extra={"task_path": task.module_path, "problems": broken})
+        return code
+    return resolved
+
+
+def code_policy(task: Task[..., Any]) -> policy.RetryPolicy:
+    """The policy of the code: the task's options, else the settings."""
     resolved = default_policy()
     if isinstance(task, RetryTask):
         resolved = policy.RetryPolicy(
             **{**resolved.snapshot(), **task.policy_numbers()}, retry_on=task.retry_on, give_up_on=task.give_up_on
         )
-    return resolved.with_numbers(overrides().get(task.module_path, {}))
+    return resolved
 
 
 def policy_of(record: models.TaskRecord, task: Task[..., Any] | None) -> policy.RetryPolicy:

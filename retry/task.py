@@ -3,7 +3,11 @@
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.tasks.base import Task
+
+from retry import conf, policy
+from retry.exceptions import PolicyMisconfigured
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +32,17 @@ class RetryTask(Task):  # type: ignore[type-arg]
     max_age: float | None = None
     #: Successful runs leave no row behind.
     ignore_result: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse options that make a policy unable to work, or retry sooner than RETRY_MIN_DELAY."""
+        Task.__post_init__(self)  # not super(): slots=True makes a new class that zero-argument super() misses
+        try:
+            defaults = conf.get()
+        except ImproperlyConfigured:
+            return  # the system check retry.E001 names the setting at fault
+        numbers = defaults.policy().with_numbers(self.policy_numbers())
+        for name, problem in policy.problems(numbers, floor=defaults.MIN_DELAY).items():
+            raise PolicyMisconfigured(f"{self.module_path}: {name} {problem}.")
 
     def policy_numbers(self) -> dict[str, Any]:
         names = ("max_attempts", "base_delay", "factor", "max_delay", "jitter")

@@ -13,6 +13,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Threads that outlive a test (a task past the shutdown grace) must not hold connections open.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Retries in a fraction of a second: the floor is lowered on purpose.
+RETRY_MIN_DELAY = 0.05
 RETRY_BASE_DELAY = 0.05
 RETRY_MAX_DELAY = 0.5
 RETRY_JITTER = 0.0

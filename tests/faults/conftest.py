@@ -36,6 +36,7 @@ PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "fault-tests-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "RETRY_MIN_DELAY": "0.05",
     "RETRY_BASE_DELAY": "0.05",
     "RETRY_MAX_DELAY": "0.5",
     "RETRY_JITTER": "0",

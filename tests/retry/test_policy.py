@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retry.policy import GiveUp, Retry, RetryPolicy, backoff_delay, decide
+from retry.policy import GiveUp, Retry, RetryPolicy, backoff_delay, decide, problems
 
 bases = st.floats(min_value=0.01, max_value=100)
 factors = st.floats(min_value=1.0, max_value=10)
@@ -127,3 +127,30 @@ def test_the_snapshot_holds_the_numbers_and_restores_them():
     restored = RetryPolicy(give_up_on=(Permanent,)).with_numbers({**policy.snapshot(), "unknown": 1, "factor": None})
     assert restored == policy
     assert restored.give_up_on == (Permanent,)
+
+
+# The floor: no source of a policy may make retries come sooner than RETRY_MIN_DELAY, or break its numbers.
+BROKEN = [
+    # (numbers, the field at fault, what is said)
+    ({"max_attempts": 0}, "max_attempts", "a whole number of at least 1, not 0"),
+    ({"max_attempts": 2.5}, "max_attempts", "a whole number of at least 1, not 2.5"),
+    ({"base_delay": 0}, "base_delay", "at least 10 s (the retry floor), not 0"),
+    ({"base_delay": -5}, "base_delay", "at least 10 s (the retry floor), not -5"),
+    ({"base_delay": 9.9}, "base_delay", "at least 10 s (the retry floor), not 9.9"),
+    ({"base_delay": float("nan")}, "base_delay", "at least 10 s (the retry floor), not nan"),
+    ({"factor": 0.5}, "factor", "a number of at least 1, not 0.5"),
+    ({"max_delay": 5}, "max_delay", "at least the base delay (10 s), not 5"),
+    ({"max_delay": float("inf")}, "max_delay", "at least the base delay (10 s), not inf"),
+    ({"jitter": -1}, "jitter", "a fraction from 0 to 1, not -1"),
+    ({"jitter": 2}, "jitter", "a fraction from 0 to 1, not 2"),
+]
+
+
+@pytest.mark.parametrize(("numbers", "field", "said"), BROKEN)
+def test_a_broken_policy_is_named_field_by_field(numbers, field, said):
+    assert problems(RetryPolicy(**{"base_delay": 10.0, **numbers}), floor=10.0) == {field: f"must be {said}"}
+
+
+def test_a_sound_policy_has_no_problems_and_a_lower_floor_allows_shorter_delays():
+    assert problems(RetryPolicy(), floor=10.0) == {}
+    assert problems(RetryPolicy(base_delay=0.05, max_delay=0.5), floor=0.05) == {}
