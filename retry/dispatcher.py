@@ -3,6 +3,7 @@
 Each pass sends due tasks that have no live message, recovers tasks whose worker stopped renewing
 its lease, fails tasks past their start-by deadline, enqueues periodic tasks and purges old rows.
 Several dispatchers may run on PostgreSQL (rows are taken with SKIP LOCKED); SQLite runs one.
+A channel that refuses a message (full, or its Redis down) is sent nothing more in that pass.
 """
 
 import asyncio
@@ -70,7 +71,7 @@ class Dispatcher:
         self.full = set(full)
         if full:
             logger.warning(
-                "Channels full: their due tasks wait for the workers' backlog claims and the next pass",
+                "Channels refused task messages; their due tasks wait for backlog claims and the next pass",
                 extra={"dispatcher_id": self.id, "channels": full},
             )
         return sent

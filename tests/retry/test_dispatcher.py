@@ -97,13 +97,27 @@ def test_a_full_channel_costs_a_pass_what_it_sends_not_the_backlog(small_channel
         updates = [s["sql"] for s in statements.captured_queries if s["sql"].startswith('UPDATE "retry_taskrecord"')]
         assert len(updates) <= 2  # the rows taken, then the refused ones handed back: never one per row
         assert [r.message for r in caplog.records if r.levelno >= logging.WARNING] == [
-            "Channels full: their due tasks wait for the workers' backlog claims and the next pass"
+            "Channels refused task messages; their due tasks wait for backlog claims and the next pass"
         ]
 
     assert report["sent"] == 0  # the first pass filled the channel
     sent = [message["id"] for message in layer_messages("default") if message["type"] == "task.run"]
     assert len(sent) == 2 and set(sent) <= {str(task.pk) for task in due}
     assert TaskRecord.objects.filter(notified_at__isnull=True).count() == 28  # due, left to the backlog claims
+
+
+def test_a_full_channel_holds_back_only_its_own_queue(small_channels, layer_messages):
+    for number in range(10):
+        enqueue(f"default-{number}")
+    emails = tasks.on_emails_queue.enqueue("emails")
+    outbox.flush()
+    layer_messages("default"), layer_messages("emails")
+    small_channels()
+    fill("default", CAPACITY)
+    TaskRecord.objects.update(notified_at=None)
+
+    assert Dispatcher().tick()["sent"] == 1
+    assert [message["id"] for message in layer_messages("emails")] == [str(emails.id)]
 
 
 def test_a_lost_lease_is_a_counted_attempt_and_the_task_is_retried():
