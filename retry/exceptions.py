@@ -22,8 +22,11 @@ class RetryError(TaskException):
     """Root of the retry layer's errors. Do not raise directly."""
 
 
-class InvalidTaskArguments(RetryError, InvalidTask):
-    """Raised at enqueue when an argument is not plain JSON that every database stores alike, or too large."""
+class InvalidTaskArguments(RetryError, InvalidTask, TypeError):
+    """Raised at enqueue when an argument is not plain JSON that every database stores alike, or too large.
+
+    A TypeError, as Django's Tasks API documents for arguments that are not JSON.
+    """
 
 
 class TaskNotRegistered(RetryError):

@@ -23,16 +23,17 @@ class NotJson:
     pass
 
 
+@pytest.mark.services
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        ((NotJson(),), {}, "argument 0 is a NotJson, not JSON"),  # an object
-        ((), {"when": timezone.now()}, "argument 'when' is a datetime"),  # a datetime is not JSON
+        ((NotJson(),), {}, "argument 0 has an unsupported type: NotJson is not JSON"),  # an object
+        ((), {"when": timezone.now()}, "argument 'when' has an unsupported type: datetime"),  # not JSON
         ((math.nan,), {}, "argument 0 is nan"),  # PostgreSQL refuses NaN in JSON
         ((), {"x": math.inf}, "argument 'x' is inf"),  # and infinity
         (("a\x00b",), {}, "NUL character"),  # PostgreSQL refuses \x00 in text
         (({1: "a"},), {}, "has the key 1; JSON keys must be strings"),  # JSON keys are strings
-        (([{"deep": {"x": {3}}}],), {}, "argument 0[0]['deep']['x'] is a set"),  # found where it hides
+        (([{"deep": {"x": {3}}}],), {}, "argument 0[0]['deep']['x'] has an unsupported type: set"),  # deep inside
         (("x" * 70_000,), {}, "the limit is 65536"),  # too large
     ],
 )
@@ -41,6 +42,7 @@ def test_non_json_and_oversized_arguments_are_refused_and_nothing_is_written(arg
         tasks.record.enqueue(*args, **kwargs)
     assert not TaskRecord.objects.exists()
     assert issubclass(InvalidTaskArguments, InvalidTask)
+    assert issubclass(InvalidTaskArguments, TypeError)  # as Django documents for arguments that are not JSON
 
 
 @pytest.mark.services
@@ -158,3 +160,33 @@ def test_a_failed_send_never_raises_and_leaves_the_row_for_the_dispatcher(layer)
     records = TaskRecord.objects.filter(pk__in=[r.id for r in results])
     assert {r.status for r in records} == {Status.READY}
     assert records.filter(notified_at__isnull=True).count() >= 2  # refused: the dispatcher sends these again
+
+
+def nested(levels: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(
+    ("args", "kwargs", "names"),
+    [
+        ((nested(10_000),), {}, "argument 0 nests deeper than"),  # no RecursionError
+        ((), {"deep": {"a": nested(10_000)}}, "argument 'deep' nests deeper than"),
+        ((), {"a\x00b": 1}, r"keyword argument 'a\\x00b'"),  # PostgreSQL refuses NUL in JSON keys
+        ((), {"a\ud800": 1}, r"keyword argument 'a\\ud800'"),  # and lone surrogates
+        (("\udc00",), {}, "argument 0 contains a lone surrogate"),
+        (({"k\ud800": 1},), {}, "argument 0 has a key that contains a lone surrogate"),
+        ((), lambda: {"small": 1, "blob": "x" * 50_000_000}, "argument 'blob' alone takes 50000002 bytes"),
+    ],
+)
+def test_hostile_arguments_are_refused_by_name_and_the_callers_transaction_goes_on(args, kwargs, names):
+    kwargs = kwargs() if callable(kwargs) else kwargs  # 50 MB made only for its own test
+    with transaction.atomic():
+        with pytest.raises(InvalidTaskArguments, match=names):
+            tasks.record.enqueue(*args, **kwargs)
+        assert TaskRecord.objects.count() == 0  # the transaction is still usable
+        tasks.record.enqueue("after")
+    assert list(TaskRecord.objects.values_list("args", flat=True)) == [["after"]]
