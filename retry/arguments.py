@@ -57,9 +57,9 @@ def _check_value(value: Any, where: str) -> None:
                 raise InvalidTaskArguments(f"{where} nests deeper than {MAX_DEPTH} levels.")
             stack.extend((item, (*path, index)) for index, item in enumerate(value))
         else:
-            problem = _scalar_problem(value)
+            problem = _scalar_problem(value, _at(where, path))
             if problem:
-                raise InvalidTaskArguments(f"{_at(where, path)} {problem}.")
+                raise InvalidTaskArguments(problem)
 
 
 def _check_key(key: Any, where: str, path: tuple[Any, ...]) -> None:
@@ -70,15 +70,16 @@ def _check_key(key: Any, where: str, path: tuple[Any, ...]) -> None:
         raise InvalidTaskArguments(f"{_at(where, path)} has a key that {problem}: {key!r}.")
 
 
-def _scalar_problem(value: Any) -> str | None:
+def _scalar_problem(value: Any, at: str) -> str | None:
     if value is None or isinstance(value, bool | int):
         return None
     if isinstance(value, float):
-        return None if math.isfinite(value) else f"is {value!r}, which JSON cannot hold"
+        return None if math.isfinite(value) else f"{at} is {value!r}, which JSON cannot hold."
     if isinstance(value, str):
-        return _text_problem(value)
-    # Django's Tasks API documents a TypeError with "Unsupported type" (django.utils.json.normalize_json).
-    return f"has an unsupported type: {type(value).__name__} is not JSON; pass plain values such as primary keys"
+        problem = _text_problem(value)
+        return f"{at} {problem}." if problem else None
+    # Django's Tasks API raises a TypeError with "Unsupported type" (django.utils.json.normalize_json).
+    return f"Unsupported type in {at}: a {type(value).__name__} is not JSON; pass plain values such as primary keys."
 
 
 def _text_problem(text: str) -> str | None:

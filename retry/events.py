@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
-from retry import conf, models
+from retry import conf, models, task_signals
 from retry.transport import outbox
 
 logger = logging.getLogger("retry.tasks")
@@ -32,8 +32,9 @@ EVENT_VERSION = 1
 
 
 def record(change: str, task: models.TaskRecord, **details: Any) -> None:
-    """Log ``change`` of ``task`` and publish it once the surrounding transaction commits."""
+    """Log ``change`` of ``task``; publish it, and send Django's signal for it, once the transaction commits."""
     fields = {"change": change, **task.log_fields(), "status": task.status, **details}
     logger.log(LEVELS.get(change, logging.INFO), "task %s", change, extra=fields)
     event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
     transaction.on_commit(lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"))
+    task_signals.changed(change, task)

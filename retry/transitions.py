@@ -155,10 +155,10 @@ def succeed_many(results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
                 if task.pk in won_ids:
                     _finish_attempt(task, Outcome.SUCCEEDED)
     outcomes = []
-    for task, _, duration in results:
+    for task, value, duration in results:
         won = _fenced(task).delete()[1].get("retry.TaskRecord", 0) > 0 if task.ignore_result else task.pk in won_ids
         if won:
-            task.status = Status.SUCCESSFUL
+            task.status, task.return_value = Status.SUCCESSFUL, value
             events.record("succeeded", task, duration=round(duration, 6))
         else:
             _log_lost_claim(task)

@@ -27,13 +27,13 @@ class NotJson:
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        ((NotJson(),), {}, "argument 0 has an unsupported type: NotJson is not JSON"),  # an object
-        ((), {"when": timezone.now()}, "argument 'when' has an unsupported type: datetime"),  # not JSON
+        ((NotJson(),), {}, "Unsupported type in argument 0: a NotJson is not JSON"),  # an object
+        ((), {"when": timezone.now()}, "Unsupported type in argument 'when': a datetime"),  # not JSON
         ((math.nan,), {}, "argument 0 is nan"),  # PostgreSQL refuses NaN in JSON
         ((), {"x": math.inf}, "argument 'x' is inf"),  # and infinity
         (("a\x00b",), {}, "NUL character"),  # PostgreSQL refuses \x00 in text
         (({1: "a"},), {}, "has the key 1; JSON keys must be strings"),  # JSON keys are strings
-        (([{"deep": {"x": {3}}}],), {}, "argument 0[0]['deep']['x'] has an unsupported type: set"),  # deep inside
+        (([{"deep": {"x": {3}}}],), {}, "Unsupported type in argument 0[0]['deep']['x']: a set"),  # deep inside
         (("x" * 70_000,), {}, "the limit is 65536"),  # too large
     ],
 )
