@@ -11,6 +11,7 @@ every few messages instead of several of each per message.
 """
 
 import asyncio
+import atexit
 import functools
 import logging
 import threading
@@ -45,6 +46,9 @@ BATCH_WINDOW = 0.05
 #: Seconds a drain stays after its last round for more task messages. The first message of a quiet
 #: moment goes out at once; under a steady stream, each waits at most this long to share a round trip.
 LINGER = 0.005
+#: Seconds a process that ends waits for its unsent messages (a cron job or ``shell -c`` that enqueued and
+#: exits): what is not out by then, the dispatcher sends after the message expiry.
+EXIT_FLUSH_TIMEOUT = 5.0
 
 
 class Line:
@@ -131,6 +135,11 @@ class Outbox:
             pending = list(self._pending)
         _, not_done = wait_futures(pending, timeout=timeout)
         return not not_done
+
+    def flush_at_exit(self) -> None:
+        """Send what is still waiting before the process ends, for at most EXIT_FLUSH_TIMEOUT seconds."""
+        if not self.flush(timeout=EXIT_FLUSH_TIMEOUT):
+            logger.warning("Exiting with task messages unsent; the dispatcher will send them")
 
     def _start_drain(self, line: Line) -> None:
         line.drain = line.loop.create_task(self._drain(line))  # the loop keeps only a weak reference
@@ -268,6 +277,8 @@ class Outbox:
             if self._own_loop is None:
                 self._own_loop = asyncio.new_event_loop()
                 threading.Thread(target=self._own_loop.run_forever, name="retry-outbox", daemon=True).start()
+                # The thread is a daemon, so it never holds a process up; it still runs while atexit does.
+                atexit.register(self.flush_at_exit)
             return self._own_loop
 
 
