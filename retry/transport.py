@@ -15,6 +15,7 @@ import atexit
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
@@ -119,14 +120,21 @@ class Outbox:
         await self._group_send(group, {"type": batch_type, "version": 1, "events": events})
 
     async def aflush(self, timeout: float = 5.0) -> bool:
-        """``flush`` for a coroutine, which may run on the outbox's own loop."""
-        self._take_over_closed()
-        with self._lock:
-            pending = [asyncio.wrap_future(future) for future in self._pending]
-        if not pending:
-            return True
-        _, not_done = await asyncio.wait(pending, timeout=timeout)
-        return not not_done
+        """``flush`` for a coroutine, which may run on the loop the outbox sends on (a worker's, when it stops).
+
+        What is submitted while it waits (the events of the messages it sends) is waited for too.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self._take_over_closed()
+            with self._lock:
+                pending = [asyncio.wrap_future(future) for future in self._pending]
+            remaining = deadline - time.monotonic()
+            if not pending or remaining <= 0:
+                return not pending
+            _, not_done = await asyncio.wait(pending, timeout=remaining)
+            if not_done:
+                return False
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is sent; False if ``timeout`` ran out first."""
