@@ -5,12 +5,15 @@ and listeners re-read the database when they miss one. The events of each moment
 together as one ``{"type": "task.changes", "version": 1, "events": [...]}`` group message.
 """
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
 
-from retry import conf, models, task_signals
+from retry import conf, logs, models, task_signals
 from retry.transport import outbox
 
 logger = logging.getLogger("retry.tasks")
@@ -30,6 +33,18 @@ LEVELS = {
 }
 EVENT_VERSION = 1
 
+_raised: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("retry_task_raised", default=None)
+
+
+@contextlib.contextmanager
+def raising(error: BaseException) -> Iterator[None]:
+    """While a task's failure ``error`` is recorded, the changes it causes carry it (to Django's signal, to Sentry)."""
+    token = _raised.set(error)
+    try:
+        yield
+    finally:
+        _raised.reset(token)
+
 
 def record(change: str, task: models.TaskRecord, **details: Any) -> None:
     """Log ``change`` of ``task``; publish it, and send Django's signal for it, once the transaction commits."""
@@ -37,4 +52,6 @@ def record(change: str, task: models.TaskRecord, **details: Any) -> None:
     logger.log(LEVELS.get(change, logging.INFO), "task %s", change, extra=fields)
     event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
     transaction.on_commit(lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"))
-    task_signals.changed(change, task)
+    error = _raised.get()
+    task_signals.changed(change, task, error)
+    logs.report_on_commit(change, task, error)

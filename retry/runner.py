@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from django.tasks.base import Task, TaskContext
 from django.utils.json import normalize_json
 
-from retry import backend, conf, heartbeats, logs, policy, registry, task_signals, transitions
+from retry import backend, conf, events, heartbeats, logs, policy, registry, transitions
 from retry.exceptions import InvalidReturnValue
 from retry.groupcommit import Batcher
 from retry.models import TaskRecord
@@ -338,7 +338,7 @@ def fail(record: TaskRecord, error: BaseException, duration: float) -> Finished:
     """Record a failed attempt as the policy decides: another attempt later, or give up."""
     logs.tag_task(record)
     decision = policy.decide(registry.policy_of(record, _task_or_none(record)), record.attempts, error)
-    with task_signals.raising(error):
+    with events.raising(error):
         won = transitions.fail(record, error, decision, duration)
     return Finished(record, decision.delay if won and decision else None)
 

@@ -6,10 +6,7 @@ A receiver that raises is logged and never disturbs the task, its transaction or
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
@@ -32,18 +29,6 @@ SIGNALLED = {
     "cancelled": (signals.task_finished, Status.FAILED),
 }
 
-_raised: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("retry_task_raised", default=None)
-
-
-@contextlib.contextmanager
-def raising(error: BaseException) -> Iterator[None]:
-    """While a task's failure ``error`` is recorded, ``task_finished`` is sent with it as the exception handled."""
-    token = _raised.set(error)
-    try:
-        yield
-    finally:
-        _raised.reset(token)
-
 
 def enqueued(record: models.TaskRecord, task: Task[..., Any], alias: str) -> None:
     """Send ``task_enqueued`` once the caller's transaction commits (a rolled-back task was never enqueued)."""
@@ -51,8 +36,11 @@ def enqueued(record: models.TaskRecord, task: Task[..., Any], alias: str) -> Non
     transaction.on_commit(lambda: send(signals.task_enqueued, result))
 
 
-def changed(change: str, record: models.TaskRecord) -> None:
-    """Send ``task_started`` or ``task_finished`` for ``change`` of ``record`` once it is committed."""
+def changed(change: str, record: models.TaskRecord, error: BaseException | None) -> None:
+    """Send ``task_started`` or ``task_finished`` for ``change`` of ``record`` once it is committed.
+
+    ``error``: the exception the task raised, when it failed by raising.
+    """
     if change not in SIGNALLED:
         return
     signal, status = SIGNALLED[change]
@@ -61,8 +49,7 @@ def changed(change: str, record: models.TaskRecord) -> None:
     except Exception:  # e.g. a row whose task is not in this deploy: Django's signals need the Task
         logger.debug("No task signal for a task that cannot be loaded", extra=record.log_fields(), exc_info=True)
         return
-    error = _raised.get() if status == Status.FAILED else None
-    transaction.on_commit(lambda: send(signal, result, error))
+    transaction.on_commit(lambda: send(signal, result, error if status == Status.FAILED else None))
 
 
 def send(signal: Signal, result: TaskResult[..., Any], error: BaseException | None = None) -> None:
