@@ -8,8 +8,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from retry import conf
 
+#: The tag of every check of the retry layer: `project.asgi` runs these before the web process serves.
+TAG = "retry"
 
-@checks.register()
+
+@checks.register(TAG)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """The RETRY_<NAME> settings have the types and ranges `retry.conf` requires."""
     try:
