@@ -12,6 +12,9 @@ from retry.exceptions import InvalidTaskArguments
 
 #: Levels of lists and dicts an argument may nest: deeper values cannot be read back by a worker.
 MAX_DEPTH = 100
+#: From here on a float is a whole number written with an exponent, which PostgreSQL's jsonb keeps as a
+#: number without a fraction: it would reach the task as an int on PostgreSQL and as a float on SQLite.
+INTEGRAL_FLOATS = 1e16
 
 
 def check(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -74,7 +77,11 @@ def _scalar_problem(value: Any, at: str) -> str | None:
     if value is None or isinstance(value, bool | int):
         return None
     if isinstance(value, float):
-        return None if math.isfinite(value) else f"{at} is {value!r}, which JSON cannot hold."
+        if not math.isfinite(value):
+            return f"{at} is {value!r}, which JSON cannot hold."
+        if abs(value) >= INTEGRAL_FLOATS:
+            return f"{at} is {value!r}, a float PostgreSQL reads back as an integer: pass an int or a string."
+        return None
     if isinstance(value, str):
         problem = _text_problem(value)
         return f"{at} {problem}." if problem else None
