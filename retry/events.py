@@ -1,4 +1,5 @@
-"""Every task state change: one structured log line, and a small event for the live boards and dashboard.
+"""Every task state change: one structured log line, a small event for the live boards and dashboard, Django's
+task signal (retry/task_signals.py) and, for a failed task, a Sentry report (retry/logs.py).
 
 Events travel on the channel layer's group, which is at most once: a lost event never loses a task,
 and listeners re-read the database when they miss one. The events of each moment (BATCH_WINDOW) go out
@@ -47,7 +48,7 @@ def raising(error: BaseException) -> Iterator[None]:
 
 
 def record(change: str, task: models.TaskRecord, **details: Any) -> None:
-    """Log ``change`` of ``task``; publish it, and send Django's signal for it, once the transaction commits."""
+    """Log ``change`` of ``task``; once the transaction commits, publish it, send its signal, report a failure."""
     fields = {"change": change, **task.log_fields(), "status": task.status, **details}
     logger.log(LEVELS.get(change, logging.INFO), "task %s", change, extra=fields)
     event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
