@@ -221,6 +221,21 @@ def test_unpickle_arbitrary_string():
         Task._reconstruct({"func": "does.not.exist.fake_task"})
 
 
+def test_unpickle_non_task_object():
+    with pytest.raises(ValueError, match=re.escape("Expected 'builtins.any' to point to a Task instance.")):
+        Task._reconstruct({"func": "builtins.any"})
+
+
+def test_get_backend():
+    assert test_tasks.noop_task.backend == "default"
+    assert isinstance(test_tasks.noop_task.get_backend(), RetryBackend)
+
+
+def test_run_after_in_decorator():
+    with pytest.raises(TypeError, match=re.escape("run_after cannot be defined statically with the @task decorator.")):
+        task(run_after=timezone.now())(test_tasks.calculate_meaning_of_life.func)
+
+
 def test_pickle_task_result():
     result = test_tasks.noop_task.enqueue()
     assert pickle.loads(pickle.dumps(result)) == result
@@ -282,6 +297,17 @@ async def test_complex_return_value(worker, task_logs):
     assert "Unsupported type" in result.errors[0].traceback
 
 
+async def test_task_error_invalid_exception_and_unknown_module(worker):
+    result = await finished(await test_tasks.failing_task_value_error.aenqueue())
+    assert len(result.errors) == 1
+    object.__setattr__(result.errors[0], "exception_class_path", "subprocess.run")
+    with pytest.raises(ValueError, match=re.escape("'subprocess.run' does not reference a valid exception.")):
+        result.errors[0].exception_class  # noqa: B018
+    object.__setattr__(result.errors[0], "exception_class_path", "does.not.exist")
+    with pytest.raises(ImportError):
+        result.errors[0].exception_class  # noqa: B018
+
+
 async def test_result(worker):
     result = await finished(await default_task_backend.aenqueue(test_tasks.calculate_meaning_of_life, [], {}))
     assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 42)
@@ -305,6 +331,10 @@ async def test_failed_logs(worker, task_logs):
 async def test_successful_task_no_none_in_logs(worker, task_logs):
     result = await finished(await test_tasks.noop_task.aenqueue())
     assert not [line for line in await logged(task_logs, result.id, 3) if "None" in line]
+
+
+def test_check():
+    assert default_task_backend.check() == []
 
 
 async def test_takes_context(worker):
