@@ -199,7 +199,13 @@ class Outbox:
             outcomes = await asyncio.gather(*(self._send_one(layer, channel, message) for _, message, _ in sends))
         refused = [(send, error) for send, error in zip(sends, outcomes, strict=True) if error is not None]
         if refused:
-            await asyncio.get_running_loop().run_in_executor(None, report_refused, refused)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, report_refused, refused)
+            except RuntimeError:  # the process is exiting (flush_at_exit): no thread is left for the database
+                logger.warning(
+                    "Task messages refused at exit; the dispatcher will send them after the message expiry",
+                    extra={"refused": len(refused), "error": repr(refused[0][1])},
+                )
 
     async def _send_batch(self, layer: Any, channel: str, sends: list[Send]) -> list[BaseException | None]:
         try:
