@@ -16,7 +16,7 @@ from orders import signing, webhook_client, webhook_settings
 from orders.models import Order, WebhookDelivery
 from orders.webhook_client import Outcome
 from orders.webhook_errors import DeliveryFailed, WebhookError
-from retry import clock
+from retry import clock, text
 from retry.policy import GiveUp, Retry
 
 logger = logging.getLogger("orders.webhooks")
@@ -24,6 +24,8 @@ logger = logging.getLogger("orders.webhooks")
 EVENT_TYPE = "order.status_changed"
 #: Attempts per event; the task's policy allows as many, and the row records the give-up.
 MAX_ATTEMPTS = 8
+#: Characters of the last attempt's error kept on the row.
+ERROR_LIMIT = 1000
 #: Seconds an attempt's claim on its row outlasts the delivery deadline, so a crashed attempt frees the row.
 CLAIM_MARGIN = 30.0
 
@@ -109,6 +111,9 @@ def attempt(delivery: WebhookDelivery) -> tuple[Outcome, float | None]:
         return Outcome(delivered=False, reason=f"not sent: {error}", permanent=True), None
     except WebhookError as error:
         return webhook_client.classify_error(error), time.monotonic() - started
+    except Exception as error:  # unforeseen, yet the attempt is recorded, so the row still ends final
+        logger.exception("Webhook attempt failed unexpectedly", extra={"delivery_id": delivery.pk})
+        return Outcome(delivered=False, reason=f"{type(error).__name__}: {error}"), time.monotonic() - started
     return webhook_client.classify(response.status, response.headers), response.duration
 
 
@@ -118,6 +123,7 @@ def finish_attempt(delivery: WebhookDelivery, outcome: Outcome, duration: float 
     error = "" if outcome.delivered else outcome.reason
     if final and outcome.retryable:
         error = f"{error} (given up after {delivery.attempts} attempts)"
+    error = text.storable(error, ERROR_LIMIT)
     fields: dict[str, Any] = {"response_status": outcome.status, "duration": duration, "error": error}
     if final:
         fields["delivered_at" if outcome.delivered else "failed_at"] = now
