@@ -226,5 +226,19 @@ WEBHOOK_MAX_RESPONSE_BYTES = env.read_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 102
 WEBHOOK_MAX_RETRY_AFTER = env.read_int("WEBHOOK_MAX_RETRY_AFTER", 3600, minimum=1)
 WEBHOOK_DELIVERY_RETENTION = env.read_int("WEBHOOK_DELIVERY_RETENTION", 30, minimum=1)
 
+# Public order form and API (README: The order API): orders one client address and one e-mail address may place
+# in each window, counted in Django's cache: in Redis, shared by every web process, when REDIS_URL is set.
+ORDER_RATE_LIMIT_PER_ADDRESS = env.read_int("ORDER_RATE_LIMIT_PER_ADDRESS", 20, minimum=1)
+ORDER_RATE_LIMIT_PER_EMAIL = env.read_int("ORDER_RATE_LIMIT_PER_EMAIL", 5, minimum=1)
+ORDER_RATE_LIMIT_WINDOW = env.read_int("ORDER_RATE_LIMIT_WINDOW", 3600, minimum=1)
+if REDIS_URLS:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URLS[0],
+            "KEY_PREFIX": REDIS_PREFIX,
+        }
+    }
+
 # Maintenance, scheduled by the dispatcher: old delivery rows, stale heartbeats, old finished tasks.
 RETRY_PERIODIC = {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}}

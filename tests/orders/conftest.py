@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
 from orders import services
 from orders.models import Order, Step
@@ -64,3 +65,10 @@ def receiver(settings):
         settings.WEBHOOK_ALLOWED_PORTS = [80, 443, running.port]
         settings.WEBHOOK_TIMEOUT = 2.0
         yield running
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(settings):
+    """A cache of each test's own, so rate-limit counters start at zero (the shared Redis is never flushed)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "orders"}}
+    cache.clear()
