@@ -82,3 +82,14 @@ async def test_the_sites_own_pages_fit_the_screen(browser, server, width):
         for link in await staff.page.locator("header a").all():
             box = await link.bounding_box()
             assert box is None or box["x"] + box["width"] <= width, f"{path}: {await link.inner_text()} is cut off"
+
+
+async def test_the_task_dashboard_styles_its_breadcrumbs_and_buttons_as_the_admin_does(browser, server):
+    staff = await open_watched(browser, server, 1280, await superuser_session())
+    await staff.visit(server.url + "/admin/retry/taskrecord/dashboard/")
+    crumbs = staff.page.locator(".breadcrumbs")
+    assert await crumbs.evaluate("(el) => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
+    buttons = staff.page.locator("#retry-dashboard button")
+    assert await buttons.count() == 4
+    for button in await buttons.all():
+        assert await button.evaluate("(el) => getComputedStyle(el).borderTopStyle") == "none"  # admin's .button
