@@ -9,7 +9,10 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, F, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
 
 from orders import signing, webhook_client, webhook_settings
@@ -17,6 +20,7 @@ from orders.models import Order, WebhookDelivery
 from orders.webhook_client import Outcome
 from orders.webhook_errors import DeliveryFailed, WebhookError
 from retry import clock, text
+from retry.models import TaskRecord
 from retry.policy import GiveUp, Retry
 
 logger = logging.getLogger("orders.webhooks")
@@ -26,6 +30,9 @@ EVENT_TYPE = "order.status_changed"
 MAX_ATTEMPTS = 8
 #: Characters of the last attempt's error kept on the row.
 ERROR_LIMIT = 1000
+#: The path of the task that sends a delivery (orders.tasks.deliver_webhook).
+TASK_PATH = "orders.tasks.deliver_webhook"
+ORPHAN_ERROR = "given up: its delivery task ended without recording an outcome"
 #: Seconds an attempt's claim on its row outlasts the delivery deadline, so a crashed attempt frees the row.
 CLAIM_MARGIN = 30.0
 
@@ -133,6 +140,15 @@ def finish_attempt(delivery: WebhookDelivery, outcome: Outcome, duration: float 
             Order.objects.filter(pk=delivery.order_id).update(webhook_enabled=False)
     level = logging.INFO if outcome.delivered else logging.WARNING
     logger.log(level, "Webhook attempt", extra=log_fields(delivery, outcome))
+
+
+def fail_orphans() -> int:
+    """Fail the pending deliveries no task will try again (a worker killed at the last attempt, the database
+    down while it was recorded); returns how many."""
+    unfinished = TaskRecord.objects.filter(task_path=TASK_PATH, status__in=[Status.READY, Status.RUNNING])
+    tried = unfinished.annotate(delivery=Cast(KT("kwargs__delivery_id"), BigIntegerField())).values("delivery")
+    orphans = WebhookDelivery.objects.pending().exclude(pk__in=tried)
+    return orphans.update(sending_until=None, failed_at=timezone.now(), error=ORPHAN_ERROR)
 
 
 def steer(outcome: Outcome, final: bool) -> None:
