@@ -1,8 +1,13 @@
 """Text from outside, made storable: no NUL, no lone surrogate, at most the limit, and the cut says so."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retry import text
+
+#: Every code point, surrogates and NUL included.
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=300)
 
 
 @pytest.mark.parametrize(
@@ -29,3 +34,13 @@ def test_a_cut_traceback_keeps_the_error_at_its_end():
     assert kept.endswith("RuntimeError: the cause")
     assert "characters cut" in kept
     kept.encode("utf-8")
+
+
+@given(value=ANY_TEXT, limit=st.integers(min_value=0, max_value=400))
+def test_whatever_comes_in_goes_out_as_utf8_without_nul_within_the_limit(value, limit):
+    kept = text.storable(value, limit)
+    kept.encode("utf-8")
+    assert "\x00" not in kept
+    assert len(kept) <= limit
+    if len(value) <= limit:
+        assert len(kept) == len(value)
