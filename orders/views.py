@@ -78,15 +78,24 @@ def api_create_order(request: HttpRequest) -> JsonResponse:
 
 
 def read_json_object(request: HttpRequest) -> dict[str, Any]:
-    """The request's JSON object; BadRequest, with what to fix, for anything else."""
+    """The request's JSON object, its order fields all strings; BadRequest, with what to fix, for anything else."""
     try:
-        data = json.loads(request.body)
+        data = json.loads(request.body, parse_constant=refuse_constant)
         json.dumps(data, ensure_ascii=False).encode()
+    except RecursionError:
+        raise BadRequest("The body is nested too deeply.") from None
     except (ValueError, UnicodeError):  # UnicodeEncodeError: a lone surrogate such as "\ud800"
         raise BadRequest("The body is not valid JSON in UTF-8.") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
+    not_text = [name for name in OrderForm.Meta.fields if name in data and not isinstance(data[name], str)]
+    if not_text:
+        raise BadRequest(f"Send each field as a JSON string; these are not: {', '.join(not_text)}.")
     return data
+
+
+def refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def idempotency_key(request: HttpRequest) -> str | None:

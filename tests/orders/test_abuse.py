@@ -15,6 +15,7 @@ from orders.models import Order
 from project import settings as project_settings
 from tests.conftest import uses_services
 from tests.factories import ORDER_FIELDS
+from tests.strategies import HOSTILE_SCALARS
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +150,17 @@ def test_the_limits_count_in_the_projects_cache(client, settings):
     email = f"{uuid.uuid4().hex}@example.com"  # the project's cache may be the shared Redis: a key of its own
     assert post_api(client, with_email(email)).status_code == 201
     assert post_api(client, with_email(email)).status_code == 429
+
+
+#: 50,000 nested lists: far past Python's recursion limit, which json.loads also meets.
+DEEP = "[" * 50_000 + "]" * 50_000
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("field", ["customer_name", "customer_email", "message", "webhook_url", "flavour"])
+@pytest.mark.parametrize("value", [*map(json.dumps, HOSTILE_SCALARS), DEEP, '{"a": "dict"}', '["a", "list"]'])
+def test_hostile_values_in_any_field_are_refused_and_nothing_is_saved(client, field, value):
+    body = json.dumps({**ORDER_FIELDS, field: "VALUE"}).replace('"VALUE"', value)
+    answer = client.post(reverse("orders:api-create"), body, content_type="application/json")
+    assert answer.status_code == 400, answer.content[:200]
+    assert not Order.objects.exists()
