@@ -21,6 +21,7 @@ from tests.orders.test_webhook_delivery import (
     [
         ("/garbage", "not an HTTP response: 'ICY \\x00\\x00 "),  # a status line of NUL bytes and 60 KB of text
         ("/endless", "500: the receiver failed"),  # a chunked body of NUL bytes that never ends
+        ("/garbage-headers", "503: the receiver failed"),  # NUL bytes in the reason and the headers
         ("/trickle-status", "timed out"),  # the status line one byte every 50 ms
     ],
 )
@@ -60,3 +61,11 @@ async def test_an_unforeseen_error_full_of_nul_ends_the_row_and_the_task_failed(
     assert len(record.error_message) <= text.MESSAGE_LIMIT
     assert len(record.error_traceback) <= text.TRACEBACK_LIMIT
     assert "characters cut" in record.error_message
+
+
+@through_the_worker
+async def test_a_2xx_with_an_endless_body_is_delivered_after_reading_only_the_cap(worker, receiver):
+    order = await place_and_settle(receiver.url("/huge"), "the delivery")  # 100 MiB offered
+
+    delivery = await delivery_of(order)
+    assert (delivery.state, delivery.attempts, delivery.response_status, delivery.error) == ("delivered", 1, 200, "")
