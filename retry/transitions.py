@@ -19,14 +19,13 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import clock, conf, events, policy, registry
+from retry import clock, conf, events, policy, registry, text
 from retry.exceptions import LeaseLost, TaskCancelled, TaskExpired
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.policy import RetryDecision
 from retry.transport import channel_for, outbox, run_message
 
 logger = logging.getLogger("retry.transitions")
-MESSAGE_LIMIT = 2000
 
 
 def claim(task_id: str, worker_id: str) -> TaskRecord | None:
@@ -391,8 +390,10 @@ def _error_fields(error: BaseException) -> dict[str, str]:
     kind = type(error)
     return {
         "error_class": f"{kind.__module__}.{kind.__qualname__}",
-        "error_message": str(error)[:MESSAGE_LIMIT],
-        "error_traceback": "".join(traceback.format_exception(error)) if error.__traceback__ else "",
+        "error_message": text.storable(str(error), text.MESSAGE_LIMIT),
+        "error_traceback": text.storable("".join(traceback.format_exception(error)), text.TRACEBACK_LIMIT)
+        if error.__traceback__
+        else "",
     }
 
 
