@@ -9,14 +9,18 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, F, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
 
 from orders import signing, webhook_client, webhook_settings
 from orders.models import Order, WebhookDelivery
 from orders.webhook_client import Outcome
 from orders.webhook_errors import DeliveryFailed, WebhookError
-from retry import clock
+from retry import clock, text
+from retry.models import TaskRecord
 from retry.policy import GiveUp, Retry
 
 logger = logging.getLogger("orders.webhooks")
@@ -24,6 +28,11 @@ logger = logging.getLogger("orders.webhooks")
 EVENT_TYPE = "order.status_changed"
 #: Attempts per event; the task's policy allows as many, and the row records the give-up.
 MAX_ATTEMPTS = 8
+#: Characters of the last attempt's error kept on the row.
+ERROR_LIMIT = 1000
+#: The path of the task that sends a delivery (orders.tasks.deliver_webhook).
+TASK_PATH = "orders.tasks.deliver_webhook"
+ORPHAN_ERROR = "given up: its delivery task ended without recording an outcome"
 #: Seconds an attempt's claim on its row outlasts the delivery deadline, so a crashed attempt frees the row.
 CLAIM_MARGIN = 30.0
 
@@ -109,6 +118,9 @@ def attempt(delivery: WebhookDelivery) -> tuple[Outcome, float | None]:
         return Outcome(delivered=False, reason=f"not sent: {error}", permanent=True), None
     except WebhookError as error:
         return webhook_client.classify_error(error), time.monotonic() - started
+    except Exception as error:  # unforeseen, yet the attempt is recorded, so the row still ends final
+        logger.exception("Webhook attempt failed unexpectedly", extra={"delivery_id": delivery.pk})
+        return Outcome(delivered=False, reason=f"{type(error).__name__}: {error}"), time.monotonic() - started
     return webhook_client.classify(response.status, response.headers), response.duration
 
 
@@ -118,6 +130,7 @@ def finish_attempt(delivery: WebhookDelivery, outcome: Outcome, duration: float 
     error = "" if outcome.delivered else outcome.reason
     if final and outcome.retryable:
         error = f"{error} (given up after {delivery.attempts} attempts)"
+    error = text.storable(error, ERROR_LIMIT)
     fields: dict[str, Any] = {"response_status": outcome.status, "duration": duration, "error": error}
     if final:
         fields["delivered_at" if outcome.delivered else "failed_at"] = now
@@ -127,6 +140,15 @@ def finish_attempt(delivery: WebhookDelivery, outcome: Outcome, duration: float 
             Order.objects.filter(pk=delivery.order_id).update(webhook_enabled=False)
     level = logging.INFO if outcome.delivered else logging.WARNING
     logger.log(level, "Webhook attempt", extra=log_fields(delivery, outcome))
+
+
+def fail_orphans() -> int:
+    """Fail the pending deliveries no task will try again (a worker killed at the last attempt, the database
+    down while it was recorded); returns how many."""
+    unfinished = TaskRecord.objects.filter(task_path=TASK_PATH, status__in=[Status.READY, Status.RUNNING])
+    tried = unfinished.annotate(delivery=Cast(KT("kwargs__delivery_id"), BigIntegerField())).values("delivery")
+    orphans = WebhookDelivery.objects.pending().exclude(pk__in=tried)
+    return orphans.update(sending_until=None, failed_at=timezone.now(), error=ORPHAN_ERROR)
 
 
 def steer(outcome: Outcome, final: bool) -> None:

@@ -23,3 +23,7 @@ class StepClaimedByOther(TransitionNotAllowed):
 
 class NotKitchenStaff(OrderError):
     """Raised when someone who is not active kitchen staff tries to work on an order."""
+
+
+class IdempotencyKeyReused(OrderError):
+    """Raised when an Idempotency-Key that placed an order comes again with a different request."""

@@ -1,9 +1,11 @@
-"""The hourly clean-up: old webhook deliveries, heartbeats of workers long gone, old finished task rows."""
+"""The hourly clean-up: old webhook deliveries, deliveries no task will finish, heartbeats of workers long gone,
+old finished task rows."""
 
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from orders import deliveries
 from orders.models import WebhookDelivery
 from retry import clock, conf, transitions
 from retry.models import Heartbeat
@@ -19,6 +21,7 @@ def clean_up(now: datetime | None = None) -> dict[str, int]:
     now = now or clock.db_now()
     return {
         "webhook_deliveries": remove_old_deliveries(now),
+        "orphaned_deliveries": deliveries.fail_orphans(),
         "heartbeats": remove_stale_heartbeats(now),
         "tasks": purge_finished_tasks(now),
     }

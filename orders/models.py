@@ -88,6 +88,10 @@ class Order(models.Model):
     ready_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    #: The API client's Idempotency-Key: a second POST with it gets this order back instead of a new one.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True, editable=False)
+    #: A hash of the request that came with the key, so the same key with another request is refused.
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     # Done markers of background work, so a retried task does its side effect once.
     received_notified_at = models.DateTimeField(null=True, blank=True)
     ready_notified_at = models.DateTimeField(null=True, blank=True)
@@ -235,6 +239,7 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["created_at"], name="webhook_delivery_created")]
+        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.webhook_id} ({self.status})"

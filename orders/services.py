@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from orders import deliveries, events, tasks
 from orders.exceptions import (
+    IdempotencyKeyReused,
     NotKitchenStaff,
     OrderNotFound,
     StepAlreadyClaimed,
@@ -30,13 +31,41 @@ webhook_state = deliveries.webhook_state
 def place_order(**fields: Any) -> Order:
     """Create an order and its three steps; fields are Order's customer-facing fields."""
     order = Order(**fields)
-    order.full_clean(exclude=["number"])
+    order.full_clean(exclude=["number", "idempotency_key"])
     with transaction.atomic():
         insert_with_next_number(order)
         Step.objects.bulk_create(Step(order=order, kind=kind) for kind in Step.Kind.values)
         enqueue_background_work(order)
         announce(order, "placed")
     return order
+
+
+def place_order_once(key: str, fingerprint: str, **fields: Any) -> tuple[Order, bool]:
+    """place_order for a client that may send a request again: the key's order, and whether it is new."""
+    earlier = order_for_key(key, fingerprint)
+    if earlier is not None:
+        return earlier, False
+    try:
+        return place_order(idempotency_key=key, request_fingerprint=fingerprint, **fields), True
+    except IntegrityError:
+        # Rolled back: a request with the same key committed meanwhile.
+        earlier = order_for_key(key, fingerprint)
+        if earlier is None:
+            raise
+        return earlier, False
+
+
+def order_for_key(key: str, fingerprint: str) -> Order | None:
+    """The order an earlier request with this Idempotency-Key placed, or None.
+
+    Raises IdempotencyKeyReused when that request was another one (another fingerprint).
+    """
+    earlier = Order.objects.prefetch_related("steps").filter(idempotency_key=key).first()
+    if earlier is not None and earlier.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            f"This Idempotency-Key placed order {earlier.label} with another request; send a new key for a new order."
+        )
+    return earlier
 
 
 def insert_with_next_number(order: Order) -> None:
@@ -48,8 +77,12 @@ def insert_with_next_number(order: Order) -> None:
             return
         except IntegrityError:
             order.pk = None
-            if attempt == NUMBER_ATTEMPTS - 1:
+            if attempt == NUMBER_ATTEMPTS - 1 or key_taken(order):
                 raise
+
+
+def key_taken(order: Order) -> bool:
+    return order.idempotency_key is not None and Order.objects.filter(idempotency_key=order.idempotency_key).exists()
 
 
 def claim_step(step_id: int, user: AbstractBaseUser) -> Step:

@@ -121,7 +121,7 @@ def check_port(port: int) -> int:
     allowed = webhook_settings.allowed_ports()
     if port not in allowed:
         listed = ", ".join(str(each) for each in sorted(allowed))
-        raise UnsafeURL(f"port {port} is not allowed (allowed ports: {listed})")
+        raise UnsafeURL(f"port {port} is not one of the allowed ports ({listed})")
     return port
 
 

@@ -36,4 +36,4 @@ def validate_webhook_port(value: str) -> None:
     try:
         ssrf.check_port(port)
     except UnsafeURL as error:
-        raise ValidationError(f"The webhook URL may not use {error.reason}.", code="webhook_port") from None
+        raise ValidationError(f"The webhook URL is not allowed: {error.reason}.", code="webhook_port") from None

@@ -12,8 +12,13 @@ from email.utils import parsedate_to_datetime
 
 from orders import ssrf, webhook_settings
 from orders.webhook_errors import DeliveryFailed, UnsafeURL, WebhookError
+from retry import text
 
 USER_AGENT = "Scoopboard-Webhooks/1"
+#: Characters of a receiver's unreadable answer quoted in the error.
+QUOTE_LIMIT = 100
+#: Characters of a connection error's description.
+REASON_LIMIT = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,11 +239,15 @@ def response_headers(response: http.client.HTTPResponse) -> dict[str, str]:
 
 
 def describe(error: BaseException, clock: Deadline) -> str:
+    """Say in a line what went wrong; whatever the receiver sent is quoted short and storable."""
     if isinstance(error, TimeoutError):
         return f"timed out: no complete response within {clock.seconds:g} s"
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS certificate check failed: {error.verify_message}"
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if isinstance(error, http.client.BadStatusLine):
+        return f"not an HTTP response: {error.line[:QUOTE_LIMIT]!r}"
+    message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return text.storable(message, REASON_LIMIT)
 
 
 def classify(

@@ -6,11 +6,13 @@ from django.core.asgi import get_asgi_application
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, SystemCheckError
 
+from retry import checks as retry_checks
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 try:
     django_asgi_app = get_asgi_application()
-    # daphne runs no system checks: run them here, so the web process refuses what `manage.py check` refuses.
-    BaseCommand().check()
+    # daphne runs no system checks: run the retry layer's here, so the web process refuses what the workers refuse.
+    BaseCommand().check(tags=[retry_checks.TAG])
 except (ImproperlyConfigured, SystemCheckError) as error:
     raise SystemExit(f"Configuration error: {error}") from None
 

@@ -6,6 +6,7 @@ from retry import metrics
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", metrics.view, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),

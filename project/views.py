@@ -4,7 +4,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 
 from retry import heartbeats
 
@@ -45,3 +46,8 @@ async def check_channel_layer() -> str:
     except Exception as error:
         return f"error: {error.__class__.__name__}"
     return "ok"
+
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """The site's icon, for pages (the admin's) that name none and browsers that ask for /favicon.ico."""
+    return HttpResponseRedirect(static("orders/favicon.svg"))

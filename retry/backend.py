@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
 
@@ -14,7 +15,7 @@ from django.tasks.base import Task, TaskError, TaskResult
 from django.tasks.base import TaskResultStatus as Status
 from django.tasks.exceptions import TaskResultDoesNotExist
 
-from retry import arguments, clock, conf, events, models, registry, transitions
+from retry import arguments, clock, conf, events, models, registry, task_signals, transitions
 from retry.task import RetryTask
 from retry.transport import channel_for, outbox, run_message
 
@@ -56,6 +57,7 @@ class RetryBackend(BaseTaskBackend):
                     idempotency_key=idempotency_key, status__in=models.UNFINISHED
                 )
         events.record("enqueued", record)
+        task_signals.enqueued(record, task, self.alias)
         if record.notified_at is not None:
             task_id, channel = str(record.pk), channel_for(record.queue)
             transaction.on_commit(
@@ -93,6 +95,7 @@ def build_record(
         idempotency_key=idempotency_key,
         enqueued_at=now,
         run_after=run_after,
+        requested_run_after=task.run_after,
         expires_at=run_after + timedelta(seconds=max_age) if max_age is not None else None,
         # Due now: sent after commit. Later: the dispatcher sends it when due.
         notified_at=now if run_after <= now else None,
@@ -127,11 +130,19 @@ def insert_sql(connection: BaseDatabaseWrapper) -> str:
     return _insert_sql[connection.vendor]
 
 
-def to_result(record: models.TaskRecord, alias: str, task: Task[..., Any] | None = None) -> TaskResult[..., Any]:
-    """The row as Django's TaskResult."""
-    task = task or registry.load(record.task_path)
-    attempts = list(record.attempt_set.all()) if record.attempts else []
-    running = [record.worker_id] if record.status == Status.RUNNING else []  # the attempt under way
+def to_result(
+    record: models.TaskRecord, alias: str, task: Task[..., Any] | None = None, *, history: bool = True
+) -> TaskResult[..., Any]:
+    """The row as Django's TaskResult; without ``history`` (no query), its errors and workers are the latest only."""
+    task = task or task_of(record)
+    if history:
+        attempts = list(record.attempt_set.all()) if record.attempts else []
+        errors = [(a.error_class, a.error_traceback) for a in attempts if a.error_class]
+        worker_ids = [a.worker_id for a in attempts if a.outcome != models.Outcome.RELEASED]
+        worker_ids += [record.worker_id] if record.status == Status.RUNNING else []  # the attempt under way
+    else:
+        errors = [(record.error_class, record.error_traceback)] if record.error_class else []
+        worker_ids = [record.worker_id] if record.worker_id else []
     result = TaskResult(
         task=task,
         id=str(record.pk),
@@ -143,12 +154,17 @@ def to_result(record: models.TaskRecord, alias: str, task: Task[..., Any] | None
         args=record.args,
         kwargs=record.kwargs,
         backend=alias,
-        errors=[
-            TaskError(exception_class_path=a.error_class, traceback=a.error_traceback)
-            for a in attempts
-            if a.error_class
-        ],
-        worker_ids=[a.worker_id for a in attempts if a.outcome != models.Outcome.RELEASED] + running,
+        errors=[TaskError(exception_class_path=path, traceback=traceback) for path, traceback in errors],
+        worker_ids=worker_ids,
     )
     object.__setattr__(result, "_return_value", record.return_value)
     return result
+
+
+def task_of(record: models.TaskRecord) -> Task[..., Any]:
+    """The task a row names, with the priority, queue and run_after it was enqueued with."""
+    task = registry.load(record.task_path)
+    given = (record.priority, record.queue, record.requested_run_after)
+    if given == (task.priority, task.queue_name, task.run_after):
+        return task
+    return replace(task, priority=record.priority, queue_name=record.queue, run_after=record.requested_run_after)

@@ -6,10 +6,13 @@ from typing import Any
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from retry import conf, schedules
+from retry import conf
+
+#: The tag of every check of the retry layer: `project.asgi` runs these before the web process serves.
+TAG = "retry"
 
 
-@checks.register()
+@checks.register(TAG)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """The RETRY_<NAME> settings have the types and ranges `retry.conf` requires."""
     try:
@@ -19,9 +22,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     return []
 
 
-@checks.register()
+@checks.register(TAG)
 def check_periodic(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Each RETRY_PERIODIC entry names a task of the retry backend, one valid period and its arguments."""
+    from retry import schedules  # imports the models: not before the apps are loaded (project.asgi imports this)
+
     try:
         periodic: object = conf.get().PERIODIC
     except ImproperlyConfigured:

@@ -1,16 +1,20 @@
-"""Every task state change: one structured log line, and a small event for the live boards and dashboard.
+"""Every task state change: one structured log line, a small event for the live boards and dashboard, Django's
+task signal (retry/task_signals.py) and, for a failed task, a Sentry report (retry/logs.py).
 
 Events travel on the channel layer's group, which is at most once: a lost event never loses a task,
 and listeners re-read the database when they miss one. The events of each moment (BATCH_WINDOW) go out
 together as one ``{"type": "task.changes", "version": 1, "events": [...]}`` group message.
 """
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
 
-from retry import conf, models
+from retry import conf, logs, models, task_signals
 from retry.transport import outbox
 
 logger = logging.getLogger("retry.tasks")
@@ -30,10 +34,25 @@ LEVELS = {
 }
 EVENT_VERSION = 1
 
+_raised: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("retry_task_raised", default=None)
+
+
+@contextlib.contextmanager
+def raising(error: BaseException) -> Iterator[None]:
+    """While a task's failure ``error`` is recorded, the changes it causes carry it (to Django's signal, to Sentry)."""
+    token = _raised.set(error)
+    try:
+        yield
+    finally:
+        _raised.reset(token)
+
 
 def record(change: str, task: models.TaskRecord, **details: Any) -> None:
-    """Log ``change`` of ``task`` and publish it once the surrounding transaction commits."""
+    """Log ``change`` of ``task``; once the transaction commits, publish it, send its signal, report a failure."""
     fields = {"change": change, **task.log_fields(), "status": task.status, **details}
     logger.log(LEVELS.get(change, logging.INFO), "task %s", change, extra=fields)
     event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
     transaction.on_commit(lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"))
+    error = _raised.get()
+    task_signals.changed(change, task, error)
+    logs.report_on_commit(change, task, error)

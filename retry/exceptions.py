@@ -7,6 +7,7 @@ from retry.policy import GiveUp, Retry
 
 __all__ = [
     "GiveUp",
+    "InvalidReturnValue",
     "InvalidTaskArguments",
     "LeaseLost",
     "PolicyMisconfigured",
@@ -22,8 +23,22 @@ class RetryError(TaskException):
     """Root of the retry layer's errors. Do not raise directly."""
 
 
-class InvalidTaskArguments(RetryError, InvalidTask):
-    """Raised at enqueue when an argument is not plain JSON that every database stores alike, or too large."""
+class InvalidTaskArguments(RetryError, InvalidTask, TypeError):
+    """Raised at enqueue when an argument is not plain JSON that every database stores alike, or too large.
+
+    A TypeError, as Django's Tasks API documents for arguments that are not JSON.
+    """
+
+
+class InvalidReturnValue(RetryError, GiveUp, TypeError):
+    """Recorded when a task returns what is not JSON: it fails at once (a TypeError, as Django documents)."""
+
+    @classmethod
+    def caused_by(cls, error: Exception) -> "InvalidReturnValue":
+        """The failure for the error that turning the value into JSON raised, with its traceback."""
+        invalid = cls(f"the return value is not JSON: {error}").with_traceback(error.__traceback__)
+        invalid.__cause__ = error
+        return invalid
 
 
 class TaskNotRegistered(RetryError):

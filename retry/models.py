@@ -62,6 +62,9 @@ class TaskRecord(models.Model):
     enqueued_at = models.DateTimeField()
     #: Not run before this time (the database's clock).
     run_after = models.DateTimeField()
+    #: The run_after the task was given (``Task.using``), which Django's ``TaskResult.task`` reports; run_after
+    #: itself moves with each retry.
+    requested_run_after = models.DateTimeField(null=True, blank=True)
     #: Not started after this time: it fails as expired instead of running late.
     expires_at = models.DateTimeField(null=True, blank=True)
     #: When a message was sent (or is due to be sent by a worker's timer); empty: the dispatcher sends one.

@@ -20,7 +20,8 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from django.tasks.base import Task, TaskContext
 from django.utils.json import normalize_json
 
-from retry import backend, conf, heartbeats, logs, policy, registry, transitions
+from retry import backend, conf, events, heartbeats, logs, policy, registry, transitions
+from retry.exceptions import InvalidReturnValue
 from retry.groupcommit import Batcher
 from retry.models import TaskRecord
 
@@ -100,7 +101,7 @@ class Runner:
             logger.exception("Could not claim task", extra={"task_id": task_id, "worker_id": self.id})
             return
         if record is None:
-            logger.debug("Message for a task that is not claimable; dropped", extra={"task_id": task_id})
+            logger.info("Message for a task that is not claimable; dropped", extra={"task_id": task_id})
             return
         await self._run_claimed(record)
 
@@ -157,7 +158,7 @@ class Runner:
             try:
                 value = normalize_json(value)
             except Exception as bad_value:
-                error = policy.GiveUp(f"the return value is not JSON: {bad_value}")
+                error = InvalidReturnValue.caused_by(bad_value)
             else:
                 await self._successes.submit((entry.record, value, duration))
                 return Finished(entry.record)
@@ -337,7 +338,8 @@ def fail(record: TaskRecord, error: BaseException, duration: float) -> Finished:
     """Record a failed attempt as the policy decides: another attempt later, or give up."""
     logs.tag_task(record)
     decision = policy.decide(registry.policy_of(record, _task_or_none(record)), record.attempts, error)
-    won = transitions.fail(record, error, decision, duration)
+    with events.raising(error):
+        won = transitions.fail(record, error, decision, duration)
     return Finished(record, decision.delay if won and decision else None)
 
 

@@ -1,6 +1,6 @@
 """The task class of the retry backend: Django's Task plus retry options given to ``@task``."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -44,6 +44,19 @@ class RetryTask(Task):  # type: ignore[type-arg]
         for name, problem in policy.problems(numbers, floor=defaults.MIN_DELAY).items():
             raise PolicyMisconfigured(f"{self.module_path}: {name} {problem}.")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Django's Task pickles as the bound classmethod ``cls._reconstruct``; Twisted (which daphne imports)
+        # registers a pickler for bound methods that cannot load classmethods, so name a plain function.
+        kwargs = {field.name: getattr(self, field.name) for field in fields(self)}
+        kwargs["func"] = self.module_path
+        return (_reconstruct, (type(self), kwargs))
+
     def policy_numbers(self) -> dict[str, Any]:
         names = ("max_attempts", "base_delay", "factor", "max_delay", "jitter")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
+def _reconstruct(cls: type[RetryTask], kwargs: dict[str, Any]) -> RetryTask:
+    """The task a pickle names, found again by its module path (as Django's ``Task._reconstruct``)."""
+    task: RetryTask = cls._reconstruct(kwargs)  # type: ignore[attr-defined]
+    return task

@@ -19,14 +19,13 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import clock, conf, events, policy, registry
+from retry import clock, conf, events, policy, registry, text
 from retry.exceptions import LeaseLost, TaskCancelled, TaskExpired
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.policy import RetryDecision
 from retry.transport import channel_for, outbox, run_message
 
 logger = logging.getLogger("retry.transitions")
-MESSAGE_LIMIT = 2000
 
 
 def claim(task_id: str, worker_id: str) -> TaskRecord | None:
@@ -155,10 +154,10 @@ def succeed_many(results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
                 if task.pk in won_ids:
                     _finish_attempt(task, Outcome.SUCCEEDED)
     outcomes = []
-    for task, _, duration in results:
+    for task, value, duration in results:
         won = _fenced(task).delete()[1].get("retry.TaskRecord", 0) > 0 if task.ignore_result else task.pk in won_ids
         if won:
-            task.status = Status.SUCCESSFUL
+            task.status, task.return_value = Status.SUCCESSFUL, value
             events.record("succeeded", task, duration=round(duration, 6))
         else:
             _log_lost_claim(task)
@@ -391,8 +390,10 @@ def _error_fields(error: BaseException) -> dict[str, str]:
     kind = type(error)
     return {
         "error_class": f"{kind.__module__}.{kind.__qualname__}",
-        "error_message": str(error)[:MESSAGE_LIMIT],
-        "error_traceback": "".join(traceback.format_exception(error)) if error.__traceback__ else "",
+        "error_message": text.storable(str(error), text.MESSAGE_LIMIT),
+        "error_traceback": text.storable("".join(traceback.format_exception(error)), text.TRACEBACK_LIMIT)
+        if error.__traceback__
+        else "",
     }
 
 

@@ -11,9 +11,11 @@ every few messages instead of several of each per message.
 """
 
 import asyncio
+import atexit
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
@@ -45,6 +47,9 @@ BATCH_WINDOW = 0.05
 #: Seconds a drain stays after its last round for more task messages. The first message of a quiet
 #: moment goes out at once; under a steady stream, each waits at most this long to share a round trip.
 LINGER = 0.005
+#: Seconds a process that ends waits for its unsent messages (a cron job or ``shell -c`` that enqueued and
+#: exits): what is not out by then, the dispatcher sends after the message expiry.
+EXIT_FLUSH_TIMEOUT = 5.0
 
 
 class Line:
@@ -144,14 +149,21 @@ class Outbox:
         await self._group_send(group, {"type": batch_type, "version": 1, "events": events})
 
     async def aflush(self, timeout: float = 5.0) -> bool:
-        """``flush`` for a coroutine, which may run on the outbox's own loop."""
-        self._take_over_closed()
-        with self._lock:
-            pending = [asyncio.wrap_future(future) for future in self._pending]
-        if not pending:
-            return True
-        _, not_done = await asyncio.wait(pending, timeout=timeout)
-        return not not_done
+        """``flush`` for a coroutine, which may run on the loop the outbox sends on (a worker's, when it stops).
+
+        What is submitted while it waits (the events of the messages it sends) is waited for too.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self._take_over_closed()
+            with self._lock:
+                pending = [asyncio.wrap_future(future) for future in self._pending]
+            remaining = deadline - time.monotonic()
+            if not pending or remaining <= 0:
+                return not pending
+            _, not_done = await asyncio.wait(pending, timeout=remaining)
+            if not_done:
+                return False
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is sent; False if ``timeout`` ran out first."""
@@ -160,6 +172,11 @@ class Outbox:
             pending = list(self._pending)
         _, not_done = wait_futures(pending, timeout=timeout)
         return not not_done
+
+    def flush_at_exit(self) -> None:
+        """Send what is still waiting before the process ends, for at most EXIT_FLUSH_TIMEOUT seconds."""
+        if not self.flush(timeout=EXIT_FLUSH_TIMEOUT):
+            logger.warning("Exiting with task messages unsent; the dispatcher will send them")
 
     def _start_drain(self, line: Line) -> None:
         line.drain = line.loop.create_task(self._drain(line))  # the loop keeps only a weak reference
@@ -211,7 +228,13 @@ class Outbox:
             outcomes = await asyncio.gather(*(self._send_one(layer, channel, message) for _, message, _ in sends))
         refused = [(send, error) for send, error in zip(sends, outcomes, strict=True) if error is not None]
         if refused:
-            await asyncio.get_running_loop().run_in_executor(None, report_refused, refused)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, report_refused, refused)
+            except RuntimeError:  # the process is exiting (flush_at_exit): no thread is left for the database
+                logger.warning(
+                    "Task messages refused at exit; the dispatcher will send them after the message expiry",
+                    extra={"refused": len(refused), "error": repr(refused[0][1])},
+                )
 
     async def _send_batch(self, layer: Any, channel: str, sends: list[Send]) -> list[BaseException | None]:
         try:
@@ -297,6 +320,8 @@ class Outbox:
             if self._own_loop is None:
                 self._own_loop = asyncio.new_event_loop()
                 threading.Thread(target=self._own_loop.run_forever, name="retry-outbox", daemon=True).start()
+                # The thread is a daemon, so it never holds a process up; it still runs while atexit does.
+                atexit.register(self.flush_at_exit)
             return self._own_loop
 
 

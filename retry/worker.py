@@ -13,7 +13,7 @@ from typing import Any
 from channels.worker import Worker
 from django.db.backends.signals import connection_created
 
-from retry import conf, runner, transitions
+from retry import conf, runner, transitions, transport
 from retry.transport import outbox
 
 logger = logging.getLogger("retry.worker")
@@ -73,7 +73,9 @@ class RetryWorker(Worker):
         await self.runner.shutdown()
         for scope_id in list(self.application_instances):
             self.delete_application_instance(scope_id)  # type: ignore[no-untyped-call]
-        outbox.flush(timeout=2.0)
+        # Awaited, not waited for: the outbox sends on this very loop.
+        if not await outbox.aflush(timeout=transport.EXIT_FLUSH_TIMEOUT):
+            logger.warning("Stopped with events or task messages unsent", extra=self._fields())
         logger.info("Worker stopped", extra=self._fields())
 
     async def listener(self, channel: str) -> None:

@@ -2,13 +2,11 @@
 
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
-from channels.routing import get_default_application
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import connections
@@ -26,14 +24,6 @@ SHARED_REDIS = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 @pytest.fixture
 def redis_url() -> str:
     return SHARED_REDIS
-
-
-@pytest.fixture(scope="session", autouse=True)
-def asgi_application(django_db_setup: None, django_db_blocker: Any) -> None:
-    """Import the ASGI application once, outside any event loop: its import runs the system checks, which
-    read the database's features (sync-only), and tests fetch it later from inside their loops."""
-    with django_db_blocker.unblock():
-        get_default_application()
 
 
 @pytest.fixture(scope="session", autouse=True)

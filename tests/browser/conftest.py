@@ -64,12 +64,48 @@ def server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
     print(f"--- server log ---\n{site.process.log()[-6000:]}")  # shown when the test fails
 
 
+#: Runs first on every page: collects the Content-Security-Policy's violations, wherever they come from.
+CATCH_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+    const where = `${event.sourceFile}:${event.lineNumber}`;
+    window.__violations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} at ${where}`);
+});
+"""
+
+
+class CheckedBrowser:
+    """Chromium whose every page is watched: a console error or an uncaught exception fails the test.
+
+    Chromium reports each policy violation and each failed request (a missing favicon too) on the console.
+    A test that provokes an error on purpose names it in `expected` (a substring of the message).
+    """
+
+    def __init__(self, chromium: Any) -> None:
+        self.chromium = chromium
+        self.problems: list[str] = []
+        self.expected: list[str] = []
+
+    async def new_context(self, **options: Any) -> Any:
+        context = await self.chromium.new_context(**options)
+        await context.add_init_script(CATCH_VIOLATIONS)
+        context.on("console", lambda message: message.type == "error" and self.problems.append(message.text))
+        context.on("weberror", lambda error: self.problems.append(f"uncaught: {error.error}"))
+        return context
+
+    def unexpected(self) -> list[str]:
+        return [problem for problem in self.problems if not any(text in problem for text in self.expected)]
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+async def browser(server: Server) -> AsyncIterator[CheckedBrowser]:
+    """Closed before the server stops, so no page sees the site go away."""
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
+        checked = CheckedBrowser(chromium)
+        yield checked
         await chromium.close()
+        assert checked.unexpected() == [], "console errors in the browser"
 
 
 @pytest.fixture

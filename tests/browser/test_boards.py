@@ -82,7 +82,8 @@ async def test_an_order_from_the_form_reaches_the_kitchen_and_then_the_pickup_sc
     await expect(pickup.locator("body")).not_to_contain_text("Robin")
 
 
-async def test_the_board_recovers_after_the_server_restarts(staff_page, server):
+async def test_the_board_recovers_after_the_server_restarts(staff_page, browser, server):
+    browser.expected.append("net::ERR_CONNECTION_REFUSED")  # the board's reconnects while the server is down
     page = await staff_page("alice")
     await expect(page.locator(".connection")).to_have_text("Live")
     await sync_to_async(server.stop)()

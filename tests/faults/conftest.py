@@ -117,6 +117,10 @@ class Faults:
         """Wait until this process has sent (or failed to send) every task message."""
         return outbox.flush(timeout=10)
 
+    def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Put one message of the test's choosing on a channel, as any client of the layer could."""
+        self._run(get_channel_layer().send(channel, message))  # type: ignore[union-attr]
+
     def _add(self, process: processes.Process) -> processes.Process:
         self.processes.append(process)
         return process

@@ -2,10 +2,12 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
 from orders import services
 from orders.models import Order, Step
 from tests.factories import ORDER_FIELDS
+from tests.orders.webhook_receiver import Receiver
 from tests.retry.conftest import layer, worker  # noqa: F401  (the real worker, for the background work of orders)
 
 
@@ -49,3 +51,24 @@ def finish_all(order: Order, user) -> Order:
 @pytest.fixture
 def ready_order(order, alice) -> Order:
     return finish_all(order, alice)
+
+
+SECRET = "whsec_" + "c2Nvb3Bib2FyZC10ZXN0LXNlY3JldC0zMi1ieXRlcyE="
+
+
+@pytest.fixture
+def receiver(settings):
+    """A receiver on 127.0.0.1, reachable through the allow-list, verifying signatures with the shared secret."""
+    with Receiver(SECRET) as running:
+        settings.WEBHOOK_SECRETS = [SECRET]
+        settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+        settings.WEBHOOK_ALLOWED_PORTS = [80, 443, running.port]
+        settings.WEBHOOK_TIMEOUT = 2.0
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(settings):
+    """A cache of each test's own, so rate-limit counters start at zero (the shared Redis is never flushed)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "orders"}}
+    cache.clear()

@@ -151,3 +151,9 @@ def test_step_changelist_lists_steps(staff_client, order):
     response = staff_client.get(reverse("admin:orders_step_changelist"), {"q": order.label})
     assert len(response.context["cl"].result_list) == 3
     assert Step.objects.count() == 3
+
+
+def test_the_admin_names_webhook_deliveries_in_plain_english(admin_client):
+    index = admin_client.get("/admin/")
+    assert "Webhook deliveries" in index.text
+    assert "deliverys" not in index.text

@@ -22,6 +22,20 @@ def age(rows, **fields_days_ago) -> None:
     rows.update(**{name: now - timedelta(days=days) for name, days in fields_days_ago.items()})
 
 
+@pytest.mark.django_db
+def test_a_pending_delivery_whose_task_ended_is_failed_and_says_why(hooked_orders):
+    orphan, live = (WebhookDelivery.objects.get(order=order) for order in hooked_orders)
+    # As after a worker killed during the last attempt: the task is FAILED, the row still claimed and pending.
+    TaskRecord.objects.filter(kwargs__delivery_id=orphan.pk).update(status=Status.FAILED, error_message="lost")
+    WebhookDelivery.objects.filter(pk=orphan.pk).update(attempts=8, sending_until=timezone.now())
+
+    assert maintenance.clean_up()["orphaned_deliveries"] == 1
+    orphan.refresh_from_db()
+    assert (orphan.state, orphan.sending_until) == ("failed", None)
+    assert orphan.error == "given up: its delivery task ended without recording an outcome"
+    assert WebhookDelivery.objects.get(pk=live.pk).state == "pending"  # its task is still READY
+
+
 def heartbeat(name: str, seconds_ago: float) -> Heartbeat:
     seen = timezone.now() - timedelta(seconds=seconds_ago)
     return Heartbeat.objects.create(process_id=name, kind="worker", host="h", pid=1, started_at=seen, last_seen=seen)
@@ -85,4 +99,4 @@ async def test_the_worker_runs_the_scheduled_clean_up(worker):
 
     record = await TaskRecord.objects.aget(task_path="orders.tasks.clean_up")
     assert record.status == Status.SUCCESSFUL
-    assert set(record.return_value) == {"webhook_deliveries", "heartbeats", "tasks"}
+    assert set(record.return_value) == {"webhook_deliveries", "orphaned_deliveries", "heartbeats", "tasks"}

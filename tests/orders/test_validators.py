@@ -37,3 +37,19 @@ def test_unsafe_urls_are_refused_with_a_reason(url, code):
     with pytest.raises(ValidationError) as caught:
         validate_webhook_url(url)
     assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "http://example.com:22/",
+            "The webhook URL is not allowed: port 22 is not one of the allowed ports (80, 443, 8080, 8443).",
+        ),
+        ("http://127.0.0.1/hook", "The webhook URL is not allowed: 127.0.0.1 is a loopback address."),
+    ],
+)
+def test_each_refusal_reads_as_one_sentence(url, message):
+    with pytest.raises(ValidationError) as caught:
+        validate_webhook_url(url)
+    assert caught.value.messages == [message]

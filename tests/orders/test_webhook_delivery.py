@@ -13,23 +13,10 @@ from orders.validators import validate_webhook_url
 from retry import conf
 from retry.models import TaskAttempt, TaskRecord
 from retry.policy import GiveUp
-from tests.orders.conftest import ORDER_FIELDS
-from tests.orders.webhook_receiver import Receiver
+from tests.orders.conftest import ORDER_FIELDS, SECRET
 from tests.retry.conftest import all_finished, wait_for
 
-SECRET = "whsec_" + "c2Nvb3Bib2FyZC10ZXN0LXNlY3JldC0zMi1ieXRlcyE="
 TASK = "orders.tasks.deliver_webhook"
-
-
-@pytest.fixture
-def receiver(settings):
-    """A receiver on 127.0.0.1, reachable through the allow-list, verifying signatures with the shared secret."""
-    with Receiver(SECRET) as running:
-        settings.WEBHOOK_SECRETS = [SECRET]
-        settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
-        settings.WEBHOOK_ALLOWED_PORTS = [80, 443, running.port]
-        settings.WEBHOOK_TIMEOUT = 2.0
-        yield running
 
 
 def place(url: str) -> Order:

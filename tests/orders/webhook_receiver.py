@@ -25,8 +25,9 @@ class Hit:
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """Routes by path: /ok, /status/<code>, /hang, /trickle, /trickle-status, /huge, /redirect?to=<url>,
-    /flaky/<n>?status=<code or hang>&retry_after=<s>: the first n requests to that path fail so, the rest are /ok."""
+    """Routes by path: /ok, /status/<code>, /hang, /trickle, /trickle-status, /huge, /endless, /garbage,
+    /garbage-headers, /redirect?to=<url>, /flaky/<n>?status=<code or hang>&retry_after=<s>: the first n requests
+    to that path fail so, the rest are /ok."""
 
     protocol_version = "HTTP/1.1"
     server: "ReceiverServer"
@@ -75,6 +76,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for _ in range(1600):  # 100 MiB, far beyond any cap; stops when the client hangs up
             if not self.write_raw(chunk):
                 return
+
+    def answer_endless(self, parts, body) -> None:
+        self.write_raw(b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while self.write_raw(b"10000\r\n" + b"\x00" * 65536 + b"\r\n"):
+            pass  # until the client hangs up
+
+    def answer_garbage(self, parts, body) -> None:
+        """Not HTTP: a status line of NUL bytes, a lone surrogate's UTF-8 form and 60 KB of text."""
+        self.write_raw(b"ICY \x00\x00 \xed\xa0\x80 " + b"no http here " * 4700 + b"\r\n\r\n")
+
+    def answer_garbage_headers(self, parts, body) -> None:
+        """A 503 whose reason, Retry-After and a 60 KB header are NUL bytes."""
+        junk = b"\x00" * 60_000
+        self.write_raw(
+            b"HTTP/1.1 503 \x00\r\nRetry-After: \x00\x00\r\nX-Junk: " + junk + b"\r\nContent-Length: 0\r\n\r\n"
+        )
 
     def answer_not_found(self, parts, body) -> None:
         self.reply(404, b"no such route")

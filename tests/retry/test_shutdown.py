@@ -1,16 +1,26 @@
 """Graceful shutdown inside one worker: running tasks finish within the grace period or go back uncharged."""
 
 import asyncio
+import os
+import signal
+import time
+import uuid
 
 import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from channels.routing import get_default_application
+from django.db import connections
 from django.tasks.base import TaskResultStatus as Status
+from django.test import override_settings
 
 from retry import conf, runner
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.transport import outbox
 from retry.worker import RetryWorker
-from tests import tasks
+from tests import processes, tasks
+from tests.conftest import SHARED_REDIS
 from tests.retry.conftest import ALL_QUEUES, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
@@ -47,3 +57,64 @@ async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(
     if task is tasks.sleeps:  # the thread cannot be stopped; when it ends, its result is discarded
         await asyncio.sleep(3)
         assert (await TaskRecord.objects.aget(pk=record.pk)).status == Status.READY
+
+
+@pytest.fixture
+def redis_events(tmp_path):  # type: ignore[no-untyped-def]
+    """A Redis channel layer with a prefix of its own, a channel in the events group, and the env of a worker."""
+    prefix = f"shutdown-{uuid.uuid4().hex[:10]}"
+    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "expiry": 60}
+    with override_settings(
+        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
+    ):
+        layer = get_channel_layer()
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(conf.get().EVENTS_GROUP, channel)
+        env = {
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": processes.database_url(connections["default"].settings_dict),
+            "REDIS_URL": SHARED_REDIS,
+            "REDIS_PREFIX": prefix,
+            "RETRY_SHUTDOWN_GRACE": "0.2",
+        }
+        yield layer, channel, env, tmp_path
+        outbox.flush(timeout=5)
+    client = redis.Redis.from_url(SHARED_REDIS)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def changes_of(layer, channel: str, task_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    async def drain() -> list[str]:
+        found = []
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), 0.5)
+            except TimeoutError:
+                return found
+            found += [event["change"] for event in message["events"] if event["task_id"] == task_id]
+
+    return async_to_sync(drain)()
+
+
+@pytest.mark.timeout(60)
+def test_a_stopping_worker_process_sends_the_events_of_its_stop_before_it_exits(redis_events):
+    layer, channel, env, log_dir = redis_events
+    worker = processes.Process("worker", processes.manage("runworker", "tasks.default"), env, log_dir).start()
+    try:
+        task_id = tasks.sleeps.enqueue(key="stop-events", seconds=2).id
+        assert outbox.flush(timeout=5)
+        deadline = time.monotonic() + 30
+        while not TaskRecord.objects.filter(pk=task_id, status="RUNNING").exists():
+            assert time.monotonic() < deadline, worker.log()
+            time.sleep(0.05)
+
+        worker.signal(signal.SIGTERM)
+
+        assert worker.wait(15) == 0, worker.log()
+    finally:
+        worker.kill()
+    assert TaskRecord.objects.get(pk=task_id).status == Status.READY  # handed back at the stop
+    assert changes_of(layer, channel, task_id) == ["enqueued", "started", "released"]

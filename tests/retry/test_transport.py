@@ -1,6 +1,8 @@
 """The outbox: task messages leave after their caller, many in one call, and a refused one goes to on_failure."""
 
 import asyncio
+import os
+import subprocess
 import threading
 import uuid
 
@@ -9,10 +11,13 @@ import redis
 from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django.db import connections
 from django.test import override_settings
 
 from retry import channel_batches
+from retry.models import TaskRecord
 from retry.transport import outbox, run_message
+from tests import processes
 from tests.conftest import SHARED_REDIS
 
 
@@ -123,3 +128,40 @@ def test_messages_left_for_a_loop_that_closed_go_out_on_the_outbox_loop(layer_me
     assert outbox.flush(timeout=10)
     assert sorted(message["id"] for message in layer_messages("default")) == ["later", "stranded"]
     assert refusals.errors == {}
+
+
+def produce(code: str, prefix: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``code`` in ``manage.py shell -c`` under the production settings, on the test's database and Redis."""
+    env |= {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DATABASE_URL": processes.database_url(connections["default"].settings_dict),
+        "REDIS_URL": SHARED_REDIS,
+        "REDIS_PREFIX": prefix,
+    }
+    done = subprocess.run(processes.manage("shell", "-c", code), env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "Traceback" not in done.stderr.decode(), done.stderr.decode()
+    return done
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_producer_that_exits_right_after_enqueueing_has_sent_its_task_message(redis_layer):
+    producer = produce("from orders import tasks; print(tasks.clean_up.enqueue().id)", redis_layer.prefix)
+    task_id = producer.stdout.decode().split()[-1]
+    # Right after the process is gone, its message is in Redis (not left for the dispatcher, a minute later).
+    assert receive_all(redis_layer, "tasks.maintenance") == [run_message(task_id)]
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_producer_whose_messages_are_refused_at_exit_leaves_them_to_the_dispatcher(redis_layer):
+    code = (
+        "from django.db import transaction; from orders import tasks\n"
+        "with transaction.atomic():\n"
+        "    [tasks.clean_up.enqueue() for _ in range(200)]"
+    )
+    produce(code, redis_layer.prefix, CHANNEL_CAPACITY="1")
+    assert len(receive_all(redis_layer, "tasks.maintenance")) == 1  # the rest wait in the database
+    assert TaskRecord.objects.filter(status="READY").count() == 200

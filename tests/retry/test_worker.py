@@ -67,7 +67,7 @@ async def test_a_task_that_always_fails_ends_failed_after_max_attempts(worker):
         (tasks.gives_up_on_key_error, "builtins.KeyError"),  # listed in give_up_on
         (tasks.retries_only_flaky, "builtins.ValueError"),  # not in retry_on
         (tasks.raises_give_up, "retry.policy.GiveUp"),  # the task says so
-        (tasks.returns_non_json, "retry.policy.GiveUp"),  # a result that cannot be stored
+        (tasks.returns_non_json, "retry.exceptions.InvalidReturnValue"),  # a result that cannot be stored
     ],
 )
 async def test_exception_rules_give_up_at_once(worker, task, error_class):

@@ -1,7 +1,7 @@
 import asyncio
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from retry import conf
 
@@ -14,6 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        if not 0 <= port <= 65535:
+            raise CommandError(f"--port {port} is not a port number from 0 to 65535.")
         import daphne.server  # installs the asyncio Twisted reactor; must come before other Twisted imports
         from channels.layers import get_channel_layer
         from channels.routing import get_default_application

@@ -86,6 +86,7 @@
       form.append(input);
     }
     const button = document.createElement("button");
+    button.className = "button";
     button.name = "action";
     button.value = action;
     button.textContent = label;

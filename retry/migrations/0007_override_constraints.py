@@ -17,7 +17,7 @@ def blank_numbers_that_cannot_work(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("retry", "0005_leaner_ready_indexes"),
+        ("retry", "0006_task_requested_run_after"),
     ]
 
     operations = [
