@@ -16,11 +16,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+)
 from django.tasks.base import Task, TaskContext
-from django.utils.json import normalize_json
 
-from retry import backend, conf, heartbeats, logs, policy, registry, transitions
+from retry import backend, conf, heartbeats, logs, policy, registry, results, transitions
 from retry.groupcommit import Batcher
 from retry.models import TaskRecord
 
@@ -126,7 +133,7 @@ class Runner:
         record = entry.record
         try:
             task = registry.load(record.task_path)
-        except Exception as error:
+        except BaseException as error:  # a module that exits on import fails its tasks, not the worker
             return await self._finish(entry, None, error)
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
@@ -141,27 +148,28 @@ class Runner:
             context = await self.in_thread(context_for, record, task)
             async with asyncio.timeout(record.time_limit):
                 value = await task.func(*context, *record.args, **record.kwargs)
-        except asyncio.CancelledError:
+        except BaseException as error:
+            # Whatever the task raised, SystemExit and KeyboardInterrupt included, is its own failure; only a
+            # cancellation of this worker's making (a shutdown) leaves the attempt unrecorded here.
+            if not isinstance(error, asyncio.CancelledError) or not _being_cancelled():
+                return await self._finish(entry, None, error)
             if self.releasing:
                 await self.in_thread(transitions.release, record)
                 return None
             raise
-        except Exception as error:
-            return await self._finish(entry, None, error)
         return await self._finish(entry, value, None)
 
     async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> Finished:
         """Record the attempt's outcome: a success together with the others of the moment, a failure on its own."""
         duration = time.monotonic() - entry.started
-        if error is None:
-            try:
-                value = normalize_json(value)
-            except Exception as bad_value:
-                error = policy.GiveUp(f"the return value is not JSON: {bad_value}")
-            else:
-                await self._successes.submit((entry.record, value, duration))
-                return Finished(entry.record)
-        return await self.in_thread(fail, entry.record, error, duration)
+        if error is not None:
+            return await self.in_thread(fail, entry.record, error, duration)
+        try:
+            value = results.storable(value)
+        except (TypeError, ValueError) as bad_value:  # checked here, so it never joins another task's write
+            return await self.in_thread(functools.partial(fail, retry=False), entry.record, bad_value, duration)
+        await self._successes.submit((entry.record, value, duration))
+        return Finished(entry.record)
 
     async def _claim_many(self, task_ids: list[str | None]) -> list[TaskRecord | None]:
         """Claim ``task_ids`` in one statement, and as many due tasks of the backlog as there are free slots.
@@ -201,8 +209,16 @@ class Runner:
         finally:
             self._refill = None
 
-    async def _succeed_many(self, results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
-        return await self.in_thread(transitions.succeed_many, results)
+    async def _succeed_many(self, successes: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
+        """Write ``successes`` in one statement; if the database refuses it, one by one, so one row harms no other."""
+        if len(successes) > 1:
+            try:
+                return await self.in_thread(transitions.succeed_many, successes)
+            except DatabaseError:
+                logger.exception(
+                    "A batch of successes was refused; writing them one by one", extra={"worker_id": self.id}
+                )
+        return [await self.in_thread(succeed_alone, *success) for success in successes]
 
     def _start_later(self, record: TaskRecord, delay: float) -> None:
         """Run a near retry here, on time; the dispatcher covers a far one, or this process dying.
@@ -329,14 +345,30 @@ def call_sync(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, BaseExcept
     logs.tag_task(record)
     try:
         return task.func(*in_db_thread(context_for, record, task), *record.args, **record.kwargs), None
-    except Exception as error:
+    except BaseException as error:  # SystemExit and KeyboardInterrupt too: they end the task, not the process
         return None, error
 
 
-def fail(record: TaskRecord, error: BaseException, duration: float) -> Finished:
-    """Record a failed attempt as the policy decides: another attempt later, or give up."""
+def _being_cancelled() -> bool:
+    """Whether the running asyncio task was asked to stop (as opposed to raising CancelledError itself)."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
+
+
+def succeed_alone(record: TaskRecord, value: Any, duration: float) -> bool:
+    """Record one success; a value the database refuses fails its task at once (every retry would be refused)."""
+    try:
+        return transitions.succeed(record, value, duration)
+    except (DataError, IntegrityError) as refused:
+        fail(record, refused, duration, retry=False)
+        return False
+
+
+def fail(record: TaskRecord, error: BaseException, duration: float, *, retry: bool = True) -> Finished:
+    """Record a failed attempt as the policy decides (another attempt later, or give up), or give up at once."""
     logs.tag_task(record)
-    decision = policy.decide(registry.policy_of(record, _task_or_none(record)), record.attempts, error)
+    task_policy = registry.policy_of(record, _task_or_none(record))
+    decision = policy.decide(task_policy, record.attempts, error) if retry else None
     won = transitions.fail(record, error, decision, duration)
     return Finished(record, decision.delay if won and decision else None)
 

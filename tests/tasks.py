@@ -1,6 +1,8 @@
 """Fixture tasks, named for what they do."""
 
 import asyncio
+import datetime
+import functools
 import os
 import time
 
@@ -137,3 +139,46 @@ async def async_sleeps(key: str, seconds: float) -> str:
     await asyncio.sleep(seconds)
     await sync_to_async(_effect)(key)
     return key
+
+
+def _end_process(how: str) -> None:
+    """Raise what would end a worker process that let it through."""
+    if how == "exit":
+        exit(4)  # the site builtin: raises SystemExit
+    if how == "SystemExit":
+        raise SystemExit(3)
+    raise KeyboardInterrupt
+
+
+@task(max_attempts=2)
+def ends_its_process(key: str, how: str) -> None:
+    """Raises SystemExit, calls exit() or raises KeyboardInterrupt: a task's own failure, nobody else's."""
+    _run(key)
+    _end_process(how)
+
+
+@task(max_attempts=2)
+async def async_ends_its_process(key: str, how: str) -> None:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(_run)(key)
+    _end_process(how)
+
+
+#: Return values no database should be asked to store, by name (arguments cannot carry them in).
+HOSTILE_RETURN_VALUES = {
+    "nan": lambda: float("nan"),
+    "infinity": lambda: [1, {"deep": float("-inf")}],
+    "nul": lambda: {"text": "a\x00b"},
+    "nul-in-key": lambda: {"a\x00": 1},
+    "lone-surrogate": lambda: ["\ud800"],
+    "too-deep": lambda: functools.reduce(lambda inner, _: [inner], range(100_000), []),
+    "datetime": lambda: {"when": datetime.datetime(2026, 5, 1, tzinfo=datetime.UTC)},
+    "set": lambda: {1, 2},
+}
+
+
+@task()
+def returns_hostile(key: str, kind: str) -> object:
+    _run(key)
+    return HOSTILE_RETURN_VALUES[kind]()
