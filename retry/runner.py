@@ -27,7 +27,7 @@ from django.db import (
 )
 from django.tasks.base import Task, TaskContext
 
-from retry import backend, conf, heartbeats, logs, policy, registry, results, transitions
+from retry import backend, conf, gate, heartbeats, logs, policy, registry, results, transitions
 from retry.groupcommit import Batcher
 from retry.models import TaskRecord
 
@@ -40,6 +40,8 @@ class Running:
     started: float = field(default_factory=time.monotonic)
     future: asyncio.Future[Any] | None = None
     job: asyncio.Future[None] | None = None
+    #: Claimed, waiting for its turn (gate.Gate): its lease is renewed, its time limit not yet running.
+    waiting: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Runner:
         self._backlog = False
         self._refill: asyncio.Future[None] | None = None
         self._executor = ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="retry-task")
+        self._gate = gate.Gate(self._update_capacity)
         # Claims and successes that arrive together share one statement.
         self._claims: Batcher[str | None, TaskRecord | None] = Batcher(self._claim_many)
         self._successes: Batcher[tuple[TaskRecord, Any, float], bool] = Batcher(self._succeed_many)
@@ -90,6 +93,7 @@ class Runner:
             return
         if task_id in self.running:
             return  # a second message for a task this worker runs already
+        await self._gate.wait_open()  # nothing is claimed beside a task that runs alone
         await self._slots.acquire()
         self._launch(self._run(task_id))
 
@@ -119,7 +123,13 @@ class Runner:
                 return
             entry = self.running[task_id] = Running(record, job=asyncio.current_task())
             try:
-                finished = await self._attempt(entry)
+                async with self._gate.turn(alone=record.runs_alone):
+                    entry.started, entry.waiting = time.monotonic(), False
+                    finished = await self._attempt(entry)
+            except asyncio.CancelledError:
+                if entry.waiting and self.releasing:  # shut down before its turn came
+                    await self.in_thread(transitions.release, record)
+                raise
             finally:
                 self.running.pop(task_id, None)
             if finished is not None and finished.retry_delay is not None:
@@ -177,7 +187,7 @@ class Runner:
         None for each id that was not claimable (or named twice); a None in ``task_ids`` only asks for the backlog.
         """
         reserved = 0
-        while not self.stopping and self.queues and not self._slots.locked():
+        while not self.stopping and self.queues and not self._gate.closed and not self._slots.locked():
             await self._slots.acquire()  # free, so this does not wait
             reserved += 1
         named = [task_id for task_id in task_ids if task_id is not None]
@@ -239,11 +249,11 @@ class Runner:
         self._jobs.discard(job)
         self._slots.release()
         self._update_capacity()
-        if self._backlog and self._refill is None and not self.stopping:
+        if self._backlog and self._refill is None and not self.stopping and not self._gate.closed:
             self._refill = asyncio.ensure_future(self._take_backlog())
 
     def _update_capacity(self) -> None:
-        if self._slots.locked() or self._backlog:
+        if self._slots.locked() or self._backlog or self._gate.closed:
             self._capacity.clear()
         else:
             self._capacity.set()
@@ -254,7 +264,11 @@ class Runner:
     async def heartbeat(self) -> None:
         """Record this worker as alive and extend the claims of tasks still within their time limit."""
         now = time.monotonic()
-        alive = [task_id for task_id, entry in self.running.items() if now - entry.started < entry.record.time_limit]
+        alive = [
+            task_id
+            for task_id, entry in self.running.items()
+            if entry.waiting or now - entry.started < entry.record.time_limit
+        ]
         await self.in_thread(transitions.renew_leases, self.id, alive)
         await self.in_thread(
             heartbeats.beat, self.id, heartbeats.WORKER, self.queues, self.concurrency, list(self.running)
@@ -368,7 +382,7 @@ def fail(record: TaskRecord, error: BaseException, duration: float, *, retry: bo
     """Record a failed attempt as the policy decides (another attempt later, or give up), or give up at once."""
     logs.tag_task(record)
     task_policy = registry.policy_of(record, _task_or_none(record))
-    decision = policy.decide(task_policy, record.attempts, error) if retry else None
+    decision = policy.decide(task_policy, record.failures, error) if retry else None
     won = transitions.fail(record, error, decision, duration)
     return Finished(record, decision.delay if won and decision else None)
 

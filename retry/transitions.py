@@ -269,20 +269,42 @@ def _is_uuid(value: str) -> bool:
 
 
 def recover_lost(now: datetime, batch: int) -> int:
-    """RUNNING past its lease → READY (a lost attempt, counted) or FAILED when attempts ran out."""
+    """RUNNING past its lease → READY again, or FAILED when a task that ran alone has no attempts left.
+
+    A loss beside other tasks may be any of them's doing (or the host's): it is a recovery, not charged to the
+    task's policy, and a task recovered ``RUN_ALONE_AFTER`` times runs alone from then on. A loss while it ran
+    alone is its own: a failed attempt, decided by the policy's numbers (never its exception rules).
+    """
     with transaction.atomic():
         lost = list(TaskRecord.objects.lease_expired(now).select_for_update(skip_locked=True)[:batch])
         for task in lost:
-            error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease (died, hung or over time limit)")
-            # The policy's numbers alone: a lost worker is never the task's fault, whatever its exception rules.
-            decision = policy.decide(registry.default_policy().with_numbers(task.policy), task.attempts, error)
+            numbers = registry.default_policy().with_numbers(task.policy)
+            if task.runs_alone:
+                error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease while running this task alone")
+                decision = policy.decide(numbers, task.failures, error)
+                recovered: dict[str, Any] = {}
+            else:
+                error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease (died, hung or over time limit)")
+                decision = policy.RetryDecision(_recovery_delay(numbers, task.recoveries + 1), "recovered")
+                recovered = {"recoveries": F("recoveries") + 1}
             details = _error_fields(error)
             changes = _ready_again(decision.delay) if decision else {"status": Status.FAILED, **_finished()}
-            if _update(_fenced(task), task, **changes, **details):
+            if _update(_fenced(task), task, **changes, **details, **recovered):
                 next_delay = decision.delay if decision else None
                 _finish_attempt(task, Outcome.LOST, details, next_delay=next_delay)
                 _record_failure(task, decision, details, lost=True)
     return len(lost)
+
+
+def _recovery_delay(numbers: policy.RetryPolicy, recovery: int) -> float:
+    """The policy's backoff for the ``recovery``-th recovery: spread out, as a failed attempt's retry would be."""
+    return policy.backoff_delay(
+        recovery,
+        base_delay=numbers.base_delay,
+        factor=numbers.factor,
+        max_delay=numbers.max_delay,
+        jitter=numbers.jitter,
+    )
 
 
 def expire_overdue(now: datetime, batch: int) -> int:
@@ -301,7 +323,7 @@ def expire_overdue(now: datetime, batch: int) -> int:
 def retry_now(task_id: str) -> bool:
     """FAILED → READY at once with a fresh budget of attempts (an operator's manual retry)."""
     with transaction.atomic():
-        fresh = {"attempts": 0, "worker_id": "", "finished_at": None, "expires_at": None}
+        fresh = {"attempts": 0, "recoveries": 0, "worker_id": "", "finished_at": None, "expires_at": None}
         tasks = TaskRecord.objects.failed().filter(pk=task_id)
         won = _update(tasks, None, **_ready_again(0), **fresh) > 0
         if won:

@@ -88,6 +88,14 @@ def sleeps(key: str, seconds: float) -> str:
 
 
 @task()
+def sleeps_timed(key: str, seconds: float) -> list[float]:
+    """``sleeps``, returning when it started and ended (seconds since the epoch)."""
+    started = time.time()
+    sleeps.call(key, seconds)
+    return [started, time.time()]
+
+
+@task()
 async def async_record(key: str) -> str:
     from asgiref.sync import sync_to_async
 
@@ -122,13 +130,23 @@ def returns_non_json(key: str) -> object:
     return object()
 
 
-@task(max_attempts=3)
-def kills_its_worker(key: str) -> None:
-    """Dies with its worker process on every attempt, as under the OOM killer or a crash in C code."""
+def _kill_own_process(key: str) -> None:
     import signal
 
     _run(key)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task(max_attempts=3)
+def kills_its_worker(key: str) -> None:
+    """Dies with its worker process on every attempt, as under the OOM killer or a crash in C code."""
+    _kill_own_process(key)
+
+
+@task()
+def poison_pill(key: str) -> None:
+    """Kills its worker on every attempt, under the default policy: the tasks beside it die with it."""
+    _kill_own_process(key)
 
 
 @task()

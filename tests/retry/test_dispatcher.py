@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from retry import clock, transitions
 from retry.dispatcher import Dispatcher
-from retry.models import Outcome, TaskAttempt, TaskRecord
+from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from retry.transport import outbox
 from tests import tasks
 
@@ -80,14 +80,15 @@ def test_a_late_finisher_overwrites_nothing():
 
 def test_a_task_whose_worker_dies_every_time_ends_failed_not_in_a_loop():
     record = enqueue()
-    for attempt in range(1, record.max_attempts + 1):
+    deaths = RUN_ALONE_AFTER + record.max_attempts  # recovered uncharged, then it runs alone: its own losses
+    for attempt in range(1, deaths + 1):
         TaskRecord.objects.filter(pk=record.pk).update(run_after=timezone.now() - LONG_AGO)
         assert transitions.claim(str(record.pk), f"doomed-{attempt}") is not None
         TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
         Dispatcher().tick()
     final = TaskRecord.objects.get(pk=record.pk)
-    assert (final.status, final.attempts) == (Status.FAILED, final.max_attempts)
-    assert list(TaskAttempt.objects.filter(task=record).values_list("outcome", flat=True)) == [Outcome.LOST] * 5
+    assert (final.status, final.attempts, final.recoveries) == (Status.FAILED, deaths, RUN_ALONE_AFTER)
+    assert list(TaskAttempt.objects.filter(task=record).values_list("outcome", flat=True)) == [Outcome.LOST] * deaths
 
 
 def test_a_task_not_started_by_its_deadline_fails_as_expired_instead_of_running_late():

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.tasks.base import TaskResultStatus as Status
 
 from retry import conf, runner, transitions
-from retry.models import Outcome, TaskAttempt, TaskRecord
+from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from tests import tasks
 from tests.retry.conftest import all_finished, effects, runs, wait_for
 
@@ -153,6 +153,35 @@ async def test_a_batch_of_successes_the_database_refuses_is_written_row_by_row_a
     ]
     assert finished[1].error_class in {"django.db.utils.DataError", "django.db.utils.IntegrityError"}
     await asyncio.get_running_loop().run_in_executor(None, runner.close_thread_connections, worker._executor)
+
+
+async def test_a_task_recovered_more_than_once_runs_alone_once_the_others_end_and_nothing_starts_beside_it(worker):
+    before = [await tasks.sleeps_timed.aenqueue(f"before-{number}", seconds=0.4) for number in range(3)]
+    await wait_for(lambda: all(runs(f"before-{number}") for number in range(3)), what="the first tasks to start")
+    alone = await sync_to_async(enqueue_recovered)(RUN_ALONE_AFTER)
+    after = [await tasks.sleeps_timed.aenqueue(f"after-{number}", seconds=0.1) for number in range(3)]
+    await wait_for(all_finished, what="every task to finish")
+
+    record = await record_of(alone)
+    assert (record.status, record.attempts, record.recoveries, record.failures) == (
+        Status.SUCCESSFUL,
+        RUN_ALONE_AFTER + 1,
+        RUN_ALONE_AFTER,
+        1,
+    )
+    started, ended = record.return_value
+    for other in [await record_of(result.id) for result in before + after]:
+        assert (other.status, other.attempts) == (Status.SUCCESSFUL, 1)
+        other_started, other_ended = other.return_value
+        assert other_ended <= started or other_started >= ended  # none overlapped the task that ran alone
+
+
+def enqueue_recovered(recoveries: int) -> str:
+    """A task lost ``recoveries`` times beside others, as the dispatcher leaves it."""
+    with transaction.atomic():
+        task_id = tasks.sleeps_timed.enqueue("alone", seconds=0.3).id
+        TaskRecord.objects.filter(pk=task_id).update(attempts=recoveries, recoveries=recoveries)
+    return task_id
 
 
 async def test_a_task_can_ask_to_be_retried_after_a_delay(worker, settings):
