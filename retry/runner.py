@@ -182,18 +182,22 @@ class Runner:
         return Finished(entry.record)
 
     async def _claim_many(self, task_ids: list[str | None]) -> list[TaskRecord | None]:
-        """Claim ``task_ids`` in one statement, and as many due tasks of the backlog as there are free slots.
+        """Claim, in one statement, a due task for each slot its callers hold and for every other free slot.
 
-        None for each id that was not claimable (or named twice); a None in ``task_ids`` only asks for the backlog.
+        A message only says that work is due: a worker of queues takes the highest-priority due tasks of its
+        queues, whichever tasks the messages named. A named task left out stays READY, and the claim was full,
+        so the worker goes on taking the backlog as slots free. Each caller with an id gets a task or None; a
+        None in ``task_ids`` holds no slot and only asks for the backlog.
         """
         reserved = 0
         while not self.stopping and self.queues and not self._gate.closed and not self._slots.locked():
             await self._slots.acquire()  # free, so this does not wait
             reserved += 1
         named = [task_id for task_id in task_ids if task_id is not None]
+        wanted, more = ([], len(named) + reserved) if self.queues else (named, 0)
         try:
             records = await self.in_thread(
-                functools.partial(transitions.claim_many, queues=self.queues, more=reserved), named, self.id
+                functools.partial(transitions.claim_many, queues=self.queues, more=more), wanted, self.id
             )
         except BaseException:
             for _ in range(reserved):
@@ -201,12 +205,13 @@ class Runner:
             self._backlog = False  # messages again, until a claim works
             self._update_capacity()
             raise
-        claimed = {str(record.pk): record for record in records}
-        results = [claimed.pop(task_id, None) if task_id is not None else None for task_id in task_ids]
-        self._backlog = reserved > 0 and len(claimed) >= reserved
-        for record in claimed.values():
+        left_out = set(named) - {str(record.pk) for record in records}
+        self._backlog = len(records) >= more > 0 and (reserved > 0 or bool(left_out))
+        spare = sorted(records, key=lambda record: (-record.priority, record.run_after), reverse=True)
+        results = [spare.pop() if task_id is not None and spare else None for task_id in task_ids]
+        for record in spare:
             self._launch(self._run_claimed(record))
-        for _ in range(reserved - len(claimed)):
+        for _ in range(reserved - len(spare)):
             self._slots.release()
         self._update_capacity()
         return results

@@ -1,6 +1,8 @@
 """Tasks run by a real worker over the channel layer: in-memory and SQLite, then Redis and PostgreSQL."""
 
 import asyncio
+import itertools
+import random
 import uuid
 
 import pytest
@@ -11,7 +13,7 @@ from django.tasks.base import TaskResultStatus as Status
 from retry import conf, runner, transitions
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from tests import tasks
-from tests.retry.conftest import all_finished, effects, runs, wait_for
+from tests.retry.conftest import all_finished, effects, running_worker, runs, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -182,6 +184,28 @@ def enqueue_recovered(recoveries: int) -> str:
         task_id = tasks.sleeps_timed.enqueue("alone", seconds=0.3).id
         TaskRecord.objects.filter(pk=task_id).update(attempts=recoveries, recoveries=recoveries)
     return task_id
+
+
+def priority_inversions(task_ids: list[str]) -> tuple[int, int]:
+    """Pairs of ``task_ids`` where the one of higher priority was claimed later, and the number of pairs."""
+    claims = list(TaskRecord.objects.filter(pk__in=task_ids).values_list("priority", "started_at"))
+    pairs = list(itertools.combinations(claims, 2))
+    return sum(1 for (p1, s1), (p2, s2) in pairs if (p1 - p2) * ((s1 - s2).total_seconds()) > 0), len(pairs)
+
+
+async def test_a_free_slot_takes_the_highest_priority_due_task_whichever_message_woke_it(
+    layer, transactional_db, settings
+):
+    settings.RETRY_CONCURRENCY = 4
+    priorities = random.Random(5).sample(range(32), 32)
+    async with running_worker(["default"]):
+        await sync_to_async(lambda: [tasks.sleeps.enqueue(f"busy-{n}", seconds=1) for n in range(4)])()
+        await wait_for(lambda: TaskRecord.objects.filter(status="RUNNING").count() == 4, what="every slot to be busy")
+        # Messages go out in this order, one each; the priorities are shuffled.
+        ordered = [(await tasks.record.using(priority=p).aenqueue(f"ordered-{p}")).id for p in priorities]
+        await wait_for(lambda: not TaskRecord.objects.filter(pk__in=ordered, status="READY").exists(), what="all")
+
+    assert await sync_to_async(priority_inversions)(ordered) == (0, 496)
 
 
 async def test_a_task_can_ask_to_be_retried_after_a_delay(worker, settings):
