@@ -216,6 +216,10 @@ class Runner:
         self._update_capacity()
         return results
 
+    def _take_backlog_soon(self) -> None:
+        if self._refill is None and not self.stopping and not self._gate.closed:
+            self._refill = asyncio.ensure_future(self._take_backlog())
+
     async def _take_backlog(self) -> None:
         try:
             await self._claims.submit(None)
@@ -223,6 +227,17 @@ class Runner:
             logger.exception("Could not claim from the backlog", extra={"worker_id": self.id})
         finally:
             self._refill = None
+
+    async def look_for_work(self) -> None:
+        """While slots are free, take due tasks from the database every dispatcher interval, message or not.
+
+        Messages lost with the layer (a Redis restart, a FLUSHALL) or not sent while it was down delay nothing:
+        a worker with free slots finds the due tasks of its queues itself, not after the message expiry.
+        """
+        while not self.stopping:
+            await asyncio.sleep(conf.get().DISPATCH_INTERVAL)
+            if self._capacity.is_set():
+                self._take_backlog_soon()
 
     async def _succeed_many(self, successes: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
         """Write ``successes`` in one statement; if the database refuses it, one by one, so one row harms no other."""
@@ -254,8 +269,8 @@ class Runner:
         self._jobs.discard(job)
         self._slots.release()
         self._update_capacity()
-        if self._backlog and self._refill is None and not self.stopping and not self._gate.closed:
-            self._refill = asyncio.ensure_future(self._take_backlog())
+        if self._backlog:
+            self._take_backlog_soon()
 
     def _update_capacity(self) -> None:
         if self._slots.locked() or self._backlog or self._gate.closed:
