@@ -3,13 +3,22 @@
 import os
 
 from django.core.asgi import get_asgi_application
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, SystemCheckError
+
+from retry import checks as retry_checks
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-django_asgi_app = get_asgi_application()
+try:
+    django_asgi_app = get_asgi_application()
+    # daphne runs no system checks: run the retry layer's here, so the web process refuses what the workers refuse.
+    BaseCommand().check(tags=[retry_checks.TAG])
+except (ImproperlyConfigured, SystemCheckError) as error:
+    raise SystemExit(f"Configuration error: {error}") from None
 
-from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter
 
-from consumers import routing  # noqa: E402
+from consumers import routing
 
 application = ProtocolTypeRouter(
     {

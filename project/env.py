@@ -41,6 +41,19 @@ def read_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def read_ports(name: str, default: list[int]) -> list[int]:
+    """Comma-separated TCP port numbers, each from 1 to 65535."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    ports = []
+    for item in read_list(name, []):
+        if not item.isdigit() or not 1 <= int(item) <= 65535:
+            raise ImproperlyConfigured(f"{name} has {item!r}, which is not a port number from 1 to 65535.")
+        ports.append(int(item))
+    return ports
+
+
 def read_redis_urls(name: str) -> list[str]:
     """Comma-separated redis:// or rediss:// URLs; each one is a shard of the channel layer."""
     urls = read_list(name, [])

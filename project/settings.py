@@ -7,6 +7,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from project import env
+from retry import conf as retry_conf
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -128,8 +129,10 @@ TASKS = {
     }
 }
 # In the embedded default the web process also runs the task workers and the dispatcher.
-RETRY_EMBEDDED = env.read_bool("RETRY_EMBEDDED", not REDIS_URLS)
+RETRY_EMBEDDED = not REDIS_URLS
 RETRY_MESSAGE_EXPIRY = float(CHANNEL_EXPIRY)
+# Every retry setting can come from the environment too: RETRY_LEASE=30, RETRY_EMBEDDED=0, ...
+globals().update(retry_conf.from_environ(os.environ))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -219,7 +222,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Scoopboard <cakes@loc
 WEBHOOK_SECRETS = env.read_list("WEBHOOK_SECRETS", [])
 if not WEBHOOK_SECRETS and DEBUG:
     WEBHOOK_SECRETS = ["insecure-development-webhook-secret"]
-WEBHOOK_ALLOWED_PORTS = [int(port) for port in env.read_list("WEBHOOK_ALLOWED_PORTS", ["80", "443", "8080", "8443"])]
+WEBHOOK_ALLOWED_PORTS = env.read_ports("WEBHOOK_ALLOWED_PORTS", [80, 443, 8080, 8443])
 WEBHOOK_ALLOWED_NETWORKS = env.read_list("WEBHOOK_ALLOWED_NETWORKS", [])
 WEBHOOK_TIMEOUT = env.read_int("WEBHOOK_TIMEOUT", 10, minimum=1)
 WEBHOOK_MAX_RESPONSE_BYTES = env.read_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, minimum=1)

@@ -1,5 +1,8 @@
 """The retry layer's settings: typed defaults, each overridable in Django settings as RETRY_<NAME>."""
 
+import json
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
@@ -79,9 +82,71 @@ def get() -> RetrySettings:
     conf = RetrySettings(**values)
     if conf.BASE_DELAY <= 0 or conf.MAX_DELAY < conf.BASE_DELAY:
         raise ImproperlyConfigured("RETRY_BASE_DELAY must be positive and no larger than RETRY_MAX_DELAY.")
-    if conf.MAX_ATTEMPTS < 1 or conf.CONCURRENCY < 1:
-        raise ImproperlyConfigured("RETRY_MAX_ATTEMPTS and RETRY_CONCURRENCY must be at least 1.")
+    for names, holds, words in RANGES:
+        for name in names:
+            if not holds(getattr(conf, name)):
+                raise ImproperlyConfigured(f"RETRY_{name} must be {words}, not {getattr(conf, name)!r}.")
     return conf
+
+
+#: Counts that must be at least 1, durations that must be above zero, and those that may be zero ("forever").
+AT_LEAST_ONE = ("MAX_ATTEMPTS", "CONCURRENCY", "DISPATCH_BATCH", "MAX_ARGUMENTS_BYTES")
+POSITIVE = (
+    "TIME_LIMIT",
+    "LEASE",
+    "DISPATCH_INTERVAL",
+    "MESSAGE_EXPIRY",
+    "HEARTBEAT_INTERVAL",
+    "WORKER_STALE_AFTER",
+    "BACKLOG_ALARM_INTERVAL",
+)
+NOT_NEGATIVE = ("SHUTDOWN_GRACE", "RESULT_RETENTION", "FAILED_RETENTION", "LOCAL_RETRY_HORIZON")
+RANGES: tuple[tuple[tuple[str, ...], Callable[[float], bool], str], ...] = (
+    (AT_LEAST_ONE, lambda value: value >= 1, "at least 1"),
+    (POSITIVE, lambda value: value > 0, "positive"),
+    (NOT_NEGATIVE, lambda value: value >= 0, "0 or more"),
+)
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The RETRY_<NAME> variables set in ``environ``, each read as its setting's type.
+
+    Numbers and booleans are read as written (booleans as 1/0, true/false, yes/no or on/off), the dict settings
+    (PERIODIC, BACKLOG_ALARM) as JSON objects. A value that does not read raises ImproperlyConfigured naming it.
+    """
+    values: dict[str, Any] = {}
+    for field in fields(RetrySettings):
+        name = f"RETRY_{field.name}"
+        raw = environ.get(name, "").strip()
+        if raw:
+            values[name] = _read(name, raw, field.type)
+    return values
+
+
+def _read(name: str, raw: str, kind: Any) -> Any:
+    if kind is bool:
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no or on/off.")
+    if kind is str:
+        return raw
+    if kind in (int, float):
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number.") from None
+        if not math.isfinite(value):
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number.")
+        return value
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object, not {raw!r}.")
+    return value
 
 
 def reset(*, setting: str, **kwargs: Any) -> None:

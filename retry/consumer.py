@@ -4,7 +4,7 @@ import logging
 import uuid
 from typing import Any
 
-from channels.consumer import AsyncConsumer, get_handler_name
+from channels.consumer import AsyncConsumer
 
 from retry import runner
 
@@ -12,17 +12,17 @@ logger = logging.getLogger("retry.consumer")
 
 
 class TaskWorkerConsumer(AsyncConsumer):
-    """Starts the task a ``task.run`` message names; never raises, so no message queued behind it is lost."""
+    """Starts the task a ``task.run`` message names; never raises, so no message queued behind it is lost.
+
+    Only the documented message type is dispatched: a type that happens to name another attribute of the
+    consumer (``send``, ``dispatch``) is skipped like any unknown one, instead of being called.
+    """
 
     async def dispatch(self, message: Any) -> None:
-        try:
-            handler = getattr(self, get_handler_name(message), None)
-        except (ValueError, TypeError, AttributeError):
-            handler = None
-        if handler is None:
+        if not isinstance(message, dict) or message.get("type") != "task.run":
             logger.warning("Skipped a message of unknown type", extra={"message_type": _type_of(message)})
             return
-        await handler(message)
+        await self.task_run(message)
 
     async def task_run(self, message: dict[str, Any]) -> None:
         task_id = message.get("id")

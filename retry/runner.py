@@ -111,7 +111,7 @@ class Runner:
             logger.exception("Could not claim task", extra={"task_id": task_id, "worker_id": self.id})
             return
         if record is None:
-            logger.debug("Message for a task that is not claimable; dropped", extra={"task_id": task_id})
+            logger.info("Message for a task that is not claimable; dropped", extra={"task_id": task_id})
             return
         await self._run_claimed(record)
 

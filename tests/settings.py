@@ -4,6 +4,7 @@ import os
 import tempfile
 
 from project.settings import *  # noqa: F403
+from retry import conf as retry_conf
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.effects"]  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
@@ -17,15 +18,5 @@ RETRY_MAX_DELAY = 0.5
 RETRY_JITTER = 0.0
 RETRY_HEARTBEAT_INTERVAL = 0.2
 
-# The fault-injection tests (tests/faults) shrink the timings of the worker and dispatcher processes they start.
-for _name, _kind in {
-    "LEASE": float,
-    "SHUTDOWN_GRACE": float,
-    "DISPATCH_INTERVAL": float,
-    "MESSAGE_EXPIRY": float,
-    "TIME_LIMIT": float,
-    "CONCURRENCY": int,
-    "DISPATCH_BATCH": int,
-}.items():
-    if os.environ.get(f"RETRY_{_name}"):
-        globals()[f"RETRY_{_name}"] = _kind(os.environ[f"RETRY_{_name}"])
+# The processes the fault tests start take their timings from the environment, which wins here as in production.
+globals().update(retry_conf.from_environ(os.environ))

@@ -29,14 +29,27 @@ TIMINGS = {
     "RETRY_DISPATCH_INTERVAL": "0.2",
     "RETRY_SHUTDOWN_GRACE": "5",
 }
+#: What the `production` harness adds: the production settings module, as the Procfile runs it, with retry delays
+#: shortened through the environment as an operator would set them.
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "project.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "fault-tests-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "RETRY_BASE_DELAY": "0.05",
+    "RETRY_MAX_DELAY": "0.5",
+    "RETRY_JITTER": "0",
+    "RETRY_HEARTBEAT_INTERVAL": "0.2",
+}
 LOG_TAIL = 12_000
 
 
 class Faults:
     """Starts the processes of one test, enqueues through the same Redis, and stops everything afterwards."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, production: bool = False) -> None:
         self.log_dir = log_dir
+        self.production = production
         self.processes: list[processes.Process] = []
         self.redis_url = SHARED_REDIS
         self.prefix = f"faults-{uuid.uuid4().hex[:10]}"
@@ -80,6 +93,7 @@ class Faults:
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             **TIMINGS,
+            **(PRODUCTION if self.production else {}),
             **{name: str(value) for name, value in overrides.items()},
         }
 
@@ -101,6 +115,10 @@ class Faults:
     def flush_outbox(self) -> bool:
         """Wait until this process has sent (or failed to send) every task message."""
         return outbox.flush(timeout=10)
+
+    def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Put one message of the test's choosing on a channel, as any client of the layer could."""
+        self._run(get_channel_layer().send(channel, message))  # type: ignore[union-attr]
 
     def _add(self, process: processes.Process) -> processes.Process:
         self.processes.append(process)
@@ -154,7 +172,18 @@ def stop_all(started: list[processes.Process], grace: float = 3.0) -> None:
 @pytest.fixture
 def faults(request: pytest.FixtureRequest, transactional_db: None, tmp_path: Path) -> Iterator[Faults]:
     """The harness, with the shared Redis as channel layer under a key prefix of the test's own."""
-    harness = Faults(tmp_path)
+    yield from _harness(request, tmp_path)
+
+
+@pytest.fixture
+def production(request: pytest.FixtureRequest, transactional_db: None, tmp_path: Path) -> Iterator[Faults]:
+    """The harness whose processes run the Procfile's commands with `project.settings` and environment variables
+    alone, as a deployment does: no test settings, no test apps (their tasks are in `tests/outside_tasks.py`)."""
+    yield from _harness(request, tmp_path, production=True)
+
+
+def _harness(request: pytest.FixtureRequest, tmp_path: Path, *, production: bool = False) -> Iterator[Faults]:
+    harness = Faults(tmp_path, production=production)
     request.node.faults_harness = harness
     harness.use_layer()
     yield harness

@@ -1,0 +1,41 @@
+"""Tasks for processes started with the production settings: they need no test app, and leave their traces in a
+file named by the caller (one line per run: key and process id), which `runs` reads back."""
+
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+from django.tasks import task
+
+
+def _append(path: str, key: str) -> None:
+    with open(path, "a") as trace:  # one short write in append mode: lines of concurrent runs never mix
+        trace.write(f"{key} {os.getpid()}\n")
+
+
+def runs(path: str | Path) -> Counter[str]:
+    """How often each key ran."""
+    if not Path(path).exists():
+        return Counter()
+    return Counter(line.split()[0] for line in Path(path).read_text().splitlines())
+
+
+@task()
+def record(path: str, key: str) -> str:
+    _append(path, key)
+    return key
+
+
+@task()
+def sleep_then_record(path: str, key: str, seconds: float) -> str:
+    time.sleep(seconds)
+    _append(path, key)
+    return key
+
+
+@task(max_attempts=3)
+def kills_its_worker(path: str, key: str) -> None:
+    _append(path, key)
+    os.kill(os.getpid(), signal.SIGKILL)
