@@ -1,51 +1,52 @@
 """Return values: checked before they are written, so one task's value never fails another task's write.
 
-A value is stored as JSON, the way Django's Tasks API says: what is not JSON fails its task with the
-``TypeError`` Django's docs show (``Object of type datetime is not JSON serializable``). JSON that one
-database refuses (NaN, infinity, NUL, lone surrogates) fails it with a ``ValueError`` naming the place, so
-SQLite and PostgreSQL behave alike.
+A value is stored as JSON and read back as it was returned, tuples as lists (as Django's Tasks API does).
+What JSON cannot hold fails its task with the ``TypeError`` Django's docs show (``Object of type datetime
+is not JSON serializable``); JSON that a database refuses (NaN, infinity, NUL, a lone surrogate, nesting
+too deep to encode) fails it with a ``ValueError`` naming the place, so SQLite and PostgreSQL agree.
 """
 
-import json
 import math
 from typing import Any
-
-from django.utils.json import normalize_json
 
 WHERE = "the return value"
 
 
 def storable(value: Any) -> Any:
-    """``value`` as JSON types (tuples as lists, as Django's Tasks API does), or why it cannot be stored."""
+    """``value`` as the JSON types it is stored as, or TypeError / ValueError saying why it cannot be."""
     try:
-        normalized = normalize_json(value)
+        return _stored(value, WHERE)
     except RecursionError:
         raise ValueError(f"{WHERE} is nested too deeply to be stored") from None
-    except (TypeError, ValueError) as error:
-        json.dumps(value)  # raises Python's own TypeError, naming the type, as Django's docs show
-        raise TypeError(f"{WHERE} is not JSON serializable: {error}") from None
-    _check(normalized, WHERE)
-    return normalized
 
 
-def _check(value: Any, where: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where} is {value!r}, which JSON cannot hold")
+def _stored(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is {value!r}, which JSON cannot hold")
+        return value
     if isinstance(value, str):
-        _check_text(value, where)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check(item, f"{where}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check(key, f"{where} key {key!r}")
-            _check(item, f"{where}[{key!r}]")
+        return _text(value, where)
+    if isinstance(value, list | tuple):
+        return [_stored(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {_key(key, where): _stored(item, f"{where}[{key!r}]") for key, item in value.items()}
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable ({where})")
 
 
-def _check_text(text: str, where: str) -> None:
+def _key(key: Any, where: str) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"{where} has the key {key!r}: JSON keys are strings, and it would not read back the same")
+    return _text(key, f"{where} key {key!r}")
+
+
+def _text(text: str, where: str) -> str:
     if "\x00" in text:
         raise ValueError(f"{where} contains a NUL character (\\x00), which PostgreSQL cannot store")
     try:
         text.encode()
     except UnicodeEncodeError:
         raise ValueError(f"{where} contains a lone surrogate, which is not UTF-8") from None
+    return text

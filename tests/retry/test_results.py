@@ -1,0 +1,53 @@
+"""Return values: every JSON value is stored and read back as it was; anything else is refused, saying why."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retry import results
+from retry.models import TaskRecord
+from tests import strategies, tasks
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+IN_THE_DATABASE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture
+def row() -> TaskRecord:
+    return TaskRecord.objects.get(pk=tasks.record.enqueue("a row to store values in").id)
+
+
+@IN_THE_DATABASE
+@given(value=strategies.json_values)
+def test_every_json_value_is_stored_and_read_back_as_it_was_returned(row, value):
+    stored = results.storable(value)
+    TaskRecord.objects.filter(pk=row.pk).update(return_value=stored)
+    assert TaskRecord.objects.get(pk=row.pk).return_value == value
+
+
+@given(value=strategies.json_values)
+def test_tuples_are_stored_as_lists(value):
+    assert results.storable((value, (value,))) == [value, [value]]
+
+
+@given(value=strategies.hostile_values())
+def test_json_a_database_refuses_is_a_value_error_naming_the_place(value):
+    with pytest.raises(ValueError, match=r"^the return value"):
+        results.storable(value)
+
+
+@pytest.mark.parametrize("value", strategies.NOT_JSON, ids=repr)
+def test_what_is_not_json_is_a_type_error(value):
+    with pytest.raises(TypeError, match=r"is not JSON serializable|JSON keys are strings"):
+        results.storable(value)
+
+
+def test_a_value_nested_past_the_recursion_limit_is_a_value_error():
+    with pytest.raises(ValueError, match="nested too deeply"):
+        results.storable(strategies.deep(100_000))
+
+
+@given(value=st.datetimes())
+def test_a_datetime_fails_with_the_error_djangos_docs_show(value):
+    with pytest.raises(TypeError, match=r"^Object of type datetime is not JSON serializable"):
+        results.storable({"when": value})
