@@ -57,6 +57,8 @@ class TaskRecord(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     #: Attempts lost beside other tasks (their worker died): not the task's failures, so not charged to its policy.
     recoveries = models.PositiveIntegerField(default=0)
+    #: The attempt under way has its worker to itself (see runs_alone): if it is lost, the loss is the task's own.
+    alone = models.BooleanField(default=False)
     max_attempts = models.PositiveIntegerField()
     #: The numbers of the retry policy in force when the task was enqueued (see RetryPolicy.snapshot).
     policy = models.JSONField(default=dict)
@@ -119,7 +121,7 @@ class TaskRecord(models.Model):
 
     @property
     def runs_alone(self) -> bool:
-        """Lost beside other tasks more than once: it runs in a worker running nothing else, so a loss is its own."""
+        """Lost beside other tasks more than once: it is to run in a worker running nothing else."""
         return self.recoveries >= RUN_ALONE_AFTER
 
     @property

@@ -124,6 +124,8 @@ class Runner:
             entry = self.running[task_id] = Running(record, job=asyncio.current_task())
             try:
                 async with self._gate.turn(alone=record.runs_alone):
+                    if record.runs_alone:
+                        await self.in_thread(transitions.begin_alone, record)
                     entry.started, entry.waiting = time.monotonic(), False
                     finished = await self._attempt(entry)
             except asyncio.CancelledError:

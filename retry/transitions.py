@@ -67,6 +67,7 @@ def claim_many(task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (
             claimable.filter(wanted),
             status=Status.RUNNING,
             attempts=F("attempts") + 1,
+            alone=False,
             worker_id=worker_id,
             lease_until=clock.now_plus(conf.get().LEASE),
             started_at=Coalesce(F("started_at"), now),
@@ -100,7 +101,7 @@ WITH named AS (
     SELECT id FROM backlog ORDER BY priority DESC, run_after LIMIT %s
 )
 UPDATE retry_taskrecord
-SET status = 'RUNNING', attempts = attempts + 1, worker_id = %s,
+SET status = 'RUNNING', attempts = attempts + 1, alone = false, worker_id = %s,
     lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
     started_at = COALESCE(started_at, STATEMENT_TIMESTAMP()), last_attempted_at = STATEMENT_TIMESTAMP()
 WHERE id IN (SELECT id FROM named UNION SELECT id FROM best)
@@ -222,6 +223,11 @@ def release(task: TaskRecord) -> bool:
     return won
 
 
+def begin_alone(task: TaskRecord) -> bool:
+    """Mark the attempt under way as having its worker to itself; False if the claim was lost."""
+    return _update(_fenced(task), task, alone=True) > 0
+
+
 def renew_leases(worker_id: str, task_ids: list[str]) -> int:
     """Extend the claims ``worker_id`` still holds on ``task_ids``.
 
@@ -272,14 +278,14 @@ def recover_lost(now: datetime, batch: int) -> int:
     """RUNNING past its lease → READY again, or FAILED when a task that ran alone has no attempts left.
 
     A loss beside other tasks may be any of them's doing (or the host's): it is a recovery, not charged to the
-    task's policy, and a task recovered ``RUN_ALONE_AFTER`` times runs alone from then on. A loss while it ran
-    alone is its own: a failed attempt, decided by the policy's numbers (never its exception rules).
+    task's policy, and a task recovered ``RUN_ALONE_AFTER`` times runs alone from then on. A loss while it had
+    its worker to itself is its own: a failed attempt, decided by the policy's numbers (never its exception rules).
     """
     with transaction.atomic():
         lost = list(TaskRecord.objects.lease_expired(now).select_for_update(skip_locked=True)[:batch])
         for task in lost:
             numbers = registry.default_policy().with_numbers(task.policy)
-            if task.runs_alone:
+            if task.alone:
                 error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease while running this task alone")
                 decision = policy.decide(numbers, task.failures, error)
                 recovered: dict[str, Any] = {}
