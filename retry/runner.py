@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -66,6 +67,8 @@ class Runner:
         self.running: dict[str, Running] = {}
         self.stopping = False
         self.releasing = False  # the grace period is over: claimed tasks go back instead of running
+        #: Threads of plain tasks still running past their time limit, outside the slots.
+        self.overrunning = 0
         self._slots = asyncio.Semaphore(self.concurrency)
         self._capacity = asyncio.Event()
         self._capacity.set()
@@ -151,8 +154,36 @@ class Runner:
             return await self._attempt_async(entry, task)
         loop = asyncio.get_running_loop()
         entry.future = loop.run_in_executor(self._executor, in_db_thread, call_sync, record, task)
-        value, raised = await asyncio.shield(entry.future)
+        try:
+            value, raised = await asyncio.wait_for(asyncio.shield(entry.future), record.time_limit)
+        except TimeoutError:
+            return await self._overrun(entry, entry.future)
         return await self._finish(entry, value, raised)
+
+    async def _overrun(self, entry: Running, thread: asyncio.Future[Any]) -> Finished:
+        """A plain task past its time limit: a thread cannot be stopped, so it runs on outside the worker's slots.
+
+        The attempt fails now with TimeoutError, as an async task's would; its retry waits at least until its
+        lease would have ended, and whatever the thread returns later is discarded.
+        """
+        self._executor._max_workers += 1  # the pool lends the thread out: the other tasks keep their threads
+        self.overrunning += 1
+        thread.add_done_callback(self._overrun_ended)
+        logger.warning(
+            "Past its time limit; its thread runs on outside the worker's slots",
+            extra={**entry.record.log_fields(), "overrunning": self.overrunning},
+        )
+        limit = entry.record.time_limit
+        error = TimeoutError(f"ran past its time limit of {limit:g} s; its thread runs on, its late outcome discarded")
+        at_least = functools.partial(fail, at_least=conf.get().LEASE)
+        return await self.in_thread(at_least, entry.record, error, time.monotonic() - entry.started)
+
+    def _overrun_ended(self, thread: asyncio.Future[Any]) -> None:
+        self._executor._max_workers -= 1
+        self.overrunning -= 1
+        logger.info(
+            "A task's thread ended after its time limit; its outcome is discarded", extra={"worker_id": self.id}
+        )
 
     async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> Finished | None:
         record = entry.record
@@ -400,11 +431,15 @@ def succeed_alone(record: TaskRecord, value: Any, duration: float) -> bool:
         return False
 
 
-def fail(record: TaskRecord, error: BaseException, duration: float, *, retry: bool = True) -> Finished:
-    """Record a failed attempt as the policy decides (another attempt later, or give up), or give up at once."""
+def fail(
+    record: TaskRecord, error: BaseException, duration: float, *, retry: bool = True, at_least: float = 0.0
+) -> Finished:
+    """Record a failed attempt as the policy decides (another attempt, ``at_least`` seconds later), or give up."""
     logs.tag_task(record)
     task_policy = registry.policy_of(record, _task_or_none(record))
     decision = policy.decide(task_policy, record.failures, error) if retry else None
+    if decision is not None and decision.delay < at_least:
+        decision = dataclasses.replace(decision, delay=at_least)
     won = transitions.fail(record, error, decision, duration)
     return Finished(record, decision.delay if won and decision else None)
 

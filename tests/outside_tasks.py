@@ -54,3 +54,14 @@ def ends_its_process(path: str, key: str, how: str) -> None:
 def poison_pill(path: str, key: str) -> None:
     """Kills its worker on every attempt, under the default policy."""
     kills_its_worker.call(path, key)
+
+
+@task(time_limit=1)
+def overruns_once(path: str, key: str, seconds: float) -> int:
+    """Its first run sleeps ``seconds``, past its time limit of 1 s, then records ``key``-late; later runs return."""
+    run = runs(path)[key] + 1
+    _append(path, key)
+    if run == 1:
+        time.sleep(seconds)
+        _append(path, f"{key}-late")
+    return run
