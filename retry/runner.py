@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import functools
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -17,18 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import (
-    DatabaseError,
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    connection,
-    connections,
-)
-from django.tasks.base import Task, TaskContext
+from django.db import DatabaseError
+from django.tasks.base import Task
 
-from retry import backend, conf, gate, heartbeats, logs, policy, registry, results, transitions
+from retry import attempt, conf, gate, heartbeats, registry, results, threads, transitions
 from retry.groupcommit import Batcher
 from retry.models import TaskRecord
 
@@ -43,14 +32,6 @@ class Running:
     job: asyncio.Future[None] | None = None
     #: Claimed, waiting for its turn (gate.Gate): its lease is renewed, its time limit not yet running.
     waiting: bool = True
-
-
-@dataclass(frozen=True)
-class Finished:
-    """What became of an attempt."""
-
-    record: TaskRecord
-    retry_delay: float | None = None
 
 
 def make_worker_id() -> str:
@@ -144,7 +125,7 @@ class Runner:
             # The row stays as it was and the dispatcher recovers it.
             logger.exception("Could not run task", extra={"task_id": task_id, "worker_id": self.id})
 
-    async def _attempt(self, entry: Running) -> Finished | None:
+    async def _attempt(self, entry: Running) -> attempt.Finished | None:
         record = entry.record
         try:
             task = registry.load(record.task_path)
@@ -153,14 +134,14 @@ class Runner:
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
         loop = asyncio.get_running_loop()
-        entry.future = loop.run_in_executor(self._executor, in_db_thread, call_sync, record, task)
+        entry.future = loop.run_in_executor(self._executor, threads.in_db_thread, attempt.call_sync, record, task)
         try:
             value, raised = await asyncio.wait_for(asyncio.shield(entry.future), record.time_limit)
         except TimeoutError:
             return await self._overrun(entry, entry.future)
         return await self._finish(entry, value, raised)
 
-    async def _overrun(self, entry: Running, thread: asyncio.Future[Any]) -> Finished:
+    async def _overrun(self, entry: Running, thread: asyncio.Future[Any]) -> attempt.Finished:
         """A plain task past its time limit: a thread cannot be stopped, so it runs on outside the worker's slots.
 
         The attempt fails now with TimeoutError, as an async task's would; its retry waits at least until its
@@ -175,7 +156,7 @@ class Runner:
         )
         limit = entry.record.time_limit
         error = TimeoutError(f"ran past its time limit of {limit:g} s; its thread runs on, its late outcome discarded")
-        at_least = functools.partial(fail, at_least=conf.get().LEASE)
+        at_least = functools.partial(attempt.fail, at_least=conf.get().LEASE)
         return await self.in_thread(at_least, entry.record, error, time.monotonic() - entry.started)
 
     def _overrun_ended(self, thread: asyncio.Future[Any]) -> None:
@@ -185,10 +166,10 @@ class Runner:
             "A task's thread ended after its time limit; its outcome is discarded", extra={"worker_id": self.id}
         )
 
-    async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> Finished | None:
+    async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> attempt.Finished | None:
         record = entry.record
         try:
-            context = await self.in_thread(context_for, record, task)
+            context = await self.in_thread(attempt.context_for, record, task)
             async with asyncio.timeout(record.time_limit):
                 value = await task.func(*context, *record.args, **record.kwargs)
         except BaseException as error:
@@ -202,17 +183,17 @@ class Runner:
             raise
         return await self._finish(entry, value, None)
 
-    async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> Finished:
+    async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> attempt.Finished:
         """Record the attempt's outcome: a success together with the others of the moment, a failure on its own."""
         duration = time.monotonic() - entry.started
         if error is not None:
-            return await self.in_thread(fail, entry.record, error, duration)
+            return await self.in_thread(attempt.fail, entry.record, error, duration)
         try:
             value = results.storable(value)
         except (TypeError, ValueError) as bad_value:  # checked here, so it never joins another task's write
-            return await self.in_thread(functools.partial(fail, retry=False), entry.record, bad_value, duration)
+            return await self.in_thread(functools.partial(attempt.fail, retry=False), entry.record, bad_value, duration)
         await self._successes.submit((entry.record, value, duration))
-        return Finished(entry.record)
+        return attempt.Finished(entry.record)
 
     async def _claim_many(self, task_ids: list[str | None]) -> list[TaskRecord | None]:
         """Claim, in one statement, a due task for each slot its callers hold and for every other free slot.
@@ -281,7 +262,7 @@ class Runner:
                 logger.exception(
                     "A batch of successes was refused; writing them one by one", extra={"worker_id": self.id}
                 )
-        return [await self.in_thread(succeed_alone, *success) for success in successes]
+        return [await self.in_thread(attempt.succeed_alone, *success) for success in successes]
 
     def _start_later(self, record: TaskRecord, delay: float) -> None:
         """Run a near retry here, on time; the dispatcher covers a far one, or this process dying.
@@ -312,7 +293,7 @@ class Runner:
             self._capacity.set()
 
     async def in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, in_db_thread, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, threads.in_db_thread, function, *args)
 
     async def heartbeat(self) -> None:
         """Record this worker as alive and extend the claims of tasks still within their time limit."""
@@ -361,94 +342,13 @@ class Runner:
         self._timers.clear()
         await self.in_thread(transitions.forget_sent, pending)
         await self.in_thread(heartbeats.forget, self.id)
-        await asyncio.get_running_loop().run_in_executor(None, close_thread_connections, self._executor)
-
-
-def in_db_thread[T](function: Callable[..., T], *args: Any) -> T:
-    """Call a transition, replacing a connection that a database restart broke and trying once more.
-
-    Transitions are conditional updates, so a second try after a lost reply changes nothing twice.
-    The connection is kept between calls (no health-check query each time) unless CONN_MAX_AGE is 0.
-    """
-    try:
-        return function(*args)
-    except (InterfaceError, OperationalError):
-        if connection.is_usable():
-            raise
-        connection.close()
-        return function(*args)
-    finally:
-        if connection.settings_dict["CONN_MAX_AGE"] == 0:
-            connection.close()
-
-
-def close_thread_connections(executor: ThreadPoolExecutor) -> None:
-    """Close the database connection of every thread of ``executor``, then let the threads go.
-
-    Each thread takes one closing job: the barrier holds them until all are busy with one. A thread still
-    running a task past the grace period breaks the barrier and keeps its connection until it ends.
-    """
-    size = executor._max_workers
-    barrier = threading.Barrier(size, timeout=1.0)
-
-    def close() -> None:
-        with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait()
-        connections.close_all()
-
-    for _ in range(size):
-        executor.submit(close)
-    executor.shutdown(wait=False)
-
-
-def context_for(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, ...]:
-    if not task.takes_context:
-        return ()
-    return (TaskContext(task_result=backend.to_result(record, task.backend, task)),)
-
-
-def call_sync(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, BaseException | None]:
-    """Call a plain task function in this worker thread: its return value, or the error it raised."""
-    logs.tag_task(record)
-    try:
-        return task.func(*in_db_thread(context_for, record, task), *record.args, **record.kwargs), None
-    except BaseException as error:  # SystemExit and KeyboardInterrupt too: they end the task, not the process
-        return None, error
+        await asyncio.get_running_loop().run_in_executor(None, threads.close_thread_connections, self._executor)
 
 
 def _being_cancelled() -> bool:
     """Whether the running asyncio task was asked to stop (as opposed to raising CancelledError itself)."""
     current = asyncio.current_task()
     return current is not None and current.cancelling() > 0
-
-
-def succeed_alone(record: TaskRecord, value: Any, duration: float) -> bool:
-    """Record one success; a value the database refuses fails its task at once (every retry would be refused)."""
-    try:
-        return transitions.succeed(record, value, duration)
-    except (DataError, IntegrityError) as refused:
-        fail(record, refused, duration, retry=False)
-        return False
-
-
-def fail(
-    record: TaskRecord, error: BaseException, duration: float, *, retry: bool = True, at_least: float = 0.0
-) -> Finished:
-    """Record a failed attempt as the policy decides (another attempt, ``at_least`` seconds later), or give up."""
-    logs.tag_task(record)
-    task_policy = registry.policy_of(record, _task_or_none(record))
-    decision = policy.decide(task_policy, record.failures, error) if retry else None
-    if decision is not None and decision.delay < at_least:
-        decision = dataclasses.replace(decision, delay=at_least)
-    won = transitions.fail(record, error, decision, duration)
-    return Finished(record, decision.delay if won and decision else None)
-
-
-def _task_or_none(record: TaskRecord) -> Task[..., Any] | None:
-    try:
-        return registry.load(record.task_path)
-    except Exception:
-        return None
 
 
 _current: Runner | None = None

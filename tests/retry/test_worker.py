@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import conf, runner, transitions
+from retry import conf, runner, threads, transitions
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from tests import tasks
 from tests.retry.conftest import all_finished, effects, running_worker, runs, wait_for
@@ -154,7 +154,7 @@ async def test_a_batch_of_successes_the_database_refuses_is_written_row_by_row_a
         (Status.SUCCESSFUL, 1),
     ]
     assert finished[1].error_class in {"django.db.utils.DataError", "django.db.utils.IntegrityError"}
-    await asyncio.get_running_loop().run_in_executor(None, runner.close_thread_connections, worker._executor)
+    await asyncio.get_running_loop().run_in_executor(None, threads.close_thread_connections, worker._executor)
 
 
 async def test_a_task_recovered_more_than_once_runs_alone_once_the_others_end_and_nothing_starts_beside_it(worker):
