@@ -1,8 +1,8 @@
 """Who runs beside whom in one worker: tasks side by side, or one task alone.
 
-A task lost beside others more than once (TaskRecord.runs_alone) waits until the tasks already under way
-here have ended, and nothing starts beside it until it ends: if it kills its worker again, it dies alone,
-and the loss is charged to it alone.
+A task lost beside others more than once (TaskRecord.runs_alone) waits until every other task this worker
+has claimed has ended, and nothing is claimed or started beside it until it ends: if it kills its worker
+again, it dies alone, and the loss is charged to it alone.
 """
 
 import asyncio
@@ -11,14 +11,18 @@ from collections.abc import AsyncIterator, Callable
 
 
 class Gate:
-    """Turns for the attempts of one worker; ``on_change`` is called whenever ``closed`` may have changed."""
+    """Turns for the attempts of one worker.
 
-    def __init__(self, on_change: Callable[[], None]) -> None:
-        self._condition = asyncio.Condition()
+    ``others`` counts the worker's claimed attempts (and claims under way), those waiting here to run alone
+    included; ``on_change`` is called whenever ``closed`` may have changed; call ``notify`` when ``others`` fell.
+    """
+
+    def __init__(self, others: Callable[[], int], on_change: Callable[[], None]) -> None:
+        self._others = others
         self._on_change = on_change
         self._open = asyncio.Event()
         self._open.set()
-        self._under_way = 0
+        self._waiters: list[asyncio.Future[None]] = []
         self._alone_waiting = 0
         self._alone_running = False
 
@@ -30,27 +34,33 @@ class Gate:
     async def wait_open(self) -> None:
         await self._open.wait()
 
+    def notify(self) -> None:
+        """Let waiting attempts look again."""
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
     @contextlib.asynccontextmanager
     async def turn(self, *, alone: bool) -> AsyncIterator[None]:
         """Hold a turn for one attempt: beside the others, or ``alone`` once every other attempt has ended."""
-        async with self._condition:
-            self._alone_waiting += alone
-            self._changed()
-            try:
-                await self._condition.wait_for(lambda: not self._alone_running and not (alone and self._under_way))
-            finally:
-                self._alone_waiting -= alone
-            self._under_way += 1
-            self._alone_running = alone
-            self._changed()
+        self._alone_waiting += alone
+        self._changed()
+        try:
+            while self._alone_running or (alone and self._others() > self._alone_waiting):
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
+        finally:
+            self._alone_waiting -= alone
+        self._alone_running = alone
+        self._changed()
         try:
             yield
         finally:
-            async with self._condition:
-                self._under_way -= 1
-                self._alone_running = False
-                self._condition.notify_all()
-                self._changed()
+            self._alone_running = False
+            self._changed()
+            self.notify()
 
     def _changed(self) -> None:
         if self.closed:

@@ -61,7 +61,7 @@ class Runner:
         self._backlog = False
         self._refill: asyncio.Future[None] | None = None
         self._executor = ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="retry-task")
-        self._gate = gate.Gate(self._update_capacity)
+        self._gate = gate.Gate(lambda: len(self._jobs), self._update_capacity)
         # Claims and successes that arrive together share one statement.
         self._claims: Batcher[str | None, TaskRecord | None] = Batcher(self._claim_many)
         self._successes: Batcher[tuple[TaskRecord, Any, float], bool] = Batcher(self._succeed_many)
@@ -283,6 +283,7 @@ class Runner:
         self._jobs.discard(job)
         self._slots.release()
         self._update_capacity()
+        self._gate.notify()
         if self._backlog:
             self._take_backlog_soon()
 
