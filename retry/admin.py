@@ -83,7 +83,9 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="attempt")
     def attempt(self, task: TaskRecord) -> str:
-        return f"{task.attempts}/{task.max_attempts}"
+        """Attempts charged to the policy, of its maximum; recoveries (lost beside others) are not charged."""
+        charged = f"{task.failures}/{task.max_attempts}"
+        return f"{charged} + {task.recoveries} recovered" if task.recoveries else charged
 
     @admin.display(description="task", ordering="task_path")
     def name(self, task: TaskRecord) -> str:

@@ -7,7 +7,6 @@ from retry.policy import GiveUp, Retry
 
 __all__ = [
     "GiveUp",
-    "InvalidReturnValue",
     "InvalidTaskArguments",
     "LeaseLost",
     "PolicyMisconfigured",
@@ -28,17 +27,6 @@ class InvalidTaskArguments(RetryError, InvalidTask, TypeError):
 
     A TypeError, as Django's Tasks API documents for arguments that are not JSON.
     """
-
-
-class InvalidReturnValue(RetryError, GiveUp, TypeError):
-    """Recorded when a task returns what is not JSON: it fails at once (a TypeError, as Django documents)."""
-
-    @classmethod
-    def caused_by(cls, error: Exception) -> "InvalidReturnValue":
-        """The failure for the error that turning the value into JSON raised, with its traceback."""
-        invalid = cls(f"the return value is not JSON: {error}").with_traceback(error.__traceback__)
-        invalid.__cause__ = error
-        return invalid
 
 
 class TaskNotRegistered(RetryError):

@@ -9,6 +9,8 @@ from django.db.models import F, Q
 from django.tasks.base import TaskResultStatus
 
 FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
+#: A task recovered this many times runs alone (see TaskRecord.runs_alone).
+RUN_ALONE_AFTER = 2
 UNFINISHED = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
 
 
@@ -51,7 +53,12 @@ class TaskRecord(models.Model):
     args = models.JSONField(default=list)
     kwargs = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=TaskResultStatus.choices, default=TaskResultStatus.READY)
+    #: Claims so far (the attempt under way included); fences every completion with the worker id.
     attempts = models.PositiveIntegerField(default=0)
+    #: Attempts lost beside other tasks (their worker died): not the task's failures, so not charged to its policy.
+    recoveries = models.PositiveIntegerField(default=0)
+    #: The attempt under way has its worker to itself (see runs_alone): if it is lost, the loss is the task's own.
+    alone = models.BooleanField(default=False)
     max_attempts = models.PositiveIntegerField()
     #: The numbers of the retry policy in force when the task was enqueued (see RetryPolicy.snapshot).
     policy = models.JSONField(default=dict)
@@ -114,6 +121,16 @@ class TaskRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_path} {self.id} ({self.status}, attempt {self.attempts}/{self.max_attempts})"
+
+    @property
+    def runs_alone(self) -> bool:
+        """Lost beside other tasks more than once: it is to run in a worker running nothing else."""
+        return self.recoveries >= RUN_ALONE_AFTER
+
+    @property
+    def failures(self) -> int:
+        """Attempts charged to the task's policy: those it failed, and those lost while it ran alone."""
+        return self.attempts - self.recoveries
 
     @property
     def name(self) -> str:

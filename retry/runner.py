@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -16,12 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, connection, connections
-from django.tasks.base import Task, TaskContext
-from django.utils.json import normalize_json
+from django.db import DatabaseError
+from django.tasks.base import Task
 
-from retry import backend, conf, events, heartbeats, logs, policy, registry, transitions
-from retry.exceptions import InvalidReturnValue
+from retry import attempt, conf, gate, heartbeats, registry, results, threads, transitions
 from retry.groupcommit import Batcher
 from retry.models import TaskRecord
 
@@ -34,14 +30,8 @@ class Running:
     started: float = field(default_factory=time.monotonic)
     future: asyncio.Future[Any] | None = None
     job: asyncio.Future[None] | None = None
-
-
-@dataclass(frozen=True)
-class Finished:
-    """What became of an attempt."""
-
-    record: TaskRecord
-    retry_delay: float | None = None
+    #: Claimed, waiting for its turn (gate.Gate): its lease is renewed, its time limit not yet running.
+    waiting: bool = True
 
 
 def make_worker_id() -> str:
@@ -58,6 +48,8 @@ class Runner:
         self.running: dict[str, Running] = {}
         self.stopping = False
         self.releasing = False  # the grace period is over: claimed tasks go back instead of running
+        #: Threads of plain tasks still running past their time limit, outside the slots.
+        self.overrunning = 0
         self._slots = asyncio.Semaphore(self.concurrency)
         self._capacity = asyncio.Event()
         self._capacity.set()
@@ -69,6 +61,7 @@ class Runner:
         self._backlog = False
         self._refill: asyncio.Future[None] | None = None
         self._executor = ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="retry-task")
+        self._gate = gate.Gate(lambda: len(self._jobs), self._update_capacity)
         # Claims and successes that arrive together share one statement.
         self._claims: Batcher[str | None, TaskRecord | None] = Batcher(self._claim_many)
         self._successes: Batcher[tuple[TaskRecord, Any, float], bool] = Batcher(self._succeed_many)
@@ -84,6 +77,7 @@ class Runner:
             return
         if task_id in self.running:
             return  # a second message for a task this worker runs already
+        await self._gate.wait_open()  # nothing is claimed beside a task that runs alone
         await self._slots.acquire()
         self._launch(self._run(task_id))
 
@@ -113,7 +107,15 @@ class Runner:
                 return
             entry = self.running[task_id] = Running(record, job=asyncio.current_task())
             try:
-                finished = await self._attempt(entry)
+                async with self._gate.turn(alone=record.runs_alone):
+                    if record.runs_alone:
+                        await self.in_thread(transitions.begin_alone, record)
+                    entry.started, entry.waiting = time.monotonic(), False
+                    finished = await self._attempt(entry)
+            except asyncio.CancelledError:
+                if entry.waiting and self.releasing:  # shut down before its turn came
+                    await self.in_thread(transitions.release, record)
+                raise
             finally:
                 self.running.pop(task_id, None)
             if finished is not None and finished.retry_delay is not None:
@@ -123,60 +125,93 @@ class Runner:
             # The row stays as it was and the dispatcher recovers it.
             logger.exception("Could not run task", extra={"task_id": task_id, "worker_id": self.id})
 
-    async def _attempt(self, entry: Running) -> Finished | None:
+    async def _attempt(self, entry: Running) -> attempt.Finished | None:
         record = entry.record
         try:
             task = registry.load(record.task_path)
-        except Exception as error:
+        except BaseException as error:  # a module that exits on import fails its tasks, not the worker
             return await self._finish(entry, None, error)
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
         loop = asyncio.get_running_loop()
-        entry.future = loop.run_in_executor(self._executor, in_db_thread, call_sync, record, task)
-        value, raised = await asyncio.shield(entry.future)
+        entry.future = loop.run_in_executor(self._executor, threads.in_db_thread, attempt.call_sync, record, task)
+        try:
+            value, raised = await asyncio.wait_for(asyncio.shield(entry.future), record.time_limit)
+        except TimeoutError:
+            return await self._overrun(entry, entry.future)
         return await self._finish(entry, value, raised)
 
-    async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> Finished | None:
+    async def _overrun(self, entry: Running, thread: asyncio.Future[Any]) -> attempt.Finished:
+        """A plain task past its time limit: a thread cannot be stopped, so it runs on outside the worker's slots.
+
+        The attempt fails now with TimeoutError, as an async task's would; its retry waits at least until its
+        lease would have ended, and whatever the thread returns later is discarded.
+        """
+        self._executor._max_workers += 1  # the pool lends the thread out: the other tasks keep their threads
+        self.overrunning += 1
+        thread.add_done_callback(self._overrun_ended)
+        logger.warning(
+            "Past its time limit; its thread runs on outside the worker's slots",
+            extra={**entry.record.log_fields(), "overrunning": self.overrunning},
+        )
+        limit = entry.record.time_limit
+        error = TimeoutError(f"ran past its time limit of {limit:g} s; its thread runs on, its late outcome discarded")
+        at_least = functools.partial(attempt.fail, at_least=conf.get().LEASE)
+        return await self.in_thread(at_least, entry.record, error, time.monotonic() - entry.started)
+
+    def _overrun_ended(self, thread: asyncio.Future[Any]) -> None:
+        self._executor._max_workers -= 1
+        self.overrunning -= 1
+        logger.info(
+            "A task's thread ended after its time limit; its outcome is discarded", extra={"worker_id": self.id}
+        )
+
+    async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> attempt.Finished | None:
         record = entry.record
         try:
-            context = await self.in_thread(context_for, record, task)
+            context = await self.in_thread(attempt.context_for, record, task)
             async with asyncio.timeout(record.time_limit):
                 value = await task.func(*context, *record.args, **record.kwargs)
-        except asyncio.CancelledError:
+        except BaseException as error:
+            # Whatever the task raised, SystemExit and KeyboardInterrupt included, is its own failure; only a
+            # cancellation of this worker's making (a shutdown) leaves the attempt unrecorded here.
+            if not isinstance(error, asyncio.CancelledError) or not _being_cancelled():
+                return await self._finish(entry, None, error)
             if self.releasing:
                 await self.in_thread(transitions.release, record)
                 return None
             raise
-        except Exception as error:
-            return await self._finish(entry, None, error)
         return await self._finish(entry, value, None)
 
-    async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> Finished:
+    async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> attempt.Finished:
         """Record the attempt's outcome: a success together with the others of the moment, a failure on its own."""
         duration = time.monotonic() - entry.started
-        if error is None:
-            try:
-                value = normalize_json(value)
-            except Exception as bad_value:
-                error = InvalidReturnValue.caused_by(bad_value)
-            else:
-                await self._successes.submit((entry.record, value, duration))
-                return Finished(entry.record)
-        return await self.in_thread(fail, entry.record, error, duration)
+        if error is not None:
+            return await self.in_thread(attempt.fail, entry.record, error, duration)
+        try:
+            value = results.storable(value)
+        except (TypeError, ValueError) as bad_value:  # checked here, so it never joins another task's write
+            return await self.in_thread(functools.partial(attempt.fail, retry=False), entry.record, bad_value, duration)
+        await self._successes.submit((entry.record, value, duration))
+        return attempt.Finished(entry.record)
 
     async def _claim_many(self, task_ids: list[str | None]) -> list[TaskRecord | None]:
-        """Claim ``task_ids`` in one statement, and as many due tasks of the backlog as there are free slots.
+        """Claim, in one statement, a due task for each slot its callers hold and for every other free slot.
 
-        None for each id that was not claimable (or named twice); a None in ``task_ids`` only asks for the backlog.
+        A message only says that work is due: a worker of queues takes the highest-priority due tasks of its
+        queues, whichever tasks the messages named. A named task left out stays READY, and the claim was full,
+        so the worker goes on taking the backlog as slots free. Each caller with an id gets a task or None; a
+        None in ``task_ids`` holds no slot and only asks for the backlog.
         """
         reserved = 0
-        while not self.stopping and self.queues and not self._slots.locked():
+        while not self.stopping and self.queues and not self._gate.closed and not self._slots.locked():
             await self._slots.acquire()  # free, so this does not wait
             reserved += 1
         named = [task_id for task_id in task_ids if task_id is not None]
+        wanted, more = ([], len(named) + reserved) if self.queues else (named, 0)
         try:
             records = await self.in_thread(
-                functools.partial(transitions.claim_many, queues=self.queues, more=reserved), named, self.id
+                functools.partial(transitions.claim_many, queues=self.queues, more=more), wanted, self.id
             )
         except BaseException:
             for _ in range(reserved):
@@ -184,15 +219,20 @@ class Runner:
             self._backlog = False  # messages again, until a claim works
             self._update_capacity()
             raise
-        claimed = {str(record.pk): record for record in records}
-        results = [claimed.pop(task_id, None) if task_id is not None else None for task_id in task_ids]
-        self._backlog = reserved > 0 and len(claimed) >= reserved
-        for record in claimed.values():
+        left_out = set(named) - {str(record.pk) for record in records}
+        self._backlog = len(records) >= more > 0 and (reserved > 0 or bool(left_out))
+        spare = sorted(records, key=lambda record: (-record.priority, record.run_after), reverse=True)
+        results = [spare.pop() if task_id is not None and spare else None for task_id in task_ids]
+        for record in spare:
             self._launch(self._run_claimed(record))
-        for _ in range(reserved - len(claimed)):
+        for _ in range(reserved - len(spare)):
             self._slots.release()
         self._update_capacity()
         return results
+
+    def _take_backlog_soon(self) -> None:
+        if self._refill is None and not self.stopping and not self._gate.closed:
+            self._refill = asyncio.ensure_future(self._take_backlog())
 
     async def _take_backlog(self) -> None:
         try:
@@ -202,8 +242,27 @@ class Runner:
         finally:
             self._refill = None
 
-    async def _succeed_many(self, results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
-        return await self.in_thread(transitions.succeed_many, results)
+    async def look_for_work(self) -> None:
+        """While slots are free, take due tasks from the database every dispatcher interval, message or not.
+
+        Messages lost with the layer (a Redis restart, a FLUSHALL) or not sent while it was down delay nothing:
+        a worker with free slots finds the due tasks of its queues itself, not after the message expiry.
+        """
+        while not self.stopping:
+            await asyncio.sleep(conf.get().DISPATCH_INTERVAL)
+            if self._capacity.is_set():
+                self._take_backlog_soon()
+
+    async def _succeed_many(self, successes: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
+        """Write ``successes`` in one statement; if the database refuses it, one by one, so one row harms no other."""
+        if len(successes) > 1:
+            try:
+                return await self.in_thread(transitions.succeed_many, successes)
+            except DatabaseError:
+                logger.exception(
+                    "A batch of successes was refused; writing them one by one", extra={"worker_id": self.id}
+                )
+        return [await self.in_thread(attempt.succeed_alone, *success) for success in successes]
 
     def _start_later(self, record: TaskRecord, delay: float) -> None:
         """Run a near retry here, on time; the dispatcher covers a far one, or this process dying.
@@ -224,22 +283,27 @@ class Runner:
         self._jobs.discard(job)
         self._slots.release()
         self._update_capacity()
-        if self._backlog and self._refill is None and not self.stopping:
-            self._refill = asyncio.ensure_future(self._take_backlog())
+        self._gate.notify()
+        if self._backlog:
+            self._take_backlog_soon()
 
     def _update_capacity(self) -> None:
-        if self._slots.locked() or self._backlog:
+        if self._slots.locked() or self._backlog or self._gate.closed:
             self._capacity.clear()
         else:
             self._capacity.set()
 
     async def in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, in_db_thread, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, threads.in_db_thread, function, *args)
 
     async def heartbeat(self) -> None:
         """Record this worker as alive and extend the claims of tasks still within their time limit."""
         now = time.monotonic()
-        alive = [task_id for task_id, entry in self.running.items() if now - entry.started < entry.record.time_limit]
+        alive = [
+            task_id
+            for task_id, entry in self.running.items()
+            if entry.waiting or now - entry.started < entry.record.time_limit
+        ]
         await self.in_thread(transitions.renew_leases, self.id, alive)
         await self.in_thread(
             heartbeats.beat, self.id, heartbeats.WORKER, self.queues, self.concurrency, list(self.running)
@@ -279,75 +343,13 @@ class Runner:
         self._timers.clear()
         await self.in_thread(transitions.forget_sent, pending)
         await self.in_thread(heartbeats.forget, self.id)
-        await asyncio.get_running_loop().run_in_executor(None, close_thread_connections, self._executor)
+        await asyncio.get_running_loop().run_in_executor(None, threads.close_thread_connections, self._executor)
 
 
-def in_db_thread[T](function: Callable[..., T], *args: Any) -> T:
-    """Call a transition, replacing a connection that a database restart broke and trying once more.
-
-    Transitions are conditional updates, so a second try after a lost reply changes nothing twice.
-    The connection is kept between calls (no health-check query each time) unless CONN_MAX_AGE is 0.
-    """
-    try:
-        return function(*args)
-    except (InterfaceError, OperationalError):
-        if connection.is_usable():
-            raise
-        connection.close()
-        return function(*args)
-    finally:
-        if connection.settings_dict["CONN_MAX_AGE"] == 0:
-            connection.close()
-
-
-def close_thread_connections(executor: ThreadPoolExecutor) -> None:
-    """Close the database connection of every thread of ``executor``, then let the threads go.
-
-    Each thread takes one closing job: the barrier holds them until all are busy with one. A thread still
-    running a task past the grace period breaks the barrier and keeps its connection until it ends.
-    """
-    size = executor._max_workers
-    barrier = threading.Barrier(size, timeout=1.0)
-
-    def close() -> None:
-        with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait()
-        connections.close_all()
-
-    for _ in range(size):
-        executor.submit(close)
-    executor.shutdown(wait=False)
-
-
-def context_for(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, ...]:
-    if not task.takes_context:
-        return ()
-    return (TaskContext(task_result=backend.to_result(record, task.backend, task)),)
-
-
-def call_sync(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, BaseException | None]:
-    """Call a plain task function in this worker thread: its return value, or the error it raised."""
-    logs.tag_task(record)
-    try:
-        return task.func(*in_db_thread(context_for, record, task), *record.args, **record.kwargs), None
-    except Exception as error:
-        return None, error
-
-
-def fail(record: TaskRecord, error: BaseException, duration: float) -> Finished:
-    """Record a failed attempt as the policy decides: another attempt later, or give up."""
-    logs.tag_task(record)
-    decision = policy.decide(registry.policy_of(record, _task_or_none(record)), record.attempts, error)
-    with events.raising(error):
-        won = transitions.fail(record, error, decision, duration)
-    return Finished(record, decision.delay if won and decision else None)
-
-
-def _task_or_none(record: TaskRecord) -> Task[..., Any] | None:
-    try:
-        return registry.load(record.task_path)
-    except Exception:
-        return None
+def _being_cancelled() -> bool:
+    """Whether the running asyncio task was asked to stop (as opposed to raising CancelledError itself)."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 _current: Runner | None = None

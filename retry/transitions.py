@@ -66,6 +66,7 @@ def claim_many(task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (
             claimable.filter(wanted),
             status=Status.RUNNING,
             attempts=F("attempts") + 1,
+            alone=False,
             worker_id=worker_id,
             lease_until=clock.now_plus(conf.get().LEASE),
             started_at=Coalesce(F("started_at"), now),
@@ -99,7 +100,7 @@ WITH named AS (
     SELECT id FROM backlog ORDER BY priority DESC, run_after LIMIT %s
 )
 UPDATE retry_taskrecord
-SET status = 'RUNNING', attempts = attempts + 1, worker_id = %s,
+SET status = 'RUNNING', attempts = attempts + 1, alone = false, worker_id = %s,
     lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
     started_at = COALESCE(started_at, STATEMENT_TIMESTAMP()), last_attempted_at = STATEMENT_TIMESTAMP()
 WHERE id IN (SELECT id FROM named UNION SELECT id FROM best)
@@ -221,6 +222,11 @@ def release(task: TaskRecord) -> bool:
     return won
 
 
+def begin_alone(task: TaskRecord) -> bool:
+    """Mark the attempt under way as having its worker to itself; False if the claim was lost."""
+    return _update(_fenced(task), task, alone=True) > 0
+
+
 def renew_leases(worker_id: str, task_ids: list[str]) -> int:
     """Extend the claims ``worker_id`` still holds on ``task_ids``.
 
@@ -268,20 +274,42 @@ def _is_uuid(value: str) -> bool:
 
 
 def recover_lost(now: datetime, batch: int) -> int:
-    """RUNNING past its lease → READY (a lost attempt, counted) or FAILED when attempts ran out."""
+    """RUNNING past its lease → READY again, or FAILED when a task that ran alone has no attempts left.
+
+    A loss beside other tasks may be any of them's doing (or the host's): it is a recovery, not charged to the
+    task's policy, and a task recovered ``RUN_ALONE_AFTER`` times runs alone from then on. A loss while it had
+    its worker to itself is its own: a failed attempt, decided by the policy's numbers (never its exception rules).
+    """
     with transaction.atomic():
         lost = list(TaskRecord.objects.lease_expired(now).select_for_update(skip_locked=True)[:batch])
         for task in lost:
-            error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease (died, hung or over time limit)")
-            # The policy's numbers alone: a lost worker is never the task's fault, whatever its exception rules.
-            decision = policy.decide(registry.default_policy().with_numbers(task.policy), task.attempts, error)
+            numbers = registry.default_policy().with_numbers(task.policy)
+            if task.alone:
+                error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease while running this task alone")
+                decision = policy.decide(numbers, task.failures, error)
+                recovered: dict[str, Any] = {}
+            else:
+                error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease (died, hung or over time limit)")
+                decision = policy.RetryDecision(_recovery_delay(numbers, task.recoveries + 1), "recovered")
+                recovered = {"recoveries": F("recoveries") + 1}
             details = _error_fields(error)
             changes = _ready_again(decision.delay) if decision else {"status": Status.FAILED, **_finished()}
-            if _update(_fenced(task), task, **changes, **details):
+            if _update(_fenced(task), task, **changes, **details, **recovered):
                 next_delay = decision.delay if decision else None
                 _finish_attempt(task, Outcome.LOST, details, next_delay=next_delay)
                 _record_failure(task, decision, details, lost=True)
     return len(lost)
+
+
+def _recovery_delay(numbers: policy.RetryPolicy, recovery: int) -> float:
+    """The policy's backoff for the ``recovery``-th recovery: spread out, as a failed attempt's retry would be."""
+    return policy.backoff_delay(
+        recovery,
+        base_delay=numbers.base_delay,
+        factor=numbers.factor,
+        max_delay=numbers.max_delay,
+        jitter=numbers.jitter,
+    )
 
 
 def expire_overdue(now: datetime, batch: int) -> int:
@@ -300,7 +328,7 @@ def expire_overdue(now: datetime, batch: int) -> int:
 def retry_now(task_id: str) -> bool:
     """FAILED → READY at once with a fresh budget of attempts (an operator's manual retry)."""
     with transaction.atomic():
-        fresh = {"attempts": 0, "worker_id": "", "finished_at": None, "expires_at": None}
+        fresh = {"attempts": 0, "recoveries": 0, "worker_id": "", "finished_at": None, "expires_at": None}
         tasks = TaskRecord.objects.failed().filter(pk=task_id)
         won = _update(tasks, None, **_ready_again(0), **fresh) > 0
         if won:

@@ -65,8 +65,9 @@ class RetryWorker(Worker):
         logger.info("Worker started", extra=self._fields())
         listeners = [asyncio.ensure_future(self.listener(channel)) for channel in self.channels]
         keep_alive = asyncio.ensure_future(self.runner.keep_alive())
+        looking = asyncio.ensure_future(self.runner.look_for_work())
         await self.stop_requested.wait()
-        for task in [*listeners, keep_alive]:
+        for task in [*listeners, keep_alive, looking]:
             task.cancel()
         self.runner.stopping = True
         await self._hand_back_buffered()

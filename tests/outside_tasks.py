@@ -39,3 +39,29 @@ def sleep_then_record(path: str, key: str, seconds: float) -> str:
 def kills_its_worker(path: str, key: str) -> None:
     _append(path, key)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task(max_attempts=2)
+def ends_its_process(path: str, key: str, how: str) -> None:
+    """Raises what would end a process that let it through: SystemExit, exit() or KeyboardInterrupt."""
+    _append(path, key)
+    if how == "exit":
+        exit(4)  # the site builtin: raises SystemExit
+    raise SystemExit(3) if how == "SystemExit" else KeyboardInterrupt
+
+
+@task()
+def poison_pill(path: str, key: str) -> None:
+    """Kills its worker on every attempt, under the default policy."""
+    kills_its_worker.call(path, key)
+
+
+@task(time_limit=1)
+def overruns_once(path: str, key: str, seconds: float) -> int:
+    """Its first run sleeps ``seconds``, past its time limit of 1 s, then records ``key``-late; later runs return."""
+    run = runs(path)[key] + 1
+    _append(path, key)
+    if run == 1:
+        time.sleep(seconds)
+        _append(path, f"{key}-late")
+    return run

@@ -1,6 +1,8 @@
 """Fixture tasks, named for what they do."""
 
 import asyncio
+import datetime
+import functools
 import os
 import time
 
@@ -86,6 +88,14 @@ def sleeps(key: str, seconds: float) -> str:
 
 
 @task()
+def sleeps_timed(key: str, seconds: float) -> list[float]:
+    """``sleeps``, returning when it started and ended (seconds since the epoch)."""
+    started = time.time()
+    sleeps.call(key, seconds)
+    return [started, time.time()]
+
+
+@task()
 async def async_record(key: str) -> str:
     from asgiref.sync import sync_to_async
 
@@ -120,13 +130,23 @@ def returns_non_json(key: str) -> object:
     return object()
 
 
-@task(max_attempts=3)
-def kills_its_worker(key: str) -> None:
-    """Dies with its worker process on every attempt, as under the OOM killer or a crash in C code."""
+def _kill_own_process(key: str) -> None:
     import signal
 
     _run(key)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task(max_attempts=3)
+def kills_its_worker(key: str) -> None:
+    """Dies with its worker process on every attempt, as under the OOM killer or a crash in C code."""
+    _kill_own_process(key)
+
+
+@task()
+def poison_pill(key: str) -> None:
+    """Kills its worker on every attempt, under the default policy: the tasks beside it die with it."""
+    _kill_own_process(key)
 
 
 @task()
@@ -137,3 +157,46 @@ async def async_sleeps(key: str, seconds: float) -> str:
     await asyncio.sleep(seconds)
     await sync_to_async(_effect)(key)
     return key
+
+
+def _end_process(how: str) -> None:
+    """Raise what would end a worker process that let it through."""
+    if how == "exit":
+        exit(4)  # the site builtin: raises SystemExit
+    if how == "SystemExit":
+        raise SystemExit(3)
+    raise KeyboardInterrupt
+
+
+@task(max_attempts=2)
+def ends_its_process(key: str, how: str) -> None:
+    """Raises SystemExit, calls exit() or raises KeyboardInterrupt: a task's own failure, nobody else's."""
+    _run(key)
+    _end_process(how)
+
+
+@task(max_attempts=2)
+async def async_ends_its_process(key: str, how: str) -> None:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(_run)(key)
+    _end_process(how)
+
+
+#: Return values no database should be asked to store, by name (arguments cannot carry them in).
+HOSTILE_RETURN_VALUES = {
+    "nan": lambda: float("nan"),
+    "infinity": lambda: [1, {"deep": float("-inf")}],
+    "nul": lambda: {"text": "a\x00b"},
+    "nul-in-key": lambda: {"a\x00": 1},
+    "lone-surrogate": lambda: ["\ud800"],
+    "too-deep": lambda: functools.reduce(lambda inner, _: [inner], range(100_000), []),
+    "datetime": lambda: {"when": datetime.datetime(2026, 5, 1, tzinfo=datetime.UTC)},
+    "set": lambda: {1, 2},
+}
+
+
+@task()
+def returns_hostile(key: str, kind: str) -> object:
+    _run(key)
+    return HOSTILE_RETURN_VALUES[kind]()

@@ -63,6 +63,8 @@ def status_of(record):
 def test_the_list_shows_attempts_and_short_errors(admin_client, dead):
     page = admin_client.get(reverse(CHANGELIST)).content.decode()
     assert "3/3" in page
+    TaskRecord.objects.filter(pk=dead.pk).update(attempts=5, recoveries=2)  # two lost beside other tasks
+    assert "3/3 + 2 recovered" in admin_client.get(reverse(CHANGELIST)).content.decode()
     assert "KeyError: &#x27;x&#x27;" in page
     assert "Task dashboard" in page
 

@@ -79,11 +79,10 @@ async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_d
 
 
 async def test_a_near_retry_runs_on_its_worker_without_a_message(layer):
-    async with running_worker(["default"], dispatcher=False) as worker:
-        # A task of a queue no worker listens on, started directly: only a local retry can run its second attempt.
+    async with running_worker(["emails"], dispatcher=False):
+        # No dispatcher sends the second attempt's message: only a local retry can run it.
         task = tasks.fails_then_succeeds.using(queue_name="emails")
         task_id = await sync_to_async(lambda: task.enqueue("retried-here", failures=1).id)()
-        await worker.runner.start(task_id)
         await wait_for(all_finished, what="the retry to run")
     record = await sync_to_async(TaskRecord.objects.get)(pk=task_id)
     assert (record.status, record.attempts) == (Status.SUCCESSFUL, 2)

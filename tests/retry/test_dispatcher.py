@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from retry import clock, conf, transitions
 from retry.dispatcher import Dispatcher
-from retry.models import Outcome, TaskAttempt, TaskRecord
+from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from retry.transport import outbox
 from tests import tasks
 from tests.conftest import flush_channel_layer
@@ -153,14 +153,28 @@ def test_a_late_finisher_overwrites_nothing():
 
 def test_a_task_whose_worker_dies_every_time_ends_failed_not_in_a_loop():
     record = enqueue()
-    for attempt in range(1, record.max_attempts + 1):
+    deaths = RUN_ALONE_AFTER + record.max_attempts  # recovered uncharged, then it runs alone: its own losses
+    for attempt in range(1, deaths + 1):
         TaskRecord.objects.filter(pk=record.pk).update(run_after=timezone.now() - LONG_AGO)
-        assert transitions.claim(str(record.pk), f"doomed-{attempt}") is not None
+        claimed = transitions.claim(str(record.pk), f"doomed-{attempt}")
+        assert claimed is not None
+        if claimed.runs_alone:  # as its worker does once the tasks beside it have ended
+            assert transitions.begin_alone(claimed)
         TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
         Dispatcher().tick()
     final = TaskRecord.objects.get(pk=record.pk)
-    assert (final.status, final.attempts) == (Status.FAILED, final.max_attempts)
-    assert list(TaskAttempt.objects.filter(task=record).values_list("outcome", flat=True)) == [Outcome.LOST] * 5
+    assert (final.status, final.attempts, final.recoveries) == (Status.FAILED, deaths, RUN_ALONE_AFTER)
+    assert list(TaskAttempt.objects.filter(task=record).values_list("outcome", flat=True)) == [Outcome.LOST] * deaths
+
+
+def test_a_task_lost_while_it_waited_for_its_turn_alone_is_recovered_uncharged():
+    record = enqueue()
+    TaskRecord.objects.filter(pk=record.pk).update(attempts=RUN_ALONE_AFTER, recoveries=RUN_ALONE_AFTER)
+    assert transitions.claim(str(record.pk), "worker-1") is not None  # it dies before its turn: never alone
+    TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
+    Dispatcher().tick()
+    lost = TaskRecord.objects.get(pk=record.pk)
+    assert (lost.status, lost.recoveries, lost.failures) == (Status.READY, RUN_ALONE_AFTER + 1, 0)
 
 
 def test_a_task_not_started_by_its_deadline_fails_as_expired_instead_of_running_late():

@@ -56,3 +56,12 @@ def test_the_embedded_server_runs_tasks_and_its_dispatcher(served):
         health = json.load(error)
     assert (health["status"], health["channel_layer"]) == ("ok", "ok")
     assert health["dispatcher"]["stale"] is False
+
+
+def test_a_task_that_raises_systemexit_fails_alone_and_the_embedded_server_runs_on(served):
+    ender = tasks.ends_its_process.enqueue("ender", how="SystemExit")
+    wait_for(lambda: TaskRecord.objects.filter(pk=ender.id, status=Status.FAILED).exists())
+    after = tasks.record.enqueue("after the exit")
+    wait_for(lambda: TaskRecord.objects.filter(pk=after.id, status=Status.SUCCESSFUL).exists())
+    with urllib.request.urlopen(f"http://127.0.0.1:{served}/healthz", timeout=10) as response:
+        assert response.status == 200

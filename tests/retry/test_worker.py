@@ -1,16 +1,19 @@
 """Tasks run by a real worker over the channel layer: in-memory and SQLite, then Redis and PostgreSQL."""
 
 import asyncio
+import itertools
+import random
 import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import transaction
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import conf
-from retry.models import Outcome, TaskAttempt, TaskRecord
+from retry import conf, runner, threads, transitions
+from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from tests import tasks
-from tests.retry.conftest import all_finished, effects, runs, wait_for
+from tests.retry.conftest import all_finished, effects, running_worker, runs, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -67,7 +70,7 @@ async def test_a_task_that_always_fails_ends_failed_after_max_attempts(worker):
         (tasks.gives_up_on_key_error, "builtins.KeyError"),  # listed in give_up_on
         (tasks.retries_only_flaky, "builtins.ValueError"),  # not in retry_on
         (tasks.raises_give_up, "retry.policy.GiveUp"),  # the task says so
-        (tasks.returns_non_json, "retry.exceptions.InvalidReturnValue"),  # a result that cannot be stored
+        (tasks.returns_non_json, "builtins.TypeError"),  # a result that is not JSON, as Django's docs say
     ],
 )
 async def test_exception_rules_give_up_at_once(worker, task, error_class):
@@ -76,6 +79,133 @@ async def test_exception_rules_give_up_at_once(worker, task, error_class):
     await wait_for(all_finished, what="the task to be given up")
     record = await record_of(result.id)
     assert (record.status, record.attempts, record.error_class) == (Status.FAILED, 1, error_class)
+
+
+@pytest.mark.parametrize("how", ["SystemExit", "exit", "KeyboardInterrupt"])
+@pytest.mark.parametrize("task", [tasks.ends_its_process, tasks.async_ends_its_process])
+async def test_a_task_that_raises_what_ends_a_process_fails_alone_and_the_worker_runs_on(worker, task, how):
+    bystander = await tasks.sleeps.aenqueue("bystander", seconds=0.5)
+    await wait_for(lambda: runs("bystander") == 1, what="the bystander to start")
+    result = await task.aenqueue("ender", how=how)
+    await wait_for(all_finished, what="both tasks to finish")
+
+    record = await record_of(result.id)
+    expected = "builtins.KeyboardInterrupt" if how == "KeyboardInterrupt" else "builtins.SystemExit"
+    assert (record.status, record.attempts, record.error_class) == (Status.FAILED, 2, expected)
+    assert [a.outcome for a in await attempts_of(result.id)] == [Outcome.RETRIED, Outcome.FAILED]
+    bystander_record = await record_of(bystander.id)
+    assert (bystander_record.status, bystander_record.attempts) == (Status.SUCCESSFUL, 1)
+    after = await tasks.record.aenqueue("after-ender")
+    await wait_for(all_finished, what="a later task")
+    assert (await record_of(after.id)).status == Status.SUCCESSFUL
+
+
+@sync_to_async
+def enqueue_beside(kind: str, bystanders: int) -> tuple[str, list[str]]:
+    """One task returning a ``kind`` of hostile value among ``bystanders`` plain ones, all due at once."""
+    with transaction.atomic():
+        ids = [tasks.record.enqueue(f"beside-{number}").id for number in range(bystanders)]
+        return tasks.returns_hostile.enqueue("hostile", kind=kind).id, ids
+
+
+@pytest.mark.parametrize(
+    ("kind", "error_class", "message"),
+    [
+        ("nan", "builtins.ValueError", "the return value is nan, which JSON cannot hold"),
+        ("infinity", "builtins.ValueError", "the return value[1]['deep'] is -inf, which JSON cannot hold"),
+        ("nul", "builtins.ValueError", "the return value['text'] contains a NUL character"),
+        ("nul-in-key", "builtins.ValueError", "the return value key 'a\\x00' contains a NUL character"),
+        ("lone-surrogate", "builtins.ValueError", "the return value[0] contains a lone surrogate"),
+        ("too-deep", "builtins.ValueError", "the return value is nested too deeply"),
+        ("datetime", "builtins.TypeError", "Unsupported type: <class 'datetime.datetime'>"),
+        ("set", "builtins.TypeError", "Unsupported type: <class 'set'>"),
+    ],
+)
+async def test_a_return_value_the_database_cannot_store_fails_its_task_alone_and_at_once(
+    worker, kind, error_class, message
+):
+    hostile, bystanders = await enqueue_beside(kind, bystanders=2 * conf.get().CONCURRENCY)
+    await wait_for(all_finished, what="every task to finish")
+
+    record = await record_of(hostile)
+    assert (record.status, record.attempts, record.error_class) == (Status.FAILED, 1, error_class)
+    assert message in record.error_message
+    assert await sync_to_async(runs)("hostile") == 1
+    finished = [await record_of(task_id) for task_id in bystanders]
+    assert {(task.status, task.attempts) for task in finished} == {(Status.SUCCESSFUL, 1)}
+    assert [await sync_to_async(runs)(f"beside-{number}") for number in range(len(bystanders))] == [1] * len(bystanders)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_batch_of_successes_the_database_refuses_is_written_row_by_row_and_harms_no_other_row(layer):
+    ids = [(await tasks.record.aenqueue(f"good-{number}")).id for number in range(3)]
+    claimed = await sync_to_async(transitions.claim_many)(ids, "worker-1")
+    worker = runner.Runner(queues=["default"])
+    # NaN slipped past the checks: both databases refuse it, and with it the whole batched statement.
+    values = ["ok", float("nan"), "ok"]
+
+    written = await worker._succeed_many([(record, value, 0.1) for record, value in zip(claimed, values, strict=True)])
+
+    assert written == [True, False, True]
+    finished = [await record_of(str(record.pk)) for record in claimed]
+    assert [(task.status, task.attempts) for task in finished] == [
+        (Status.SUCCESSFUL, 1),
+        (Status.FAILED, 1),
+        (Status.SUCCESSFUL, 1),
+    ]
+    assert finished[1].error_class in {"django.db.utils.DataError", "django.db.utils.IntegrityError"}
+    await asyncio.get_running_loop().run_in_executor(None, threads.close_thread_connections, worker._executor)
+
+
+async def test_a_task_recovered_more_than_once_runs_alone_once_the_others_end_and_nothing_starts_beside_it(worker):
+    before = [await tasks.sleeps_timed.aenqueue(f"before-{number}", seconds=0.4) for number in range(3)]
+    await wait_for(lambda: all(runs(f"before-{number}") for number in range(3)), what="the first tasks to start")
+    alone = await sync_to_async(enqueue_recovered)(RUN_ALONE_AFTER)
+    after = [await tasks.sleeps_timed.aenqueue(f"after-{number}", seconds=0.1) for number in range(3)]
+    await wait_for(all_finished, what="every task to finish")
+
+    record = await record_of(alone)
+    assert (record.status, record.attempts, record.recoveries, record.failures) == (
+        Status.SUCCESSFUL,
+        RUN_ALONE_AFTER + 1,
+        RUN_ALONE_AFTER,
+        1,
+    )
+    started, ended = record.return_value
+    for other in [await record_of(result.id) for result in before + after]:
+        assert (other.status, other.attempts) == (Status.SUCCESSFUL, 1)
+        other_started, other_ended = other.return_value
+        assert other_ended <= started or other_started >= ended  # none overlapped the task that ran alone
+
+
+def enqueue_recovered(recoveries: int) -> str:
+    """A task lost ``recoveries`` times beside others, as the dispatcher leaves it."""
+    with transaction.atomic():
+        task_id = tasks.sleeps_timed.enqueue("alone", seconds=0.3).id
+        TaskRecord.objects.filter(pk=task_id).update(attempts=recoveries, recoveries=recoveries)
+    return task_id
+
+
+def priority_inversions(task_ids: list[str]) -> tuple[int, int]:
+    """Pairs of ``task_ids`` where the one of higher priority was claimed later, and the number of pairs."""
+    claims = list(TaskRecord.objects.filter(pk__in=task_ids).values_list("priority", "started_at"))
+    pairs = list(itertools.combinations(claims, 2))
+    return sum(1 for (p1, s1), (p2, s2) in pairs if (p1 - p2) * ((s1 - s2).total_seconds()) > 0), len(pairs)
+
+
+async def test_a_free_slot_takes_the_highest_priority_due_task_whichever_message_woke_it(
+    layer, transactional_db, settings
+):
+    settings.RETRY_CONCURRENCY = 4
+    priorities = random.Random(5).sample(range(32), 32)
+    async with running_worker(["default"]):
+        await sync_to_async(lambda: [tasks.sleeps.enqueue(f"busy-{n}", seconds=1) for n in range(4)])()
+        await wait_for(lambda: TaskRecord.objects.filter(status="RUNNING").count() == 4, what="every slot to be busy")
+        # Messages go out in this order, one each; the priorities are shuffled.
+        ordered = [(await tasks.record.using(priority=p).aenqueue(f"ordered-{p}")).id for p in priorities]
+        await wait_for(lambda: not TaskRecord.objects.filter(pk__in=ordered, status="READY").exists(), what="all")
+
+    assert await sync_to_async(priority_inversions)(ordered) == (0, 496)
 
 
 async def test_a_task_can_ask_to_be_retried_after_a_delay(worker, settings):

@@ -1,0 +1,66 @@
+"""One attempt, in a worker thread: call a plain task function, and record a failure as the policy decides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DataError, IntegrityError
+from django.tasks.base import Task, TaskContext
+
+from retry import backend, events, logs, policy, registry, threads, transitions
+from retry.models import TaskRecord
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What became of an attempt."""
+
+    record: TaskRecord
+    retry_delay: float | None = None
+
+
+def context_for(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, ...]:
+    if not task.takes_context:
+        return ()
+    return (TaskContext(task_result=backend.to_result(record, task.backend, task)),)
+
+
+def call_sync(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, BaseException | None]:
+    """Call a plain task function in this worker thread: its return value, or the error it raised."""
+    logs.tag_task(record)
+    try:
+        return task.func(*threads.in_db_thread(context_for, record, task), *record.args, **record.kwargs), None
+    except BaseException as error:  # SystemExit and KeyboardInterrupt too: they end the task, not the process
+        return None, error
+
+
+def succeed_alone(record: TaskRecord, value: Any, duration: float) -> bool:
+    """Record one success; a value the database refuses fails its task at once (every retry would be refused)."""
+    try:
+        return transitions.succeed(record, value, duration)
+    except (DataError, IntegrityError) as refused:
+        fail(record, refused, duration, retry=False)
+        return False
+
+
+def fail(
+    record: TaskRecord, error: BaseException, duration: float, *, retry: bool = True, at_least: float = 0.0
+) -> Finished:
+    """Record a failed attempt as the policy decides (another attempt, ``at_least`` seconds later), or give up."""
+    logs.tag_task(record)
+    task_policy = registry.policy_of(record, _task_or_none(record))
+    decision = policy.decide(task_policy, record.failures, error) if retry else None
+    if decision is not None and decision.delay < at_least:
+        decision = dataclasses.replace(decision, delay=at_least)
+    with events.raising(error):
+        won = transitions.fail(record, error, decision, duration)
+    return Finished(record, decision.delay if won and decision else None)
+
+
+def _task_or_none(record: TaskRecord) -> Task[..., Any] | None:
+    try:
+        return registry.load(record.task_path)
+    except Exception:
+        return None
