@@ -146,7 +146,11 @@ def fail_orphans() -> int:
     """Fail the pending deliveries no task will try again (a worker killed at the last attempt, the database
     down while it was recorded); returns how many."""
     unfinished = TaskRecord.objects.filter(task_path=TASK_PATH, status__in=[Status.READY, Status.RUNNING])
-    tried = unfinished.annotate(delivery=Cast(KT("kwargs__delivery_id"), BigIntegerField())).values("delivery")
+    tried = (
+        unfinished.annotate(delivery=Cast(KT("kwargs__delivery_id"), BigIntegerField()))
+        .filter(delivery__isnull=False)  # NOT IN a list holding NULL matches nothing
+        .values("delivery")
+    )
     orphans = WebhookDelivery.objects.pending().exclude(pk__in=tried)
     return orphans.update(sending_until=None, failed_at=timezone.now(), error=ORPHAN_ERROR)
 

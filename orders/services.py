@@ -63,7 +63,7 @@ def order_for_key(key: str, fingerprint: str) -> Order | None:
     earlier = Order.objects.prefetch_related("steps").filter(idempotency_key=key).first()
     if earlier is not None and earlier.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(
-            f"This Idempotency-Key placed order {earlier.label} with another request; send a new key for a new order."
+            "This Idempotency-Key was used with another request; send a new key for a new order."
         )
     return earlier
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DataError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.tasks.base import Task, TaskContext
 
 from retry import backend, events, logs, policy, registry, threads, transitions
 from retry.models import TaskRecord
+
+logger = logging.getLogger("retry.runner")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ def succeed_alone(record: TaskRecord, value: Any, duration: float) -> bool:
         return transitions.succeed(record, value, duration)
     except (DataError, IntegrityError) as refused:
         fail(record, refused, duration, retry=False)
+        return False
+    except DatabaseError:  # a deadlock, a timeout: this row waits for its lease, the others are still written
+        logger.exception("Could not record a success; the task runs again after its lease", extra=record.log_fields())
         return False
 
 

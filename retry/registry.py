@@ -75,8 +75,9 @@ def load(task_path: str) -> Task[..., Any]:
     """The Task object a row names, or TaskNotRegistered."""
     try:
         found = import_string(task_path)
-    except ImportError as error:
-        raise TaskNotRegistered(f"{task_path} cannot be imported: {error}") from error
+    except BaseException as error:  # whatever the module raises on import (SystemExit too) fails its tasks alone
+        detail = str(error) if isinstance(error, ImportError) else repr(error)
+        raise TaskNotRegistered(f"{task_path} cannot be imported: {detail}") from error
     if not isinstance(found, Task):
         raise TaskNotRegistered(f"{task_path} is not a task (decorate it with @task).")
     return found

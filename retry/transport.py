@@ -50,6 +50,8 @@ LINGER = 0.005
 #: Seconds a process that ends waits for its unsent messages (a cron job or ``shell -c`` that enqueued and
 #: exits): what is not out by then, the dispatcher sends after the message expiry.
 EXIT_FLUSH_TIMEOUT = 5.0
+#: Seconds a blocking send (the dispatcher's) waits for the layer before it counts the messages as refused.
+SEND_NOW_TIMEOUT = 5.0
 
 
 class Line:
@@ -104,7 +106,11 @@ class Outbox:
         that a channel is full and sends it nothing more.
         """
         future = asyncio.run_coroutine_threadsafe(self._send_in_order(channel, messages), self._target_loop())
-        return future.result()
+        try:
+            return future.result(timeout=SEND_NOW_TIMEOUT)
+        except TimeoutError as error:  # a layer that hangs instead of refusing must not hold the pass
+            future.cancel()
+            return 0, error
 
     async def _send_in_order(self, channel: str, messages: list[dict[str, Any]]) -> tuple[int, BaseException | None]:
         layer = get_channel_layer()

@@ -30,3 +30,22 @@ def test_a_task_that_raises_what_ends_a_process_fails_alone_and_its_worker_runs_
     assert (beside.status, beside.attempts) == (Status.SUCCESSFUL, 1)
     assert outside_tasks.runs(trace) == {"bystander": 1, "ender": 2}
     assert (worker.alive(), worker.starts) == (True, 1)
+
+
+@pytest.mark.timeout(60)
+def test_a_task_whose_module_exits_on_import_fails_alone_and_its_worker_runs_on(production, tmp_path):
+    trace = str(tmp_path / "runs")
+    broken = outside_tasks.record.enqueue(path=trace, key="broken")
+    TaskRecord.objects.filter(pk=broken.id).update(task_path="tests.exits_on_import.record")
+    fine = outside_tasks.record.enqueue(path=trace, key="fine").id
+    assert production.flush_outbox()
+    worker = production.worker()
+
+    wait_for(lambda: unfinished([broken.id, fine]) == 0, 30, "both tasks to finish")
+
+    task = TaskRecord.objects.get(pk=broken.id)
+    assert (task.status, task.error_class) == (Status.FAILED, "retry.exceptions.TaskNotRegistered")
+    assert "tests.exits_on_import.record cannot be imported: SystemExit(7)" in task.error_message
+    assert TaskRecord.objects.get(pk=fine).status == Status.SUCCESSFUL
+    assert outside_tasks.runs(trace) == {"fine": 1}
+    assert (worker.alive(), worker.starts) == (True, 1)

@@ -90,7 +90,7 @@ def test_the_same_key_with_another_body_is_refused(client):
 
     assert other.status_code == 422
     assert other.json() == {
-        "error": "This Idempotency-Key placed order #001 with another request; send a new key for a new order."
+        "error": "This Idempotency-Key was used with another request; send a new key for a new order."
     }
     assert Order.objects.get().flavour == "pistachio"
 

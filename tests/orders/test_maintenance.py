@@ -36,6 +36,19 @@ def test_a_pending_delivery_whose_task_ended_is_failed_and_says_why(hooked_order
     assert WebhookDelivery.objects.get(pk=live.pk).state == "pending"  # its task is still READY
 
 
+@pytest.mark.services
+@pytest.mark.django_db
+def test_an_unfinished_delivery_task_without_a_delivery_id_hides_no_orphan(hooked_orders):
+    orphan, live = (WebhookDelivery.objects.get(order=order) for order in hooked_orders)
+    TaskRecord.objects.filter(kwargs__delivery_id=orphan.pk).update(status=Status.FAILED, error_message="lost")
+    TaskRecord.objects.filter(kwargs__delivery_id=live.pk).update(kwargs={})  # a row from an older deploy, say
+    live.delete()
+
+    assert maintenance.clean_up()["orphaned_deliveries"] == 1  # NOT IN (..., NULL) would have matched nothing
+    orphan.refresh_from_db()
+    assert orphan.state == "failed"
+
+
 def heartbeat(name: str, seconds_ago: float) -> Heartbeat:
     seen = timezone.now() - timedelta(seconds=seconds_ago)
     return Heartbeat.objects.create(process_id=name, kind="worker", host="h", pid=1, started_at=seen, last_seen=seen)

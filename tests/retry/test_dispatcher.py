@@ -1,5 +1,6 @@
 """The dispatcher pass and the transitions it drives, with time moved by writing due times and leases in the past."""
 
+import asyncio
 import copy
 import logging
 from datetime import timedelta
@@ -12,7 +13,7 @@ from django.tasks.base import TaskResultStatus as Status
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from retry import clock, conf, transitions
+from retry import clock, conf, transitions, transport
 from retry.dispatcher import Dispatcher
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from retry.transport import outbox
@@ -118,6 +119,26 @@ def test_a_full_channel_holds_back_only_its_own_queue(small_channels, layer_mess
 
     assert Dispatcher().tick()["sent"] == 1
     assert [message["id"] for message in layer_messages("emails")] == [str(emails.id)]
+
+
+def test_a_layer_that_hangs_instead_of_refusing_does_not_hold_the_pass(layer_messages, monkeypatch, caplog):
+    for number in range(3):
+        enqueue(f"hung-{number}")
+    assert outbox.flush()
+    layer_messages("default")
+    TaskRecord.objects.update(notified_at=None)
+
+    async def hang(channel: str, messages: list) -> tuple[int, None]:
+        await asyncio.Event().wait()  # a Redis that takes the call and never answers
+        return 0, None
+
+    monkeypatch.setattr(outbox, "_send_in_order", hang)
+    monkeypatch.setattr(transport, "SEND_NOW_TIMEOUT", 0.2)
+    with caplog.at_level(logging.WARNING):
+        report = Dispatcher().tick()  # returns, so recovery, schedules and heartbeats go on
+    assert report["sent"] == 0
+    assert TaskRecord.objects.filter(notified_at__isnull=True).count() == 3  # left to the backlog claims
+    assert "Channels refused task messages" in caplog.text
 
 
 def test_a_lost_lease_is_a_counted_attempt_and_the_task_is_retried():

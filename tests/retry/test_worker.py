@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.tasks.base import TaskResultStatus as Status
 
 from retry import conf, runner, threads, transitions
@@ -154,6 +154,29 @@ async def test_a_batch_of_successes_the_database_refuses_is_written_row_by_row_a
         (Status.SUCCESSFUL, 1),
     ]
     assert finished[1].error_class in {"django.db.utils.DataError", "django.db.utils.IntegrityError"}
+    await asyncio.get_running_loop().run_in_executor(None, threads.close_thread_connections, worker._executor)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_row_that_meets_another_database_error_waits_for_its_lease_and_the_rest_of_the_batch_is_written(
+    layer, monkeypatch
+):
+    ids = [(await tasks.record.aenqueue(f"good-{number}")).id for number in range(3)]
+    claimed = await sync_to_async(transitions.claim_many)(ids, "worker-1")
+    worker = runner.Runner(queues=["default"])
+    succeed_many = transitions.succeed_many
+
+    def deadlocked_on_the_first(results):
+        if any(str(record.pk) == str(claimed[0].pk) for record, _, _ in results):
+            raise OperationalError("deadlock detected")  # the batch, then that row alone
+        return succeed_many(results)
+
+    monkeypatch.setattr(transitions, "succeed_many", deadlocked_on_the_first)
+    written = await worker._succeed_many([(record, "ok", 0.1) for record in claimed])
+
+    assert written == [False, True, True]
+    finished = [await record_of(str(record.pk)) for record in claimed]
+    assert [task.status for task in finished] == [Status.RUNNING, Status.SUCCESSFUL, Status.SUCCESSFUL]
     await asyncio.get_running_loop().run_in_executor(None, threads.close_thread_connections, worker._executor)
 
 
