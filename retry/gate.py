@@ -51,8 +51,11 @@ class Gate:
                 waiter = asyncio.get_running_loop().create_future()
                 self._waiters.append(waiter)
                 await waiter
-        finally:
+        except BaseException:  # cancelled while waiting: the gate opens again if it no longer waits for anyone
             self._alone_waiting -= alone
+            self._changed()
+            raise
+        self._alone_waiting -= alone
         self._alone_running = alone
         self._changed()
         try:
