@@ -10,21 +10,18 @@ its read began, and a card read earlier than the one the client has is never sen
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.utils import timezone
 
 from consumers import protocol, reads, relay
-from consumers.throttle import TokenBucket
+from consumers.socket import GuardedSocket, setting
 
 logger = logging.getLogger("consumers")
 
-#: Refused actions in a row after which a flooding client is disconnected.
-FLOOD_LIMIT = 30
 #: Seconds a skipped event number may arrive late (events of one sender can overtake each other) before
 #: the board counts it lost.
 GAP_GRACE = 0.5
@@ -37,11 +34,6 @@ SHARED_MESSAGES = frozenset(
 )
 
 
-def setting(name: str, default: Any) -> Any:
-    """A board setting, read when a connection opens so tests can change it."""
-    return getattr(settings, name, default)
-
-
 def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
     """What tells one order event from another: its sender, number and order; None when it is not numbered."""
     source, number = event.get("source"), event.get("n")
@@ -50,13 +42,11 @@ def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
     return source, number, event.get("order_id")
 
 
-class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
+class LiveBoardConsumer(GuardedSocket):
     """A board: subclasses name their groups and cards, and may take actions besides "snapshot"."""
 
     board = ""
-    allowed_actions: frozenset[str] | None = None
     timers: set[asyncio.Future[None]] = frozenset()  # type: ignore[assignment]
-    closed = False
 
     def board_groups(self) -> tuple[str, ...]:
         raise NotImplementedError
@@ -73,11 +63,6 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
     def seen(self, order_id: int, card: dict[str, Any]) -> None:
         """Called with every card the client is sent."""
 
-    async def admit(self) -> bool:
-        """Accept the connection, or close it with a code and return False."""
-        await self.accept()
-        return True
-
     async def act(self, action: protocol.Action) -> None:
         """Carry out an action other than "snapshot"."""
 
@@ -89,8 +74,6 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
         self.stamps: dict[int, float] = {}
         self.sources: dict[str, int] = {}
         self.missing: set[tuple[str, int]] = set()
-        self.bucket = TokenBucket(*setting("BOARD_RATE_LIMIT", (10, 5.0)))
-        self.refused = 0
         self.timers = set()
         if not await self.admit():
             return
@@ -114,43 +97,18 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
             self.stop_timers()  # also when the server cancels the consumer instead of calling disconnect
 
     async def disconnect(self, code: int) -> None:
-        self.closed = True
         self.stop_timers()
-        await self.stop_listening()
+        await super().disconnect(code)
 
     def stop_timers(self) -> None:
         for timer in list(self.timers):
             timer.cancel()
 
-    async def close(self, code: int | None = None, reason: str | None = None) -> None:
-        self.closed = True
-        await super().close(code, reason)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closed:
-            return
-        if not self.bucket.take():
-            await self.slow_down()
-            return
-        self.refused = 0
-        try:
-            action = protocol.parse(text_data, self.allowed_actions)
-        except protocol.ProtocolError as problem:
-            await self.send_json(protocol.error(problem.code, problem.message))
-            if problem.code == "too_large":
-                await self.close(protocol.TOO_LARGE)
-            return
+    async def handle(self, action: protocol.Action) -> None:
         if action.type == "snapshot":
             await self.send_snapshot()
         else:
             await self.act(action)
-
-    async def slow_down(self) -> None:
-        self.refused += 1
-        if self.refused > FLOOD_LIMIT:
-            await self.close(protocol.FLOODING)
-            return
-        await self.send_json(protocol.error("rate_limited", "Too many messages; wait a moment and try again."))
 
     async def send_snapshot(self) -> None:
         self.floor, cards = await self.board_reads.now(None)
@@ -174,7 +132,7 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
 
     async def show(self, order_id: int, card: dict[str, Any] | None, change: str, read_at: float) -> None:
         """Send the client the order's new card, or its removal; nothing when the client has it or a newer one."""
-        if read_at < self.stamps.get(order_id, self.floor) or self.closed:
+        if read_at < self.stamps.get(order_id, self.floor) or not await self.allowed(read_at):
             return
         self.stamps[order_id] = read_at
         old = self.cards.get(order_id)
@@ -201,6 +159,8 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
     async def resync(self) -> None:
         """Bring the client's cards in line with the database."""
         read_at, cards = await self.board_reads.now(None)
+        if not await self.allowed(read_at):
+            return
         for order_id in self.cards.keys() - cards.keys():
             await self.show(order_id, None, "resync", read_at)
         for order_id, card in cards.items():
@@ -245,7 +205,7 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
             self.start_timer(self.post_later(GAP_GRACE, {"type": "board.gap_check"}))
 
     async def board_gap_check(self, message: dict[str, Any]) -> None:
-        if self.missing and not self.closed:
+        if self.missing and await self.allowed(time.monotonic()):
             logger.info("Board missed an event; sending a snapshot", extra={"board": self.board})
             self.missing.clear()
             await self.send_snapshot()

@@ -4,9 +4,9 @@ from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
+from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 from django.conf import settings
-from django.urls import path
+from django.urls import path, re_path
 
 from consumers.board import KitchenBoardConsumer
 from consumers.dashboard import DashboardConsumer
@@ -18,6 +18,8 @@ websocket_urlpatterns: list[Any] = [
     path("ws/kitchen/", KitchenBoardConsumer.as_asgi()),
     path("ws/pickup/", PickupScreenConsumer.as_asgi()),
     path("ws/dashboard/", DashboardConsumer.as_asgi()),
+    # Any other path is refused at the handshake (HTTP 403), not failed with a traceback (HTTP 500).
+    re_path(r"", WebsocketDenier.as_asgi()),
 ]
 
 
