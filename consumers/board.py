@@ -67,6 +67,18 @@ def claim_next(action: protocol.Action, user: Any) -> str:
     return f"Next for you: {step_label(step)}."
 
 
+#: The model permission each action amounts to, checked on the user read at that very message.
+PERMISSIONS = {
+    "claim": "orders.change_step",
+    "release": "orders.change_step",
+    "finish": "orders.change_step",
+    "next": "orders.change_step",
+    "deliver": "orders.change_order",
+    "cancel": "orders.change_order",
+}
+#: What the permissions are called to the user.
+PERMISSION_NAMES = {"orders.change_step": "change steps", "orders.change_order": "change orders"}
+
 HANDLERS: dict[str, Callable[[protocol.Action, Any], str]] = {
     "claim": claim,
     "release": release,
@@ -123,7 +135,12 @@ class KitchenBoardConsumer(LiveBoardConsumer):
         return True
 
     async def act(self, action: protocol.Action) -> None:
-        """Carry out the action as the user read at this message (runs in a thread)."""
+        """Carry out the action as the user read at this message, if they hold its permission."""
+        needed = PERMISSIONS[action.type]
+        if not self.user.has_perm(needed):
+            text = f"You need the permission to {PERMISSION_NAMES[needed]} ({needed})."
+            await self.send_json(protocol.error("not_permitted", text, action))
+            return
         try:
             text = await database_sync_to_async(HANDLERS[action.type])(action, self.user)
         except OrderError as problem:

@@ -1,6 +1,7 @@
 """The kitchen board over a websocket: snapshot, live events, actions, lost events and task state."""
 
 import asyncio
+import io
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -280,3 +281,14 @@ async def test_a_non_staff_users_snapshot_never_leaves(connect, order):
     customer = await sync_to_async(make_user)("carol")
     board, _ = await connect(user=customer)
     assert await board.communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": 4403}
+
+
+def test_the_demo_kitchen_account_may_take_every_board_action():
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from consumers.board import PERMISSIONS
+
+    call_command("seed_demo", stdout=io.StringIO())
+    kitchen = get_user_model().objects.get(username="kitchen")
+    assert kitchen.has_perms(PERMISSIONS.values())
