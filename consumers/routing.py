@@ -4,10 +4,11 @@ from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.urls import path, re_path
 
+from consumers import origins
 from consumers.board import KitchenBoardConsumer
 from consumers.dashboard import DashboardConsumer
 from consumers.pickup import PickupScreenConsumer
@@ -24,7 +25,7 @@ websocket_urlpatterns: list[Any] = [
 
 
 def websocket_application() -> Any:
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    return origins.OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 
 def channel_routes() -> dict[str, Any]:

@@ -76,8 +76,11 @@ class Daphne:
 
 
 @pytest.fixture(scope="module")
-def daphne(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daphne]:
-    server = Daphne(tmp_path_factory.mktemp("daphne"))
+def daphne(
+    request: pytest.FixtureRequest, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Daphne]:
+    """The module's server; a module's DAPHNE_ENV adds to its environment."""
+    server = Daphne(tmp_path_factory.mktemp("daphne"), **getattr(request.module, "DAPHNE_ENV", {}))
     layer = override_settings(CHANNEL_LAYERS=server.layer())
     layer.enable()
     server.process.start()
