@@ -22,8 +22,8 @@ from consumers.socket import GuardedSocket, setting
 
 logger = logging.getLogger("consumers")
 
-#: Seconds a skipped event number may arrive late (events of one sender can overtake each other) before
-#: the board counts it lost.
+#: Seconds a skipped event number may arrive late (Redis delivers a sender's events slightly out of order) before
+#: the board counts it lost; each number gets its own wait.
 GAP_GRACE = 0.5
 #: Most skipped numbers awaited at once.
 MAX_GAP = 100
@@ -73,7 +73,8 @@ class LiveBoardConsumer(GuardedSocket):
         self.floor = float("-inf")
         self.stamps: dict[int, float] = {}
         self.sources: dict[str, int] = {}
-        self.missing: set[tuple[str, int]] = set()
+        # Each skipped event number, and when it counts as lost.
+        self.missing: dict[tuple[str, int], float] = {}
         self.timers = set()
         if not await self.admit():
             return
@@ -110,8 +111,9 @@ class LiveBoardConsumer(GuardedSocket):
         else:
             await self.act(action)
 
-    async def send_snapshot(self) -> None:
-        self.floor, cards = await self.board_reads.now(None)
+    async def send_snapshot(self, read: tuple[float, dict[int, dict[str, Any]]] | None = None) -> None:
+        """Send every card, as read now or by ``read`` (when it began, the cards)."""
+        self.floor, cards = read or await self.board_reads.now(None)
         self.cards, self.stamps = dict(cards), {}
         for order_id, card in self.cards.items():
             self.seen(order_id, card)
@@ -157,14 +159,20 @@ class LiveBoardConsumer(GuardedSocket):
         await self.show(order_id, card, change, read_at)
 
     async def resync(self) -> None:
-        """Bring the client's cards in line with the database."""
+        """Bring the client's cards in line with the database: the cards that differ, or a snapshot when smaller."""
         read_at, cards = await self.board_reads.now(None)
         if not await self.allowed(read_at):
             return
-        for order_id in self.cards.keys() - cards.keys():
+        changed = [order_id for order_id, card in cards.items() if self.cards.get(order_id) != card]
+        removed = self.cards.keys() - cards.keys()
+        # A snapshot carries every card in one message: smaller once every card changed and more than one goes.
+        if len(changed) == len(cards) and len(changed) + len(removed) > 1:
+            await self.send_snapshot((read_at, cards))
+            return
+        for order_id in removed:
             await self.show(order_id, None, "resync", read_at)
-        for order_id, card in cards.items():
-            await self.show(order_id, card, "resync", read_at)
+        for order_id in changed:
+            await self.show(order_id, cards[order_id], "resync", read_at)
         # Every card is now at least as new as this read, so older reads of any order are stale.
         self.floor = max(self.floor, read_at)
         self.stamps = {order_id: stamp for order_id, stamp in self.stamps.items() if stamp > self.floor}
@@ -192,23 +200,30 @@ class LiveBoardConsumer(GuardedSocket):
             await self.refresh(order_id, str(event.get("change", "")), event_key(event))
 
     def note_number(self, event: dict[str, Any]) -> None:
-        """Keep track of the sender's event numbers; a skipped one is awaited for GAP_GRACE, then counted lost."""
+        """Keep track of the sender's event numbers; each skipped one is awaited GAP_GRACE on its own, then lost."""
         key = event_key(event)
         if key is None:
             return
         source, number, _ = key
         last = self.sources.get(source)
         self.sources[source] = max(number, last or 0)
-        self.missing.discard((source, number))
+        self.missing.pop((source, number), None)
         if last is not None and number > last + 1:
-            self.missing.update((source, skipped) for skipped in range(max(last + 1, number - MAX_GAP), number))
+            lost_at = time.monotonic() + GAP_GRACE
+            for skipped in range(max(last + 1, number - MAX_GAP), number):
+                self.missing.setdefault((source, skipped), lost_at)
             self.start_timer(self.post_later(GAP_GRACE, {"type": "board.gap_check"}))
 
     async def board_gap_check(self, message: dict[str, Any]) -> None:
-        if self.missing and await self.allowed(time.monotonic()):
-            logger.info("Board missed an event; sending a snapshot", extra={"board": self.board})
-            self.missing.clear()
-            await self.send_snapshot()
+        """Numbers whose wait is over are lost: send the client what changed (events the board cannot replay)."""
+        now = time.monotonic()
+        lost = [key for key, lost_at in self.missing.items() if lost_at <= now]
+        if not lost or self.closed:
+            return
+        for key in lost:
+            del self.missing[key]
+        logger.info("Board missed events; sending what changed", extra={"board": self.board, "lost": len(lost)})
+        await self.resync()
 
     def start_timer(self, coroutine: Coroutine[Any, Any, None]) -> None:
         timer = asyncio.ensure_future(coroutine)
