@@ -17,7 +17,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from django.utils import timezone
 
-from consumers import protocol, reads, relay
+from consumers import backlog, protocol, reads, relay
 from consumers.socket import GuardedSocket, setting
 
 logger = logging.getLogger("consumers")
@@ -30,8 +30,18 @@ MAX_GAP = 100
 #: The messages every board of a process may get at once: group events, the relay's, and the timers' of boards
 #: that connected together. Their handlers reach the database only through the shared reads.
 SHARED_MESSAGES = frozenset(
-    {"order.changed", "task.changed", "task.changes", relay.RESUMED, "board.resync", "board.gap_check"}
+    {
+        "order.changed",
+        "task.changed",
+        "task.changes",
+        relay.RESUMED,
+        "board.resync",
+        "board.gap_check",
+        "board.catch_up",
+    }
 )
+#: Seconds between two looks at a client that is behind.
+CATCH_UP_CHECK = 0.1
 
 
 def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -76,6 +86,12 @@ class LiveBoardConsumer(GuardedSocket):
         # Each skipped event number, and when it counts as lost.
         self.missing: dict[tuple[str, int], float] = {}
         self.timers = set()
+        self.backlog = self.scope.get("backlog") or backlog.Backlog(None)
+        #: Bytes a client may leave unread before pushes wait for it (then it gets what changed, or is dropped).
+        self.send_buffer = setting("BOARD_SEND_BUFFER", 1 << 20)
+        self.slow_grace = setting("BOARD_SLOW_GRACE", 5.0)
+        self.behind_since: float | None = None
+        self.snapshot_owed = False
         if not await self.admit():
             return
         # Join before reading, so no change falls between the snapshot and the first event.
@@ -112,7 +128,10 @@ class LiveBoardConsumer(GuardedSocket):
             await self.act(action)
 
     async def send_snapshot(self, read: tuple[float, dict[int, dict[str, Any]]] | None = None) -> None:
-        """Send every card, as read now or by ``read`` (when it began, the cards)."""
+        """Send every card, as read now or by ``read`` (when it began, the cards); owed while the client is behind."""
+        if self.behind():
+            self.snapshot_owed = True
+            return
         self.floor, cards = read or await self.board_reads.now(None)
         self.cards, self.stamps = dict(cards), {}
         for order_id, card in self.cards.items():
@@ -134,7 +153,7 @@ class LiveBoardConsumer(GuardedSocket):
 
     async def show(self, order_id: int, card: dict[str, Any] | None, change: str, read_at: float) -> None:
         """Send the client the order's new card, or its removal; nothing when the client has it or a newer one."""
-        if read_at < self.stamps.get(order_id, self.floor) or not await self.allowed(read_at):
+        if self.behind() or read_at < self.stamps.get(order_id, self.floor) or not await self.allowed(read_at):
             return
         self.stamps[order_id] = read_at
         old = self.cards.get(order_id)
@@ -160,6 +179,8 @@ class LiveBoardConsumer(GuardedSocket):
 
     async def resync(self) -> None:
         """Bring the client's cards in line with the database: the cards that differ, or a snapshot when smaller."""
+        if self.behind():
+            return  # it gets what changed once it caught up
         read_at, cards = await self.board_reads.now(None)
         if not await self.allowed(read_at):
             return
@@ -176,6 +197,29 @@ class LiveBoardConsumer(GuardedSocket):
         # Every card is now at least as new as this read, so older reads of any order are stale.
         self.floor = max(self.floor, read_at)
         self.stamps = {order_id: stamp for order_id, stamp in self.stamps.items() if stamp > self.floor}
+
+    def behind(self) -> bool:
+        """Whether the client has more than send_buffer bytes unread: pushes then wait until it caught up."""
+        if self.behind_since is None and self.backlog.unsent() > self.send_buffer:
+            self.behind_since = time.monotonic()
+            self.start_timer(self.catch_up_timer())
+        return self.behind_since is not None
+
+    async def catch_up_timer(self) -> None:
+        while self.behind_since is not None and not self.closed:
+            await self.post_later(CATCH_UP_CHECK, {"type": "board.catch_up"})
+
+    async def board_catch_up(self, message: dict[str, Any]) -> None:
+        """A client behind gets what changed once it read half its buffer, or is dropped after slow_grace."""
+        if self.behind_since is None or self.closed:
+            return
+        if self.backlog.unsent() <= self.send_buffer // 2:
+            self.behind_since = None
+            owed, self.snapshot_owed = self.snapshot_owed, False
+            await (self.send_snapshot() if owed else self.resync())
+        elif time.monotonic() - self.behind_since > self.slow_grace:
+            logger.info("Board client too slow; dropped", extra={"board": self.board})
+            await self.close(protocol.TOO_SLOW)
 
     async def resync_timer(self, interval: float) -> None:
         # The timer only posts a message to this consumer, so resyncs queue up with events

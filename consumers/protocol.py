@@ -22,6 +22,8 @@ TOO_LARGE = 4413
 NOT_LOGGED_IN = 4401
 #: Logged in, but not allowed this socket: not staff, or without a permission it needs.
 NOT_ALLOWED = 4403
+#: The client stayed more than BOARD_SEND_BUFFER bytes behind for BOARD_SLOW_GRACE seconds (HTTP 408).
+TOO_SLOW = 4408
 #: The client went on sending actions long after being told to slow down.
 FLOODING = 4429
 

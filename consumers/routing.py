@@ -8,7 +8,7 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.urls import path, re_path
 
-from consumers import origins
+from consumers import backlog, origins
 from consumers.board import KitchenBoardConsumer
 from consumers.dashboard import DashboardConsumer
 from consumers.pickup import PickupScreenConsumer
@@ -25,7 +25,7 @@ websocket_urlpatterns: list[Any] = [
 
 
 def websocket_application() -> Any:
-    return origins.OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    return backlog.BacklogMiddleware(origins.OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
 
 
 def channel_routes() -> dict[str, Any]:
