@@ -4,11 +4,12 @@
 clients read everything, and with --slow one more client stops reading after its snapshot. Run with the
 shared PostgreSQL and Redis (it makes and drops a database of its own, and uses a Redis prefix of its own):
 
-    .venv/bin/python -m benchmarks.boards [--slow] [--root <a checkout to serve from>]
+    .venv/bin/python -m benchmarks.boards [--slow [--greedy]] [--root <a checkout to serve from>]
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -53,8 +54,9 @@ def seed(orders: int) -> tuple[list[int], str]:
 class Client:
     """A kitchen board client that counts what it is sent; a slow one stops reading after its snapshot."""
 
-    def __init__(self, slow: bool = False) -> None:
+    def __init__(self, slow: bool = False, greedy: bool = False) -> None:
         self.slow = slow
+        self.greedy = greedy
         self.counts: dict[str, int] = {}
         self.bytes = 0
         self.closed: tuple[float, int | None] | None = None
@@ -75,10 +77,20 @@ class Client:
                     self.counts[kind] = self.counts.get(kind, 0) + 1
                     self.last = time.monotonic()
                     if self.slow:
+                        if self.greedy:  # asks for a snapshot five times a second (the rate limit)
+                            self.asking = asyncio.ensure_future(self.ask(socket))
                         await socket.wait_closed()  # reads nothing more
             except websockets.ConnectionClosed:
                 pass
             self.closed = (time.monotonic(), socket.close_code)
+
+    async def ask(self, socket: Any) -> None:
+        import websockets
+
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                await socket.send('{"type": "snapshot", "version": 1}')
+                await asyncio.sleep(0.2)
 
 
 async def publish(order_ids: list[int], events: int) -> float:
@@ -113,7 +125,9 @@ async def measure(port: int, pid: int, cookie: str, order_ids: list[int], option
     from benchmarks import processes
 
     url, origin = f"ws://127.0.0.1:{port}/ws/kitchen/", f"http://127.0.0.1:{port}"
-    clients = [Client() for _ in range(options.clients)] + ([Client(slow=True)] if options.slow else [])
+    clients = [Client() for _ in range(options.clients)] + (
+        [Client(slow=True, greedy=options.greedy)] if options.slow else []
+    )
     running = [asyncio.ensure_future(client.run(url, cookie, origin)) for client in clients]
     while any(not client.counts for client in clients):
         await asyncio.sleep(0.1)
@@ -157,7 +171,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=625)
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=3)
-    parser.add_argument("--slow", action="store_true")
+    parser.add_argument("--slow", action="store_true", help="one more client, which stops reading")
+    parser.add_argument("--greedy", action="store_true", help="the slow client asks for snapshots meanwhile")
     options = parser.parse_args()
     database, prefix = f"bench_boards_{os.getpid()}", f"bench-boards-{uuid.uuid4().hex[:8]}"
     setup(database, prefix)
