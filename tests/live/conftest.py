@@ -52,7 +52,8 @@ class Daphne:
 
     def layer(self) -> dict[str, Any]:
         """The channel layer the server reads, so this process's order events reach it."""
-        config = {"hosts": [{"address": SHARED_REDIS}], "prefix": self.prefix}
+        # No worker takes the task messages here: room for every one the tests' orders enqueue.
+        config = {"hosts": [{"address": SHARED_REDIS}], "prefix": self.prefix, "capacity": 100_000}
         return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
 
     def url(self, path: str) -> str:
@@ -101,6 +102,8 @@ async def live(daphne: Daphne, transactional_db: None) -> AsyncIterator[Daphne]:
     yield daphne
     await outbox.aflush()
     outbox.use_loop(None)
+    # The outbox writes from this loop's threads when a send fails: their connections go with the test.
+    await asyncio.get_running_loop().run_in_executor(None, connections.close_all)
 
 
 @pytest.fixture
