@@ -1,4 +1,4 @@
-"""Who is on the other end of a board's websocket, read again from the session store on every action."""
+"""Who is on the other end of a websocket, read again from the session store on every check."""
 
 from importlib import import_module
 from types import SimpleNamespace
@@ -11,16 +11,20 @@ from consumers import protocol
 
 
 def session_user(session_key: str | None) -> Any:
-    """The user the session belongs to now; AnonymousUser once it was logged out, expired or deactivated."""
+    """The user the session belongs to now, permissions loaded; AnonymousUser once it was logged out, expired or
+    deactivated."""
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     # auth.get_user reads only request.session, so a namespace holding the store stands in for the request.
-    return auth.get_user(SimpleNamespace(session=store))
+    user = auth.get_user(SimpleNamespace(session=store))
+    if user.is_authenticated and user.is_active:
+        user.get_all_permissions()  # cached on the user: has_perm needs no query from here on
+    return user
 
 
-def refusal(user: Any) -> int | None:
-    """The close code that keeps ``user`` off the kitchen board, or None for active kitchen staff."""
+def refusal(user: Any, permissions: tuple[str, ...] = ()) -> int | None:
+    """The close code that keeps ``user`` off a socket for active staff holding ``permissions``; None lets them in."""
     if user is None or not user.is_authenticated or not user.is_active:
         return protocol.NOT_LOGGED_IN
-    if not user.is_staff:
-        return protocol.NOT_STAFF
+    if not user.is_staff or not user.has_perms(permissions):
+        return protocol.NOT_ALLOWED
     return None

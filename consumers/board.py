@@ -8,7 +8,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 
-from consumers import access, cards, protocol, reads
+from consumers import cards, protocol, reads
 from consumers.live import LiveBoardConsumer
 from orders import events, picking, services
 from orders.exceptions import (
@@ -34,14 +34,6 @@ ERROR_CODES = [
     (NotKitchenStaff, "not_staff"),
     (OrderError, "refused"),
 ]
-
-
-class AccessLost(Exception):
-    """Raised when the session behind a board no longer belongs to active kitchen staff."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def step_label(step: Step) -> str:
@@ -75,6 +67,18 @@ def claim_next(action: protocol.Action, user: Any) -> str:
     return f"Next for you: {step_label(step)}."
 
 
+#: The model permission each action amounts to, checked on the user read at that very message.
+PERMISSIONS = {
+    "claim": "orders.change_step",
+    "release": "orders.change_step",
+    "finish": "orders.change_step",
+    "next": "orders.change_step",
+    "deliver": "orders.change_order",
+    "cancel": "orders.change_order",
+}
+#: What the permissions are called to the user.
+PERMISSION_NAMES = {"orders.change_step": "change steps", "orders.change_order": "change orders"}
+
 HANDLERS: dict[str, Callable[[protocol.Action, Any], str]] = {
     "claim": claim,
     "release": release,
@@ -100,16 +104,15 @@ def error_code(problem: OrderError) -> str:
 
 
 class KitchenBoardConsumer(LiveBoardConsumer):
-    """Staff only; the session is read again before every action, so a logout elsewhere ends access."""
+    """Active staff only; the session is read again on every message and push, so a logout elsewhere ends access."""
 
     board = "kitchen"
-    allowed_actions = frozenset(protocol.ACTIONS)
+    actions = protocol.ACTIONS
+    permissions = ()
     board_reads = reads.SharedReads(lambda _: {card["id"]: card for card in cards.kitchen_cards()})
     card_reads = reads.SharedReads(cards.kitchen_card_of)
     #: The order each task works for; it never changes, so any earlier read of it will do.
     task_order_reads = reads.SharedReads(order_of_task)
-    #: Who a session belongs to now: the periodic resyncs of the boards of one session share one read.
-    session_reads = reads.SharedReads(access.session_user)
 
     def board_groups(self) -> tuple[str, ...]:
         return (events.KITCHEN_GROUP, conf.get().EVENTS_GROUP)
@@ -126,22 +129,20 @@ class KitchenBoardConsumer(LiveBoardConsumer):
 
     async def admit(self) -> bool:
         self.task_orders: dict[str, int] = {}
-        user = self.scope.get("user")
-        await self.accept()
-        code = access.refusal(user)
-        if code is not None:
-            await self.close(code)
+        if not await super().admit():
             return False
-        self.username = user.get_username()
-        self.session_key = self.scope["session"].session_key
+        self.username = self.user.get_username()
         return True
 
     async def act(self, action: protocol.Action) -> None:
+        """Carry out the action as the user read at this message, if they hold its permission."""
+        needed = PERMISSIONS[action.type]
+        if not self.user.has_perm(needed):
+            text = f"You need the permission to {PERMISSION_NAMES[needed]} ({needed})."
+            await self.send_json(protocol.error("not_permitted", text, action))
+            return
         try:
-            text = await database_sync_to_async(self.perform)(action)
-        except AccessLost as lost:
-            await self.send_json(protocol.error("access_lost", "Your session has ended; log in again.", action))
-            await self.close(lost.code)
+            text = await database_sync_to_async(HANDLERS[action.type])(action, self.user)
         except OrderError as problem:
             await self.send_json(protocol.error(error_code(problem), str(problem), action))
         except Exception:
@@ -149,25 +150,6 @@ class KitchenBoardConsumer(LiveBoardConsumer):
             await self.send_json(protocol.error("server_error", "Something went wrong; try again.", action))
         else:
             await self.send_json(protocol.ok(action, text))
-
-    def perform(self, action: protocol.Action) -> str:
-        """Check the session again, then carry out the action (runs in a thread)."""
-        self.check_access()
-        return HANDLERS[action.type](action, self.user)
-
-    def check_access(self) -> None:
-        self.user = access.session_user(self.session_key)
-        code = access.refusal(self.user)
-        if code is not None:
-            raise AccessLost(code)
-
-    async def resync(self) -> None:
-        _, user = await self.session_reads.now(self.session_key)
-        code = access.refusal(user)
-        if code is not None:
-            await self.close(code)
-            return
-        await super().resync()
 
     async def task_changes(self, message: dict[str, Any]) -> None:
         """The retry layer's events of one moment, published together."""

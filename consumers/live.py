@@ -10,36 +10,38 @@ its read began, and a card read earlier than the one the client has is never sen
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.utils import timezone
 
-from consumers import protocol, reads, relay
-from consumers.throttle import TokenBucket
+from consumers import backlog, protocol, reads, relay
+from consumers.socket import GuardedSocket, setting
 
 logger = logging.getLogger("consumers")
 
-#: Refused actions in a row after which a flooding client is disconnected.
-FLOOD_LIMIT = 30
-#: Seconds a skipped event number may arrive late (events of one sender can overtake each other) before
-#: the board counts it lost.
+#: Seconds a skipped event number may arrive late (Redis delivers a sender's events slightly out of order) before
+#: the board counts it lost; each number gets its own wait.
 GAP_GRACE = 0.5
 #: Most skipped numbers awaited at once.
 MAX_GAP = 100
 #: The messages every board of a process may get at once: group events, the relay's, and the timers' of boards
 #: that connected together. Their handlers reach the database only through the shared reads.
 SHARED_MESSAGES = frozenset(
-    {"order.changed", "task.changed", "task.changes", relay.RESUMED, "board.resync", "board.gap_check"}
+    {
+        "order.changed",
+        "task.changed",
+        "task.changes",
+        relay.RESUMED,
+        "board.resync",
+        "board.gap_check",
+        "board.catch_up",
+    }
 )
-
-
-def setting(name: str, default: Any) -> Any:
-    """A board setting, read when a connection opens so tests can change it."""
-    return getattr(settings, name, default)
+#: Seconds between two looks at a client that is behind.
+CATCH_UP_CHECK = 0.1
 
 
 def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -50,13 +52,11 @@ def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
     return source, number, event.get("order_id")
 
 
-class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
+class LiveBoardConsumer(GuardedSocket):
     """A board: subclasses name their groups and cards, and may take actions besides "snapshot"."""
 
     board = ""
-    allowed_actions: frozenset[str] | None = None
     timers: set[asyncio.Future[None]] = frozenset()  # type: ignore[assignment]
-    closed = False
 
     def board_groups(self) -> tuple[str, ...]:
         raise NotImplementedError
@@ -73,11 +73,6 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
     def seen(self, order_id: int, card: dict[str, Any]) -> None:
         """Called with every card the client is sent."""
 
-    async def admit(self) -> bool:
-        """Accept the connection, or close it with a code and return False."""
-        await self.accept()
-        return True
-
     async def act(self, action: protocol.Action) -> None:
         """Carry out an action other than "snapshot"."""
 
@@ -88,10 +83,15 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
         self.floor = float("-inf")
         self.stamps: dict[int, float] = {}
         self.sources: dict[str, int] = {}
-        self.missing: set[tuple[str, int]] = set()
-        self.bucket = TokenBucket(*setting("BOARD_RATE_LIMIT", (10, 5.0)))
-        self.refused = 0
+        # Each skipped event number, and when it counts as lost.
+        self.missing: dict[tuple[str, int], float] = {}
         self.timers = set()
+        self.backlog = self.scope.get("backlog") or backlog.Backlog(None)
+        #: Bytes a client may leave unread before pushes wait for it (then it gets what changed, or is dropped).
+        self.send_buffer = setting("BOARD_SEND_BUFFER", 1 << 20)
+        self.slow_grace = setting("BOARD_SLOW_GRACE", 5.0)
+        self.behind_since: float | None = None
+        self.snapshot_owed = False
         if not await self.admit():
             return
         # Join before reading, so no change falls between the snapshot and the first event.
@@ -114,46 +114,25 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
             self.stop_timers()  # also when the server cancels the consumer instead of calling disconnect
 
     async def disconnect(self, code: int) -> None:
-        self.closed = True
         self.stop_timers()
-        await self.stop_listening()
+        await super().disconnect(code)
 
     def stop_timers(self) -> None:
         for timer in list(self.timers):
             timer.cancel()
 
-    async def close(self, code: int | None = None, reason: str | None = None) -> None:
-        self.closed = True
-        await super().close(code, reason)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closed:
-            return
-        if not self.bucket.take():
-            await self.slow_down()
-            return
-        self.refused = 0
-        try:
-            action = protocol.parse(text_data, self.allowed_actions)
-        except protocol.ProtocolError as problem:
-            await self.send_json(protocol.error(problem.code, problem.message))
-            if problem.code == "too_large":
-                await self.close(protocol.TOO_LARGE)
-            return
+    async def handle(self, action: protocol.Action) -> None:
         if action.type == "snapshot":
             await self.send_snapshot()
         else:
             await self.act(action)
 
-    async def slow_down(self) -> None:
-        self.refused += 1
-        if self.refused > FLOOD_LIMIT:
-            await self.close(protocol.FLOODING)
+    async def send_snapshot(self, read: tuple[float, dict[int, dict[str, Any]]] | None = None) -> None:
+        """Send every card, as read now or by ``read`` (when it began, the cards); owed while the client is behind."""
+        if self.behind():
+            self.snapshot_owed = True
             return
-        await self.send_json(protocol.error("rate_limited", "Too many messages; wait a moment and try again."))
-
-    async def send_snapshot(self) -> None:
-        self.floor, cards = await self.board_reads.now(None)
+        self.floor, cards = read or await self.board_reads.now(None)
         self.cards, self.stamps = dict(cards), {}
         for order_id, card in self.cards.items():
             self.seen(order_id, card)
@@ -174,7 +153,7 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
 
     async def show(self, order_id: int, card: dict[str, Any] | None, change: str, read_at: float) -> None:
         """Send the client the order's new card, or its removal; nothing when the client has it or a newer one."""
-        if read_at < self.stamps.get(order_id, self.floor) or self.closed:
+        if self.behind() or read_at < self.stamps.get(order_id, self.floor) or not await self.allowed(read_at):
             return
         self.stamps[order_id] = read_at
         old = self.cards.get(order_id)
@@ -199,15 +178,48 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
         await self.show(order_id, card, change, read_at)
 
     async def resync(self) -> None:
-        """Bring the client's cards in line with the database."""
+        """Bring the client's cards in line with the database: the cards that differ, or a snapshot when smaller."""
+        if self.behind():
+            return  # it gets what changed once it caught up
         read_at, cards = await self.board_reads.now(None)
-        for order_id in self.cards.keys() - cards.keys():
+        if not await self.allowed(read_at):
+            return
+        changed = [order_id for order_id, card in cards.items() if self.cards.get(order_id) != card]
+        removed = self.cards.keys() - cards.keys()
+        # A snapshot carries every card in one message: smaller once every card changed and more than one goes.
+        if len(changed) == len(cards) and len(changed) + len(removed) > 1:
+            await self.send_snapshot((read_at, cards))
+            return
+        for order_id in removed:
             await self.show(order_id, None, "resync", read_at)
-        for order_id, card in cards.items():
-            await self.show(order_id, card, "resync", read_at)
+        for order_id in changed:
+            await self.show(order_id, cards[order_id], "resync", read_at)
         # Every card is now at least as new as this read, so older reads of any order are stale.
         self.floor = max(self.floor, read_at)
         self.stamps = {order_id: stamp for order_id, stamp in self.stamps.items() if stamp > self.floor}
+
+    def behind(self) -> bool:
+        """Whether the client has more than send_buffer bytes unread: pushes then wait until it caught up."""
+        if self.behind_since is None and self.backlog.unsent() > self.send_buffer:
+            self.behind_since = time.monotonic()
+            self.start_timer(self.catch_up_timer())
+        return self.behind_since is not None
+
+    async def catch_up_timer(self) -> None:
+        while self.behind_since is not None and not self.closed:
+            await self.post_later(CATCH_UP_CHECK, {"type": "board.catch_up"})
+
+    async def board_catch_up(self, message: dict[str, Any]) -> None:
+        """A client behind gets what changed once it read half its buffer, or is dropped after slow_grace."""
+        if self.behind_since is None or self.closed:
+            return
+        if self.backlog.unsent() <= self.send_buffer // 2:
+            self.behind_since = None
+            owed, self.snapshot_owed = self.snapshot_owed, False
+            await (self.send_snapshot() if owed else self.resync())
+        elif time.monotonic() - self.behind_since > self.slow_grace:
+            logger.info("Board client too slow; dropped", extra={"board": self.board})
+            await self.close(protocol.TOO_SLOW)
 
     async def resync_timer(self, interval: float) -> None:
         # The timer only posts a message to this consumer, so resyncs queue up with events
@@ -232,23 +244,30 @@ class LiveBoardConsumer(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
             await self.refresh(order_id, str(event.get("change", "")), event_key(event))
 
     def note_number(self, event: dict[str, Any]) -> None:
-        """Keep track of the sender's event numbers; a skipped one is awaited for GAP_GRACE, then counted lost."""
+        """Keep track of the sender's event numbers; each skipped one is awaited GAP_GRACE on its own, then lost."""
         key = event_key(event)
         if key is None:
             return
         source, number, _ = key
         last = self.sources.get(source)
         self.sources[source] = max(number, last or 0)
-        self.missing.discard((source, number))
+        self.missing.pop((source, number), None)
         if last is not None and number > last + 1:
-            self.missing.update((source, skipped) for skipped in range(max(last + 1, number - MAX_GAP), number))
+            lost_at = time.monotonic() + GAP_GRACE
+            for skipped in range(max(last + 1, number - MAX_GAP), number):
+                self.missing.setdefault((source, skipped), lost_at)
             self.start_timer(self.post_later(GAP_GRACE, {"type": "board.gap_check"}))
 
     async def board_gap_check(self, message: dict[str, Any]) -> None:
-        if self.missing and not self.closed:
-            logger.info("Board missed an event; sending a snapshot", extra={"board": self.board})
-            self.missing.clear()
-            await self.send_snapshot()
+        """Numbers whose wait is over are lost: send the client what changed (events the board cannot replay)."""
+        now = time.monotonic()
+        lost = [key for key, lost_at in self.missing.items() if lost_at <= now]
+        if not lost or self.closed:
+            return
+        for key in lost:
+            del self.missing[key]
+        logger.info("Board missed events; sending what changed", extra={"board": self.board, "lost": len(lost)})
+        await self.resync()
 
     def start_timer(self, coroutine: Coroutine[Any, Any, None]) -> None:
         timer = asyncio.ensure_future(coroutine)

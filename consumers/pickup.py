@@ -9,7 +9,7 @@ class PickupScreenConsumer(LiveBoardConsumer):
     """Anyone may watch; the only message it takes is a request for a fresh snapshot."""
 
     board = "pickup"
-    allowed_actions = protocol.PICKUP_ACTIONS
+    actions = protocol.PICKUP_ACTIONS
     board_reads = reads.SharedReads(lambda _: cards.pickup_cards())
     card_reads = reads.SharedReads(cards.pickup_card_of)
 

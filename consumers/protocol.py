@@ -1,6 +1,6 @@
-"""The boards' websocket message format, version 1: what a client may send, what it gets back, how it is closed.
+"""The websockets' message format, version 1: what a client may send, what it gets back, how it is closed.
 
-Every message is a JSON object with a "type" and "version": 1. Clients send actions; the server sends a
+Every message is a JSON object with a "type" and "version": 1. Board clients send actions; the server sends a
 "snapshot", then numbered "order" and "order.removed" events, and an "ok" or "error" reply to each action.
 """
 
@@ -9,18 +9,21 @@ from dataclasses import dataclass
 from typing import Any
 
 VERSION = 1
-#: Longest text frame a board accepts, in bytes; anything longer closes the socket with TOO_LARGE.
+#: Longest text frame a socket accepts, in bytes; anything longer closes the socket with TOO_LARGE.
 MAX_FRAME = 4096
 #: Longest "ref" a client may attach to an action to recognise its reply.
 MAX_REF = 64
 
-# Close codes: the standard ones where they fit, 4000-4999 for the application's own.
-#: A frame is longer than MAX_FRAME (RFC 6455 "message too big").
-TOO_LARGE = 1009
+# Close codes: daphne lets an application close only with 1000 or 3000-4999 (anything else fails with 1011 and a
+# traceback), so the application's own are 4000 plus the HTTP status that says the same.
+#: A frame is longer than MAX_FRAME (HTTP 413 "content too large").
+TOO_LARGE = 4413
 #: No valid session: never logged in, logged out elsewhere, or the account was deactivated.
 NOT_LOGGED_IN = 4401
-#: Logged in, but not kitchen staff.
-NOT_STAFF = 4403
+#: Logged in, but not allowed this socket: not staff, or without a permission it needs.
+NOT_ALLOWED = 4403
+#: The client stayed more than BOARD_SEND_BUFFER bytes behind for BOARD_SLOW_GRACE seconds (HTTP 408).
+TOO_SLOW = 4408
 #: The client went on sending actions long after being told to slow down.
 FLOODING = 4429
 
@@ -45,7 +48,7 @@ class Action:
 
 
 #: Each action type and the id field it needs (None: no id).
-ACTIONS = {
+ACTIONS: dict[str, str | None] = {
     "snapshot": None,
     "claim": "step_id",
     "release": "step_id",
@@ -55,18 +58,20 @@ ACTIONS = {
     "next": None,
 }
 #: The only message the public pickup screen takes.
-PICKUP_ACTIONS = frozenset({"snapshot"})
+PICKUP_ACTIONS: dict[str, str | None] = {"snapshot": None}
+#: The only message the task dashboard's feed takes: a request for fresh figures.
+DASHBOARD_ACTIONS: dict[str, str | None] = {"refresh": None}
 
 
-def parse(text: str | None, allowed: frozenset[str] | None = None) -> Action:
-    """Read one client frame as an action of one of the ``allowed`` types, or raise ProtocolError."""
+def parse(text: str | None, actions: dict[str, str | None] = ACTIONS) -> Action:
+    """Read one client frame as one of ``actions`` (type → the id field it needs), or raise ProtocolError."""
     content = decode(text)
     kind = content.get("type")
-    if not isinstance(kind, str) or kind not in ACTIONS or (allowed is not None and kind not in allowed):
+    if not isinstance(kind, str) or kind not in actions:
         raise ProtocolError("unknown_type", f"Unknown message type {str(kind)[:40]!r}.")
     if content.get("version") != VERSION:
         raise ProtocolError("bad_version", f'Send "version": {VERSION}; this server speaks version {VERSION}.')
-    field = ACTIONS[kind]
+    field = actions[kind]
     ids = {field: read_id(content, field)} if field else {}
     return Action(type=kind, ref=read_ref(content), **ids)
 

@@ -265,3 +265,8 @@ if REDIS_URLS:
 # Maintenance, scheduled by the dispatcher: old delivery rows, stale heartbeats, old finished tasks
 # (unless RETRY_PERIODIC in the environment says otherwise).
 globals().setdefault("RETRY_PERIODIC", {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}})
+
+# Live boards: bytes a client may leave unread before pushes wait for it, and seconds it may stay so before it
+# is dropped (README: Live boards).
+BOARD_SEND_BUFFER = env.read_int("BOARD_SEND_BUFFER", 1024 * 1024, minimum=4096)
+BOARD_SLOW_GRACE = float(env.read_int("BOARD_SLOW_GRACE", 5, minimum=1))

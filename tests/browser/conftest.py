@@ -13,7 +13,7 @@ from django.db import connection
 from playwright.async_api import async_playwright
 
 from tests import processes
-from tests.consumers.conftest import make_user, session_of
+from tests.consumers.conftest import kitchen_staff, session_of
 from tests.processes import Process, free_port, manage, wait_until_listening
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,7 +30,7 @@ CHROMIUM_ARGS = [
 
 
 def staff_member(username: str) -> Any:
-    return get_user_model().objects.filter(username=username).first() or make_user(username, is_staff=True)
+    return get_user_model().objects.filter(username=username).first() or kitchen_staff(username)
 
 
 class Server:

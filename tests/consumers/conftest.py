@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from consumers import routing
+from consumers import board, routing
 from orders import services
 from orders.models import Order
 from retry import conf, runner
@@ -40,6 +40,16 @@ def make_user(username: str, **fields: Any) -> Any:
     return get_user_model().objects.create_user(username, password="cake-pass-1", **fields)
 
 
+def kitchen_staff(username: str) -> Any:
+    """A staff member holding every permission the kitchen board's actions need."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user(username, is_staff=True)
+    codenames = {permission.split(".")[1] for permission in board.PERMISSIONS.values()}
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="orders", codename__in=codenames))
+    return user
+
+
 def session_of(user: Any) -> str:
     """A logged-in session for ``user``: the value of its session cookie."""
     client = Client()
@@ -49,12 +59,12 @@ def session_of(user: Any) -> str:
 
 @pytest.fixture
 async def alice(layer: Any) -> Any:
-    return await sync_to_async(make_user)("alice", is_staff=True)
+    return await sync_to_async(kitchen_staff)("alice")
 
 
 @pytest.fixture
 async def bob(layer: Any) -> Any:
-    return await sync_to_async(make_user)("bob", is_staff=True)
+    return await sync_to_async(kitchen_staff)("bob")
 
 
 @pytest.fixture

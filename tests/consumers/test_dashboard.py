@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import path
 
-from consumers.dashboard import NOT_ALLOWED, DashboardConsumer
+from consumers import protocol
+from consumers.dashboard import DashboardConsumer
 from retry import conf, transitions
 from tests.retry.rows import task
 
@@ -90,6 +91,8 @@ async def test_a_refresh_request_gets_fresh_figures(open_feed):
         ("eve", {"is_staff": True, "is_superuser": True, "is_active": False}),
     ],
 )
-async def test_others_are_refused(open_feed, username, fields):
-    _, (accepted, code) = await open_feed(username, **fields)
-    assert (accepted, code) == (False, NOT_ALLOWED)
+async def test_others_are_closed_out_before_any_figures(open_feed, username, fields):
+    feed, _ = await open_feed(username, **fields)
+    closing = await feed.receive_output(timeout=5)
+    assert closing["type"] == "websocket.close"
+    assert closing["code"] == (protocol.NOT_ALLOWED if username in ("carol", "sam") else protocol.NOT_LOGGED_IN)

@@ -25,7 +25,7 @@ async def test_an_anonymous_visitor_is_closed_out_before_any_data(connect, order
 async def test_a_user_who_is_not_staff_is_closed_out(connect, order):
     carol = await sync_to_async(make_user)("carol")
     board, _ = await connect(user=carol)
-    assert await closed_with(board) == protocol.NOT_STAFF
+    assert await closed_with(board) == protocol.NOT_ALLOWED
 
 
 async def test_a_foreign_origin_is_refused_at_the_handshake_even_with_a_staff_cookie(connect, alice):
@@ -62,7 +62,7 @@ async def test_staff_rights_taken_away_close_the_board_at_the_next_resync(connec
     await board.receive()
     alice.is_staff = False
     await sync_to_async(alice.save)()
-    assert await closed_with(board) == protocol.NOT_STAFF
+    assert await closed_with(board) == protocol.NOT_ALLOWED
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from django.db import transaction
 from orders import services
 from orders.models import Flavour, Order, Size, StaffProfile, Step
 
-KITCHEN_PERMISSIONS = ["view_order", "change_order", "view_step", "view_staffprofile"]
+KITCHEN_PERMISSIONS = ["view_order", "change_order", "view_step", "change_step", "view_staffprofile"]
 DEMO_ORDERS = [
     ("Ada Lovelace", "ada@example.com", Flavour.PISTACHIO, Size.MEDIUM, "Happy birthday, Ada!"),
     ("Grace Hopper", "grace@example.com", Flavour.CHOCOLATE, Size.LARGE, "Welcome aboard"),

@@ -1,0 +1,65 @@
+"""Kitchen board actions against real daphne: each needs the model permission it amounts to, checked per action."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import Permission
+
+from orders import services
+from orders.models import Order, Step
+from tests.factories import ORDER_FIELDS
+from tests.live.conftest import receive, until
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+
+async def reply_to(client, kind: str, **fields) -> dict:
+    import json
+
+    await client.send(json.dumps({"type": kind, "version": 1, "ref": kind, **fields}))
+    while (message := await receive(client)).get("ref") != kind:
+        pass
+    return message
+
+
+@pytest.fixture
+async def order(live):
+    return await sync_to_async(services.place_order)(**ORDER_FIELDS)
+
+
+async def status_of(order) -> str:
+    return (await Order.objects.aget(pk=order.pk)).status
+
+
+async def test_staff_without_permissions_can_watch_but_change_nothing(live, staff, order):
+    sam = await staff("sam")
+    client = await live.connect("/ws/kitchen/", sam)
+    assert [card["id"] for card in (await until(client, "snapshot"))["orders"]] == [order.pk]
+    scoop = await Step.objects.aget(order=order, kind="scoop")
+    for kind, fields in [("cancel", {"order_id": order.pk}), ("claim", {"step_id": scoop.pk}), ("next", {})]:
+        reply = await reply_to(client, kind, **fields)
+        assert (reply["type"], reply["code"]) == ("error", "not_permitted"), kind
+    assert await status_of(order) == Order.Status.RECEIVED
+    assert (await Step.objects.aget(pk=scoop.pk)).status == Step.Status.TODO
+    await client.close()
+
+
+async def test_each_action_needs_its_own_permission(live, staff, order):
+    cook = await staff("cook", "orders.change_step")
+    client = await live.connect("/ws/kitchen/", cook)
+    await until(client, "snapshot")
+    scoop = await Step.objects.aget(order=order, kind="scoop")
+    assert (await reply_to(client, "claim", step_id=scoop.pk))["type"] == "ok"
+    assert (await reply_to(client, "finish", step_id=scoop.pk))["type"] == "ok"
+    assert (await reply_to(client, "cancel", order_id=order.pk))["code"] == "not_permitted"
+    assert await status_of(order) == Order.Status.IN_PROGRESS
+    await client.close()
+
+
+async def test_a_permission_taken_away_is_refused_at_the_next_action(live, staff, order):
+    manager = await staff("manager", "orders.change_step", "orders.change_order")
+    client = await live.connect("/ws/kitchen/", manager)
+    await until(client, "snapshot")
+    await sync_to_async(manager.user_permissions.remove)(await Permission.objects.aget(codename="change_order"))
+    assert (await reply_to(client, "cancel", order_id=order.pk))["code"] == "not_permitted"
+    assert await status_of(order) == Order.Status.RECEIVED
+    await client.close()
