@@ -59,7 +59,9 @@ test-services: $(VENV)/.test-installed
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) REDIS_PREFIX=scoopboard-test-$(RUN_ID) \
 		TEST_DATABASE_NAME=test_scoopboard_$(RUN_ID) $(BIN)/python -m pytest -m services $(PYTEST_ARGS)
 
-test: lint test-sqlite test-services
+# The two passes wait on processes, sockets and timers more than they compute: they run side by side.
+test: lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-services
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \

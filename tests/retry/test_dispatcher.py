@@ -141,7 +141,7 @@ def test_a_layer_that_hangs_instead_of_refusing_does_not_hold_the_pass(layer_mes
     assert "Channels refused task messages" in caplog.text
 
 
-def test_a_lost_lease_is_a_counted_attempt_and_the_task_is_retried():
+def test_a_lost_lease_is_a_recovery_not_charged_to_the_policy_and_the_task_is_retried():
     record = claimed()
     TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
 
@@ -149,11 +149,8 @@ def test_a_lost_lease_is_a_counted_attempt_and_the_task_is_retried():
 
     recovered = TaskRecord.objects.get(pk=record.pk)
     attempt = TaskAttempt.objects.get(task=record)
-    assert (recovered.status, recovered.attempts, recovered.error_class) == (
-        Status.READY,
-        1,
-        "retry.exceptions.LeaseLost",
-    )
+    assert (recovered.status, recovered.attempts, recovered.recoveries, recovered.failures) == (Status.READY, 1, 1, 0)
+    assert recovered.error_class == "retry.exceptions.LeaseLost"
     assert (attempt.outcome, attempt.next_delay) == (Outcome.LOST, pytest.approx(0.05))
 
 
