@@ -175,6 +175,11 @@ def _read(name: str, raw: str, kind: Any) -> Any:
     return value
 
 
+def queues() -> list[str]:
+    """The queues of the ``default`` task backend, as TASKS lists them (Django's own default: one queue)."""
+    return list(settings.TASKS.get("default", {}).get("QUEUES") or ["default"])
+
+
 def reset(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("RETRY_"):
         get.cache_clear()

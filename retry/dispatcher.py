@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.db import close_old_connections, connections
 
-from retry import alarms, clock, conf, heartbeats, runner, schedules, stats, transitions
+from retry import alarms, clock, conf, heartbeats, runner, schedules, transitions
 from retry.transport import channel_for, outbox, run_message
 
 logger = logging.getLogger("retry.dispatcher")
@@ -54,7 +54,7 @@ class Dispatcher:
     def send_due(self, now: datetime, batch: int) -> int:
         """Send each queue's due tasks until its channel refuses one: a full channel costs a row a pass."""
         sent, full = 0, {}
-        for queue in stats.configured_queues():
+        for queue in conf.queues():
             channel = channel_for(queue)
             size = 1 if channel in self.full else batch
             while task_ids := transitions.take_due(now, size, queue):

@@ -3,9 +3,7 @@
 import asyncio
 from typing import Any
 
-from django.conf import settings
-
-from retry import conf
+from retry import conf, transport
 from retry.dispatcher import Dispatcher
 from retry.transport import outbox
 from retry.worker import RetryWorker
@@ -15,8 +13,7 @@ class Embedded:
     """Task workers for every queue and a dispatcher, run as tasks of the current event loop."""
 
     def __init__(self, application: Any, channel_layer: Any) -> None:
-        queues = settings.TASKS["default"].get("QUEUES") or ["default"]
-        channels = [conf.get().CHANNEL_PREFIX + queue for queue in queues]
+        channels = [transport.channel_for(queue) for queue in conf.queues()]
         self.worker = RetryWorker(application, channels, channel_layer, handle_signals=False)
         self.dispatcher = Dispatcher()
         self.stop_dispatcher = asyncio.Event()

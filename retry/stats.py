@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, F, FloatField, Func, Min, Q, Sum, Value
 from django.db.models.lookups import LessThanOrEqual
 from django.tasks.base import TaskResultStatus as Status
@@ -133,7 +132,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     """Every figure of the dashboard, as of ``now`` (the database's clock by default)."""
     now = now or clock.db_now()
     since = now - timedelta(seconds=WINDOW)
-    figures = {queue: QueueFigures(queue) for queue in configured_queues()}
+    figures = {queue: QueueFigures(queue) for queue in conf.queues()}
     _add_backlog(figures, now)
     _add_window(figures, since)
     _add_waits(figures, since)
@@ -142,10 +141,6 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     for queue in figures.values():
         _judge(queue, workers)
     return Snapshot(now, WINDOW, sorted(figures.values(), key=lambda q: q.queue), workers, recent_failures())
-
-
-def configured_queues() -> list[str]:
-    return list(settings.TASKS.get("default", {}).get("QUEUES") or ["default"])
 
 
 def backlog(now: datetime) -> dict[str, tuple[int, float | None]]:

@@ -14,9 +14,8 @@ from django.dispatch import Signal
 from django.tasks import signals
 from django.tasks.base import Task, TaskResult
 from django.tasks.base import TaskResultStatus as Status
-from django.utils import timezone
 
-from retry import backend, models
+from retry import backend, clock, models
 
 logger = logging.getLogger("retry.signals")
 
@@ -79,5 +78,5 @@ def _result(record: models.TaskRecord, status: Status) -> TaskResult[..., Any]:
     result = backend.to_result(record, task.backend, task, history=False)
     object.__setattr__(result, "status", status)
     if status != Status.RUNNING and result.finished_at is None:
-        object.__setattr__(result, "finished_at", timezone.now())
+        object.__setattr__(result, "finished_at", clock.now())
     return result

@@ -3,7 +3,7 @@ from typing import Any
 from channels.management.commands import runworker
 from django.core.management.base import CommandError
 
-from retry import conf, stats
+from retry import conf, transport
 from retry.worker import RetryWorker, configure_process
 
 
@@ -12,7 +12,7 @@ class Command(runworker.Command):
     worker_class = RetryWorker
 
     def handle(self, *args: Any, **options: Any) -> None:
-        known = [conf.get().CHANNEL_PREFIX + queue for queue in stats.configured_queues()]
+        known = [transport.channel_for(queue) for queue in conf.queues()]
         for channel in options["channels"]:
             if channel not in known:
                 raise CommandError(f"{channel!r} is not a task channel; this project's are {', '.join(known)}.")
