@@ -60,7 +60,7 @@ def measure(sizes: list[int]) -> dict[str, Any]:
 
 def time_ticks() -> dict[str, Any]:
     from retry.dispatcher import Dispatcher
-    from retry.transport import outbox
+    from retry.outbox import outbox
 
     dispatcher = Dispatcher()
     seconds, sent = [], []
@@ -130,7 +130,7 @@ def measure_full_channel(dues: list[int], passes: int = 3) -> dict[str, Any]:
 
 def time_full_passes(passes: int, statements: "StatementCounter") -> dict[str, Any]:
     from retry.dispatcher import Dispatcher
-    from retry.transport import outbox
+    from retry.outbox import outbox
 
     dispatcher = Dispatcher()
     seconds, counts, sent = [], [], []
@@ -152,7 +152,7 @@ def time_full_passes(passes: int, statements: "StatementCounter") -> dict[str, A
 def fill_channel(queue: str, count: int) -> None:
     from channels.layers import get_channel_layer
 
-    from retry.transport import channel_for
+    from retry.messages import channel_for
 
     async def send() -> None:
         layer = get_channel_layer()

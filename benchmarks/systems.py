@@ -81,7 +81,7 @@ class Ours(System):
         await self.task.aenqueue(number)
 
     def flush(self) -> None:
-        from retry.transport import outbox
+        from retry.outbox import outbox
 
         outbox.flush(timeout=60)
 
@@ -117,7 +117,7 @@ class OursInProcess(Ours):
     max_workers = 1
 
     def __init__(self) -> None:
-        from retry.transport import outbox
+        from retry.outbox import outbox
 
         super().__init__()
         self.loop = asyncio.new_event_loop()
@@ -137,7 +137,7 @@ class OursInProcess(Ours):
 
         from retry import conf
         from retry.dispatcher import Dispatcher
-        from retry.worker import RetryWorker
+        from retry.worker.process import RetryWorker
 
         worker = RetryWorker(
             get_default_application(),

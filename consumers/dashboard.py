@@ -8,7 +8,8 @@ from channels.db import database_sync_to_async
 
 from consumers import protocol
 from consumers.socket import GuardedSocket
-from retry import conf, stats
+from retry import conf
+from retry.monitoring import stats
 
 
 def figures() -> dict[str, Any]:

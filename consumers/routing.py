@@ -13,7 +13,7 @@ from consumers.board import KitchenBoardConsumer
 from consumers.dashboard import DashboardConsumer
 from consumers.pickup import PickupScreenConsumer
 from retry import conf
-from retry.consumer import TaskWorkerConsumer
+from retry.worker.consumer import TaskWorkerConsumer
 
 websocket_urlpatterns: list[Any] = [
     path("ws/kitchen/", KitchenBoardConsumer.as_asgi()),

@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 
-from retry.transport import outbox
+from retry.outbox import outbox
 
 logger = logging.getLogger("orders")
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from project import views
-from retry import metrics
+from retry.monitoring import metrics
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

@@ -12,10 +12,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 
-from retry import clock, conf, dashboard, operations, registry, stats
+from retry import clock, conf, registry
 from retry.exceptions import TaskNotRegistered
 from retry.forms import PolicyOverrideForm
 from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
+from retry.monitoring import dashboard, operations, stats
 
 #: The task page's sections: (title, fields).
 TASK_SECTIONS: tuple[tuple[str | None, tuple[str, ...]], ...] = (

@@ -15,9 +15,10 @@ from django.tasks.base import Task, TaskError, TaskResult
 from django.tasks.base import TaskResultStatus as Status
 from django.tasks.exceptions import TaskResultDoesNotExist
 
-from retry import arguments, clock, conf, events, models, registry, task_signals, transitions
+from retry import arguments, clock, conf, events, models, registry, signals, transitions
+from retry.messages import channel_for, run_message
+from retry.outbox import outbox
 from retry.task import RetryTask
-from retry.transport import channel_for, outbox, run_message
 
 
 class RetryBackend(BaseTaskBackend):
@@ -57,7 +58,7 @@ class RetryBackend(BaseTaskBackend):
                     idempotency_key=idempotency_key, status__in=models.UNFINISHED
                 )
         events.record("enqueued", record)
-        task_signals.enqueued(record, task, self.alias)
+        signals.enqueued(record, task, self.alias)
         if record.notified_at is not None:
             task_id, channel = str(record.pk), channel_for(record.queue)
             transaction.on_commit(

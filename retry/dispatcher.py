@@ -15,8 +15,11 @@ from datetime import datetime
 
 from django.db import close_old_connections, connections
 
-from retry import alarms, clock, conf, heartbeats, runner, schedules, transitions
-from retry.transport import channel_for, outbox, run_message
+from retry import clock, conf, heartbeats, schedules, transitions
+from retry.messages import channel_for, run_message
+from retry.monitoring import alarms
+from retry.outbox import outbox
+from retry.worker import runner
 
 logger = logging.getLogger("retry.dispatcher")
 #: Seconds between two purges of old rows.

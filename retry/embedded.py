@@ -3,17 +3,17 @@
 import asyncio
 from typing import Any
 
-from retry import conf, transport
+from retry import conf, messages
 from retry.dispatcher import Dispatcher
-from retry.transport import outbox
-from retry.worker import RetryWorker
+from retry.outbox import outbox
+from retry.worker.process import RetryWorker
 
 
 class Embedded:
     """Task workers for every queue and a dispatcher, run as tasks of the current event loop."""
 
     def __init__(self, application: Any, channel_layer: Any) -> None:
-        channels = [transport.channel_for(queue) for queue in conf.queues()]
+        channels = [messages.channel_for(queue) for queue in conf.queues()]
         self.worker = RetryWorker(application, channels, channel_layer, handle_signals=False)
         self.dispatcher = Dispatcher()
         self.stop_dispatcher = asyncio.Event()

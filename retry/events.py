@@ -1,5 +1,5 @@
 """Every task state change: one structured log line, a small event for the live boards and dashboard, Django's
-task signal (retry/task_signals.py) and, for a failed task, a Sentry report (retry/logs.py).
+task signal (retry/signals.py) and, for a failed task, a Sentry report (retry/logs.py).
 
 Events travel on the channel layer's group, which is at most once: a lost event never loses a task,
 and listeners re-read the database when they miss one. The events of each moment (BATCH_WINDOW) go out
@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db import transaction
 
-from retry import conf, logs, models, task_signals
-from retry.transport import outbox
+from retry import conf, logs, models, signals
+from retry.outbox import outbox
 
 logger = logging.getLogger("retry.tasks")
 
@@ -54,5 +54,5 @@ def record(change: str, task: models.TaskRecord, **details: Any) -> None:
     event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
     transaction.on_commit(lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"))
     error = _raised.get()
-    task_signals.changed(change, task, error)
+    signals.changed(change, task, error)
     logs.report_on_commit(change, task, error)

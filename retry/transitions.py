@@ -21,9 +21,10 @@ from django.tasks.base import TaskResultStatus as Status
 
 from retry import clock, conf, events, policy, registry, text
 from retry.exceptions import LeaseLost, TaskCancelled, TaskExpired
+from retry.messages import channel_for, run_message
 from retry.models import Outcome, TaskAttempt, TaskRecord
+from retry.outbox import outbox
 from retry.policy import RetryDecision
-from retry.transport import channel_for, outbox, run_message
 
 logger = logging.getLogger("retry.transitions")
 

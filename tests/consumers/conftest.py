@@ -16,9 +16,9 @@ from django.test import Client
 from consumers import board, routing
 from orders import services
 from orders.models import Order
-from retry import conf, runner
-from retry.transport import outbox
-from retry.worker import RetryWorker
+from retry import conf
+from retry.outbox import outbox
+from retry.worker.process import RetryWorker, runner
 from tests.conftest import flush_channel_layer
 from tests.factories import ORDER_FIELDS
 

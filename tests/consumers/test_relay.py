@@ -12,7 +12,7 @@ from django.conf import settings
 from consumers import relay
 from orders import events, services
 from orders.models import Step
-from retry.transport import outbox
+from retry.outbox import outbox
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 GROUP = "boards.relay-test"

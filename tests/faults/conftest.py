@@ -18,7 +18,7 @@ from django.tasks import Task
 from django.test import override_settings
 
 from retry.models import TaskRecord
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests import processes
 from tests.conftest import SHARED_REDIS
 

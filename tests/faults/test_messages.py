@@ -34,4 +34,6 @@ def test_a_message_for_a_task_that_does_not_exist_is_logged_where_an_operator_se
     production.send("tasks.default", {"type": "task.run", "id": missing})
     worker = production.worker()
     wait_for(lambda: "not claimable" in worker.log(), 20, "the worker to report the message")
-    assert f"INFO retry.runner Message for a task that is not claimable; dropped task_id={missing}" in worker.log()
+    assert (
+        f"INFO retry.worker.runner Message for a task that is not claimable; dropped task_id={missing}" in worker.log()
+    )

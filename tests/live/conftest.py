@@ -20,7 +20,7 @@ from django.db import connections
 from django.test import override_settings
 from websockets.asyncio.client import ClientConnection
 
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests import processes
 from tests.conftest import SHARED_REDIS, flush_channel_layer
 from tests.consumers.conftest import make_user, session_of

@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 
 from orders import events, services
 from orders.models import Order
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests.factories import ORDER_FIELDS
 from tests.live.conftest import receive, until
 

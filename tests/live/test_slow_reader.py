@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from consumers import protocol
 from orders import services
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests.factories import ORDER_FIELDS
 from tests.live.conftest import close_code, until
 

@@ -9,11 +9,11 @@ from channels.layers import get_channel_layer
 from channels.routing import get_default_application
 from django.db import connections
 
-from retry import conf, runner
+from retry import conf
 from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
-from retry.transport import outbox
-from retry.worker import RetryWorker
+from retry.outbox import outbox
+from retry.worker.process import RetryWorker, runner
 from tests.conftest import flush_channel_layer
 from tests.effects.models import Effect, Run
 

@@ -115,11 +115,11 @@ def test_each_action_asks_first_then_acts_and_logs(admin_client, request, caplog
     assert asked.status_code == 200
     assert "Are you sure?" in asked.content.decode()
     assert status_of(record) == before  # nothing happens before the operator confirms
-    caplog.set_level(logging.INFO, logger="retry.operations")
+    caplog.set_level(logging.INFO, logger="retry.monitoring.operations")
     done = act(admin_client, action, record, confirmed=True)
     assert done.status_code == 302
     assert status_of(record) == after
-    logged = [r for r in caplog.records if r.name == "retry.operations"]
+    logged = [r for r in caplog.records if r.name == "retry.monitoring.operations"]
     assert [(r.action, r.operator, r.changed) for r in logged] == [(action, "admin", 1)]
 
 
@@ -174,11 +174,11 @@ def test_dashboard_actions_ask_first_then_act(admin_client, dead, caplog):
     asked = admin_client.post(url, {"action": "retry_now", "target": str(dead.pk)})
     assert asked.status_code == 200 and "Retry this dead task now" in asked.content.decode()
     assert status_of(dead) == Status.FAILED
-    caplog.set_level(logging.INFO, logger="retry.operations")
+    caplog.set_level(logging.INFO, logger="retry.monitoring.operations")
     done = admin_client.post(url, {"action": "retry_now", "target": str(dead.pk), "confirmed": "yes"})
     assert done.status_code == 302 and done["Location"] == reverse("admin:retry_dashboard")
     assert status_of(dead) == Status.READY
-    assert [r.action for r in caplog.records if r.name == "retry.operations"] == ["retry_now"]
+    assert [r.action for r in caplog.records if r.name == "retry.monitoring.operations"] == ["retry_now"]
 
 
 @pytest.mark.parametrize(

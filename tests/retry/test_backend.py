@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from retry import api, registry
 from retry.exceptions import InvalidTaskArguments
 from retry.models import PolicyOverride, TaskRecord
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests import strategies, tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

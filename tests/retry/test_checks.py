@@ -8,7 +8,7 @@ import pytest
 from retry import checks, clock
 from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests import tasks
 from tests.project.test_startup import COMMANDS, run
 

@@ -8,7 +8,7 @@ from django.tasks.base import TaskResultStatus as Status
 
 from retry import clock, transitions
 from retry.models import TaskAttempt, TaskRecord
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests import tasks
 from tests.conftest import flush_channel_layer
 from tests.retry.conftest import all_finished, running_worker, runs, wait_for

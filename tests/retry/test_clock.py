@@ -8,12 +8,13 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from retry import clock, conf, heartbeats, stats, transitions
+from retry import clock, conf, heartbeats, transitions
 from retry.admin import HeartbeatAdmin
 from retry.dispatcher import Dispatcher
 from retry.models import Heartbeat, TaskRecord
+from retry.monitoring import stats
+from retry.outbox import outbox
 from retry.policy import RetryDecision
-from retry.transport import outbox
 from tests import tasks
 from tests.conftest import uses_services
 

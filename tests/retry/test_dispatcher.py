@@ -13,10 +13,11 @@ from django.tasks.base import TaskResultStatus as Status
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from retry import clock, conf, transitions, transport
+from retry import clock, conf, transitions
+from retry import outbox as outbox_module
 from retry.dispatcher import Dispatcher
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests import tasks
 from tests.conftest import flush_channel_layer
 
@@ -133,7 +134,7 @@ def test_a_layer_that_hangs_instead_of_refusing_does_not_hold_the_pass(layer_mes
         return 0, None
 
     monkeypatch.setattr(outbox, "_send_in_order", hang)
-    monkeypatch.setattr(transport, "SEND_NOW_TIMEOUT", 0.2)
+    monkeypatch.setattr(outbox_module, "SEND_NOW_TIMEOUT", 0.2)
     with caplog.at_level(logging.WARNING):
         report = Dispatcher().tick()  # returns, so recovery, schedules and heartbeats go on
     assert report["sent"] == 0

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from retry import conf
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests import tasks
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

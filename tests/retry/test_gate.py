@@ -2,7 +2,7 @@
 
 import asyncio
 
-from retry.gate import Gate
+from retry.worker.gate import Gate
 
 
 async def test_a_task_cancelled_while_it_waits_to_run_alone_opens_the_gate_again():

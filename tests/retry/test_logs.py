@@ -23,7 +23,7 @@ from django.test import override_settings
 
 from retry import events, logs
 from retry.models import TaskRecord
-from retry.transport import outbox
+from retry.outbox import outbox
 from tests import processes, tasks
 from tests.conftest import SHARED_REDIS
 from tests.retry.rows import task

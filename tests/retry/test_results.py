@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retry import results
 from retry.models import TaskRecord
+from retry.worker import results
 from tests import strategies, tasks
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

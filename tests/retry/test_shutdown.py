@@ -15,10 +15,10 @@ from django.db import connections
 from django.tasks.base import TaskResultStatus as Status
 from django.test import override_settings
 
-from retry import conf, runner
+from retry import conf
 from retry.models import Outcome, TaskAttempt, TaskRecord
-from retry.transport import outbox
-from retry.worker import RetryWorker
+from retry.outbox import outbox
+from retry.worker.process import RetryWorker, runner
 from tests import processes, tasks
 from tests.conftest import SHARED_REDIS
 from tests.retry.conftest import ALL_QUEUES, wait_for

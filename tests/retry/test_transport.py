@@ -14,9 +14,10 @@ from channels.layers import get_channel_layer
 from django.db import connections
 from django.test import override_settings
 
-from retry import channel_batches
+from retry import redis_batch
+from retry.messages import run_message
 from retry.models import TaskRecord
-from retry.transport import outbox, run_message
+from retry.outbox import outbox
 from tests import processes
 from tests.conftest import SHARED_REDIS
 
@@ -87,7 +88,7 @@ def test_a_burst_fills_a_redis_channel_to_capacity_in_order_and_refuses_the_rest
 @pytest.mark.parametrize("redis_layer", [2000], indirect=True)
 def test_a_burst_larger_than_one_call_arrives_whole_and_in_order(redis_layer):
     refusals = Refusals()
-    ids = [f"task-{number}" for number in range(2 * channel_batches.MAX_BATCH + 100)]
+    ids = [f"task-{number}" for number in range(2 * redis_batch.MAX_BATCH + 100)]
     for task_id in ids:
         outbox.send("tasks.burst", run_message(task_id), refusals.for_task(task_id))
     assert outbox.flush(timeout=20)

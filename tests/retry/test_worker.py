@@ -10,8 +10,9 @@ from asgiref.sync import sync_to_async
 from django.db import OperationalError, transaction
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import conf, runner, threads, transitions
+from retry import conf, transitions
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
+from retry.worker import runner, threads
 from tests import tasks
 from tests.retry.conftest import all_finished, effects, running_worker, runs, wait_for
 
@@ -317,7 +318,7 @@ def test_worker_processes_let_postgresql_commits_return_before_the_disk_flush():
     from django.db import connections
     from django.db.backends.signals import connection_created
 
-    from retry.worker import configure_process, relax_commits
+    from retry.worker.process import configure_process, relax_commits
 
     if connections["default"].vendor != "postgresql":
         pytest.skip("synchronous_commit is a PostgreSQL setting")
@@ -329,4 +330,4 @@ def test_worker_processes_let_postgresql_commits_return_before_the_disk_flush():
             assert cursor.fetchone() == ("off",)
         connection.close()
     finally:
-        connection_created.disconnect(relax_commits, dispatch_uid="retry.worker.relax_commits")
+        connection_created.disconnect(relax_commits, dispatch_uid="retry.worker.process.relax_commits")

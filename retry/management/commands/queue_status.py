@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from retry import stats
+from retry.monitoring import stats
 
 COLUMNS = (
     ("queue", "queue"),

@@ -3,8 +3,8 @@ from typing import Any
 from channels.management.commands import runworker
 from django.core.management.base import CommandError
 
-from retry import conf, transport
-from retry.worker import RetryWorker, configure_process
+from retry import conf, messages
+from retry.worker.process import RetryWorker, configure_process
 
 
 class Command(runworker.Command):
@@ -12,7 +12,7 @@ class Command(runworker.Command):
     worker_class = RetryWorker
 
     def handle(self, *args: Any, **options: Any) -> None:
-        known = [transport.channel_for(queue) for queue in conf.queues()]
+        known = [messages.channel_for(queue) for queue in conf.queues()]
         for channel in options["channels"]:
             if channel not in known:
                 raise CommandError(f"{channel!r} is not a task channel; this project's are {', '.join(known)}.")

@@ -4,8 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from retry import operations, registry
+from retry import registry
 from retry.exceptions import TaskNotRegistered
+from retry.monitoring import operations
 
 
 class Command(BaseCommand):

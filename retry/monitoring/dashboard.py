@@ -11,8 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from retry import operations, stats
 from retry.models import TaskRecord
+from retry.monitoring import operations, stats
 
 CONFIRM_TEMPLATE = "admin/retry/confirm_action.html"
 #: Where the page's live feed connects (consumers.routing serves it).

@@ -6,9 +6,9 @@ from typing import Any
 
 from channels.consumer import AsyncConsumer
 
-from retry import runner
+from retry.worker import runner
 
-logger = logging.getLogger("retry.consumer")
+logger = logging.getLogger("retry.worker.consumer")
 
 
 class TaskWorkerConsumer(AsyncConsumer):

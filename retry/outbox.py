@@ -5,7 +5,7 @@ expires unread — the task row stays READY and the dispatcher sends it again.
 
 Task messages wait in a line per event loop. A caller only appends to it, and wakes the loop when nothing
 drains the line yet; the drain takes everything waiting and sends each channel's share in one call (one round
-trip on Channels' Redis layer: retry/channel_batches.py). Messages that come while a round is under way, or
+trip on Channels' Redis layer: retry/redis_batch.py). Messages that come while a round is under way, or
 within LINGER after it, go out together in the next round: a loop of enqueues costs a wake-up and a round trip
 every few messages instead of several of each per message.
 """
@@ -24,20 +24,12 @@ from typing import Any
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
-from retry import channel_batches, conf
+from retry import redis_batch
 
-logger = logging.getLogger("retry.transport")
+logger = logging.getLogger("retry.outbox")
 
 OnFailure = Callable[[BaseException], object]
 Send = tuple[str, dict[str, Any], OnFailure]
-
-
-def channel_for(queue: str) -> str:
-    return conf.get().CHANNEL_PREFIX + queue
-
-
-def run_message(task_id: str) -> dict[str, str]:
-    return {"type": "task.run", "id": task_id}
 
 
 #: Sends under way at once: a burst must not take more connections than the layer's pool holds.
@@ -117,10 +109,10 @@ class Outbox:
         sent = 0
         try:
             async with self._gate():
-                if channel_batches.supports(layer, channel):
-                    for start in range(0, len(messages), channel_batches.MAX_BATCH):
-                        chunk = messages[start : start + channel_batches.MAX_BATCH]
-                        added = await channel_batches.send_many(layer, channel, chunk)
+                if redis_batch.supports(layer, channel):
+                    for start in range(0, len(messages), redis_batch.MAX_BATCH):
+                        chunk = messages[start : start + redis_batch.MAX_BATCH]
+                        added = await redis_batch.send_many(layer, channel, chunk)
                         sent += added
                         if added < len(chunk):
                             return sent, ChannelFull()
@@ -226,10 +218,10 @@ class Outbox:
             await asyncio.gather(*(self._send_to(layer, channel, sends) for channel, sends in by_channel.items()))
 
     async def _send_to(self, layer: Any, channel: str, sends: list[Send]) -> None:
-        if channel_batches.supports(layer, channel):
+        if redis_batch.supports(layer, channel):
             outcomes: list[BaseException | None] = []
-            for start in range(0, len(sends), channel_batches.MAX_BATCH):
-                outcomes += await self._send_batch(layer, channel, sends[start : start + channel_batches.MAX_BATCH])
+            for start in range(0, len(sends), redis_batch.MAX_BATCH):
+                outcomes += await self._send_batch(layer, channel, sends[start : start + redis_batch.MAX_BATCH])
         else:
             outcomes = await asyncio.gather(*(self._send_one(layer, channel, message) for _, message, _ in sends))
         refused = [(send, error) for send, error in zip(sends, outcomes, strict=True) if error is not None]
@@ -245,7 +237,7 @@ class Outbox:
     async def _send_batch(self, layer: Any, channel: str, sends: list[Send]) -> list[BaseException | None]:
         try:
             async with self._gate():
-                added = await channel_batches.send_many(layer, channel, [message for _, message, _ in sends])
+                added = await redis_batch.send_many(layer, channel, [message for _, message, _ in sends])
         except Exception as error:  # ConnectionError, TimeoutError, ...
             return [error] * len(sends)
         return [None] * added + [ChannelFull()] * (len(sends) - added)

@@ -17,11 +17,12 @@ from typing import Any
 from django.db import DatabaseError
 from django.tasks.base import Task
 
-from retry import attempt, conf, gate, heartbeats, registry, results, threads, transitions
-from retry.groupcommit import Batcher
+from retry import conf, heartbeats, registry, transitions
 from retry.models import TaskRecord
+from retry.worker import attempt, gate, results, threads
+from retry.worker.batcher import Batcher
 
-logger = logging.getLogger("retry.runner")
+logger = logging.getLogger("retry.worker.runner")
 
 
 @dataclass

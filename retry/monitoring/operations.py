@@ -9,7 +9,7 @@ from django.db import transaction
 from retry import events, transitions
 from retry.models import TaskRecord
 
-logger = logging.getLogger("retry.operations")
+logger = logging.getLogger("retry.monitoring.operations")
 
 
 def retry_now(task_ids: Iterable[str], operator: str) -> int:

@@ -5,9 +5,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from retry import clock, conf, stats
+from retry import clock, conf
+from retry.monitoring import stats
 
-logger = logging.getLogger("retry.alarms")
+logger = logging.getLogger("retry.monitoring.alarms")
 
 
 class BacklogAlarm:

@@ -10,10 +10,11 @@ from typing import Any
 from django.db import DatabaseError, DataError, IntegrityError
 from django.tasks.base import Task, TaskContext
 
-from retry import backend, events, logs, policy, registry, threads, transitions
+from retry import backend, events, logs, policy, registry, transitions
 from retry.models import TaskRecord
+from retry.worker import threads
 
-logger = logging.getLogger("retry.runner")
+logger = logging.getLogger("retry.worker.runner")
 
 
 @dataclass(frozen=True)

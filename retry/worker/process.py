@@ -13,10 +13,11 @@ from typing import Any
 from channels.worker import Worker
 from django.db.backends.signals import connection_created
 
-from retry import conf, runner, transitions, transport
-from retry.transport import outbox
+from retry import conf, transitions
+from retry.outbox import EXIT_FLUSH_TIMEOUT, outbox
+from retry.worker import runner
 
-logger = logging.getLogger("retry.worker")
+logger = logging.getLogger("retry.worker.process")
 #: Seconds to wait after the channel layer fails before asking it again (doubling up to the last).
 LAYER_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 
@@ -31,7 +32,7 @@ def relax_commits(sender: Any, connection: Any, **kwargs: Any) -> None:
 def configure_process() -> None:
     """Settings that apply to a whole worker process (runworker), not to an embedded one."""
     if not conf.get().WORKER_SYNCHRONOUS_COMMIT:
-        connection_created.connect(relax_commits, dispatch_uid="retry.worker.relax_commits")
+        connection_created.connect(relax_commits, dispatch_uid="retry.worker.process.relax_commits")
 
 
 class RetryWorker(Worker):
@@ -75,7 +76,7 @@ class RetryWorker(Worker):
         for scope_id in list(self.application_instances):
             self.delete_application_instance(scope_id)  # type: ignore[no-untyped-call]
         # Awaited, not waited for: the outbox sends on this very loop.
-        if not await outbox.aflush(timeout=transport.EXIT_FLUSH_TIMEOUT):
+        if not await outbox.aflush(timeout=EXIT_FLUSH_TIMEOUT):
             logger.warning("Stopped with events or task messages unsent", extra=self._fields())
         logger.info("Worker stopped", extra=self._fields())
 
