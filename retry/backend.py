@@ -15,9 +15,7 @@ from django.tasks.base import Task, TaskError, TaskResult
 from django.tasks.base import TaskResultStatus as Status
 from django.tasks.exceptions import TaskResultDoesNotExist
 
-from retry import arguments, clock, conf, events, models, registry, signals, transitions
-from retry.messages import channel_for, run_message
-from retry.outbox import outbox
+from retry import arguments, clock, conf, events, messages, models, registry, signals
 from retry.task import RetryTask
 
 
@@ -60,11 +58,7 @@ class RetryBackend(BaseTaskBackend):
         events.record("enqueued", record)
         signals.enqueued(record, task, self.alias)
         if record.notified_at is not None:
-            task_id, channel = str(record.pk), channel_for(record.queue)
-            transaction.on_commit(
-                lambda: outbox.send(channel, run_message(task_id), lambda _: transitions.forget_sent([task_id])),
-                using=using,
-            )
+            messages.send_after_commit(record, using)
         return record
 
     def get_result(self, result_id: str) -> TaskResult[..., Any]:

@@ -4,17 +4,21 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import transaction
-
-from retry import events, transitions
-from retry.models import TaskRecord
+from retry import messages, transitions
 
 logger = logging.getLogger("retry.monitoring.operations")
 
 
 def retry_now(task_ids: Iterable[str], operator: str) -> int:
     """Run dead tasks again at once, with a fresh budget of attempts."""
-    return _apply("retry_now", task_ids, transitions.retry_now, operator)
+    return _apply("retry_now", task_ids, _retry_and_send, operator)
+
+
+def _retry_and_send(task_id: str) -> bool:
+    task = transitions.retry_now(task_id)
+    if task is not None:
+        messages.send_after_commit(task)
+    return task is not None
 
 
 def cancel(task_ids: Iterable[str], operator: str) -> int:
@@ -25,7 +29,11 @@ def cancel(task_ids: Iterable[str], operator: str) -> int:
 def requeue_dead(task_paths: Iterable[str], operator: str) -> int:
     """Retry now every dead task of each of ``task_paths``."""
     paths = sorted(set(task_paths))
-    changed = sum(transitions.requeue_failed(path) for path in paths)
+    changed = 0
+    for path in paths:
+        for task in transitions.requeue_failed(path):
+            messages.send_after_commit(task)
+            changed += 1
     _log("requeue_dead", operator, changed, task_paths=paths)
     return changed
 
@@ -33,13 +41,9 @@ def requeue_dead(task_paths: Iterable[str], operator: str) -> int:
 def purge(task_ids: Iterable[str], operator: str) -> int:
     """Remove finished tasks and their attempts; ready and running ones are left alone."""
     ids = [str(task_id) for task_id in task_ids]
-    with transaction.atomic():
-        doomed = list(TaskRecord.objects.finished().filter(pk__in=ids).select_for_update())
-        for task in doomed:
-            events.record("purged", task)
-        TaskRecord.objects.filter(pk__in=[task.pk for task in doomed]).delete()
-    _log("purge", operator, len(doomed), task_ids=ids)
-    return len(doomed)
+    removed = transitions.remove_finished(ids)
+    _log("purge", operator, removed, task_ids=ids)
+    return removed
 
 
 #: Name → (function, what it takes: "ids" or "paths").

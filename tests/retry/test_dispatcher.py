@@ -17,6 +17,7 @@ from retry import clock, conf, transitions
 from retry import outbox as outbox_module
 from retry.dispatcher import Dispatcher
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
+from retry.monitoring import operations
 from retry.outbox import outbox
 from tests import tasks
 from tests.conftest import flush_channel_layer
@@ -223,11 +224,13 @@ def test_operators_retry_cancel_and_requeue(layer_messages):
     ready = enqueue("ready")
     layer_messages("default")
 
-    assert transitions.retry_now(str(dead[0].pk)) is True
-    assert transitions.retry_now(str(dead[0].pk)) is False  # no longer dead
+    assert operations.retry_now([str(dead[0].pk)], "operator") == 1
+    assert transitions.retry_now(str(dead[0].pk)) is None  # no longer dead
     outbox.flush()
     assert [m["id"] for m in layer_messages("default")] == [str(dead[0].pk)]  # sent at once, not at the next pass
-    assert transitions.requeue_failed(tasks.record.module_path) == 2
+    assert operations.requeue_dead([tasks.record.module_path], "operator") == 2
+    outbox.flush()
+    assert sorted(m["id"] for m in layer_messages("default")) == sorted(str(d.pk) for d in dead[1:])
     assert set(TaskRecord.objects.filter(pk__in=[d.pk for d in dead]).values_list("status", "attempts")) == {
         (Status.READY, 0)
     }

@@ -173,6 +173,7 @@ async def test_a_row_that_meets_another_database_error_waits_for_its_lease_and_t
         return succeed_many(results)
 
     monkeypatch.setattr(transitions, "succeed_many", deadlocked_on_the_first)
+    monkeypatch.setattr(transitions.attempts, "succeed_many", deadlocked_on_the_first)  # what succeed() calls
     written = await worker._succeed_many([(record, "ok", 0.1) for record in claimed])
 
     assert written == [False, True, True]

@@ -1,0 +1,103 @@
+"""The hot path's SQL, named: the statements that claim tasks and record successes on PostgreSQL.
+
+Each does in one round trip what the ORM would take several for; the transitions that run them
+(retry.transitions.attempts) hold the rules, this module the statements.
+"""
+
+import functools
+import json
+import uuid
+from typing import Any
+
+from retry.models import TaskRecord
+
+#: One queue's backlog, in the order of its index (retry_task_backlog), so a pass reads ``LIMIT`` rows
+#: however long the backlog is. Rows locked by another transaction are skipped, never waited for: another
+#: worker is claiming them, or the dispatcher is sending their message again.
+BACKLOG_SQL = """backlog_{number} AS (
+    SELECT id, priority, run_after FROM retry_taskrecord
+    WHERE status = 'READY' AND queue = %s AND run_after <= STATEMENT_TIMESTAMP()
+        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
+    ORDER BY priority DESC, run_after
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)"""
+
+
+CLAIM_SQL = """
+WITH named AS (
+    SELECT id FROM retry_taskrecord
+    WHERE id = ANY(%s::uuid[]) AND status = 'READY' AND run_after <= STATEMENT_TIMESTAMP()
+        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
+    FOR UPDATE SKIP LOCKED
+){backlogs}, backlog AS (
+    {backlog}
+), best AS (
+    SELECT id FROM backlog ORDER BY priority DESC, run_after LIMIT %s
+)
+UPDATE retry_taskrecord
+SET status = 'RUNNING', attempts = attempts + 1, alone = false, worker_id = %s,
+    lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
+    started_at = COALESCE(started_at, STATEMENT_TIMESTAMP()), last_attempted_at = STATEMENT_TIMESTAMP()
+WHERE id IN (SELECT id FROM named UNION SELECT id FROM best)
+RETURNING {columns}
+"""
+
+
+@functools.cache
+def claim_sql(queues: int) -> str:
+    """The claim statement for a worker taking the backlog of ``queues`` queues (0: only the named tasks)."""
+    backlogs = "".join(",\n" + BACKLOG_SQL.format(number=number) for number in range(queues))
+    backlog = "\n    UNION ALL\n    ".join(f"SELECT * FROM backlog_{number}" for number in range(queues))
+    columns = ", ".join(str(field.column) for field in TaskRecord._meta.concrete_fields)
+    return CLAIM_SQL.format(
+        backlogs=backlogs,
+        backlog=backlog or "SELECT NULL::uuid AS id, 0 AS priority, NULL::timestamptz AS run_after WHERE false",
+        columns=columns,
+    )
+
+
+def claim(connection: Any, params: list[Any], queues: int) -> list[TaskRecord]:
+    """Run CLAIM_SQL with the backlogs of ``queues`` queues; the rows it claimed, as TaskRecords."""
+    with connection.cursor() as cursor:
+        cursor.execute(claim_sql(queues), params)
+        return [record_from_row(connection, row) for row in cursor.fetchall()]
+
+
+def record_from_row(connection: Any, row: tuple[Any, ...]) -> TaskRecord:
+    """A row of CLAIM_SQL's RETURNING as a TaskRecord (JSON columns come from the database as text)."""
+    fields = TaskRecord._meta.concrete_fields
+    values = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(fields, row, strict=True)
+    ]
+    return TaskRecord.from_db(connection.alias, [field.attname for field in fields], values)
+
+
+#: The hot path on PostgreSQL: the fenced updates and the attempts' history rows in one round trip.
+SUCCEED_SQL = """
+WITH done AS (
+    UPDATE retry_taskrecord AS task
+    SET status = 'SUCCESSFUL', return_value = NULLIF(result.return_value, 'null'::jsonb),
+        finished_at = STATEMENT_TIMESTAMP(), lease_until = NULL
+    FROM jsonb_to_recordset(%s::jsonb) AS result(id uuid, attempts integer, worker_id text, return_value jsonb)
+    WHERE task.id = result.id AND task.status = 'RUNNING' AND task.attempts = result.attempts
+        AND task.worker_id = result.worker_id
+    RETURNING task.id, task.attempts, task.worker_id, task.last_attempted_at, task.finished_at
+)
+INSERT INTO retry_taskattempt
+    (task_id, number, worker_id, started_at, finished_at, outcome, error_class, error_message, error_traceback)
+SELECT id, attempts, worker_id, last_attempted_at, finished_at, 'SUCCEEDED', '', '', '' FROM done
+RETURNING task_id
+"""
+
+
+def succeed(connection: Any, results: list[tuple[TaskRecord, Any]]) -> set[uuid.UUID]:
+    """Run SUCCEED_SQL for ``results``; the ids whose claim still held."""
+    rows = [
+        {"id": str(task.pk), "attempts": task.attempts, "worker_id": task.worker_id, "return_value": value}
+        for task, value in results
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(SUCCEED_SQL, [json.dumps(rows)])
+        return {task_id for (task_id,) in cursor.fetchall()}

@@ -1,0 +1,99 @@
+"""What the transitions share: the fenced, conditional UPDATE and the fields each kind of change writes."""
+
+import logging
+import traceback
+from typing import Any
+
+from django.db.models import QuerySet
+from django.tasks.base import TaskResultStatus as Status
+
+from retry import clock, conf, events, text
+from retry.models import TaskAttempt, TaskRecord
+from retry.policy import RetryDecision
+
+logger = logging.getLogger("retry.transitions")
+
+
+def update_returning(rows: "QuerySet[TaskRecord]", **changes: Any) -> list[TaskRecord]:
+    """Apply ``changes`` to ``rows`` and return them as they are now: one round trip (UPDATE … RETURNING)."""
+    meta = TaskRecord._meta
+    fields = meta.concrete_fields
+    values = [(meta.get_field(name), None, value) for name, value in changes.items()]
+    returned = rows._update(values, returning_fields=fields)  # type: ignore[attr-defined]
+    names = [field.attname for field in fields]
+    return [TaskRecord.from_db(rows.db, names, row) for row in returned or ()]
+
+
+def fenced(task: TaskRecord) -> "QuerySet[TaskRecord]":
+    return TaskRecord.objects.running().filter(pk=task.pk, attempts=task.attempts, worker_id=task.worker_id)
+
+
+def update(rows: "QuerySet[TaskRecord]", task: TaskRecord | None, **changes: Any) -> int:
+    """Apply ``changes`` to ``rows`` and mirror the plain values onto ``task``."""
+    updated = rows.update(**changes)
+    if updated and task is not None:
+        for name, value in changes.items():
+            if not hasattr(value, "resolve_expression"):
+                setattr(task, name, value)
+    return updated
+
+
+def finished() -> dict[str, Any]:
+    return {"finished_at": clock.now_plus(0), "lease_until": None}
+
+
+def ready_again(delay: float, *, timer: bool = False) -> dict[str, Any]:
+    """Back to READY, due after ``delay``; the dispatcher sends it then, unless the caller's ``timer`` starts it.
+
+    A worker that schedules a near retry starts it on time itself (see runner.Runner._start_later).
+    """
+    sent = clock.now_plus(delay) if timer and 0 < delay <= conf.get().LOCAL_RETRY_HORIZON else None
+    return {
+        "status": Status.READY,
+        "run_after": clock.now_plus(delay),
+        "notified_at": sent,
+        "lease_until": None,
+    }
+
+
+def error_fields(error: BaseException) -> dict[str, str]:
+    kind = type(error)
+    return {
+        "error_class": f"{kind.__module__}.{kind.__qualname__}",
+        "error_message": text.storable(str(error), text.MESSAGE_LIMIT),
+        "error_traceback": text.storable("".join(traceback.format_exception(error)), text.TRACEBACK_LIMIT)
+        if error.__traceback__
+        else "",
+    }
+
+
+def finish_attempt(task: TaskRecord, outcome: str, details: dict[str, str] | None = None, **fields: Any) -> None:
+    """Write the history row of the attempt that just ended."""
+    assert task.last_attempted_at is not None
+    TaskAttempt.objects.create(
+        task_id=task.pk,
+        number=task.attempts,
+        worker_id=task.worker_id,
+        started_at=task.last_attempted_at,
+        finished_at=clock.now_plus(0),
+        outcome=outcome,
+        **(details or {}),
+        **fields,
+    )
+
+
+def record_failure(
+    task: TaskRecord, decision: RetryDecision | None, details: dict[str, str], *, lost: bool = False, **extra: Any
+) -> None:
+    error = f"{details['error_class'].rsplit('.', 1)[-1]}: {details['error_message'][:200]}"
+    if decision is not None:
+        change = "lost" if lost else "retry_scheduled"
+        events.record(change, task, delay=round(decision.delay, 3), error=error, **extra)
+    else:
+        events.record("lost" if lost else "failed", task, error=error, **extra)
+        if lost:
+            events.record("failed", task, error=error, **extra)
+
+
+def log_lost_claim(task: TaskRecord) -> None:
+    logger.warning("Finished after losing the claim; the result is discarded", extra=task.log_fields())
