@@ -1,16 +1,14 @@
 """The kitchen board: every open order live, and the staff's actions on steps and orders."""
 
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.core.exceptions import ValidationError
 
 from consumers import cards, protocol, reads
 from consumers.live import LiveBoardConsumer
-from orders import events, picking, services
+from orders import events, picking, services, task_facts
 from orders.exceptions import (
     NotKitchenStaff,
     OrderError,
@@ -21,7 +19,6 @@ from orders.exceptions import (
 )
 from orders.models import Step
 from retry import conf
-from retry.models import TaskRecord
 
 logger = logging.getLogger("consumers")
 
@@ -89,16 +86,6 @@ HANDLERS: dict[str, Callable[[protocol.Action, Any], str]] = {
 }
 
 
-def order_of_task(task_id: Any) -> int | None:
-    """The order a task works for (its keyword argument order_id), if any."""
-    try:
-        kwargs = TaskRecord.objects.filter(pk=uuid.UUID(str(task_id))).values_list("kwargs", flat=True).first()
-    except (ValueError, ValidationError):
-        return None
-    order_id = kwargs.get("order_id") if isinstance(kwargs, dict) else None
-    return order_id if isinstance(order_id, int) else None
-
-
 def error_code(problem: OrderError) -> str:
     return next(code for kind, code in ERROR_CODES if isinstance(problem, kind))
 
@@ -112,7 +99,7 @@ class KitchenBoardConsumer(LiveBoardConsumer):
     board_reads = reads.SharedReads(lambda _: {card["id"]: card for card in cards.kitchen_cards()})
     card_reads = reads.SharedReads(cards.kitchen_card_of)
     #: The order each task works for; it never changes, so any earlier read of it will do.
-    task_order_reads = reads.SharedReads(order_of_task)
+    task_order_reads = reads.SharedReads(task_facts.order_of_task)
 
     def board_groups(self) -> tuple[str, ...]:
         return (events.KITCHEN_GROUP, conf.get().EVENTS_GROUP)

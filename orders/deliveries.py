@@ -9,18 +9,14 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import BigIntegerField, F, Q
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
-from django.tasks.base import TaskResultStatus as Status
+from django.db.models import F, Q
 from django.utils import timezone
 
-from orders import signing, webhook_client, webhook_settings
+from orders import signing, task_facts, webhook_client, webhook_settings
 from orders.models import Order, WebhookDelivery
 from orders.webhook_client import Outcome
 from orders.webhook_errors import DeliveryFailed, WebhookError
 from retry import clock, text
-from retry.models import TaskRecord
 from retry.policy import GiveUp, Retry
 
 logger = logging.getLogger("orders.webhooks")
@@ -145,12 +141,7 @@ def finish_attempt(delivery: WebhookDelivery, outcome: Outcome, duration: float 
 def fail_orphans() -> int:
     """Fail the pending deliveries no task will try again (a worker killed at the last attempt, the database
     down while it was recorded); returns how many."""
-    unfinished = TaskRecord.objects.filter(task_path=TASK_PATH, status__in=[Status.READY, Status.RUNNING])
-    tried = (
-        unfinished.annotate(delivery=Cast(KT("kwargs__delivery_id"), BigIntegerField()))
-        .filter(delivery__isnull=False)  # NOT IN a list holding NULL matches nothing
-        .values("delivery")
-    )
+    tried = task_facts.delivery_ids_with_unfinished_tasks(TASK_PATH)
     orphans = WebhookDelivery.objects.pending().exclude(pk__in=tried)
     return orphans.update(sending_until=None, failed_at=timezone.now(), error=ORPHAN_ERROR)
 

@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from retry import conf
+from retry import conf, text
 from retry.exceptions import InvalidTaskArguments
 
 #: Levels of lists and dicts an argument may nest: deeper values cannot be read back by a worker.
@@ -21,7 +21,7 @@ def check(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
     """Return the arguments as JSON lists and dicts, or raise InvalidTaskArguments naming the bad one."""
     named = [(f"argument {index}", value) for index, value in enumerate(args)]
     for name, value in kwargs.items():
-        problem = _text_problem(name) if isinstance(name, str) else "is not a string"
+        problem = text.problem(name) if isinstance(name, str) else "is not a string"
         if problem:
             raise InvalidTaskArguments(f"The keyword argument {name!r} {problem}.")
         named.append((f"argument {name!r}", value))
@@ -68,7 +68,7 @@ def _check_value(value: Any, where: str) -> None:
 def _check_key(key: Any, where: str, path: tuple[Any, ...]) -> None:
     if not isinstance(key, str):
         raise InvalidTaskArguments(f"{_at(where, path)} has the key {key!r}; JSON keys must be strings.")
-    problem = _text_problem(key)
+    problem = text.problem(key)
     if problem:
         raise InvalidTaskArguments(f"{_at(where, path)} has a key that {problem}: {key!r}.")
 
@@ -83,21 +83,10 @@ def _scalar_problem(value: Any, at: str) -> str | None:
             return f"{at} is {value!r}, a float PostgreSQL reads back as an integer: pass an int or a string."
         return None
     if isinstance(value, str):
-        problem = _text_problem(value)
+        problem = text.problem(value)
         return f"{at} {problem}." if problem else None
     # Django's Tasks API raises a TypeError with "Unsupported type" (django.utils.json.normalize_json).
     return f"Unsupported type in {at}: a {type(value).__name__} is not JSON; pass plain values such as primary keys."
-
-
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character (\\x00), which PostgreSQL refuses"
-    if not text.isascii():
-        try:
-            text.encode()
-        except UnicodeEncodeError:
-            return "contains a lone surrogate, which is not Unicode text"
-    return None
 
 
 def _at(where: str, path: tuple[Any, ...]) -> str:

@@ -1,7 +1,9 @@
-"""Text from outside (error messages, tracebacks, what a remote answered) made fit for any database column.
+"""Text any database column takes: what PostgreSQL refuses (NUL in text and JSON; a lone surrogate, which no
+UTF-8 encoder takes) found in values given to the layer, and cleaned from text from outside.
 
-PostgreSQL refuses NUL in text and JSON, and no UTF-8 encoder takes a lone surrogate; SQLite stores both.
-Every writer of such text passes it through `storable`, so both databases keep the same thing.
+SQLite stores both. Task arguments and return values are refused when they hold either (`problem`); error
+messages, tracebacks and what a remote answered are cleaned instead (`storable`), so both databases keep the
+same thing.
 """
 
 import re
@@ -15,6 +17,15 @@ REPLACEMENT = "\ufffd"
 
 # Every surrogate in a Python str is a lone one: a valid pair is decoded into one code point.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def problem(text: str) -> str | None:
+    """What makes ``text`` unstorable, said as the end of a sentence ("... contains a NUL character ..."); None."""
+    if "\x00" in text:
+        return "contains a NUL character (\\x00), which PostgreSQL refuses"
+    if not text.isascii() and _UNSTORABLE.search(text):
+        return "contains a lone surrogate, which is not Unicode text"
+    return None
 
 
 def storable(value: str, limit: int) -> str:

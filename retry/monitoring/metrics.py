@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from retry.models import Outcome
-from retry.monitoring import stats
+from retry.monitoring import figures, stats
 
 
 class TaskCollector(Collector):
@@ -32,7 +32,7 @@ class TaskCollector(Collector):
         yield workers
 
 
-#: (metric name, help, attribute of stats.QueueFigures); a None figure is left out.
+#: (metric name, help, attribute of figures.QueueFigures); a None figure is left out.
 QUEUE_GAUGES = (
     ("retry_queue_ready_tasks", "Tasks due and waiting for a worker (the backlog).", "ready"),
     ("retry_queue_oldest_ready_age_seconds", "Seconds the oldest ready task has been due.", "oldest_ready_age"),
@@ -49,7 +49,7 @@ QUEUE_GAUGES = (
 )
 
 
-def queue_gauges(queues: list[stats.QueueFigures]) -> Iterator[Metric]:
+def queue_gauges(queues: list[figures.QueueFigures]) -> Iterator[Metric]:
     for name, help_text, attribute in QUEUE_GAUGES:
         gauge = GaugeMetricFamily(name, help_text, labels=["queue"])
         for queue in queues:
@@ -59,7 +59,7 @@ def queue_gauges(queues: list[stats.QueueFigures]) -> Iterator[Metric]:
         yield gauge
 
 
-def attempts_by_outcome(queues: list[stats.QueueFigures]) -> Metric:
+def attempts_by_outcome(queues: list[figures.QueueFigures]) -> Metric:
     gauge = GaugeMetricFamily(
         "retry_task_attempts", "Attempts finished over the window, by outcome.", labels=["queue", "outcome"]
     )
@@ -69,7 +69,7 @@ def attempts_by_outcome(queues: list[stats.QueueFigures]) -> Metric:
     return gauge
 
 
-def durations(queues: list[stats.QueueFigures]) -> Metric:
+def durations(queues: list[figures.QueueFigures]) -> Metric:
     # A gauge histogram: the window slides, so its counts go down as well as up.
     histogram = GaugeHistogramMetricFamily(
         "retry_task_duration_seconds", "Duration of the attempts finished over the window.", labels=["queue"]

@@ -5,8 +5,6 @@ once they succeed, so they count in the backlog and in failures but not among th
 """
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +14,7 @@ from django.tasks.base import TaskResultStatus as Status
 
 from retry import clock, conf
 from retry.models import UNFINISHED, Heartbeat, TaskAttempt, TaskRecord
+from retry.monitoring.figures import DURATION_BUCKETS, Failure, QueueFigures, Snapshot, WorkerFigures
 
 #: Seconds of history behind rates, wait times, durations and the scaling advice.
 WINDOW = 15 * 60.0
@@ -23,8 +22,6 @@ WINDOW = 15 * 60.0
 WAIT_SAMPLE = 5000
 #: Dead tasks listed on the dashboard.
 RECENT_FAILURES = 10
-#: Upper bounds (seconds) of the task duration histogram's buckets.
-DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 #: Seconds within which the advice drains a backlog when the queue has no alarm threshold.
 DEFAULT_DRAIN = 60.0
 
@@ -40,92 +37,6 @@ class Seconds(Func):
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         template = "((julianday(%(expressions)s)) * 86400.0)"
         return self.as_sql(compiler, connection, template=template, arg_joiner=") - julianday(", **extra)
-
-
-@dataclass
-class Histogram:
-    """Cumulative counts per upper bound, as Prometheus wants them."""
-
-    buckets: list[tuple[float, int]] = field(default_factory=lambda: [(bound, 0) for bound in DURATION_BUCKETS])
-    count: int = 0
-    sum: float = 0.0
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        self.buckets = [(bound, seen + row[f"le_{i}"]) for i, (bound, seen) in enumerate(self.buckets)]
-        self.count += row["n"]
-        self.sum += row["seconds"] or 0.0
-
-    @property
-    def mean(self) -> float | None:
-        return self.sum / self.count if self.count else None
-
-
-@dataclass
-class QueueFigures:
-    queue: str
-    #: READY tasks whose time has come: the backlog.
-    ready: int = 0
-    #: Seconds the longest-waiting task of the backlog has been due.
-    oldest_ready_age: float | None = None
-    #: Seconds from enqueue to first start, over tasks first started in the window.
-    wait_p50: float | None = None
-    wait_p95: float | None = None
-    running: int = 0
-    #: READY tasks that ran before (a retry is scheduled, or has come due).
-    waiting_retry: int = 0
-    #: FAILED tasks: the dead letters.
-    dead: int = 0
-    arrived_per_minute: float = 0.0
-    succeeded_per_minute: float = 0.0
-    failed_per_minute: float = 0.0
-    #: Attempts finished in the window, by outcome.
-    attempts: dict[str, int] = field(default_factory=dict)
-    durations: Histogram = field(default_factory=Histogram)
-    #: Seconds the oldest ready task may wait before the backlog alarm; None: no alarm for this queue.
-    threshold: float | None = None
-    alarm: bool = False
-    advised_workers: int = 0
-
-
-@dataclass
-class WorkerFigures:
-    process_id: str
-    kind: str
-    host: str
-    pid: int
-    queues: list[str]
-    concurrency: int
-    current_tasks: list[str]
-    last_seen: datetime
-    stale: bool
-
-
-@dataclass
-class Failure:
-    id: str
-    task_path: str
-    queue: str
-    attempts: int
-    finished_at: datetime | None
-    error: str
-
-
-@dataclass
-class Snapshot:
-    now: datetime
-    window: float
-    queues: list[QueueFigures]
-    workers: list[WorkerFigures]
-    failures: list[Failure]
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types: datetimes as ISO 8601, the histogram as lists."""
-        plain: dict[str, Any] = _plain(asdict(self))
-        return plain
-
-    @property
-    def live_workers(self) -> int:
-        return sum(1 for worker in self.workers if worker.kind == Heartbeat.Kind.WORKER and not worker.stale)
 
 
 def snapshot(now: datetime | None = None) -> Snapshot:
@@ -318,15 +229,3 @@ def _queue(figures: dict[str, QueueFigures], name: str) -> QueueFigures:
     if name not in figures:
         figures[name] = QueueFigures(name)
     return figures[name]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, float):
-        return round(value, 6)
-    return value

@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from retry import text
+
 WHERE = "the return value"
 
 
@@ -49,11 +51,8 @@ def _key(key: Any, where: str) -> str:
     return _text(key, f"{where} key {key!r}")
 
 
-def _text(text: str, where: str) -> str:
-    if "\x00" in text:
-        raise ValueError(f"{where} contains a NUL character (\\x00), which PostgreSQL cannot store")
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        raise ValueError(f"{where} contains a lone surrogate, which is not UTF-8") from None
-    return text
+def _text(value: str, where: str) -> str:
+    problem = text.problem(value)
+    if problem:
+        raise ValueError(f"{where} {problem}")
+    return value

@@ -17,10 +17,12 @@ from typing import Any
 from django.db import DatabaseError
 from django.tasks.base import Task
 
-from retry import conf, heartbeats, registry, transitions
+from retry import conf, registry, transitions
 from retry.models import TaskRecord
 from retry.worker import attempt, gate, results, threads
 from retry.worker.batcher import Batcher
+from retry.worker.claiming import Claiming
+from retry.worker.lifecycle import Lifecycle
 
 logger = logging.getLogger("retry.worker.runner")
 
@@ -39,7 +41,7 @@ def make_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class Runner:
+class Runner(Claiming, Lifecycle):
     """Runs at most ``concurrency`` tasks at a time for one worker process, and keeps their claims alive."""
 
     def __init__(self, *, queues: list[str] | None = None, concurrency: int | None = None) -> None:
@@ -196,64 +198,6 @@ class Runner:
         await self._successes.submit((entry.record, value, duration))
         return attempt.Finished(entry.record)
 
-    async def _claim_many(self, task_ids: list[str | None]) -> list[TaskRecord | None]:
-        """Claim, in one statement, a due task for each slot its callers hold and for every other free slot.
-
-        A message only says that work is due: a worker of queues takes the highest-priority due tasks of its
-        queues, whichever tasks the messages named. A named task left out stays READY, and the claim was full,
-        so the worker goes on taking the backlog as slots free. Each caller with an id gets a task or None; a
-        None in ``task_ids`` holds no slot and only asks for the backlog.
-        """
-        reserved = 0
-        while not self.stopping and self.queues and not self._gate.closed and not self._slots.locked():
-            await self._slots.acquire()  # free, so this does not wait
-            reserved += 1
-        named = [task_id for task_id in task_ids if task_id is not None]
-        wanted, more = ([], len(named) + reserved) if self.queues else (named, 0)
-        try:
-            records = await self.in_thread(
-                functools.partial(transitions.claim_many, queues=self.queues, more=more), wanted, self.id
-            )
-        except BaseException:
-            for _ in range(reserved):
-                self._slots.release()
-            self._backlog = False  # messages again, until a claim works
-            self._update_capacity()
-            raise
-        left_out = set(named) - {str(record.pk) for record in records}
-        self._backlog = len(records) >= more > 0 and (reserved > 0 or bool(left_out))
-        spare = sorted(records, key=lambda record: (-record.priority, record.run_after), reverse=True)
-        results = [spare.pop() if task_id is not None and spare else None for task_id in task_ids]
-        for record in spare:
-            self._launch(self._run_claimed(record))
-        for _ in range(reserved - len(spare)):
-            self._slots.release()
-        self._update_capacity()
-        return results
-
-    def _take_backlog_soon(self) -> None:
-        if self._refill is None and not self.stopping and not self._gate.closed:
-            self._refill = asyncio.ensure_future(self._take_backlog())
-
-    async def _take_backlog(self) -> None:
-        try:
-            await self._claims.submit(None)
-        except Exception:
-            logger.exception("Could not claim from the backlog", extra={"worker_id": self.id})
-        finally:
-            self._refill = None
-
-    async def look_for_work(self) -> None:
-        """While slots are free, take due tasks from the database every dispatcher interval, message or not.
-
-        Messages lost with the layer (a Redis restart, a FLUSHALL) or not sent while it was down delay nothing:
-        a worker with free slots finds the due tasks of its queues itself, not after the message expiry.
-        """
-        while not self.stopping:
-            await asyncio.sleep(conf.get().DISPATCH_INTERVAL)
-            if self._capacity.is_set():
-                self._take_backlog_soon()
-
     async def _succeed_many(self, successes: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
         """Write ``successes`` in one statement; if the database refuses it, one by one, so one row harms no other."""
         if len(successes) > 1:
@@ -296,55 +240,6 @@ class Runner:
 
     async def in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, threads.in_db_thread, function, *args)
-
-    async def heartbeat(self) -> None:
-        """Record this worker as alive and extend the claims of tasks still within their time limit."""
-        now = time.monotonic()
-        alive = [
-            task_id
-            for task_id, entry in self.running.items()
-            if entry.waiting or now - entry.started < entry.record.time_limit
-        ]
-        await self.in_thread(transitions.renew_leases, self.id, alive)
-        await self.in_thread(
-            heartbeats.beat, self.id, heartbeats.WORKER, self.queues, self.concurrency, list(self.running)
-        )
-
-    async def keep_alive(self) -> None:
-        while not self.stopping:
-            try:
-                await self.heartbeat()
-            except Exception:
-                logger.exception("Heartbeat failed; retrying", extra={"worker_id": self.id})
-            await asyncio.sleep(conf.get().HEARTBEAT_INTERVAL)
-
-    async def shutdown(self, grace: float | None = None) -> None:
-        """Stop starting tasks, let running ones finish within ``grace`` seconds, hand back the rest uncharged."""
-        self.stopping = True
-        grace = conf.get().SHUTDOWN_GRACE if grace is None else grace
-        deadline = time.monotonic() + grace
-        while (self.running or self._jobs) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        self.releasing = True
-        for entry in list(self.running.values()):
-            if entry.future is None:
-                continue  # async tasks are cancelled below and hand themselves back
-            released = await self.in_thread(transitions.release, entry.record)
-            logger.warning(
-                "Still running at shutdown; handed back", extra={**entry.record.log_fields(), "released": released}
-            )
-        for entry in list(self.running.values()):
-            if entry.job is not None:
-                entry.job.cancel()  # an async task hands itself back; a thread's row was handed back above
-        while self._jobs:  # claims under way see `releasing` and hand their task back
-            await asyncio.sleep(0.01)
-        pending = list(self._timers)
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        await self.in_thread(transitions.forget_sent, pending)
-        await self.in_thread(heartbeats.forget, self.id)
-        await asyncio.get_running_loop().run_in_executor(None, threads.close_thread_connections, self._executor)
 
 
 def _being_cancelled() -> bool:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from consumers.cards import task_label
+from orders.task_facts import task_label
 
 
 @pytest.mark.parametrize(

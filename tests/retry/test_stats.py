@@ -10,13 +10,13 @@ from django.test.utils import CaptureQueriesContext
 
 from retry.dispatcher import Dispatcher
 from retry.models import Outcome, TaskRecord
-from retry.monitoring import alarms, stats
+from retry.monitoring import alarms, figures, stats
 from tests.retry.rows import NOW, ago, attempt, heartbeat, task
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
-def figures_of(queue: str, now=NOW) -> stats.QueueFigures:
+def figures_of(queue: str, now=NOW) -> figures.QueueFigures:
     return next(q for q in stats.snapshot(now).queues if q.queue == queue)
 
 

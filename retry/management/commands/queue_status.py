@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from retry.monitoring import stats
+from retry.monitoring import figures, stats
 
 COLUMNS = (
     ("queue", "queue"),
@@ -50,7 +50,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {failure.id} {failure.task_path} ({failure.queue}) {failure.error}")
 
 
-def queue_cells(queue: stats.QueueFigures) -> list[str]:
+def queue_cells(queue: figures.QueueFigures) -> list[str]:
     cells = []
     for _, attribute in COLUMNS:
         value = getattr(queue, attribute)

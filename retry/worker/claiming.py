@@ -1,0 +1,92 @@
+"""How a worker claims: the tasks its messages name, and the backlog of its queues while it has free slots."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from retry import conf, transitions
+from retry.models import TaskRecord
+from retry.worker import gate
+from retry.worker.batcher import Batcher
+
+logger = logging.getLogger("retry.worker.runner")
+
+
+class Claiming:
+    """The claim side of a Runner: it shares the runner's slots, gate and capacity."""
+
+    id: str
+    queues: list[str]
+    stopping: bool
+    _slots: asyncio.Semaphore
+    _gate: gate.Gate
+    _backlog: bool
+    _refill: asyncio.Future[None] | None
+    _claims: Batcher[str | None, TaskRecord | None]
+    _capacity: asyncio.Event
+    _update_capacity: Callable[[], None]
+    _launch: Callable[..., None]
+    _run_claimed: Callable[..., Any]
+    in_thread: Callable[..., Any]
+
+    async def _claim_many(self, task_ids: list[str | None]) -> list[TaskRecord | None]:
+        """Claim, in one statement, a due task for each slot its callers hold and for every other free slot.
+
+        A message only says that work is due: a worker of queues takes the highest-priority due tasks of its
+        queues, whichever tasks the messages named. A named task left out stays READY, and the claim was full,
+        so the worker goes on taking the backlog as slots free. Each caller with an id gets a task or None; a
+        None in ``task_ids`` holds no slot and only asks for the backlog.
+        """
+        reserved = 0
+        while not self.stopping and self.queues and not self._gate.closed and not self._slots.locked():
+            await self._slots.acquire()  # free, so this does not wait
+            reserved += 1
+        named = [task_id for task_id in task_ids if task_id is not None]
+        wanted, more = ([], len(named) + reserved) if self.queues else (named, 0)
+        try:
+            records = await self.in_thread(
+                functools.partial(transitions.claim_many, queues=self.queues, more=more), wanted, self.id
+            )
+        except BaseException:
+            for _ in range(reserved):
+                self._slots.release()
+            self._backlog = False  # messages again, until a claim works
+            self._update_capacity()
+            raise
+        left_out = set(named) - {str(record.pk) for record in records}
+        self._backlog = len(records) >= more > 0 and (reserved > 0 or bool(left_out))
+        spare = sorted(records, key=lambda record: (-record.priority, record.run_after), reverse=True)
+        results = [spare.pop() if task_id is not None and spare else None for task_id in task_ids]
+        for record in spare:
+            self._launch(self._run_claimed(record))
+        for _ in range(reserved - len(spare)):
+            self._slots.release()
+        self._update_capacity()
+        return results
+
+    def _take_backlog_soon(self) -> None:
+        if self._refill is None and not self.stopping and not self._gate.closed:
+            self._refill = asyncio.ensure_future(self._take_backlog())
+
+    async def _take_backlog(self) -> None:
+        try:
+            await self._claims.submit(None)
+        except Exception:
+            logger.exception("Could not claim from the backlog", extra={"worker_id": self.id})
+        finally:
+            self._refill = None
+
+    async def look_for_work(self) -> None:
+        """While slots are free, take due tasks from the database every dispatcher interval, message or not.
+
+        Messages lost with the layer (a Redis restart, a FLUSHALL) or not sent while it was down delay nothing:
+        a worker with free slots finds the due tasks of its queues itself, not after the message expiry.
+        """
+        while not self.stopping:
+            await asyncio.sleep(conf.get().DISPATCH_INTERVAL)
+            if self._capacity.is_set():
+                self._take_backlog_soon()
