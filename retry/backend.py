@@ -85,7 +85,7 @@ def build_record(
         kwargs=kwargs,
         max_attempts=policy.max_attempts,
         policy=policy.snapshot(),
-        time_limit=getattr(options, "time_limit", None) or conf.get().TIME_LIMIT,
+        time_limit=getattr(options, "time_limit", None) or conf.for_backend(task.backend).TIME_LIMIT,
         ignore_result=getattr(options, "ignore_result", False),
         idempotency_key=idempotency_key,
         enqueued_at=now,

@@ -41,3 +41,33 @@ def check_periodic(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         for name, spec in periodic.items()
         if (problem := schedules.problem(spec))
     ]
+
+
+@checks.register(TAG)
+def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Each retry backend's OPTIONS are valid, each queue belongs to one backend, the task rows to one database."""
+    from django.conf import settings
+
+    try:
+        conf.get()
+    except ImproperlyConfigured:
+        return []  # check_settings names it
+    errors = [problem for alias in conf.backends() for problem in conf.option_problems(alias)]
+    owners: dict[str, list[str]] = {}
+    for alias, backend in conf.backends().items():
+        for queue in backend.queues:
+            owners.setdefault(queue, []).append(alias)
+    errors += [
+        f"The queue {queue!r} belongs to several retry backends ({', '.join(sorted(aliases))}); give each its own."
+        for queue, aliases in sorted(owners.items())
+        if len(aliases) > 1
+    ]
+    databases = {str((backend.options or {}).get(conf.DATABASE, "default")) for backend in conf.backends().values()}
+    if len(databases) > 1:
+        errors.append(f"The retry backends' DATABASE options differ ({', '.join(sorted(databases))}); use one.")
+    elif databases and (database := databases.pop()) != "default":
+        if database not in settings.DATABASES:
+            errors.append(f"The retry backends' DATABASE option names {database!r}, which DATABASES does not have.")
+        elif "retry.routers.TaskRouter" not in settings.DATABASE_ROUTERS:
+            errors.append(f"The task rows live in {database!r}: add 'retry.routers.TaskRouter' to DATABASE_ROUTERS.")
+    return [checks.Error(error, id="retry.E003") for error in errors]

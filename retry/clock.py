@@ -15,6 +15,8 @@ from django.db.models import DateTimeField, Expression, ExpressionWrapper, Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from retry import conf
+
 #: Seconds a measured offset is trusted before it is measured again.
 RESYNC_EVERY = 60.0
 #: Seconds this process's wall clock may drift from its monotonic clock before the offset is measured again.
@@ -38,13 +40,14 @@ _offsets: dict[str, Offset] = {}
 _lock = threading.Lock()
 
 
-def shares_clock(using: str = "default") -> bool:
+def shares_clock(using: str | None = None) -> bool:
     """True where the database runs on a server of its own; SQLite lives in this process and shares its clock."""
-    return connections[using].vendor != "sqlite"
+    return connections[using or conf.database()].vendor != "sqlite"
 
 
-def db_now(using: str = "default") -> datetime:
+def db_now(using: str | None = None) -> datetime:
     """The database server's current time (on PostgreSQL, its transaction's start)."""
+    using = using or conf.database()
     if not shares_clock(using):
         return timezone.now()
     with connections[using].cursor() as cursor:
@@ -53,8 +56,9 @@ def db_now(using: str = "default") -> datetime:
     return now  # type: ignore[no-any-return]
 
 
-def now(using: str = "default") -> datetime:
+def now(using: str | None = None) -> datetime:
     """The database server's current time, without a round trip (but one a minute)."""
+    using = using or conf.database()
     wall = timezone.now()
     if not shares_clock(using):
         return wall
@@ -78,8 +82,9 @@ def _measure(using: str) -> Offset:
     return offset
 
 
-def now_plus(seconds: float, using: str = "default") -> Expression | Value:
+def now_plus(seconds: float, using: str | None = None) -> Expression | Value:
     """An expression for "now + seconds", evaluated by the database inside the statement."""
+    using = using or conf.database()
     if not shares_clock(using):
         return Value(timezone.now() + timedelta(seconds=seconds))
     if seconds == 0:

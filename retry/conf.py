@@ -3,7 +3,7 @@
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
 
@@ -175,14 +175,86 @@ def _read(name: str, raw: str, kind: Any) -> Any:
     return value
 
 
-def queues() -> list[str]:
-    """The queues of the ``default`` task backend, as TASKS lists them (Django's own default: one queue)."""
-    return list(settings.TASKS.get("default", {}).get("QUEUES") or ["default"])
+#: What a retry backend's OPTIONS may set for its own tasks and workers, over the RETRY_<NAME> settings.
+OPTIONS = ("MAX_ATTEMPTS", "BASE_DELAY", "BACKOFF_FACTOR", "MAX_DELAY", "JITTER", "TIME_LIMIT", "LEASE", "CONCURRENCY")
+#: The OPTIONS key naming the database of the task rows (an alias of DATABASES).
+DATABASE = "DATABASE"
+
+
+def backends() -> dict[str, Any]:
+    """The retry layer's backends, by alias, as Django's task_backends made them from TASKS."""
+    from django.tasks import task_backends
+
+    return {alias: task_backends[alias] for alias in settings.TASKS if _is_retry_backend(alias)}
+
+
+def _is_retry_backend(alias: str) -> bool:
+    path = str(dict(settings.TASKS)[alias].get("BACKEND", ""))
+    return path == "retry.backend.RetryBackend" or path.endswith(".RetryBackend")
+
+
+def queues(alias: str | None = None) -> list[str]:
+    """The queues of the backend ``alias``, or of every retry backend: read from Django's parsed configuration."""
+    chosen = [backends()[alias]] if alias is not None else backends().values()
+    return sorted({queue for backend in chosen for queue in backend.queues})
+
+
+def backend_of(queue: str) -> str:
+    """The alias of the retry backend that serves ``queue`` (each queue belongs to one backend)."""
+    return next((alias for alias, backend in backends().items() if queue in backend.queues), "default")
+
+
+@cache
+def for_backend(alias: str) -> RetrySettings:
+    """The settings a backend's tasks and workers run with: RETRY_<NAME>, then its OPTIONS."""
+    options = _options(alias)
+    return replace(get(), **{name: value for name, value in options.items() if name in OPTIONS})
+
+
+def option_problems(alias: str) -> list[str]:
+    """What is wrong with a retry backend's OPTIONS, each naming the option."""
+    options = _options(alias)
+    where = f"TASKS[{alias!r}]['OPTIONS']"
+    if not isinstance(options, dict):
+        return [f"{where} must be a dict, not {options!r}."]
+    problems = [
+        f"{where} has an unknown option {name!r}; it takes {', '.join(OPTIONS)} and {DATABASE}."
+        for name in options
+        if name not in OPTIONS and name != DATABASE
+    ]
+    known = {name: value for name, value in options.items() if name in OPTIONS}
+    for name, value in known.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"{where}[{name!r}] must be a number, not {value!r}.")
+        else:
+            problems += [f"{where}[{name!r}] must be {words}, not {value!r}." for words in _out_of_range(name, value)]
+    if problems:
+        return problems
+    numbers = replace(get(), **known)
+    return [
+        f"{where}: {POLICY_SETTINGS[name]} {problem}."
+        for name, problem in policy.problems(numbers.policy(), floor=numbers.MIN_DELAY).items()
+    ]
+
+
+def _out_of_range(name: str, value: float) -> list[str]:
+    return [words for names, holds, words in RANGES if name in names and not holds(value)]
+
+
+def _options(alias: str) -> Any:
+    return dict(settings.TASKS).get(alias, {}).get("OPTIONS") or {}
+
+
+def database() -> str:
+    """The database of the task rows: the retry backends' DATABASE option, else Django's default database."""
+    names = {str(_options(alias).get(DATABASE, "default")) for alias in backends()}
+    return names.pop() if len(names) == 1 else "default"
 
 
 def reset(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith("RETRY_"):
+    if setting.startswith("RETRY_") or setting == "TASKS":
         get.cache_clear()
+        for_backend.cache_clear()
 
 
 setting_changed.connect(reset)

@@ -10,23 +10,27 @@ from retry.worker.process import RetryWorker
 
 
 class Embedded:
-    """Task workers for every queue and a dispatcher, run as tasks of the current event loop."""
+    """A task worker for each backend's queues and a dispatcher, run as tasks of the current event loop."""
 
     def __init__(self, application: Any, channel_layer: Any) -> None:
-        channels = [messages.channel_for(queue) for queue in conf.queues()]
-        self.worker = RetryWorker(application, channels, channel_layer, handle_signals=False)
+        self.workers = [
+            RetryWorker(
+                application, [messages.channel_for(queue) for queue in queues], channel_layer, handle_signals=False
+            )
+            for queues in (conf.queues(alias) for alias in conf.backends())
+            if queues
+        ]
         self.dispatcher = Dispatcher()
         self.stop_dispatcher = asyncio.Event()
         self._tasks: list[asyncio.Future[Any]] = []
 
     def start(self) -> None:
         outbox.use_loop(asyncio.get_running_loop())
-        self._tasks = [
-            asyncio.ensure_future(self.worker.arun()),
-            asyncio.ensure_future(self.dispatcher.run(self.stop_dispatcher)),
-        ]
+        self._tasks = [asyncio.ensure_future(worker.arun()) for worker in self.workers]
+        self._tasks.append(asyncio.ensure_future(self.dispatcher.run(self.stop_dispatcher)))
 
     async def stop(self) -> None:
         self.stop_dispatcher.set()
-        self.worker.request_stop()
+        for worker in self.workers:
+            worker.request_stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)

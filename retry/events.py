@@ -52,7 +52,9 @@ def record(change: str, task: models.TaskRecord, **details: Any) -> None:
     fields = {"change": change, **task.log_fields(), "status": task.status, **details}
     logger.log(LEVELS.get(change, logging.INFO), "task %s", change, extra=fields)
     event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
-    transaction.on_commit(lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"))
+    transaction.on_commit(
+        lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"), using=conf.database()
+    )
     error = _raised.get()
     signals.changed(change, task, error)
     logs.report_on_commit(change, task, error)

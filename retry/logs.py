@@ -86,7 +86,7 @@ def tag_task(record: Any) -> None:
 def report_on_commit(change: str, record: Any, error: BaseException | None) -> None:
     """Once ``change`` is committed, report it to Sentry if it failed the task (and Sentry is set up)."""
     if change in REPORTED and _sentry() is not None:
-        transaction.on_commit(lambda: report_failure(change, record, error), robust=True)
+        transaction.on_commit(lambda: report_failure(change, record, error), using=record._state.db, robust=True)
 
 
 def report_failure(change: str, record: Any, error: BaseException | None) -> None:

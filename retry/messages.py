@@ -20,5 +20,6 @@ def send_after_commit(task: TaskRecord, using: str | None = None) -> None:
     dispatcher sends it again."""
     task_id, channel = str(task.pk), channel_for(task.queue)
     transaction.on_commit(
-        lambda: outbox.send(channel, run_message(task_id), lambda _: transitions.forget_sent([task_id])), using=using
+        lambda: outbox.send(channel, run_message(task_id), lambda _: transitions.forget_sent([task_id])),
+        using=using or conf.database(),
     )

@@ -20,8 +20,9 @@ _overrides: dict[str, dict[str, Any]] = {}
 _overrides_read_at = float("-inf")
 
 
-def default_policy() -> policy.RetryPolicy:
-    return conf.get().policy()
+def default_policy(backend: str = "default") -> policy.RetryPolicy:
+    """The policy of a backend's tasks without options or an override: RETRY_<NAME>, then its OPTIONS."""
+    return conf.for_backend(backend).policy()
 
 
 def policy_for(task: Task[..., Any]) -> policy.RetryPolicy:
@@ -42,7 +43,7 @@ def policy_for(task: Task[..., Any]) -> policy.RetryPolicy:
 
 def code_policy(task: Task[..., Any]) -> policy.RetryPolicy:
     """The policy of the code: the task's options, else the settings."""
-    resolved = default_policy()
+    resolved = default_policy(task.backend)
     if isinstance(task, RetryTask):
         resolved = policy.RetryPolicy(
             **{**resolved.snapshot(), **task.policy_numbers()}, retry_on=task.retry_on, give_up_on=task.give_up_on

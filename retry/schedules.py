@@ -84,7 +84,7 @@ def enqueue_due(now: datetime) -> int:
 
 def _enqueue_if_new(name: str, spec: dict[str, Any], now: datetime) -> bool:
     start = period_start(spec, now)
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         if not _claim_period(name, start):
             return False
         task = registry.load(spec["task"])
@@ -104,7 +104,7 @@ def _claim_period(name: str, start: datetime) -> bool:
     if PeriodicRun.objects.filter(name=name, period_start__lt=start).update(period_start=start):
         return True
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=conf.database()):
             PeriodicRun.objects.create(name=name, period_start=start)
     except IntegrityError:
         return False

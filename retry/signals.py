@@ -15,7 +15,7 @@ from django.tasks import signals
 from django.tasks.base import Task, TaskResult
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import backend, clock, models
+from retry import backend, clock, conf, models
 
 logger = logging.getLogger("retry.signals")
 
@@ -32,7 +32,7 @@ SIGNALLED = {
 def enqueued(record: models.TaskRecord, task: Task[..., Any], alias: str) -> None:
     """Send ``task_enqueued`` once the caller's transaction commits (a rolled-back task was never enqueued)."""
     result = backend.to_result(record, alias, task)
-    transaction.on_commit(lambda: send(signals.task_enqueued, result))
+    transaction.on_commit(lambda: send(signals.task_enqueued, result), using=conf.database())
 
 
 def changed(change: str, record: models.TaskRecord, error: BaseException | None) -> None:
@@ -48,7 +48,9 @@ def changed(change: str, record: models.TaskRecord, error: BaseException | None)
     except Exception:  # e.g. a row whose task is not in this deploy: Django's signals need the Task
         logger.debug("No task signal for a task that cannot be loaded", extra=record.log_fields(), exc_info=True)
         return
-    transaction.on_commit(lambda: send(signal, result, error if status == Status.FAILED else None))
+    transaction.on_commit(
+        lambda: send(signal, result, error if status == Status.FAILED else None), using=conf.database()
+    )
 
 
 def send(signal: Signal, result: TaskResult[..., Any], error: BaseException | None = None) -> None:

@@ -10,6 +10,13 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.effects"]  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared-cache memory: worker threads write concurrently, and memory locks whole tables.
     DATABASES["default"]["TEST"]["NAME"] = os.path.join(tempfile.gettempdir(), f"scoopboard-test-{os.getpid()}.sqlite3")  # noqa: F405
+# A second database for the tests that keep task rows apart (the retry backends' DATABASE option).
+DATABASES["tasks"] = {  # noqa: F405
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": os.path.join(tempfile.gettempdir(), f"scoopboard-tasks-{os.getpid()}.sqlite3"),
+    "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"scoopboard-test-tasks-{os.getpid()}.sqlite3")},
+    "CONN_MAX_AGE": 0,
+}
 # Threads that outlive a test (a task past the shutdown grace) must not hold connections open.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -32,6 +32,8 @@ class Histogram:
 @dataclass
 class QueueFigures:
     queue: str
+    #: The TASKS alias of the retry backend that serves the queue.
+    backend: str = "default"
     #: READY tasks whose time has come: the backlog.
     ready: int = 0
     #: Seconds the longest-waiting task of the backlog has been due.

@@ -43,7 +43,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     """Every figure of the dashboard, as of ``now`` (the database's clock by default)."""
     now = now or clock.db_now()
     since = now - timedelta(seconds=WINDOW)
-    figures = {queue: QueueFigures(queue) for queue in conf.queues()}
+    figures = {queue: QueueFigures(queue, backend=conf.backend_of(queue)) for queue in conf.queues()}
     _add_backlog(figures, now)
     _add_window(figures, since)
     _add_waits(figures, since)
@@ -227,5 +227,5 @@ def _judge(queue: QueueFigures, workers: list[WorkerFigures]) -> None:
 
 def _queue(figures: dict[str, QueueFigures], name: str) -> QueueFigures:
     if name not in figures:
-        figures[name] = QueueFigures(name)
+        figures[name] = QueueFigures(name, backend=conf.backend_of(name))
     return figures[name]

@@ -23,20 +23,24 @@ def claim(task_id: str, worker_id: str) -> TaskRecord | None:
     return claimed[0] if claimed else None
 
 
-def claim_many(task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (), more: int = 0) -> list[TaskRecord]:
+def claim_many(
+    task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (), more: int = 0, lease: float | None = None
+) -> list[TaskRecord]:
     """``claim`` for many tasks in one statement; returns the rows that were claimable (each once).
 
     With ``more``, up to that many other due tasks of ``queues`` are claimed too, highest priority and
     oldest first: a worker with free slots takes a backlog from the database instead of one message at
-    a time. Their messages, when they come, find them claimed and are dropped.
+    a time. Their messages, when they come, find them claimed and are dropped. The claim lasts ``lease`` seconds
+    (its backend's LEASE).
     """
+    lease = lease or conf.get().LEASE
     more = more if queues else 0
     if not task_ids and not more:
         return []
     connection = connections[router.db_for_write(TaskRecord)]
     if connection.vendor == "postgresql":
         limits = [value for queue in queues for value in (queue, more)] if more else []
-        params: list[Any] = [sorted(set(task_ids)), *limits, more, worker_id, conf.get().LEASE]
+        params: list[Any] = [sorted(set(task_ids)), *limits, more, worker_id, lease]
         tasks = sql.claim(connection, params, len(queues) if more else 0)
     else:
         now = clock.now_plus(0)
@@ -55,7 +59,7 @@ def claim_many(task_ids: list[str], worker_id: str, *, queues: Sequence[str] = (
             attempts=F("attempts") + 1,
             alone=False,
             worker_id=worker_id,
-            lease_until=clock.now_plus(conf.get().LEASE),
+            lease_until=clock.now_plus(lease),
             started_at=Coalesce(F("started_at"), now),
             last_attempted_at=now,
         )
@@ -78,7 +82,7 @@ def succeed_many(results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
     elif connection.vendor == "postgresql":
         won_ids = sql.succeed(connection, kept)
     else:
-        with transaction.atomic():
+        with transaction.atomic(using=conf.database()):
             won_ids = {
                 task.pk
                 for task, value in kept
@@ -102,7 +106,7 @@ def succeed_many(results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
 def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None, duration: float) -> bool:
     """RUNNING → READY after the decided delay, or → FAILED when the policy gives up; False if the claim was lost."""
     details = rows.error_fields(error)
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         if decision is None:
             won = rows.update(rows.fenced(task), task, status=Status.FAILED, **details, **rows.finished()) > 0
         else:
@@ -118,7 +122,7 @@ def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None,
 
 def release(task: TaskRecord) -> bool:
     """RUNNING → READY at once, the attempt not charged: the worker is shutting down."""
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         won = rows.update(rows.fenced(task), task, attempts=F("attempts") - 1, **rows.ready_again(0)) > 0
         if won:
             rows.finish_attempt(task, Outcome.RELEASED)
@@ -132,7 +136,7 @@ def begin_alone(task: TaskRecord) -> bool:
     return rows.update(rows.fenced(task), task, alone=True) > 0
 
 
-def renew_leases(worker_id: str, task_ids: list[str]) -> int:
+def renew_leases(worker_id: str, task_ids: list[str], lease: float | None = None) -> int:
     """Extend the claims ``worker_id`` still holds on ``task_ids``.
 
     Rows locked by another statement are skipped, never waited for: that statement is ending their attempt
@@ -140,7 +144,7 @@ def renew_leases(worker_id: str, task_ids: list[str]) -> int:
     """
     if not task_ids:
         return 0
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         held = TaskRecord.objects.running().filter(pk__in=task_ids, worker_id=worker_id)
         free = list(held.select_for_update(skip_locked=True).values_list("pk", flat=True))
-        return TaskRecord.objects.filter(pk__in=free).update(lease_until=clock.now_plus(conf.get().LEASE))
+        return TaskRecord.objects.filter(pk__in=free).update(lease_until=clock.now_plus(lease or conf.get().LEASE))

@@ -23,7 +23,7 @@ def take_due(now: datetime, batch: int, queue: str) -> list[str]:
     """
     sent_before = now - timedelta(seconds=conf.get().MESSAGE_EXPIRY)
     rows: list[str] = []
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         for due in (TaskRecord.objects.unsent(now), TaskRecord.objects.message_expired(now, sent_before=sent_before)):
             if len(rows) < batch:
                 taken = due.filter(queue=queue).order_by("-priority", "run_after").select_for_update(skip_locked=True)
@@ -54,7 +54,7 @@ def recover_lost(now: datetime, batch: int) -> int:
     task's policy, and a task recovered ``RUN_ALONE_AFTER`` times runs alone from then on. A loss while it had
     its worker to itself is its own: a failed attempt, decided by the policy's numbers (never its exception rules).
     """
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         lost = list(TaskRecord.objects.lease_expired(now).select_for_update(skip_locked=True)[:batch])
         for task in lost:
             numbers = registry.default_policy().with_numbers(task.policy)
@@ -88,7 +88,7 @@ def _recovery_delay(numbers: policy.RetryPolicy, recovery: int) -> float:
 
 def expire_overdue(now: datetime, batch: int) -> int:
     """READY past its start-by deadline → FAILED as expired, instead of running late."""
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         overdue = list(TaskRecord.objects.past_deadline(now).select_for_update(skip_locked=True)[:batch])
         for task in overdue:
             details = rows.error_fields(TaskExpired(f"not started by {task.expires_at:%Y-%m-%d %H:%M:%S}"))

@@ -6,7 +6,7 @@ They change rows only; the caller sends the message of a task made ready again (
 from django.db import transaction
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import clock, events
+from retry import clock, conf, events
 from retry.exceptions import TaskCancelled
 from retry.models import TaskRecord
 from retry.transitions import rows
@@ -17,7 +17,7 @@ def retry_now(task_id: str) -> TaskRecord | None:
 
     The row is marked sent: the caller sends its message after commit (retry.messages.send_after_commit).
     """
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         fresh = {"attempts": 0, "recoveries": 0, "worker_id": "", "finished_at": None, "expires_at": None}
         changes = {**rows.ready_again(0), "notified_at": clock.now_plus(0), **fresh}
         if not rows.update(TaskRecord.objects.failed().filter(pk=task_id), None, **changes):
@@ -36,7 +36,7 @@ def requeue_failed(task_path: str) -> list[TaskRecord]:
 def cancel(task_id: str) -> bool:
     """READY → FAILED, marked cancelled: it will not run."""
     details = rows.error_fields(TaskCancelled("cancelled by an operator"))
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         won = rows.update(
             TaskRecord.objects.ready().filter(pk=task_id), None, status=Status.FAILED, **details, **rows.finished()
         )
@@ -47,7 +47,7 @@ def cancel(task_id: str) -> bool:
 
 def remove_finished(task_ids: list[str]) -> int:
     """Remove the finished tasks among ``task_ids`` and their attempts; ready and running ones are left alone."""
-    with transaction.atomic():
+    with transaction.atomic(using=conf.database()):
         doomed = list(TaskRecord.objects.finished().filter(pk__in=task_ids).select_for_update())
         for task in doomed:
             events.record("purged", task)

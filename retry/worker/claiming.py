@@ -21,6 +21,7 @@ class Claiming:
 
     id: str
     queues: list[str]
+    lease: float
     stopping: bool
     _slots: asyncio.Semaphore
     _gate: gate.Gate
@@ -49,7 +50,9 @@ class Claiming:
         wanted, more = ([], len(named) + reserved) if self.queues else (named, 0)
         try:
             records = await self.in_thread(
-                functools.partial(transitions.claim_many, queues=self.queues, more=more), wanted, self.id
+                functools.partial(transitions.claim_many, queues=self.queues, more=more, lease=self.lease),
+                wanted,
+                self.id,
             )
         except BaseException:
             for _ in range(reserved):

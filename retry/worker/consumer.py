@@ -31,7 +31,7 @@ class TaskWorkerConsumer(AsyncConsumer):
         except ValueError:
             logger.warning("Skipped a task.run message without a valid id", extra={"task_id": repr(task_id)[:100]})
             return
-        await runner.current().start(task_id)
+        await runner.serving(str(self.scope.get("channel", ""))).start(task_id)
 
 
 def _type_of(message: Any) -> str:

@@ -23,6 +23,7 @@ class Lifecycle:
 
     id: str
     queues: list[str]
+    lease: float
     concurrency: int
     stopping: bool
     releasing: bool
@@ -40,7 +41,7 @@ class Lifecycle:
             for task_id, entry in self.running.items()
             if entry.waiting or now - entry.started < entry.record.time_limit
         ]
-        await self.in_thread(transitions.renew_leases, self.id, alive)
+        await self.in_thread(transitions.renew_leases, self.id, alive, self.lease)
         await self.in_thread(
             heartbeats.beat, self.id, heartbeats.WORKER, self.queues, self.concurrency, list(self.running)
         )

@@ -42,12 +42,17 @@ def make_worker_id() -> str:
 
 
 class Runner(Claiming, Lifecycle):
-    """Runs at most ``concurrency`` tasks at a time for one worker process, and keeps their claims alive."""
+    """Runs at most ``concurrency`` tasks at a time for one worker process, and keeps their claims alive.
+
+    Its queues belong to one backend, whose OPTIONS set the concurrency and the lease (retry.conf.for_backend).
+    """
 
     def __init__(self, *, queues: list[str] | None = None, concurrency: int | None = None) -> None:
         self.id = make_worker_id()
         self.queues = queues or []
-        self.concurrency = concurrency or conf.get().CONCURRENCY
+        settings = conf.for_backend(conf.backend_of(self.queues[0]) if self.queues else "default")
+        self.concurrency = concurrency or settings.CONCURRENCY
+        self.lease = settings.LEASE
         self.running: dict[str, Running] = {}
         self.stopping = False
         self.releasing = False  # the grace period is over: claimed tasks go back instead of running
@@ -159,7 +164,7 @@ class Runner(Claiming, Lifecycle):
         )
         limit = entry.record.time_limit
         error = TimeoutError(f"ran past its time limit of {limit:g} s; its thread runs on, its late outcome discarded")
-        at_least = functools.partial(attempt.fail, at_least=conf.get().LEASE)
+        at_least = functools.partial(attempt.fail, at_least=self.lease)
         return await self.in_thread(at_least, entry.record, error, time.monotonic() - entry.started)
 
     def _overrun_ended(self, thread: asyncio.Future[Any]) -> None:
@@ -260,6 +265,19 @@ def current() -> Runner:
 
 
 def install(runner: Runner | None) -> None:
-    """Make ``runner`` the process's runner (a worker does this at start; tests reset it)."""
+    """Make ``runner`` the process's runner, and the one of its queues (a worker does this at start; tests reset)."""
     global _current
     _current = runner
+    if runner is None:
+        _by_queue.clear()
+    else:
+        _by_queue.update(dict.fromkeys(runner.queues, runner))
+
+
+#: The runner of each queue, when one process runs several (one per backend, embedded).
+_by_queue: dict[str, Runner] = {}
+
+
+def serving(channel: str) -> Runner:
+    """The runner of the queue ``channel`` carries, else the process's runner."""
+    return _by_queue.get(channel.removeprefix(conf.get().CHANNEL_PREFIX)) or current()

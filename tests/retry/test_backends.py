@@ -1,0 +1,133 @@
+"""Several TASKS aliases of the retry backend, each with its own OPTIONS, queues and workers; and task rows kept
+in a database of their own."""
+
+import copy
+
+import pytest
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from retry import checks, conf, transitions
+from retry.dispatcher import Dispatcher
+from retry.embedded import Embedded
+from retry.models import TaskRecord
+from retry.monitoring import stats
+from retry.outbox import outbox
+from retry.worker.runner import Runner
+from tests import tasks
+
+BULK = {
+    "BACKEND": "retry.backend.RetryBackend",
+    "QUEUES": ["bulk", "reports"],
+    "OPTIONS": {"MAX_ATTEMPTS": 2, "BASE_DELAY": 0.2, "TIME_LIMIT": 20, "LEASE": 45, "CONCURRENCY": 3},
+}
+
+
+def two_backends(**bulk: object) -> dict[str, object]:
+    from django.conf import settings
+
+    return {"default": copy.deepcopy(settings.TASKS["default"]), "bulk": {**BULK, **bulk}}
+
+
+@pytest.fixture
+def bulk():
+    with override_settings(TASKS=two_backends()):
+        yield tasks.record.using(backend="bulk", queue_name="bulk")
+
+
+@pytest.mark.django_db
+def test_a_task_of_another_alias_runs_under_that_backends_options(bulk):
+    result = bulk.enqueue("bulk-1")
+    row = TaskRecord.objects.get(pk=result.id)
+    assert (row.queue, row.max_attempts, row.time_limit, row.policy["base_delay"]) == ("bulk", 2, 20, 0.2)
+    assert result.backend == "bulk"
+    plain = TaskRecord.objects.get(pk=tasks.record.enqueue("plain").id)
+    assert plain.max_attempts == conf.get().MAX_ATTEMPTS and plain.time_limit == conf.get().TIME_LIMIT
+
+
+@pytest.mark.django_db
+def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bulk):
+    assert conf.queues("bulk") == ["bulk", "reports"]
+    assert set(conf.queues()) == set(conf.queues("default")) | {"bulk", "reports"}
+    assert conf.backend_of("reports") == "bulk" and conf.backend_of("default") == "default"
+    runner = Runner(queues=["bulk", "reports"])
+    assert (runner.concurrency, runner.lease) == (3, 45)
+    assert Runner(queues=["default"]).concurrency == conf.get().CONCURRENCY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dispatcher_sends_every_backends_due_tasks_to_their_channels(bulk, layer_messages):
+    later = timezone.now() + timezone.timedelta(seconds=1)
+    task_id = bulk.using(run_after=later).enqueue("bulk-due").id
+    layer_messages("bulk")
+    Dispatcher().tick(now=later + timezone.timedelta(seconds=1))
+    outbox.flush()
+    assert [message["id"] for message in layer_messages("bulk")] == [task_id]
+
+
+@pytest.mark.django_db
+def test_the_embedded_server_runs_a_worker_per_backend(bulk):
+    embedded = Embedded(application=None, channel_layer=get_channel_layer())
+    served = sorted(sorted(worker.runner.queues) for worker in embedded.workers)
+    assert served == sorted([conf.queues("default"), ["bulk", "reports"]])
+
+
+@pytest.mark.parametrize(
+    ("bulk", "said"),
+    [
+        ({"OPTIONS": {"LEASE": 0}}, "TASKS['bulk']['OPTIONS']['LEASE'] must be positive, not 0."),
+        ({"OPTIONS": {"CONCURRENCY": "8"}}, "TASKS['bulk']['OPTIONS']['CONCURRENCY'] must be a number, not '8'."),
+        ({"OPTIONS": {"RETRIES": 3}}, "TASKS['bulk']['OPTIONS'] has an unknown option 'RETRIES'"),
+        ({"OPTIONS": {"BASE_DELAY": 0.001}}, "TASKS['bulk']['OPTIONS']: BASE_DELAY"),
+        ({"QUEUES": ["default"]}, "The queue 'default' belongs to several retry backends (bulk, default)"),
+        ({"OPTIONS": {"DATABASE": "tasks"}}, "The retry backends' DATABASE options differ (default, tasks)"),
+    ],
+)
+def test_a_bad_backend_configuration_fails_the_system_check_naming_it(bulk, said):
+    with override_settings(TASKS=two_backends(**bulk)):
+        errors = checks.check_backends()
+    assert [error.id for error in errors] == ["retry.E003"], [error.msg for error in errors]
+    assert said in errors[0].msg
+
+
+def test_task_rows_in_another_database_need_the_router():
+    from django.conf import settings
+
+    options = {"default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}}
+    with override_settings(TASKS=options):
+        assert "add 'retry.routers.TaskRouter' to DATABASE_ROUTERS" in checks.check_backends()[0].msg
+    options["default"]["OPTIONS"]["DATABASE"] = "elsewhere"
+    with override_settings(TASKS=options):
+        assert "names 'elsewhere', which DATABASES does not have" in checks.check_backends()[0].msg
+
+
+@pytest.fixture
+def tasks_database():
+    from django.conf import settings
+
+    backends = {"default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}}
+    with override_settings(TASKS=backends, DATABASE_ROUTERS=["retry.routers.TaskRouter"]):
+        assert checks.check_backends() == []
+        yield
+
+
+@pytest.mark.django_db(databases=["default", "tasks"], transaction=True)
+def test_task_rows_live_in_the_database_the_option_names_and_run_there(tasks_database):
+    with transaction.atomic(using="tasks"):  # an enqueue commits with the transaction of the task rows' database
+        task_id = tasks.record.enqueue("apart").id
+    assert TaskRecord.objects.using("tasks").filter(pk=task_id).exists()
+    assert not TaskRecord.objects.using("default").filter(pk=task_id).exists()
+    [claimed] = transitions.claim_many([task_id], "worker-apart")
+    assert transitions.succeed(claimed, "done", 0.01)
+    row = TaskRecord.objects.using("tasks").get(pk=task_id)
+    assert (row.status, row.return_value, row.attempt_set.count()) == ("SUCCESSFUL", "done", 1)
+    assert Dispatcher().tick()["sent"] == 0
+
+
+@pytest.mark.django_db
+def test_the_figures_say_which_backend_serves_each_queue(bulk):
+    bulk.enqueue("bulk-figures")
+    by_queue = {queue.queue: queue.backend for queue in stats.snapshot().queues}
+    assert by_queue["bulk"] == "bulk" and by_queue["default"] == "default"
