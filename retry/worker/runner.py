@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -42,10 +43,14 @@ def make_worker_id() -> str:
 class Runner:
     """Runs at most ``concurrency`` tasks at a time for one worker process, and keeps their claims alive."""
 
-    def __init__(self, *, queues: list[str] | None = None, concurrency: int | None = None) -> None:
+    def __init__(
+        self, *, queues: list[str] | None = None, concurrency: int | None = None, max_tasks: int | None = None
+    ) -> None:
         self.id = make_worker_id()
         self.queues = queues or []
         self.concurrency = concurrency or conf.get().CONCURRENCY
+        #: Tasks this runner may still claim (None: no limit); at 0 it takes no more work.
+        self.claims_left = max_tasks
         self.running: dict[str, Running] = {}
         self.stopping = False
         self.releasing = False  # the grace period is over: claimed tasks go back instead of running
@@ -73,7 +78,7 @@ class Runner:
 
     async def start(self, task_id: str) -> None:
         """Run ``task_id`` in the background once a slot is free."""
-        if self.stopping:
+        if self.stopping or self.claims_left == 0:
             await self.in_thread(transitions.forget_sent, [task_id])
             return
         if task_id in self.running:
@@ -204,12 +209,16 @@ class Runner:
         so the worker goes on taking the backlog as slots free. Each caller with an id gets a task or None; a
         None in ``task_ids`` holds no slot and only asks for the backlog.
         """
+        named = [task_id for task_id in task_ids if task_id is not None]
         reserved = 0
         while not self.stopping and self.queues and not self._gate.closed and not self._slots.locked():
+            if self.claims_left is not None and len(named) + reserved >= self.claims_left:
+                break
             await self._slots.acquire()  # free, so this does not wait
             reserved += 1
-        named = [task_id for task_id in task_ids if task_id is not None]
         wanted, more = ([], len(named) + reserved) if self.queues else (named, 0)
+        if self.claims_left is not None:
+            wanted, more = wanted[: self.claims_left], min(more, self.claims_left)
         try:
             records = await self.in_thread(
                 functools.partial(transitions.claim_many, queues=self.queues, more=more), wanted, self.id
@@ -221,6 +230,8 @@ class Runner:
             self._update_capacity()
             raise
         left_out = set(named) - {str(record.pk) for record in records}
+        if self.claims_left is not None:
+            self.claims_left -= len(records)
         self._backlog = len(records) >= more > 0 and (reserved > 0 or bool(left_out))
         spare = sorted(records, key=lambda record: (-record.priority, record.run_after), reverse=True)
         results = [spare.pop() if task_id is not None and spare else None for task_id in task_ids]
@@ -229,6 +240,11 @@ class Runner:
         for _ in range(reserved - len(spare)):
             self._slots.release()
         self._update_capacity()
+        if self.claims_left == 0 and left_out:
+            # This worker takes no more tasks: the dispatcher sends their messages again now (or, should this
+            # fail, after the message expiry).
+            with contextlib.suppress(DatabaseError):
+                await self.in_thread(transitions.forget_sent, sorted(left_out))
         return results
 
     def _take_backlog_soon(self) -> None:
@@ -289,10 +305,14 @@ class Runner:
             self._take_backlog_soon()
 
     def _update_capacity(self) -> None:
-        if self._slots.locked() or self._backlog or self._gate.closed:
+        if self._slots.locked() or self._backlog or self._gate.closed or self.claims_left == 0:
             self._capacity.clear()
         else:
             self._capacity.set()
+
+    def spent(self) -> bool:
+        """Whether every task this runner may claim has been claimed and has ended."""
+        return self.claims_left == 0 and not self._jobs and not self.running
 
     async def in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, threads.in_db_thread, function, *args)
