@@ -41,3 +41,27 @@ def check_periodic(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         for name, spec in periodic.items()
         if (problem := schedules.problem(spec))
     ]
+
+
+@checks.register(TAG)
+def check_redis_batch(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The default channel layer is channels-redis' and the batched task send was verified with its release."""
+    from channels import DEFAULT_CHANNEL_LAYER
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from retry import redis_batch
+
+    backend = getattr(settings, "CHANNEL_LAYERS", {}).get(DEFAULT_CHANNEL_LAYER, {}).get("BACKEND")
+    try:
+        layer_class = import_string(backend) if backend else None
+    except ImportError:
+        return []  # Channels itself refuses the layer when it is first used
+    if layer_class is None or not redis_batch.sends_as_redis(layer_class):
+        return []
+    problem = redis_batch.unsupported()
+    if problem is None:
+        return []
+    message = f"{problem}: task messages go through the channel layer's send, one at a time."
+    hint = f"Pin channels-redis to a verified release ({', '.join(f'{s}.x' for s in redis_batch.VERIFIED)})."
+    return [checks.Warning(message, hint=hint, id="retry.W001")]

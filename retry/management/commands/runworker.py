@@ -2,20 +2,20 @@ from typing import Any
 
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import get_channel_layer
-from channels.management.commands import runworker
 from channels.routing import get_default_application
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from retry import conf, messages
 from retry.worker.process import RetryWorker, configure_process
 
 
-class Command(runworker.Command):
+class Command(BaseCommand):
+    """Channels' runworker for task channels, taking queues as Django task workers do."""
+
     help = (
         "Run a task worker for the given queues (-Q, or channels tasks.<queue>; all queues by default), "
         "with graceful shutdown on SIGTERM."
     )
-    worker_class = RetryWorker
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--layer", default=DEFAULT_CHANNEL_LAYER, help="Channel layer alias, if not the default.")
@@ -42,14 +42,14 @@ class Command(runworker.Command):
         if layer is None:
             raise CommandError("You do not have any CHANNEL_LAYERS configured.")
         configure_process()
-        worker = self.worker_class(
+        worker = RetryWorker(
             application=get_default_application(),
             channels=[messages.channel_for(queue) for queue in queues],
             channel_layer=layer,
             concurrency=concurrency,
             max_tasks=max_tasks,
         )
-        worker.run()
+        worker.run()  # type: ignore[no-untyped-call]
 
 
 def chosen_queues(channels: list[str], queue_options: list[str]) -> list[str]:
