@@ -37,7 +37,8 @@ run-procfile: $(VENV)/.run-installed
 		echo "run-procfile needs DATABASE_URL (PostgreSQL) and REDIS_URL (Redis)."; exit 1; fi
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+	@# The Procfile's release step (migrate) ran above; honcho runs its long-lived processes.
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start web worker dispatcher
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

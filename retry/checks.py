@@ -71,3 +71,27 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         elif "retry.routers.TaskRouter" not in settings.DATABASE_ROUTERS:
             errors.append(f"The task rows live in {database!r}: add 'retry.routers.TaskRouter' to DATABASE_ROUTERS.")
     return [checks.Error(error, id="retry.E003") for error in errors]
+
+
+@checks.register(TAG)
+def check_redis_batch(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The default channel layer is channels-redis' and the batched task send was verified with its release."""
+    from channels import DEFAULT_CHANNEL_LAYER
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from retry import redis_batch
+
+    backend = getattr(settings, "CHANNEL_LAYERS", {}).get(DEFAULT_CHANNEL_LAYER, {}).get("BACKEND")
+    try:
+        layer_class = import_string(backend) if backend else None
+    except ImportError:
+        return []  # Channels itself refuses the layer when it is first used
+    if layer_class is None or not redis_batch.sends_as_redis(layer_class):
+        return []
+    problem = redis_batch.unsupported()
+    if problem is None:
+        return []
+    message = f"{problem}: task messages go through the channel layer's send, one at a time."
+    hint = f"Pin channels-redis to a verified release ({', '.join(f'{s}.x' for s in redis_batch.VERIFIED)})."
+    return [checks.Warning(message, hint=hint, id="retry.W001")]

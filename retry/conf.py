@@ -194,9 +194,14 @@ def _is_retry_backend(alias: str) -> bool:
 
 
 def queues(alias: str | None = None) -> list[str]:
-    """The queues of the backend ``alias``, or of every retry backend: read from Django's parsed configuration."""
-    chosen = [backends()[alias]] if alias is not None else backends().values()
-    return sorted({queue for backend in chosen for queue in backend.queues})
+    """The queues of the backend ``alias``, or of every retry backend, from Django's parsed configuration, in the
+    order TASKS lists them."""
+    found: list[str] = []
+    for name, backend in backends().items():
+        if alias in (None, name):
+            listed = dict(settings.TASKS)[name].get("QUEUES") or []
+            found += [queue for queue in listed if queue in backend.queues] + sorted(set(backend.queues) - set(listed))
+    return list(dict.fromkeys(found))
 
 
 def backend_of(queue: str) -> str:

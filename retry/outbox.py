@@ -4,10 +4,10 @@ A message carries only a task id. Whatever happens to it — the layer is full, 
 expires unread — the task row stays READY and the dispatcher sends it again.
 
 Task messages wait in a line per event loop. A caller only appends to it, and wakes the loop when nothing
-drains the line yet; the drain takes everything waiting and sends each channel's share in one call (one round
-trip on Channels' Redis layer: retry/redis_batch.py). Messages that come while a round is under way, or
-within LINGER after it, go out together in the next round: a loop of enqueues costs a wake-up and a round trip
-every few messages instead of several of each per message.
+drains the line yet; the drain takes everything waiting and sends each channel's share (retry/layer_send.py):
+in one round trip on Channels' Redis layer (retry/redis_batch.py), one message at a time on others. Messages
+that come while a round is under way, or within LINGER after it, go out together in the next round: a loop of
+enqueues costs a wake-up and a round trip every few messages instead of several of each per message.
 """
 
 import asyncio
@@ -16,20 +16,17 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from typing import Any
 
-from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
-from retry import redis_batch
+from retry import layer_send
+from retry.layer_send import OnFailure, Send, report_refused
 
 logger = logging.getLogger("retry.outbox")
-
-OnFailure = Callable[[BaseException], object]
-Send = tuple[str, dict[str, Any], OnFailure]
 
 
 #: Sends under way at once: a burst must not take more connections than the layer's pool holds.
@@ -105,24 +102,7 @@ class Outbox:
             return 0, error
 
     async def _send_in_order(self, channel: str, messages: list[dict[str, Any]]) -> tuple[int, BaseException | None]:
-        layer = get_channel_layer()
-        sent = 0
-        try:
-            async with self._gate():
-                if redis_batch.supports(layer, channel):
-                    for start in range(0, len(messages), redis_batch.MAX_BATCH):
-                        chunk = messages[start : start + redis_batch.MAX_BATCH]
-                        added = await redis_batch.send_many(layer, channel, chunk)
-                        sent += added
-                        if added < len(chunk):
-                            return sent, ChannelFull()
-                else:
-                    for message in messages:
-                        await layer.send(channel, message)  # type: ignore[union-attr]
-                        sent += 1
-        except Exception as error:  # ChannelFull, ConnectionError, TimeoutError, ...
-            return sent, error
-        return sent, None
+        return await layer_send.send_until_refused(get_channel_layer(), channel, messages, self._gate())
 
     def group_send(self, group: str, message: dict[str, Any]) -> None:
         """Publish ``message`` to ``group``; group messages are at most once, so a failure is only logged."""
@@ -218,12 +198,7 @@ class Outbox:
             await asyncio.gather(*(self._send_to(layer, channel, sends) for channel, sends in by_channel.items()))
 
     async def _send_to(self, layer: Any, channel: str, sends: list[Send]) -> None:
-        if redis_batch.supports(layer, channel):
-            outcomes: list[BaseException | None] = []
-            for start in range(0, len(sends), redis_batch.MAX_BATCH):
-                outcomes += await self._send_batch(layer, channel, sends[start : start + redis_batch.MAX_BATCH])
-        else:
-            outcomes = await asyncio.gather(*(self._send_one(layer, channel, message) for _, message, _ in sends))
+        outcomes = await layer_send.send_each(layer, channel, [message for _, message, _ in sends], self._gate())
         refused = [(send, error) for send, error in zip(sends, outcomes, strict=True) if error is not None]
         if refused:
             try:
@@ -233,22 +208,6 @@ class Outbox:
                     "Task messages refused at exit; the dispatcher will send them after the message expiry",
                     extra={"refused": len(refused), "error": repr(refused[0][1])},
                 )
-
-    async def _send_batch(self, layer: Any, channel: str, sends: list[Send]) -> list[BaseException | None]:
-        try:
-            async with self._gate():
-                added = await redis_batch.send_many(layer, channel, [message for _, message, _ in sends])
-        except Exception as error:  # ConnectionError, TimeoutError, ...
-            return [error] * len(sends)
-        return [None] * added + [ChannelFull()] * (len(sends) - added)
-
-    async def _send_one(self, layer: Any, channel: str, message: dict[str, Any]) -> BaseException | None:
-        try:
-            async with self._gate():
-                await layer.send(channel, message)
-        except Exception as error:  # ChannelFull, ConnectionError, TimeoutError, ...
-            return error
-        return None
 
     async def _group_send(self, group: str, message: dict[str, Any]) -> None:
         try:
@@ -321,19 +280,6 @@ class Outbox:
                 # The thread is a daemon, so it never holds a process up; it still runs while atexit does.
                 atexit.register(self.flush_at_exit)
             return self._own_loop
-
-
-def report_refused(refused: list[tuple[Send, BaseException]]) -> None:
-    """Log each refused message and run its ``on_failure``, so the dispatcher sends it again."""
-    for (channel, message, on_failure), error in refused:
-        logger.warning(
-            "Could not send task message; the dispatcher will send it again",
-            extra={"task_id": message.get("id"), "channel": channel, "error": repr(error)},
-        )
-        try:
-            on_failure(error)
-        except Exception:
-            logger.exception("Could not mark a refused task message", extra={"task_id": message.get("id")})
 
 
 outbox = Outbox()

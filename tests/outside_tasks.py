@@ -65,3 +65,12 @@ def overruns_once(path: str, key: str, seconds: float) -> int:
         time.sleep(seconds)
         _append(path, f"{key}-late")
     return run
+
+
+@task()
+def spans(path: str, key: str, seconds: float) -> str:
+    """Records ``key``-start, sleeps ``seconds``, then records ``key``-end: runs that overlap show in the trace."""
+    _append(path, f"{key}-start")
+    time.sleep(seconds)
+    _append(path, f"{key}-end")
+    return key

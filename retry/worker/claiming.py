@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from django.db import DatabaseError
 
 from retry import conf, transitions
 from retry.models import TaskRecord
@@ -22,6 +25,7 @@ class Claiming:
     id: str
     queues: list[str]
     lease: float
+    claims_left: int | None
     stopping: bool
     _slots: asyncio.Semaphore
     _gate: gate.Gate
@@ -42,12 +46,16 @@ class Claiming:
         so the worker goes on taking the backlog as slots free. Each caller with an id gets a task or None; a
         None in ``task_ids`` holds no slot and only asks for the backlog.
         """
+        named = [task_id for task_id in task_ids if task_id is not None]
         reserved = 0
         while not self.stopping and self.queues and not self._gate.closed and not self._slots.locked():
+            if self.claims_left is not None and len(named) + reserved >= self.claims_left:
+                break
             await self._slots.acquire()  # free, so this does not wait
             reserved += 1
-        named = [task_id for task_id in task_ids if task_id is not None]
         wanted, more = ([], len(named) + reserved) if self.queues else (named, 0)
+        if self.claims_left is not None:
+            wanted, more = wanted[: self.claims_left], min(more, self.claims_left)
         try:
             records = await self.in_thread(
                 functools.partial(transitions.claim_many, queues=self.queues, more=more, lease=self.lease),
@@ -61,6 +69,8 @@ class Claiming:
             self._update_capacity()
             raise
         left_out = set(named) - {str(record.pk) for record in records}
+        if self.claims_left is not None:
+            self.claims_left -= len(records)
         self._backlog = len(records) >= more > 0 and (reserved > 0 or bool(left_out))
         spare = sorted(records, key=lambda record: (-record.priority, record.run_after), reverse=True)
         results = [spare.pop() if task_id is not None and spare else None for task_id in task_ids]
@@ -69,6 +79,11 @@ class Claiming:
         for _ in range(reserved - len(spare)):
             self._slots.release()
         self._update_capacity()
+        if self.claims_left == 0 and left_out:
+            # This worker takes no more tasks: the dispatcher sends their messages again now (or, should this
+            # fail, after the message expiry).
+            with contextlib.suppress(DatabaseError):
+                await self.in_thread(transitions.forget_sent, sorted(left_out))
         return results
 
     def _take_backlog_soon(self) -> None:

@@ -2,7 +2,8 @@
 
 It takes a message only when a task slot is free, survives channel-layer outages and untyped
 messages, renews its claims, and on SIGTERM or SIGINT stops taking work, lets running tasks finish
-within the grace period and hands back the rest without charging an attempt.
+within the grace period and hands back the rest without charging an attempt. Given a maximum number
+of tasks, it claims no more than that and stops the same way once they have ended.
 """
 
 import asyncio
@@ -20,6 +21,8 @@ from retry.worker import runner
 logger = logging.getLogger("retry.worker.process")
 #: Seconds to wait after the channel layer fails before asking it again (doubling up to the last).
 LAYER_BACKOFF = (0.5, 1.0, 2.0, 5.0)
+#: Seconds between two looks at whether the tasks of a worker's budget (``max_tasks``) have all ended.
+SPENT_POLL = 0.05
 
 
 def relax_commits(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -36,11 +39,23 @@ def configure_process() -> None:
 
 
 class RetryWorker(Worker):
-    def __init__(self, application: Any, channels: list[str], channel_layer: Any, *, handle_signals: bool = True):
+    """Runs the tasks of ``channels``, ``concurrency`` at a time (RETRY_CONCURRENCY by default), and with
+    ``max_tasks`` exits once it has run that many."""
+
+    def __init__(
+        self,
+        application: Any,
+        channels: list[str],
+        channel_layer: Any,
+        *,
+        handle_signals: bool = True,
+        concurrency: int | None = None,
+        max_tasks: int | None = None,
+    ):
         super().__init__(application, channels, channel_layer)
         prefix = conf.get().CHANNEL_PREFIX
         queues = [name.removeprefix(prefix) for name in channels]
-        self.runner = runner.Runner(queues=queues)
+        self.runner = runner.Runner(queues=queues, concurrency=concurrency, max_tasks=max_tasks)
         self.handle_signals = handle_signals
         self.stop_requested = asyncio.Event()
 
@@ -67,8 +82,9 @@ class RetryWorker(Worker):
         listeners = [asyncio.ensure_future(self.listener(channel)) for channel in self.channels]
         keep_alive = asyncio.ensure_future(self.runner.keep_alive())
         looking = asyncio.ensure_future(self.runner.look_for_work())
+        budget = asyncio.ensure_future(self._stop_when_spent())
         await self.stop_requested.wait()
-        for task in [*listeners, keep_alive, looking]:
+        for task in [*listeners, keep_alive, looking, budget]:
             task.cancel()
         self.runner.stopping = True
         await self._hand_back_buffered()
@@ -79,6 +95,15 @@ class RetryWorker(Worker):
         if not await outbox.aflush(timeout=EXIT_FLUSH_TIMEOUT):
             logger.warning("Stopped with events or task messages unsent", extra=self._fields())
         logger.info("Worker stopped", extra=self._fields())
+
+    async def _stop_when_spent(self) -> None:
+        """With ``max_tasks``: stop, as on SIGTERM, once the last task of the budget has ended."""
+        if self.runner.claims_left is None:
+            return
+        while not self.runner.spent():
+            await asyncio.sleep(SPENT_POLL)
+        logger.info("Ran its maximum number of tasks", extra=self._fields())
+        self.request_stop()
 
     async def listener(self, channel: str) -> None:
         failures = 0

@@ -47,12 +47,16 @@ class Runner(Claiming, Lifecycle):
     Its queues belong to one backend, whose OPTIONS set the concurrency and the lease (retry.conf.for_backend).
     """
 
-    def __init__(self, *, queues: list[str] | None = None, concurrency: int | None = None) -> None:
+    def __init__(
+        self, *, queues: list[str] | None = None, concurrency: int | None = None, max_tasks: int | None = None
+    ) -> None:
         self.id = make_worker_id()
         self.queues = queues or []
         settings = conf.for_backend(conf.backend_of(self.queues[0]) if self.queues else "default")
         self.concurrency = concurrency or settings.CONCURRENCY
         self.lease = settings.LEASE
+        #: Tasks this runner may still claim (None: no limit); at 0 it takes no more work.
+        self.claims_left = max_tasks
         self.running: dict[str, Running] = {}
         self.stopping = False
         self.releasing = False  # the grace period is over: claimed tasks go back instead of running
@@ -80,7 +84,7 @@ class Runner(Claiming, Lifecycle):
 
     async def start(self, task_id: str) -> None:
         """Run ``task_id`` in the background once a slot is free."""
-        if self.stopping:
+        if self.stopping or self.claims_left == 0:
             await self.in_thread(transitions.forget_sent, [task_id])
             return
         if task_id in self.running:
@@ -238,10 +242,14 @@ class Runner(Claiming, Lifecycle):
             self._take_backlog_soon()
 
     def _update_capacity(self) -> None:
-        if self._slots.locked() or self._backlog or self._gate.closed:
+        if self._slots.locked() or self._backlog or self._gate.closed or self.claims_left == 0:
             self._capacity.clear()
         else:
             self._capacity.set()
+
+    def spent(self) -> bool:
+        """Whether every task this runner may claim has been claimed and has ended."""
+        return self.claims_left == 0 and not self._jobs and not self.running
 
     async def in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, threads.in_db_thread, function, *args)

@@ -98,10 +98,17 @@ class Faults:
             **{name: str(value) for name, value in overrides.items()},
         }
 
-    def worker(self, name: str = "worker", *, supervised: bool = False, **env: Any) -> processes.Process:
-        """A `manage.py runworker tasks.default` process."""
+    def worker(
+        self,
+        name: str = "worker",
+        *,
+        arguments: Iterable[str] = ("tasks.default",),
+        supervised: bool = False,
+        **env: Any,
+    ) -> processes.Process:
+        """A `manage.py runworker tasks.default` process (or runworker with the ``arguments`` given)."""
         kind = processes.Supervised if supervised else processes.Process
-        argv = processes.manage("runworker", "tasks.default")
+        argv = processes.manage("runworker", *arguments)
         return self._add(kind(name, argv, self.env(**env), self.log_dir)).start()
 
     def dispatcher(self, name: str = "dispatcher", **env: Any) -> processes.Process:

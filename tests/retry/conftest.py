@@ -1,20 +1,24 @@
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import get_default_application
 from django.db import connections
+from django.test import override_settings
 
 from retry import conf
 from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
 from retry.outbox import outbox
 from retry.worker.process import RetryWorker, runner
-from tests.conftest import flush_channel_layer
+from tests.conftest import SHARED_REDIS, flush_channel_layer
 from tests.effects.models import Effect, Run
 
 ALL_QUEUES = ["default", "emails", "webhooks", "maintenance"]
@@ -104,3 +108,35 @@ def layer_messages() -> Iterator[Callable[[str], list[dict[str, object]]]]:
 
     yield read
     flush_channel_layer()
+
+
+@pytest.fixture
+def redis_layer(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The default channel layer on the shared Redis, with a prefix of its own and room for 10 messages
+    (or as many as the test's parameter says)."""
+    prefix = f"transport-{uuid.uuid4().hex[:10]}"
+    capacity = getattr(request, "param", 10)
+    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "capacity": capacity, "expiry": 60}
+    with override_settings(
+        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
+    ):
+        yield get_channel_layer()
+        assert outbox.flush(timeout=10)
+    client = redis.Redis.from_url(SHARED_REDIS)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def receive_all(layer: Any, channel: str) -> list[dict[str, object]]:
+    """Everything waiting on ``channel``, read with the layer's own ``receive``."""
+
+    async def drain() -> list[dict[str, object]]:
+        found = []
+        while True:
+            try:
+                found.append(await asyncio.wait_for(layer.receive(channel), 0.5))
+            except TimeoutError:
+                return found
+
+    return async_to_sync(drain)()

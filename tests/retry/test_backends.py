@@ -71,7 +71,7 @@ def test_the_dispatcher_sends_every_backends_due_tasks_to_their_channels(bulk, l
 def test_the_embedded_server_runs_a_worker_per_backend(bulk):
     embedded = Embedded(application=None, channel_layer=get_channel_layer())
     served = sorted(sorted(worker.runner.queues) for worker in embedded.workers)
-    assert served == sorted([conf.queues("default"), ["bulk", "reports"]])
+    assert served == sorted([sorted(conf.queues("default")), ["bulk", "reports"]])
 
 
 @pytest.mark.parametrize(
@@ -131,3 +131,16 @@ def test_the_figures_say_which_backend_serves_each_queue(bulk):
     bulk.enqueue("bulk-figures")
     by_queue = {queue.queue: queue.backend for queue in stats.snapshot().queues}
     assert by_queue["bulk"] == "bulk" and by_queue["default"] == "default"
+
+
+def test_a_worker_runs_the_queues_of_one_backend(bulk):
+    from django.core.management.base import CommandError
+
+    from retry.management.commands import runworker
+
+    assert runworker.chosen_queues([], [], "bulk") == ["bulk", "reports"]
+    assert runworker.chosen_queues([], []) == conf.queues("default")
+    with pytest.raises(CommandError, match="--backend 'bulky' is not a retry backend; TASKS has default, bulk"):
+        runworker.chosen_queues([], [], "bulky")
+    with pytest.raises(CommandError, match=r"several retry backends: default \(default\), bulk \(bulk\)"):
+        runworker.one_backend(runworker.chosen_queues([], ["default,bulk"]))

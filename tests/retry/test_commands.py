@@ -6,6 +6,7 @@ import sys
 import pytest
 from django.db import connections
 
+from retry.management.commands import runworker
 from tests import processes
 from tests.project.conftest import BASE_DIR, clean_env
 
@@ -41,6 +42,22 @@ def manage(*arguments: str) -> subprocess.CompletedProcess[str]:
             "CommandError: 'nothere' is not a task channel; this project's are "
             "tasks.default, tasks.emails, tasks.webhooks, tasks.maintenance.",
         ),
+        (
+            ["runworker", "-Q", "emails,nothere"],
+            "CommandError: 'nothere' is not a task queue; this project's are default, emails, webhooks, maintenance.",
+        ),
+        (["runworker", "--queue", " , "], "CommandError: --queue ' , ' names no queue."),
+        (
+            ["runworker", "tasks.default", "-Q", "emails"],
+            "CommandError: The channels name the queues default and --queue names emails: give one or the other.",
+        ),
+        (["runworker", "-c", "0"], "CommandError: --concurrency '0' is not a whole number of at least 1."),
+        (
+            ["runworker", "--concurrency", "many"],
+            "CommandError: --concurrency 'many' is not a whole number of at least 1.",
+        ),
+        (["runworker", "--max-tasks", "-3"], "CommandError: --max-tasks '-3' is not a whole number of at least 1."),
+        (["runworker", "--max-tasks", "2.5"], "CommandError: --max-tasks '2.5' is not a whole number of at least 1."),
     ],
 )
 def test_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments, error):
@@ -55,3 +72,16 @@ def test_good_arguments_still_work():
     assert result.stdout == "cancel: 0 task(s) changed\n"
     result = manage("tasks", "requeue_dead", "orders.tasks.clean_up")
     assert (result.returncode, result.stdout) == (0, "requeue_dead: 0 task(s) changed\n")
+
+
+@pytest.mark.parametrize(
+    ("channels", "queue_options", "queues"),
+    [
+        ([], [], ["default", "emails", "webhooks", "maintenance"]),
+        (["tasks.emails", "tasks.default"], [], ["emails", "default"]),
+        ([], ["webhooks,emails", "emails", " maintenance "], ["webhooks", "emails", "maintenance"]),
+        (["tasks.emails"], ["emails"], ["emails"]),
+    ],
+)
+def test_a_worker_runs_the_queues_of_its_channels_or_options_or_else_all(channels, queue_options, queues):
+    assert runworker.chosen_queues(channels, queue_options) == queues

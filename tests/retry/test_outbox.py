@@ -4,13 +4,10 @@ import asyncio
 import os
 import subprocess
 import threading
-import uuid
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
-from channels.layers import get_channel_layer
 from django.db import connections
 from django.test import override_settings
 
@@ -18,8 +15,9 @@ from retry import redis_batch
 from retry.messages import run_message
 from retry.models import TaskRecord
 from retry.outbox import outbox
-from tests import processes
+from tests import processes, tasks
 from tests.conftest import SHARED_REDIS
+from tests.retry.conftest import all_finished, receive_all, running_worker, wait_for
 
 
 class Refusals:
@@ -37,37 +35,6 @@ class Refusals:
                 raise RuntimeError("marking the row failed")
 
         return on_failure
-
-
-@pytest.fixture
-def redis_layer(request):
-    """The default channel layer on the shared Redis, with a prefix of its own and room for 10 messages
-    (or as many as the test's parameter says)."""
-    prefix = f"transport-{uuid.uuid4().hex[:10]}"
-    capacity = getattr(request, "param", 10)
-    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "capacity": capacity, "expiry": 60}
-    with override_settings(
-        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
-    ):
-        layer = get_channel_layer()
-        yield layer
-        assert outbox.flush(timeout=10)
-    client = redis.Redis.from_url(SHARED_REDIS)
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
-
-
-def receive_all(layer, channel: str) -> list[dict[str, object]]:
-    async def drain() -> list[dict[str, object]]:
-        found = []
-        while True:
-            try:
-                found.append(await asyncio.wait_for(layer.receive(channel), 0.5))
-            except TimeoutError:
-                return found
-
-    return async_to_sync(drain)()
 
 
 @pytest.mark.services
@@ -166,3 +133,47 @@ def test_a_producer_whose_messages_are_refused_at_exit_leaves_them_to_the_dispat
     produce(code, redis_layer.prefix, CHANNEL_CAPACITY="1")
     assert len(receive_all(redis_layer, "tasks.maintenance")) == 1  # the rest wait in the database
     assert TaskRecord.objects.filter(status="READY").count() == 200
+
+
+@pytest.fixture
+def unverified_release(monkeypatch):
+    """channels-redis claims a release the batch send was not verified with; a batch send would fail the test."""
+
+    async def no_batch(*args):
+        raise AssertionError("the batch send was used")
+
+    monkeypatch.setattr(redis_batch, "installed_version", lambda: "4.4.0")
+    monkeypatch.setattr(redis_batch, "send_many", no_batch)
+
+
+@pytest.mark.services
+def test_an_unverified_release_sends_through_the_public_send_with_the_same_refusals(
+    redis_layer, unverified_release, caplog
+):
+    refusals = Refusals()
+    ids = [f"task-{number}" for number in range(25)]
+    for task_id in ids:
+        outbox.send("tasks.burst", run_message(task_id), refusals.for_task(task_id))
+    assert outbox.flush(timeout=10)
+    assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
+    assert sorted(refusals.errors) == sorted(ids[10:])
+    assert all(isinstance(error, ChannelFull) for error in refusals.errors.values())
+
+    # The dispatcher's blocking send: in order, until the first refusal.
+    sent, refusal = outbox.send_now("tasks.burst", [run_message(task_id) for task_id in ids[:12]])
+    assert (sent, type(refusal)) == (10, ChannelFull)
+    assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
+    warnings = [record for record in caplog.records if record.name == "retry.redis_batch"]
+    assert len(warnings) == 1 and "channels-redis 4.4.0" in warnings[0].reason
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+async def test_an_unverified_release_still_gets_a_task_to_its_worker(redis_layer, unverified_release):
+    # No look for work without a message while the test runs: only the message can start the task.
+    with override_settings(RETRY_DISPATCH_INTERVAL=3600):
+        async with running_worker(["default"], dispatcher=False):
+            result = await tasks.record.aenqueue("through-send")
+            await wait_for(all_finished, what="the task its message names")
+    await result.arefresh()
+    assert result.status == "SUCCESSFUL"
