@@ -28,7 +28,9 @@ class Command(BaseCommand):
         server = daphne.server.Server(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
-            ready_callable=lambda: self.stdout.write(f"Scoopboard is serving on http://{host}:{port}/"),
+            ready_callable=lambda: self.stdout.write(
+                f"Serving on http://{host}:{port}/ (web, task workers and dispatcher in one process)"
+            ),
         )
         if conf.get().EMBEDDED:
             embedded = Embedded(application, get_channel_layer())
