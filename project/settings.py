@@ -133,6 +133,8 @@ TASKS = {
 # In the embedded default the web process also runs the task workers and the dispatcher.
 RETRY_EMBEDDED = not REDIS_URLS
 RETRY_MESSAGE_EXPIRY = float(CHANNEL_EXPIRY)
+# The task dashboard's live feed, beside the boards' sockets (consumers.routing serves it).
+RETRY_FEED_PATH = "ws/dashboard/"
 # Every retry setting can come from the environment too: RETRY_LEASE=30, RETRY_EMBEDDED=0, ...
 globals().update(retry_conf.from_environ(os.environ))
 
