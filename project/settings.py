@@ -264,8 +264,8 @@ if REDIS_URLS:
         }
     }
 
-# Maintenance, scheduled by the dispatcher: old delivery rows, stale heartbeats, old finished tasks
-# (unless RETRY_PERIODIC in the environment says otherwise).
+# Maintenance, scheduled by the dispatcher: old and orphaned webhook delivery rows (unless RETRY_PERIODIC in the
+# environment says otherwise). Old task rows and stale heartbeats the dispatcher removes by itself.
 globals().setdefault("RETRY_PERIODIC", {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}})
 
 # Live boards: bytes a client may leave unread before pushes wait for it, and seconds it may stay so before it
