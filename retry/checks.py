@@ -41,3 +41,15 @@ def check_periodic(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         for name, spec in periodic.items()
         if (problem := schedules.problem(spec))
     ]
+
+
+@checks.register(TAG)
+def check_feed_path(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """RETRY_FEED_PATH is a path the dashboard's feed can be routed at and its page can connect to."""
+    from retry import routing  # imports the consumers: not before the apps are loaded
+
+    try:
+        problem = routing.path_problem(conf.get().FEED_PATH)
+    except ImproperlyConfigured:
+        return []  # check_settings names it
+    return [checks.Error(problem, id="retry.E003")] if problem else []
