@@ -72,7 +72,8 @@ def exercise(site: Site) -> None:
     retried: list[str] = []
     pushes = asyncio.run(site.feed(1, lambda: retried.append(site.retry_from_admin(ids["doomed"]))))
     assert "1 task(s) retried." in retried[0]
-    assert all("figures" in push for push in pushes), pushes
+    assert [push["type"] for push in pushes] == ["dashboard.figures"] * 2, pushes
+    assert pushes[0]["figures"]["queues"][0]["dead"] == 1, "the feed's first figures count the dead letter"
     again = site.wait_for(
         ids["doomed"], lambda r: r["status"] in ("READY", "RUNNING") or len(r["errors"]) > 2, "the task to run again"
     )
