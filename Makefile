@@ -9,7 +9,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; \
 	then echo $$p; break; fi; done)
 
-.PHONY: run run-procfile test lint test-sqlite test-services browser-deps bench clean
+.PHONY: run run-procfile test lint test-sqlite test-services browser-deps bench dist clean
 
 $(BIN)/python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -74,5 +74,11 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m pip install --quiet --group bench
 	$(BIN)/python benchmarks/run.py
 
+# The retry layer's wheel alone (django-channels-retry), built with the backend pinned in the test group.
+dist: $(VENV)/.test-installed
+	rm -rf dist
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+	@ls -l dist/*.whl
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache dist build *.egg-info

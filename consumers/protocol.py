@@ -59,8 +59,6 @@ ACTIONS: dict[str, str | None] = {
 }
 #: The only message the public pickup screen takes.
 PICKUP_ACTIONS: dict[str, str | None] = {"snapshot": None}
-#: The only message the task dashboard's feed takes: a request for fresh figures.
-DASHBOARD_ACTIONS: dict[str, str | None] = {"refresh": None}
 
 
 def parse(text: str | None, actions: dict[str, str | None] = ACTIONS) -> Action:

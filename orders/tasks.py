@@ -20,5 +20,5 @@ def deliver_webhook(delivery_id: int, order_id: int) -> str:
 
 @task(queue_name="maintenance", time_limit=900)
 def clean_up() -> dict[str, int]:
-    """Remove old webhook deliveries, stale heartbeats and old finished tasks."""
+    """Remove old webhook deliveries and fail those no task will finish."""
     return maintenance.clean_up()

@@ -133,6 +133,8 @@ TASKS = {
 # In the embedded default the web process also runs the task workers and the dispatcher.
 RETRY_EMBEDDED = not REDIS_URLS
 RETRY_MESSAGE_EXPIRY = float(CHANNEL_EXPIRY)
+# The task dashboard's live feed, beside the boards' sockets (consumers.routing serves it).
+RETRY_FEED_PATH = "ws/dashboard/"
 # Every retry setting can come from the environment too: RETRY_LEASE=30, RETRY_EMBEDDED=0, ...
 globals().update(retry_conf.from_environ(os.environ))
 
@@ -262,8 +264,8 @@ if REDIS_URLS:
         }
     }
 
-# Maintenance, scheduled by the dispatcher: old delivery rows, stale heartbeats, old finished tasks
-# (unless RETRY_PERIODIC in the environment says otherwise).
+# Maintenance, scheduled by the dispatcher: old and orphaned webhook delivery rows (unless RETRY_PERIODIC in the
+# environment says otherwise). Old task rows and stale heartbeats the dispatcher removes by itself.
 globals().setdefault("RETRY_PERIODIC", {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}})
 
 # Live boards: bytes a client may leave unread before pushes wait for it, and seconds it may stay so before it

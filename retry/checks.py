@@ -95,3 +95,15 @@ def check_redis_batch(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     message = f"{problem}: task messages go through the channel layer's send, one at a time."
     hint = f"Pin channels-redis to a verified release ({', '.join(f'{s}.x' for s in redis_batch.VERIFIED)})."
     return [checks.Warning(message, hint=hint, id="retry.W001")]
+
+
+@checks.register(TAG)
+def check_feed_path(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """RETRY_FEED_PATH is a path the dashboard's feed can be routed at and its page can connect to."""
+    from retry import routing  # imports the consumers: not before the apps are loaded
+
+    try:
+        problem = routing.path_problem(conf.get().FEED_PATH)
+    except ImproperlyConfigured:
+        return []  # check_settings names it
+    return [checks.Error(problem, id="retry.E004")] if problem else []

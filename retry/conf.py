@@ -72,6 +72,8 @@ class RetrySettings:
     EVENTS_GROUP: str = "tasks"
     #: Channel names are this prefix plus the queue name.
     CHANNEL_PREFIX: str = "tasks."
+    #: Where the task dashboard's live feed is served (a websocket path, as Django's path() writes it).
+    FEED_PATH: str = "ws/tasks/"
 
     def policy(self) -> policy.RetryPolicy:
         """The retry policy of these settings: what a task runs under without options or an override."""

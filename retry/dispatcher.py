@@ -1,7 +1,8 @@
 """The dispatcher: the loop that makes channel messages and dead workers harmless.
 
 Each pass sends due tasks that have no live message, recovers tasks whose worker stopped renewing
-its lease, fails tasks past their start-by deadline, enqueues periodic tasks and purges old rows.
+its lease, fails tasks past their start-by deadline and enqueues periodic tasks; every PURGE_EVERY it
+sweeps old finished rows and the heartbeats of processes long gone (retry.housekeeping).
 Several dispatchers may run on PostgreSQL (rows are taken with SKIP LOCKED); SQLite runs one.
 A channel that refuses a message (full, or its Redis down) is sent nothing more in that pass.
 """
@@ -15,14 +16,14 @@ from datetime import datetime
 
 from django.db import close_old_connections, connections
 
-from retry import clock, conf, heartbeats, schedules, transitions
+from retry import clock, conf, heartbeats, housekeeping, schedules, transitions
 from retry.messages import channel_for, run_message
 from retry.monitoring import alarms
 from retry.outbox import outbox
 from retry.worker import runner
 
 logger = logging.getLogger("retry.dispatcher")
-#: Seconds between two purges of old rows.
+#: Seconds between two housekeeping sweeps; a sweep that left old rows behind is followed by one next pass.
 PURGE_EVERY = 60.0
 
 
@@ -44,10 +45,12 @@ class Dispatcher:
             "scheduled": schedules.enqueue_due(now),
             "sent": self.send_due(now, batch),
             "purged": 0,
+            "stale_heartbeats": 0,
         }
         if time.monotonic() - self.last_purge > PURGE_EVERY:
-            report["purged"] = transitions.purge(now, batch)
-            self.last_purge = time.monotonic()
+            swept = housekeeping.sweep(now)
+            report["purged"], report["stale_heartbeats"] = swept.purged, swept.stale_heartbeats
+            self.last_purge = float("-inf") if swept.more_to_purge else time.monotonic()
         alarms.check(now)
         heartbeats.beat(self.id, heartbeats.DISPATCHER, [], 0, [])
         if any(report.values()):

@@ -33,12 +33,13 @@ def database_url(database: dict[str, Any]) -> str:
 
 
 class Process:
-    """One subprocess; ``start`` may be called again after it ended (a restart)."""
+    """One subprocess, run in ``cwd`` (the repository by default); ``start`` may be called again after it ended."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: Path = ROOT) -> None:
         self.name = name
         self.argv = argv
         self.env = env
+        self.cwd = cwd
         self.log_path = log_dir / f"{name}.log"
         self.popen: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -47,7 +48,7 @@ class Process:
         with self.log_path.open("ab") as log:
             log.write(f"--- start {self.starts + 1}: {' '.join(self.argv)}\n".encode())
             log.flush()
-            self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.popen = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.starts += 1
         return self
 

@@ -11,12 +11,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from retry import conf
 from retry.models import TaskRecord
 from retry.monitoring import operations, stats
 
 CONFIRM_TEMPLATE = "admin/retry/confirm_action.html"
-#: Where the page's live feed connects (consumers.routing serves it).
-FEED_PATH = "/ws/dashboard/"
 QUESTIONS = {
     "retry_now": "Retry this dead task now, with a fresh budget of attempts?",
     "cancel": "Cancel this ready task? It will not run.",
@@ -31,7 +30,8 @@ def page(request: HttpRequest, site: admin.AdminSite, *, can_operate: bool) -> T
         **site.each_context(request),
         "title": "Task dashboard",
         "figures": stats.snapshot().as_dict(),
-        "feed_path": FEED_PATH,
+        # Where the page's script connects: the feed retry.routing serves.
+        "feed_path": "/" + conf.get().FEED_PATH,
         "can_operate": can_operate,
         "questions": QUESTIONS,
     }

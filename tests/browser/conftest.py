@@ -36,7 +36,7 @@ def staff_member(username: str) -> Any:
 class Server:
     """`manage.py serve` on a port of its own; stop() and start() again to test a restart."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -44,6 +44,7 @@ class Server:
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": processes.database_url(connection.settings_dict),
             "DEBUG": "1",
+            **extra_env,
         }
         self.process = Process("server", manage("serve", "--port", str(self.port)), env, log_dir)
 
@@ -56,8 +57,9 @@ class Server:
 
 
 @pytest.fixture
-def server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
-    site = Server(tmp_path)
+def server(request: pytest.FixtureRequest, transactional_db: None, tmp_path: Path) -> Iterator[Server]:
+    """The site; a test module's SERVER_ENV adds to its environment."""
+    site = Server(tmp_path, **getattr(request.module, "SERVER_ENV", {}))
     site.start()
     yield site
     site.stop()

@@ -1,4 +1,6 @@
-"""The hourly clean-up: what it removes, what it keeps, and that the dispatcher schedules it."""
+"""The hourly clean-up of the order side: what it removes, what it keeps, and that the dispatcher schedules it.
+
+(Old task rows and stale heartbeats: tests/retry/test_housekeeping.py.)"""
 
 from datetime import timedelta
 
@@ -9,8 +11,7 @@ from django.utils import timezone
 from orders import maintenance, services
 from orders.models import WebhookDelivery
 from retry import schedules
-from retry.models import Heartbeat, TaskRecord
-from tests import tasks as fixture_tasks
+from retry.models import TaskRecord
 from tests.orders.conftest import ORDER_FIELDS
 from tests.retry.conftest import all_finished, wait_for
 
@@ -49,11 +50,6 @@ def test_an_unfinished_delivery_task_without_a_delivery_id_hides_no_orphan(hooke
     assert orphan.state == "failed"
 
 
-def heartbeat(name: str, seconds_ago: float) -> Heartbeat:
-    seen = timezone.now() - timedelta(seconds=seconds_ago)
-    return Heartbeat.objects.create(process_id=name, kind="worker", host="h", pid=1, started_at=seen, last_seen=seen)
-
-
 @pytest.fixture
 def hooked_orders(settings):
     settings.WEBHOOK_ALLOWED_PORTS = [443]
@@ -69,29 +65,6 @@ def test_old_webhook_deliveries_go_and_recent_ones_stay(hooked_orders, settings)
 
     assert maintenance.clean_up()["webhook_deliveries"] == 1
     assert list(WebhookDelivery.objects.all()) == [recent]
-
-
-@pytest.mark.django_db
-def test_heartbeats_of_long_gone_workers_go(settings):
-    settings.RETRY_WORKER_STALE_AFTER = 60.0
-    heartbeat("gone", seconds_ago=601)
-    heartbeat("quiet", seconds_ago=300)  # stale, but still shown on the dashboard for a while
-
-    assert maintenance.clean_up()["heartbeats"] == 1
-    assert list(Heartbeat.objects.values_list("process_id", flat=True)) == ["quiet"]
-
-
-@pytest.mark.django_db
-def test_old_finished_tasks_are_purged_in_batches(settings):
-    settings.RETRY_DISPATCH_BATCH = 2
-    settings.RETRY_RESULT_RETENTION = 3600.0
-    old = [fixture_tasks.record.enqueue(f"old-{i}").id for i in range(5)]
-    fresh = fixture_tasks.record.enqueue("fresh").id
-    TaskRecord.objects.update(status=Status.SUCCESSFUL, finished_at=timezone.now())
-    age(TaskRecord.objects.filter(pk__in=old), finished_at=1)
-
-    assert maintenance.clean_up()["tasks"] == 5
-    assert [str(pk) for pk in TaskRecord.objects.values_list("pk", flat=True)] == [fresh]
 
 
 @pytest.mark.django_db
@@ -112,4 +85,4 @@ async def test_the_worker_runs_the_scheduled_clean_up(worker):
 
     record = await TaskRecord.objects.aget(task_path="orders.tasks.clean_up")
     assert record.status == Status.SUCCESSFUL
-    assert set(record.return_value) == {"webhook_deliveries", "orphaned_deliveries", "heartbeats", "tasks"}
+    assert set(record.return_value) == {"webhook_deliveries", "orphaned_deliveries"}

@@ -8,18 +8,21 @@ from typing import Any
 import pytest
 import redis
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.auth import AuthMiddlewareStack
 from channels.layers import get_channel_layer
-from channels.routing import get_default_application
+from channels.routing import URLRouter, get_default_application
+from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import override_settings
 
-from retry import conf
+from retry import conf, routing
 from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
 from retry.outbox import outbox
 from retry.worker.process import RetryWorker, runner
 from tests.conftest import SHARED_REDIS, flush_channel_layer
 from tests.effects.models import Effect, Run
+from tests.retry.feeds import session_cookie
 
 ALL_QUEUES = ["default", "emails", "webhooks", "maintenance"]
 
@@ -140,3 +143,20 @@ def receive_all(layer: Any, channel: str) -> list[dict[str, object]]:
                 return found
 
     return async_to_sync(drain)()
+
+
+async def open_feed(layer: Any) -> AsyncIterator[Callable[..., Any]]:
+    """open_feed(username or None, **user fields) → (communicator, (accepted, subprotocol)), at RETRY_FEED_PATH."""
+    opened = []
+
+    async def open_as(username: str | None, **fields: Any) -> tuple[WebsocketCommunicator, Any]:
+        headers = [] if username is None else [(b"cookie", await sync_to_async(session_cookie)(username, **fields))]
+        application = AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns()))
+        communicator = WebsocketCommunicator(application, "/" + conf.get().FEED_PATH, headers=headers)
+        opened.append(communicator)
+        return communicator, await communicator.connect(timeout=5)
+
+    yield open_as
+    for communicator in opened:
+        if not communicator.future.done():
+            await communicator.disconnect()

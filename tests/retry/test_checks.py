@@ -75,3 +75,38 @@ def test_a_bad_periodic_entry_stops_every_process_naming_it(command):
     assert result.returncode != 0
     assert "(retry.E002) RETRY_PERIODIC['nightly']: '0 25 * * *' is not a cron expression" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("path", ["ws/tasks/", "ws/tasks", "ops/task-feed/", "a.b/c~d_e-f/"])
+def test_a_feed_path_as_path_writes_it_passes_the_check(settings, path):
+    settings.RETRY_FEED_PATH = path
+    assert checks.check_feed_path() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/ws/tasks/", "RETRY_FEED_PATH must not start with '/': write 'ws/tasks/', as path() does."),
+        ("", "not ''"),
+        ("/", "not '/'"),
+        ("ws//tasks/", "not 'ws//tasks/'"),
+        ("ws/<int:queue>/", "not 'ws/<int:queue>/'"),
+        ("ws/../admin/", "not 'ws/../admin/'"),
+        ("ws/tasks/?v=1", "not 'ws/tasks/?v=1'"),
+        ("ws tasks/", "not 'ws tasks/'"),
+        (5, "not 5"),
+    ],
+)
+def test_a_malformed_feed_path_fails_the_check_naming_it(settings, path, said):
+    settings.RETRY_FEED_PATH = path
+    [error] = checks.check_feed_path()
+    assert error.id == "retry.E004"
+    assert error.msg.startswith("RETRY_FEED_PATH must ") and said in error.msg
+
+
+@pytest.mark.parametrize("command", ["check", "daphne"])
+def test_a_malformed_feed_path_stops_the_web_process_naming_it(command):
+    result = run(COMMANDS[command], {"RETRY_FEED_PATH": "/ws/tasks/"})
+    assert result.returncode != 0
+    assert "(retry.E004) RETRY_FEED_PATH must not start with '/'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -16,7 +16,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         if not 0 <= port <= 65535:
             raise CommandError(f"--port {port} is not a port number from 0 to 65535.")
-        import daphne.server  # installs the asyncio Twisted reactor; must come before other Twisted imports
+        try:
+            import daphne.server  # installs the asyncio Twisted reactor; must come before other Twisted imports
+        except ImportError:
+            raise CommandError("serve needs daphne: pip install 'django-channels-retry[serve]'.") from None
         from channels.layers import get_channel_layer
         from channels.routing import get_default_application
         from daphne.endpoints import build_endpoint_description_strings

@@ -1,4 +1,5 @@
-// The task dashboard: draws the figures, and keeps them fresh over the websocket feed.
+// The task dashboard: draws the figures, and keeps them fresh over the websocket feed, whose path (RETRY_FEED_PATH)
+// the page gives in data-feed.
 "use strict";
 
 (function () {

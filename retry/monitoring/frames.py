@@ -1,0 +1,77 @@
+"""The task feed's messages, version 1: the one request a client may send, the replies, the close codes.
+
+Every message is a JSON object with a "type" and "version": 1. The client sends {"type": "refresh"} (with an
+optional "ref"); the server sends "dashboard.figures", and "error" for a frame it cannot take.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+VERSION = 1
+#: Longest text frame the feed reads, in bytes; anything longer closes the socket with TOO_LARGE.
+MAX_FRAME = 4096
+#: Longest "ref" a client may attach to a request to recognise its reply.
+MAX_REF = 64
+#: The only request: fresh figures now.
+REFRESH = "refresh"
+
+# Close codes: daphne lets an application close only with 1000 or 3000-4999, so these are 4000 plus the HTTP
+# status that says the same.
+#: A frame is longer than MAX_FRAME.
+TOO_LARGE = 4413
+#: No valid session: never logged in, logged out elsewhere, or the account was deactivated.
+NOT_LOGGED_IN = 4401
+#: Logged in, but not allowed to watch tasks.
+NOT_ALLOWED = 4403
+#: The client went on sending long after being told to slow down.
+FLOODING = 4429
+
+
+class FrameError(Exception):
+    """A client frame that is not a request of the feed; ``code`` names the problem for the client."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Request:
+    """A valid client request, with the reference the client attached to recognise its reply."""
+
+    ref: str | None = None
+
+
+def read(text: str | None) -> Request:
+    """Read one client frame as a refresh request, or raise FrameError saying why it is not one."""
+    if text is None:
+        raise FrameError("binary", "Send text frames holding JSON; binary frames are not understood.")
+    if len(text.encode()) > MAX_FRAME:
+        raise FrameError("too_large", f"A frame may hold at most {MAX_FRAME} bytes.")
+    try:
+        content = json.loads(text)
+    except ValueError:
+        raise FrameError("bad_json", "The frame is not valid JSON.") from None
+    if not isinstance(content, dict):
+        raise FrameError("bad_json", "A message is a JSON object.")
+    if content.get("type") != REFRESH:
+        raise FrameError("unknown_type", f"Unknown message type {str(content.get('type'))[:40]!r}.")
+    if content.get("version") != VERSION:
+        raise FrameError("bad_version", f'Send "version": {VERSION}; this server speaks version {VERSION}.')
+    ref = content.get("ref")
+    if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_REF):
+        raise FrameError("bad_field", f'"ref" must be a string of at most {MAX_REF} characters.')
+    return Request(ref)
+
+
+def message(kind: str, **fields: Any) -> dict[str, Any]:
+    """A server message of ``kind``, with the version every message carries."""
+    return {"type": kind, "version": VERSION, **fields}
+
+
+def error(code: str, text: str, request: Request | None = None) -> dict[str, Any]:
+    """An error, repeating the ``request`` it answers (if it answers a valid one)."""
+    action, ref = (REFRESH, request.ref) if request else (None, None)
+    return message("error", code=code, message=text, action=action, ref=ref)

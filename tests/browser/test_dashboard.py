@@ -1,0 +1,27 @@
+"""The task dashboard in Chromium: its script connects to the feed where the page says RETRY_FEED_PATH is."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from playwright.async_api import expect
+
+from tests.consumers.conftest import session_of
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+SERVER_ENV = {"RETRY_FEED_PATH": "ops/task-feed/"}
+
+
+async def test_the_dashboard_goes_live_on_the_feed_of_retry_feed_path(browser, server):
+    user = await sync_to_async(get_user_model().objects.create_superuser)("root", password="cake-pass-1")
+    cookie = await sync_to_async(session_of)(user)
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+    page = await context.new_page()
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+
+    await page.goto(server.url + "/admin/retry/taskrecord/dashboard/")
+
+    await expect(page.locator("#feed-state")).to_have_text("live")
+    assert sockets == [server.url.replace("http://", "ws://") + "/ops/task-feed/"]
