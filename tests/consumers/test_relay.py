@@ -33,6 +33,13 @@ async def next_message(inbox: relay.Inbox, timeout: float = 5) -> dict[str, Any]
     return await asyncio.wait_for(inbox.get(), timeout)
 
 
+async def next_event(inbox: relay.Inbox) -> dict[str, Any]:
+    """The next group event, past the notice of a resumed feed that a moment of a busy Redis may cause."""
+    while (message := await next_message(inbox))["type"] == relay.RESUMED:
+        pass
+    return message
+
+
 def event(number: int) -> dict[str, Any]:
     return {"type": "order.changed", "version": 1, "order_id": 1, "change": "placed", "source": "test", "n": number}
 
@@ -84,9 +91,10 @@ async def test_a_listener_that_leaves_gets_nothing_more(layer):
     assert await next_message(staying) == await next_message(leaving) == event(1)
     await hub.leave(leaving, (GROUP,))
     await layer.group_send(GROUP, event(2))
-    assert await next_message(staying) == event(2)
+    assert await next_event(staying) == event(2)
     await hub.leave(staying, (GROUP,))
-    assert leaving.empty() and staying.empty()
+    left_over = [inbox.get_nowait() for inbox in (leaving, staying) for _ in range(inbox.qsize())]
+    assert [message for message in left_over if message["type"] != relay.RESUMED] == []
     assert hub.feeds[GROUP].received == 2
     assert await members(layer, GROUP) == 0
 

@@ -145,6 +145,7 @@ def receive_all(layer: Any, channel: str) -> list[dict[str, object]]:
     return async_to_sync(drain)()
 
 
+@pytest.fixture
 async def open_feed(layer: Any) -> AsyncIterator[Callable[..., Any]]:
     """open_feed(username or None, **user fields) → (communicator, (accepted, subprotocol)), at RETRY_FEED_PATH."""
     opened = []

@@ -1,6 +1,7 @@
 """Several TASKS aliases of the retry backend, each with its own OPTIONS, queues and workers; and task rows kept
 in a database of their own."""
 
+import contextlib
 import copy
 
 import pytest
@@ -126,10 +127,22 @@ def test_task_rows_live_in_the_database_the_option_names_and_run_there(tasks_dat
     assert Dispatcher().tick()["sent"] == 0
 
 
+@pytest.mark.django_db(databases=["default", "tasks"], transaction=True)
+def test_an_enqueue_joins_the_transaction_of_the_task_rows_database_only(tasks_database):
+    with contextlib.suppress(RuntimeError), transaction.atomic():  # the caller's transaction, on default
+        alone = tasks.record.enqueue("committed-on-its-own").id
+        raise RuntimeError
+    assert TaskRecord.objects.using("tasks").filter(pk=alone).exists()
+    with contextlib.suppress(RuntimeError), transaction.atomic(using="tasks"):
+        joined = tasks.record.enqueue("rolled-back-with-it").id
+        raise RuntimeError
+    assert not TaskRecord.objects.using("tasks").filter(pk=joined).exists()
+
+
 @pytest.mark.django_db
 def test_the_figures_say_which_backend_serves_each_queue(bulk):
     bulk.enqueue("bulk-figures")
-    by_queue = {queue.queue: queue.backend for queue in stats.snapshot().queues}
+    by_queue = {queue["queue"]: queue["backend"] for queue in stats.snapshot().as_dict()["queues"]}
     assert by_queue["bulk"] == "bulk" and by_queue["default"] == "default"
 
 
