@@ -8,6 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from retry.monitoring.frames import FLOODING as FLOODING
+from retry.monitoring.frames import NOT_ALLOWED as NOT_ALLOWED
+from retry.monitoring.frames import NOT_LOGGED_IN as NOT_LOGGED_IN
+from retry.monitoring.frames import TOO_LARGE as TOO_LARGE
+
 VERSION = 1
 #: Longest text frame a socket accepts, in bytes; anything longer closes the socket with TOO_LARGE.
 MAX_FRAME = 4096
@@ -15,17 +20,10 @@ MAX_FRAME = 4096
 MAX_REF = 64
 
 # Close codes: daphne lets an application close only with 1000 or 3000-4999 (anything else fails with 1011 and a
-# traceback), so the application's own are 4000 plus the HTTP status that says the same.
-#: A frame is longer than MAX_FRAME (HTTP 413 "content too large").
-TOO_LARGE = 4413
-#: No valid session: never logged in, logged out elsewhere, or the account was deactivated.
-NOT_LOGGED_IN = 4401
-#: Logged in, but not allowed this socket: not staff, or without a permission it needs.
-NOT_ALLOWED = 4403
+# traceback), so they are 4000 plus the HTTP status that says the same; the boards close with the task feed's
+# (a frame too large, no valid session, not allowed, flooding) and one of their own.
 #: The client stayed more than BOARD_SEND_BUFFER bytes behind for BOARD_SLOW_GRACE seconds (HTTP 408).
 TOO_SLOW = 4408
-#: The client went on sending actions long after being told to slow down.
-FLOODING = 4429
 
 
 class ProtocolError(Exception):

@@ -8,7 +8,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from consumers import access, protocol, reads, relay
-from consumers.throttle import TokenBucket
+from retry.monitoring.throttle import TokenBucket
 
 #: Refused actions in a row after which a flooding client is disconnected.
 FLOOD_LIMIT = 30

@@ -141,8 +141,14 @@ def finish_attempt(delivery: WebhookDelivery, outcome: Outcome, duration: float 
 def fail_orphans() -> int:
     """Fail the pending deliveries no task will try again (a worker killed at the last attempt, the database
     down while it was recorded); returns how many."""
-    tried = task_facts.delivery_ids_with_unfinished_tasks(TASK_PATH)
-    orphans = WebhookDelivery.objects.pending().exclude(pk__in=tried)
+    # The pending deliveries first, their tasks after: a delivery is committed with its task, so one read here has
+    # its task in the second read, unless that task is gone. The other order would miss the task of a delivery
+    # committed between the two reads, and fail a delivery that is about to be tried.
+    pending = list(WebhookDelivery.objects.pending().values_list("pk", flat=True))
+    if not pending:
+        return 0
+    tried = set(task_facts.delivery_ids_with_unfinished_tasks(TASK_PATH))
+    orphans = WebhookDelivery.objects.pending().filter(pk__in=[pk for pk in pending if pk not in tried])
     return orphans.update(sending_until=None, failed_at=timezone.now(), error=ORPHAN_ERROR)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, QuerySet
+from django.db.models import BigIntegerField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.tasks.base import TaskResultStatus as Status
@@ -78,13 +78,14 @@ def order_of_task(task_id: Any) -> int | None:
     return order_id if isinstance(order_id, int) else None
 
 
-def delivery_ids_with_unfinished_tasks(task_path: str) -> "QuerySet[Any]":
+def delivery_ids_with_unfinished_tasks(task_path: str) -> list[int]:
     """The deliveries (keyword argument delivery_id) that a READY or RUNNING task of ``task_path`` will still try."""
     unfinished = TaskRecord.objects.filter(task_path=task_path, status__in=[Status.READY, Status.RUNNING])
-    return (
+    # A list, not a subquery: the task rows may live in a database of their own (the DATABASE option).
+    return list(
         unfinished.annotate(delivery=Cast(KT("kwargs__delivery_id"), BigIntegerField()))
         .filter(delivery__isnull=False)  # NOT IN a list holding NULL matches nothing
-        .values("delivery")
+        .values_list("delivery", flat=True)
     )
 
 

@@ -8,16 +8,18 @@ The modules follow a task's journey:
    that never block or raise into the caller), ``layer_send`` and ``redis_batch`` (one round trip per batch).
 3. The worker: ``worker/`` (``process``, ``consumer``, ``runner`` with its ``claiming`` and ``lifecycle``,
    ``attempt``, ``results``, ``gate``, ``threads``, ``batcher``); ``embedded`` runs it inside the web process.
-4. The state machine: ``transitions/`` (``attempts``, ``dispatching``, ``operator``), the only writer of a
-   task's status, which sends nothing; ``sql``, the hot path's statements.
+4. The state machine: ``transitions/`` (``attempts``, ``dispatching``, ``operator``, ``rows``), the only writer
+   of a task's status, which sends no task message; ``sql``, the hot path's statements; ``models``.
 5. Events: ``events`` (log line, live event, Django's task signals in ``signals``, Sentry in ``logs``).
 6. The dispatcher: ``dispatcher`` (due messages, lost leases, deadlines), ``schedules`` (periodic tasks),
    ``housekeeping`` (purges), ``heartbeats``, ``clock`` (the database's time).
 7. Monitoring: ``monitoring/`` (``stats`` and ``figures``, ``metrics``, ``alarms``, ``operations``, the
-   ``dashboard`` page and its ``feed``).
+   ``dashboard`` page and its ``feed`` with its ``frames`` and group ``subscription``); ``admin`` and ``forms``
+   (policy overrides).
 
 A project wires it with ``TASKS``, ``retry.routing`` and, for task rows in a database of their own,
-``retry.routers``; ``conf`` and ``checks`` read and check the settings.
+``retry.routers``; ``conf`` and ``checks`` read and check the settings; ``exceptions`` and ``text`` (what any
+database column stores) serve every stage.
 """
 
 __version__ = "0.1.0"

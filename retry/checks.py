@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from retry import conf
 
-#: The tag of every check of the retry layer: `project.asgi` runs these before the web process serves.
+#: The tag of every check of the retry layer; an ASGI module can run these before daphne serves (daphne runs none).
 TAG = "retry"
 
 
@@ -25,7 +25,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 @checks.register(TAG)
 def check_periodic(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Each RETRY_PERIODIC entry names a task of the retry backend, one valid period and its arguments."""
-    from retry import schedules  # imports the models: not before the apps are loaded (project.asgi imports this)
+    from retry import (
+        schedules,  # imports the models: not before the apps are loaded (an ASGI module may import this first)
+    )
 
     try:
         periodic: object = conf.get().PERIODIC
@@ -62,7 +64,14 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         for queue, aliases in sorted(owners.items())
         if len(aliases) > 1
     ]
-    databases = {str((backend.options or {}).get(conf.DATABASE, "default")) for backend in conf.backends().values()}
+    errors += [
+        f"TASKS[{alias!r}]['QUEUES'] is empty: Django takes that as any queue, and no worker would serve them; "
+        "name the queues."
+        for alias, backend in conf.backends().items()
+        if not backend.queues
+    ]
+    options = [backend.options for backend in conf.backends().values() if isinstance(backend.options, dict)]
+    databases = {str(option.get(conf.DATABASE, "default")) for option in options}
     if len(databases) > 1:
         errors.append(f"The retry backends' DATABASE options differ ({', '.join(sorted(databases))}); use one.")
     elif databases and (database := databases.pop()) != "default":

@@ -93,8 +93,10 @@ def get() -> RetrySettings:
     for field in fields(RetrySettings):
         if hasattr(settings, f"RETRY_{field.name}"):
             value = getattr(settings, f"RETRY_{field.name}")
-            if field.type in (int, float) and not isinstance(value, int | float):
+            if field.type in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise ImproperlyConfigured(f"RETRY_{field.name} must be a number, not {value!r}.")
+            if field.type is int and not isinstance(value, int):
+                raise ImproperlyConfigured(f"RETRY_{field.name} must be a whole number, not {value!r}.")
             values[field.name] = value
     conf = RetrySettings(**values)
     for names, holds, words in RANGES:
@@ -184,15 +186,18 @@ DATABASE = "DATABASE"
 
 
 def backends() -> dict[str, Any]:
-    """The retry layer's backends, by alias, as Django's task_backends made them from TASKS."""
+    """The retry layer's backends (RetryBackend or a subclass), by alias, as Django's task_backends made them."""
     from django.tasks import task_backends
 
-    return {alias: task_backends[alias] for alias in settings.TASKS if _is_retry_backend(alias)}
+    from retry.backend import RetryBackend  # the backend reads these settings: not at import
+
+    return {alias: task_backends[alias] for alias in settings.TASKS if isinstance(task_backends[alias], RetryBackend)}
 
 
-def _is_retry_backend(alias: str) -> bool:
-    path = str(dict(settings.TASKS)[alias].get("BACKEND", ""))
-    return path == "retry.backend.RetryBackend" or path.endswith(".RetryBackend")
+def default_backend() -> str:
+    """The alias a worker serves unless told: ``default`` when it is a retry backend, else the first that is."""
+    aliases = list(backends())
+    return "default" if "default" in aliases or not aliases else aliases[0]
 
 
 def queues(alias: str | None = None) -> list[str]:
@@ -207,14 +212,16 @@ def queues(alias: str | None = None) -> list[str]:
 
 
 def backend_of(queue: str) -> str:
-    """The alias of the retry backend that serves ``queue`` (each queue belongs to one backend)."""
-    return next((alias for alias, backend in backends().items() if queue in backend.queues), "default")
+    """The alias of the retry backend that serves ``queue`` (each queue belongs to one backend); "" for none."""
+    return next((alias for alias, backend in backends().items() if queue in backend.queues), "")
 
 
 @cache
 def for_backend(alias: str) -> RetrySettings:
     """The settings a backend's tasks and workers run with: RETRY_<NAME>, then its OPTIONS."""
-    options = _options(alias)
+    options = _options(alias) if alias else {}
+    if not isinstance(options, dict):
+        return get()  # check_backends names it
     return replace(get(), **{name: value for name, value in options.items() if name in OPTIONS})
 
 
@@ -231,8 +238,9 @@ def option_problems(alias: str) -> list[str]:
     ]
     known = {name: value for name, value in options.items() if name in OPTIONS}
     for name, value in known.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(f"{where}[{name!r}] must be a number, not {value!r}.")
+        kind = int if name in AT_LEAST_ONE else int | float
+        if isinstance(value, bool) or not isinstance(value, kind):
+            problems.append(f"{where}[{name!r}] must be a {'whole ' if kind is int else ''}number, not {value!r}.")
         else:
             problems += [f"{where}[{name!r}] must be {words}, not {value!r}." for words in _out_of_range(name, value)]
     if problems:
@@ -252,9 +260,11 @@ def _options(alias: str) -> Any:
     return dict(settings.TASKS).get(alias, {}).get("OPTIONS") or {}
 
 
+@cache
 def database() -> str:
     """The database of the task rows: the retry backends' DATABASE option, else Django's default database."""
-    names = {str(_options(alias).get(DATABASE, "default")) for alias in backends()}
+    options = [_options(alias) for alias in backends()]
+    names = {str(option.get(DATABASE, "default")) for option in options if isinstance(option, dict)}
     return names.pop() if len(names) == 1 else "default"
 
 
@@ -262,6 +272,7 @@ def reset(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("RETRY_") or setting == "TASKS":
         get.cache_clear()
         for_backend.cache_clear()
+        database.cache_clear()
 
 
 setting_changed.connect(reset)

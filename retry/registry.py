@@ -20,9 +20,9 @@ _overrides: dict[str, dict[str, Any]] = {}
 _overrides_read_at = float("-inf")
 
 
-def default_policy(backend: str = "default") -> policy.RetryPolicy:
+def default_policy(backend: str = "") -> policy.RetryPolicy:
     """The policy of a backend's tasks without options or an override: RETRY_<NAME>, then its OPTIONS."""
-    return conf.for_backend(backend).policy()
+    return conf.for_backend(backend or conf.default_backend()).policy()
 
 
 def policy_for(task: Task[..., Any]) -> policy.RetryPolicy:

@@ -34,10 +34,11 @@ class RetryTask(Task):  # type: ignore[type-arg]
     ignore_result: bool = False
 
     def __post_init__(self) -> None:
-        """Refuse options that make a policy unable to work, or retry sooner than RETRY_MIN_DELAY."""
+        """Refuse options that make a policy unable to work under its backend's settings, or retry sooner than
+        RETRY_MIN_DELAY."""
         Task.__post_init__(self)  # not super(): slots=True makes a new class that zero-argument super() misses
         try:
-            defaults = conf.get()
+            defaults = conf.for_backend(self.backend)
         except ImproperlyConfigured:
             return  # the system check retry.E001 names the setting at fault
         numbers = defaults.policy().with_numbers(self.policy_numbers())

@@ -30,8 +30,8 @@ def page(request: HttpRequest, site: admin.AdminSite, *, can_operate: bool) -> T
         **site.each_context(request),
         "title": "Task dashboard",
         "figures": stats.snapshot().as_dict(),
-        # Where the page's script connects: the feed retry.routing serves.
-        "feed_path": "/" + conf.get().FEED_PATH,
+        # Where the page's script connects: the feed retry.routing serves, under the prefix the site is mounted at.
+        "feed_path": request.META.get("SCRIPT_NAME", "").rstrip("/") + "/" + conf.get().FEED_PATH,
         "can_operate": can_operate,
         "questions": QUESTIONS,
     }

@@ -24,6 +24,7 @@ from django.contrib import auth
 from retry import conf
 from retry.monitoring import frames, stats
 from retry.monitoring.subscription import RESUMED, Subscription
+from retry.monitoring.throttle import TokenBucket
 
 logger = logging.getLogger("retry.monitoring.feed")
 
@@ -122,7 +123,7 @@ class TaskFeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.last_push = float("-inf")
-        self.tokens, self.tokens_at, self.refused = float(self.burst), time.monotonic(), 0
+        self.bucket, self.refused = TokenBucket(self.burst, self.rate), 0
         await self.accept()  # then close with the code that says why, if the user may not watch
         if "session" not in self.scope:
             logger.warning("The task feed needs a session: route it behind AuthMiddlewareStack")
@@ -157,7 +158,7 @@ class TaskFeedConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if self.closed:
             return
-        if not self.take_token():
+        if not self.bucket.take():
             await self.slow_down()
             return
         self.refused = 0
@@ -217,16 +218,6 @@ class TaskFeedConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(frames.error("access_lost", ACCESS_LOST[code], request))
         await self.close(code)
         return False
-
-    def take_token(self) -> bool:
-        """Take one of the client's tokens (``burst`` at most, ``rate`` more a second); False when none is left."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.tokens_at) * self.rate)
-        self.tokens_at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
     async def slow_down(self) -> None:
         self.refused += 1

@@ -32,8 +32,8 @@ class Histogram:
 @dataclass
 class QueueFigures:
     queue: str
-    #: The TASKS alias of the retry backend that serves the queue.
-    backend: str = "default"
+    #: The TASKS alias of the retry backend that serves the queue ("" for a queue none lists).
+    backend: str = ""
     #: READY tasks whose time has come: the backlog.
     ready: int = 0
     #: Seconds the longest-waiting task of the backlog has been due.

@@ -51,33 +51,33 @@ QUEUE_GAUGES = (
 
 def queue_gauges(queues: list[figures.QueueFigures]) -> Iterator[Metric]:
     for name, help_text, attribute in QUEUE_GAUGES:
-        gauge = GaugeMetricFamily(name, help_text, labels=["queue"])
+        gauge = GaugeMetricFamily(name, help_text, labels=["queue", "backend"])
         for queue in queues:
             value = getattr(queue, attribute)
             if value is not None:
-                gauge.add_metric([queue.queue], float(value))
+                gauge.add_metric([queue.queue, queue.backend], float(value))
         yield gauge
 
 
 def attempts_by_outcome(queues: list[figures.QueueFigures]) -> Metric:
     gauge = GaugeMetricFamily(
-        "retry_task_attempts", "Attempts finished over the window, by outcome.", labels=["queue", "outcome"]
+        "retry_task_attempts", "Attempts finished over the window, by outcome.", labels=["queue", "backend", "outcome"]
     )
     for queue in queues:
         for outcome in Outcome.values:
-            gauge.add_metric([queue.queue, outcome.lower()], queue.attempts.get(outcome, 0))
+            gauge.add_metric([queue.queue, queue.backend, outcome.lower()], queue.attempts.get(outcome, 0))
     return gauge
 
 
 def durations(queues: list[figures.QueueFigures]) -> Metric:
     # A gauge histogram: the window slides, so its counts go down as well as up.
     histogram = GaugeHistogramMetricFamily(
-        "retry_task_duration_seconds", "Duration of the attempts finished over the window.", labels=["queue"]
+        "retry_task_duration_seconds", "Duration of the attempts finished over the window.", labels=["queue", "backend"]
     )
     for queue in queues:
         buckets = [(str(bound), count) for bound, count in queue.durations.buckets]
         buckets.append(("+Inf", queue.durations.count))
-        histogram.add_metric([queue.queue], buckets, gsum_value=queue.durations.sum)
+        histogram.add_metric([queue.queue, queue.backend], buckets, gsum_value=queue.durations.sum)
     return histogram
 
 

@@ -221,7 +221,7 @@ def _judge(queue: QueueFigures, workers: list[WorkerFigures]) -> None:
         mean_duration=queue.durations.mean,
         ready=queue.ready,
         drain_within=queue.threshold or DEFAULT_DRAIN,
-        slots=max(round(sum(serving) / len(serving)), 1) if serving else conf.get().CONCURRENCY,
+        slots=max(round(sum(serving) / len(serving)), 1) if serving else conf.for_backend(queue.backend).CONCURRENCY,
     )
 
 

@@ -1,4 +1,5 @@
-"""The task state machine: the only code that writes a task's status, attempts or lease. It sends nothing.
+"""The task state machine: the only code that writes a task's status, attempts or lease. It sends no task
+message (its callers do, through retry.messages); the events it records go out on commit through retry.events.
 
 Each transition is one conditional UPDATE on the state it expects; 0 rows updated means another
 process won (a duplicate message, a late finisher, a second dispatcher), and the caller moves on.

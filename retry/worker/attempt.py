@@ -14,7 +14,7 @@ from retry import backend, events, logs, policy, registry, transitions
 from retry.models import TaskRecord
 from retry.worker import threads
 
-logger = logging.getLogger("retry.worker.runner")
+logger = logging.getLogger("retry.worker.attempt")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def configure_process() -> None:
 
 
 class RetryWorker(Worker):
-    """Runs the tasks of ``channels``, ``concurrency`` at a time (RETRY_CONCURRENCY by default), and with
+    """Runs the tasks of ``channels``, ``concurrency`` at a time (its backend's CONCURRENCY by default), and with
     ``max_tasks`` exits once it has run that many."""
 
     def __init__(

@@ -52,7 +52,7 @@ class Runner(Claiming, Lifecycle):
     ) -> None:
         self.id = make_worker_id()
         self.queues = queues or []
-        settings = conf.for_backend(conf.backend_of(self.queues[0]) if self.queues else "default")
+        settings = conf.for_backend(conf.backend_of(self.queues[0]) if self.queues else conf.default_backend())
         self.concurrency = concurrency or settings.CONCURRENCY
         self.lease = settings.LEASE
         #: Tasks this runner may still claim (None: no limit); at 0 it takes no more work.
@@ -221,7 +221,7 @@ class Runner(Claiming, Lifecycle):
     def _start_later(self, record: TaskRecord, delay: float) -> None:
         """Run a near retry here, on time; the dispatcher covers a far one, or this process dying.
 
-        Its row says its message is out (see transitions._ready_again), so no other message races this one.
+        Its row says its message is out (see transitions.rows.ready_again), so no other message races this one.
         """
         if delay > conf.get().LOCAL_RETRY_HORIZON:
             return

@@ -6,25 +6,32 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+
+from retry import conf
 
 
 def in_db_thread[T](function: Callable[..., T], *args: Any) -> T:
-    """Call a transition, replacing a connection that a database restart broke and trying once more.
+    """Call a transition (or a task), replacing a connection that a database restart broke and trying once more.
 
-    Transitions are conditional updates, so a second try after a lost reply changes nothing twice.
-    The connection is kept between calls (no health-check query each time) unless CONN_MAX_AGE is 0.
+    Transitions are conditional updates, so a second try after a lost reply changes nothing twice. The
+    connections are those of the task rows' database and of ``default`` (a task's own queries); each is kept
+    between calls (no health-check query each time) unless its CONN_MAX_AGE is 0.
     """
+    used = [connections[alias] for alias in dict.fromkeys((conf.database(), DEFAULT_DB_ALIAS))]
     try:
         return function(*args)
     except (InterfaceError, OperationalError):
-        if connection.is_usable():
+        broken = [connection for connection in used if connection.connection is not None and not connection.is_usable()]
+        if not broken:
             raise
-        connection.close()
+        for connection in broken:
+            connection.close()
         return function(*args)
     finally:
-        if connection.settings_dict["CONN_MAX_AGE"] == 0:
-            connection.close()
+        for connection in used:
+            if connection.settings_dict["CONN_MAX_AGE"] == 0:
+                connection.close()
 
 
 def close_thread_connections(executor: ThreadPoolExecutor) -> None:

@@ -8,7 +8,7 @@ import pytest
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
 
-from orders import maintenance, services
+from orders import maintenance, services, task_facts
 from orders.models import WebhookDelivery
 from retry import schedules
 from retry.models import TaskRecord
@@ -48,6 +48,20 @@ def test_an_unfinished_delivery_task_without_a_delivery_id_hides_no_orphan(hooke
     assert maintenance.clean_up()["orphaned_deliveries"] == 1  # NOT IN (..., NULL) would have matched nothing
     orphan.refresh_from_db()
     assert orphan.state == "failed"
+
+
+@pytest.mark.django_db
+def test_a_delivery_committed_while_the_clean_up_reads_is_no_orphan(hooked_orders, monkeypatch):
+    read_tasks, placed = task_facts.delivery_ids_with_unfinished_tasks, []
+
+    def then_an_order_is_placed(task_path):
+        tried = read_tasks(task_path)
+        placed.append(services.place_order(**ORDER_FIELDS, webhook_url="https://example.com/hook"))
+        return tried
+
+    monkeypatch.setattr(task_facts, "delivery_ids_with_unfinished_tasks", then_an_order_is_placed)
+    assert maintenance.clean_up()["orphaned_deliveries"] == 0
+    assert WebhookDelivery.objects.get(order=placed[0]).state == "pending"
 
 
 @pytest.fixture

@@ -79,7 +79,9 @@ def test_the_embedded_server_runs_a_worker_per_backend(bulk):
     ("bulk", "said"),
     [
         ({"OPTIONS": {"LEASE": 0}}, "TASKS['bulk']['OPTIONS']['LEASE'] must be positive, not 0."),
-        ({"OPTIONS": {"CONCURRENCY": "8"}}, "TASKS['bulk']['OPTIONS']['CONCURRENCY'] must be a number, not '8'."),
+        ({"OPTIONS": {"CONCURRENCY": "8"}}, "TASKS['bulk']['OPTIONS']['CONCURRENCY'] must be a whole number, not '8'."),
+        ({"OPTIONS": {"CONCURRENCY": 2.5}}, "TASKS['bulk']['OPTIONS']['CONCURRENCY'] must be a whole number, not 2.5."),
+        ({"QUEUES": []}, "TASKS['bulk']['QUEUES'] is empty"),
         ({"OPTIONS": {"RETRIES": 3}}, "TASKS['bulk']['OPTIONS'] has an unknown option 'RETRIES'"),
         ({"OPTIONS": {"BASE_DELAY": 0.001}}, "TASKS['bulk']['OPTIONS']: BASE_DELAY"),
         ({"QUEUES": ["default"]}, "The queue 'default' belongs to several retry backends (bulk, default)"),
@@ -157,3 +159,6 @@ def test_a_worker_runs_the_queues_of_one_backend(bulk):
         runworker.chosen_queues([], [], "bulky")
     with pytest.raises(CommandError, match=r"several retry backends: default \(default\), bulk \(bulk\)"):
         runworker.one_backend(runworker.chosen_queues([], ["default,bulk"]))
+    with pytest.raises(CommandError, match=r"--backend 'bulk' does not serve emails \(default\)"):
+        runworker.one_backend(runworker.chosen_queues([], ["emails"], "bulk"), "bulk")
+    assert runworker.one_backend(["reports"], "bulk") == ["reports"]

@@ -223,6 +223,8 @@ def test_the_dashboard_page_connects_to_retry_feed_path(admin_client, settings, 
     settings.RETRY_FEED_PATH = "ops/task-feed/"
     page = admin_client.get(reverse("admin:retry_dashboard")).content.decode()
     assert 'data-feed="/ops/task-feed/"' in page
+    mounted = admin_client.get(reverse("admin:retry_dashboard"), SCRIPT_NAME="/cakes").content.decode()
+    assert 'data-feed="/cakes/ops/task-feed/"' in mounted  # a site mounted under a prefix
 
 
 def test_every_queue_has_its_channel_and_the_worker_behind_it():

@@ -46,7 +46,8 @@ def test_json_has_every_queue_worker_and_failure(known_tasks):
 def test_the_text_summary_shows_the_same(known_tasks):
     text = queue_status()
     emails = next(line for line in text.splitlines() if line.strip().startswith("emails"))
-    _, ready, oldest, *_ = emails.split()
+    _, backend, ready, oldest, *_ = emails.split()
+    assert backend == "default"
     assert ready == "1"
     assert float(oldest.removesuffix("s")) == pytest.approx(600, abs=5)
     assert "ALARM emails" in text

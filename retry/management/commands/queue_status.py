@@ -7,6 +7,7 @@ from retry.monitoring import figures, stats
 
 COLUMNS = (
     ("queue", "queue"),
+    ("backend", "backend"),
     ("ready", "ready"),
     ("oldest", "oldest_ready_age"),
     ("p50 wait", "wait_p50"),

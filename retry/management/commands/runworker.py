@@ -30,15 +30,20 @@ class Command(BaseCommand):
             help="Queues to run tasks of; repeatable, or comma-separated. Default: every queue of the backend.",
         )
         parser.add_argument(
-            "--backend", help="The TASKS alias whose queues run by default, and whose OPTIONS apply (default: default)."
+            "--backend",
+            help="The TASKS alias whose queues run by default and whose OPTIONS apply (default: default).",
         )
-        parser.add_argument("-c", "--concurrency", metavar="N", help="Tasks run at once (RETRY_CONCURRENCY).")
+        parser.add_argument(
+            "-c", "--concurrency", metavar="N", help="Tasks run at once (default: the backend's CONCURRENCY)."
+        )
         parser.add_argument(
             "--max-tasks", metavar="N", help="Exit (code 0) once N tasks have run: a worker that recycles itself."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queues = one_backend(chosen_queues(options["channels"], options["queues"], options["backend"]))
+        queues = one_backend(
+            chosen_queues(options["channels"], options["queues"], options["backend"]), options["backend"]
+        )
         concurrency = at_least_one("--concurrency", options["concurrency"])
         max_tasks = at_least_one("--max-tasks", options["max_tasks"])
         layer = get_channel_layer(options["layer"])
@@ -62,7 +67,7 @@ def chosen_queues(channels: list[str], queue_options: list[str], backend: str | 
     aliases = list(conf.backends())
     if backend is not None and backend not in aliases:
         raise CommandError(f"--backend {backend!r} is not a retry backend; TASKS has {', '.join(aliases)}.")
-    backend = backend or ("default" if "default" in aliases or not aliases else aliases[0])
+    backend = backend or conf.default_backend()
     by_channel = {messages.channel_for(queue): queue for queue in known}
     for channel in channels:
         if channel not in by_channel:
@@ -82,9 +87,12 @@ def chosen_queues(channels: list[str], queue_options: list[str], backend: str | 
     return list(dict.fromkeys(from_channels or named or conf.queues(backend)))
 
 
-def one_backend(queues: list[str]) -> list[str]:
-    """A worker runs the queues of one backend, under its OPTIONS."""
+def one_backend(queues: list[str], backend: str | None = None) -> list[str]:
+    """A worker runs the queues of one backend (``backend``, when given), under its OPTIONS."""
     aliases = {queue: conf.backend_of(queue) for queue in queues}
+    if backend is not None and set(aliases.values()) != {backend}:
+        named = ", ".join(f"{queue} ({alias})" for queue, alias in aliases.items() if alias != backend)
+        raise CommandError(f"--backend {backend!r} does not serve {named}.")
     if len(set(aliases.values())) > 1:
         named = ", ".join(f"{queue} ({alias})" for queue, alias in aliases.items())
         raise CommandError(f"The queues belong to several retry backends: {named}; run a worker for each.")

@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=sorted(operations.ACTIONS), help="What to do.")
-        parser.add_argument("targets", nargs="+", help="Task ids (for requeue_dead: task paths, e.g. orders.tasks.x).")
+        parser.add_argument(
+            "targets", nargs="+", help="Task ids (for requeue_dead: task paths, e.g. myapp.tasks.send_email)."
+        )
 
     def handle(self, *args: Any, action: str, targets: list[str], **options: Any) -> None:
         function, takes = operations.ACTIONS[action]

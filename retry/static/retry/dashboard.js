@@ -39,6 +39,7 @@
     if (queue.alarm) tr.className = "alarm";
     tr.append(
       cell(queue.queue),
+      cell(queue.backend),
       cell(queue.ready, "number"),
       cell(seconds(queue.oldest_ready_age), "number"),
       cell(seconds(queue.wait_p50), "number"),

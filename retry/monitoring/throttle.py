@@ -1,4 +1,4 @@
-"""A token bucket: how many actions one websocket connection may send, and how fast."""
+"""A token bucket: how many messages one websocket client may send, and how fast (the feed's, and a project's)."""
 
 import time
 from collections.abc import Callable

@@ -1,6 +1,6 @@
 """The token bucket behind the boards' rate limit: pure, with a clock the test moves."""
 
-from consumers.throttle import TokenBucket
+from retry.monitoring.throttle import TokenBucket
 
 
 class Clock:
