@@ -7,12 +7,15 @@ import copy
 import pytest
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.tasks import task
 from django.test import override_settings
 from django.utils import timezone
 
-from retry import checks, conf, transitions
+from retry import checks, conf, routing, transitions
+from retry.backend import RetryBackend
 from retry.dispatcher import Dispatcher
 from retry.embedded import Embedded
+from retry.exceptions import PolicyMisconfigured
 from retry.models import TaskRecord
 from retry.monitoring import stats
 from retry.outbox import outbox
@@ -162,3 +165,20 @@ def test_a_worker_runs_the_queues_of_one_backend(bulk):
     with pytest.raises(CommandError, match=r"--backend 'bulk' does not serve emails \(default\)"):
         runworker.one_backend(runworker.chosen_queues([], ["emails"], "bulk"), "bulk")
     assert runworker.one_backend(["reports"], "bulk") == ["reports"]
+
+
+class AuditedBackend(RetryBackend):
+    """A project's own subclass of the retry backend."""
+
+
+def test_a_subclass_of_the_retry_backend_is_one_of_its_backends(bulk):
+    with override_settings(TASKS={**two_backends(), "bulk": {**BULK, "BACKEND": f"{__name__}.AuditedBackend"}}):
+        assert conf.queues("bulk") == ["bulk", "reports"]
+        assert "tasks.reports" in routing.channel_routes()
+
+
+def test_task_options_are_checked_against_their_backends_options():
+    with override_settings(TASKS=two_backends(OPTIONS={"BASE_DELAY": 0.4})):
+        with pytest.raises(PolicyMisconfigured, match="max_delay must be at least the base delay"):
+            task(backend="bulk", queue_name="bulk", max_delay=0.3)(tasks.record.func)
+        assert task(queue_name="default", max_delay=0.3)(tasks.record.func).max_delay == 0.3  # fine by default's
