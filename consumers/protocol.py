@@ -8,31 +8,24 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+# The boards' frames follow the task feed's rules: the version, the longest frame and "ref", the close codes (a
+# frame too large, no valid session, not allowed, flooding: daphne lets an application close only with 1000 or
+# 3000-4999, so they are 4000 plus the HTTP status that says the same), and one close code of their own.
 from retry.monitoring.frames import FLOODING as FLOODING
+from retry.monitoring.frames import MAX_FRAME as MAX_FRAME
+from retry.monitoring.frames import MAX_REF as MAX_REF
 from retry.monitoring.frames import NOT_ALLOWED as NOT_ALLOWED
 from retry.monitoring.frames import NOT_LOGGED_IN as NOT_LOGGED_IN
 from retry.monitoring.frames import TOO_LARGE as TOO_LARGE
+from retry.monitoring.frames import VERSION as VERSION
+from retry.monitoring.frames import FrameError
 
-VERSION = 1
-#: Longest text frame a socket accepts, in bytes; anything longer closes the socket with TOO_LARGE.
-MAX_FRAME = 4096
-#: Longest "ref" a client may attach to an action to recognise its reply.
-MAX_REF = 64
-
-# Close codes: daphne lets an application close only with 1000 or 3000-4999 (anything else fails with 1011 and a
-# traceback), so they are 4000 plus the HTTP status that says the same; the boards close with the task feed's
-# (a frame too large, no valid session, not allowed, flooding) and one of their own.
 #: The client stayed more than BOARD_SEND_BUFFER bytes behind for BOARD_SLOW_GRACE seconds (HTTP 408).
 TOO_SLOW = 4408
 
 
-class ProtocolError(Exception):
+class ProtocolError(FrameError):
     """Raised when a client frame is not a valid message; ``code`` names the problem for the client."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
