@@ -3,9 +3,12 @@ in a database of their own."""
 
 import contextlib
 import copy
+import uuid
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from channels.routing import get_default_application
 from django.db import transaction
 from django.tasks import task
 from django.test import override_settings
@@ -16,11 +19,13 @@ from retry.backend import RetryBackend
 from retry.dispatcher import Dispatcher
 from retry.embedded import Embedded
 from retry.exceptions import PolicyMisconfigured
-from retry.models import TaskRecord
+from retry.models import TaskAttempt, TaskRecord
 from retry.monitoring import stats
 from retry.outbox import outbox
+from retry.worker import runner
 from retry.worker.runner import Runner
 from tests import tasks
+from tests.retry.conftest import all_finished, wait_for
 
 BULK = {
     "BACKEND": "retry.backend.RetryBackend",
@@ -41,6 +46,7 @@ def bulk():
         yield tasks.record.using(backend="bulk", queue_name="bulk")
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 def test_a_task_of_another_alias_runs_under_that_backends_options(bulk):
     result = bulk.enqueue("bulk-1")
@@ -61,6 +67,7 @@ def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bu
     assert Runner(queues=["default"]).concurrency == conf.get().CONCURRENCY
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_the_dispatcher_sends_every_backends_due_tasks_to_their_channels(bulk, layer_messages):
     later = timezone.now() + timezone.timedelta(seconds=1)
@@ -182,3 +189,23 @@ def test_task_options_are_checked_against_their_backends_options():
         with pytest.raises(PolicyMisconfigured, match="max_delay must be at least the base delay"):
             task(backend="bulk", queue_name="bulk", max_delay=0.3)(tasks.record.func)
         assert task(queue_name="default", max_delay=0.3)(tasks.record.func).max_delay == 0.3  # fine by default's
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+async def test_the_embedded_server_runs_each_backends_tasks_on_that_backends_worker(bulk, layer):
+    embedded = Embedded(get_default_application(), get_channel_layer())
+    embedded.start()
+    try:
+        bulk_id = (await sync_to_async(bulk.enqueue)("bulk-run")).id
+        plain_id = (await sync_to_async(tasks.record.enqueue)("plain-run")).id
+        await wait_for(all_finished, what="a task of each backend to finish")
+    finally:
+        await embedded.stop()
+        outbox.use_loop(None)
+        runner.install(None)
+    attempts = TaskAttempt.objects.filter(task_id__in=[bulk_id, plain_id])  # the dispatcher's periodic tasks aside
+    ran_on = await sync_to_async(lambda: dict(attempts.values_list("task_id", "worker_id")))()
+    by_backend = {conf.backend_of(worker.runner.queues[0]): worker.runner for worker in embedded.workers}
+    assert ran_on == {uuid.UUID(bulk_id): by_backend["bulk"].id, uuid.UUID(plain_id): by_backend["default"].id}
+    assert (by_backend["bulk"].concurrency, by_backend["bulk"].lease) == (3, 45)
