@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib import auth
+from django.db import DatabaseError
 
 from retry import conf
 from retry.monitoring import frames, stats
@@ -79,10 +80,16 @@ class TaskFeedConsumer(AsyncJsonWebsocketConsumer):
     burst, rate = 10, 5.0
     #: Refused requests in a row after which a flooding client is disconnected.
     flood_limit = 30
+    #: Seconds before a feed whose database read failed reads again.
+    retry_after = 2.0
 
     closed = False
     subscription: Subscription | None = None
     timer: asyncio.TimerHandle | None = None
+    #: Subscribed and sent its first figures; until then a retried read starts again with the access check.
+    watching = False
+    #: The last database read failed (the warning is logged once an outage).
+    failing = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # Channels' own __call__ receives from the layer in the dispatch loop: a failing layer would end the feed.
@@ -119,7 +126,22 @@ class TaskFeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def dispatch(self, message: Any) -> None:
         if isinstance(message, dict) and message.get("type") in HANDLED:
-            await super().dispatch(message)
+            try:
+                await super().dispatch(message)
+            except DatabaseError as error:
+                await self.database_failed(error)
+
+    async def database_failed(self, error: DatabaseError) -> None:
+        """The session or the figures could not be read: the client is told, and the feed reads again soon."""
+        (logger.debug if self.failing else logger.warning)(
+            "The task feed could not read the database; reading again soon", extra={"error": repr(error)[:200]}
+        )
+        self.failing = True
+        if self.closed:
+            return
+        await self.send_json(frames.error("unavailable", "The task database is not answering; figures follow."))
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.retry_after, self.inbox.put_nowait, {"type": PUSH})
 
     async def connect(self) -> None:
         self.last_push = float("-inf")
@@ -130,12 +152,17 @@ class TaskFeedConsumer(AsyncJsonWebsocketConsumer):
             await self.close(frames.NOT_LOGGED_IN)
             return
         self.session_key = self.scope["session"].session_key
+        await self.watch()
+
+    async def watch(self) -> None:
+        """Check the user, join the events group, send the figures (again, after a database failure)."""
         if not await self.allowed():
             return
-        if self.layer is not None:
+        if self.layer is not None and self.subscription is None:
             # Joined before the first read of the figures, so no change after that read goes unannounced.
             self.subscription = Subscription(self.layer, conf.get().EVENTS_GROUP, self.post)
             await self.subscription.start()
+        self.watching = True
         await self.push()
 
     async def disconnect(self, code: int) -> None:
@@ -193,13 +220,14 @@ class TaskFeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def feed_push(self, message: dict[str, Any]) -> None:
         self.timer = None  # a change from now on needs a push of its own
-        await self.push()
+        await (self.push() if self.watching else self.watch())
 
     async def push(self) -> None:
         self.last_push = time.monotonic()
         if not await self.allowed():
             return
         current = await database_sync_to_async(figures)()
+        self.failing = False
         if not self.closed:
             await self.send_json(frames.message("dashboard.figures", figures=current))
 

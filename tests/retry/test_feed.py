@@ -13,9 +13,11 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
+from django.db import OperationalError
 from django.urls import reverse
 
 from retry import conf, routing, transitions
+from retry.monitoring import feed as feed_module
 from retry.monitoring import frames
 from retry.monitoring.feed import TaskFeedConsumer
 from retry.outbox import outbox
@@ -231,3 +233,38 @@ def test_every_queue_has_its_channel_and_the_worker_behind_it():
     routes = routing.channel_routes()
     assert set(routes) == {conf.get().CHANNEL_PREFIX + queue for queue in conf.queues()}
     assert {route.consumer_class.__name__ for route in routes.values()} == {"TaskWorkerConsumer"}
+
+
+def failing_once_then(real: Callable[..., Any], outage: dict[str, bool]) -> Callable[..., Any]:
+    def read(*args: Any) -> Any:
+        if outage["on"]:
+            raise OperationalError("the database is away")
+        return real(*args)
+
+    return read
+
+
+async def test_a_database_outage_under_a_watching_feed_gets_an_error_then_the_figures(open_feed, monkeypatch):
+    feed, (accepted, _) = await open_feed("olga", **STAFF)
+    assert accepted and (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"
+    monkeypatch.setattr(TaskFeedConsumer, "retry_after", 0.2)
+    outage = {"on": True}
+    monkeypatch.setattr(feed_module, "figures", failing_once_then(feed_module.figures, outage))
+    await feed.send_json_to({"type": "refresh", "version": 1})
+    reply = await feed.receive_json_from(timeout=5)
+    assert (reply["type"], reply["code"]) == ("error", "unavailable")
+    outage["on"] = False
+    assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"  # read again, unasked
+
+
+async def test_a_feed_opened_while_the_database_is_away_waits_for_it(open_feed, layer, monkeypatch):
+    monkeypatch.setattr(TaskFeedConsumer, "retry_after", 0.2)
+    outage = {"on": True}
+    monkeypatch.setattr(feed_module, "session_user", failing_once_then(feed_module.session_user, outage))
+    feed, (accepted, _) = await open_feed("olga", **STAFF)
+    assert accepted and (await feed.receive_json_from(timeout=5))["code"] == "unavailable"
+    outage["on"] = False
+    assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"
+    await sync_to_async(task)("emails")
+    await task_changes(layer)
+    assert queue_of(await feed.receive_json_from(timeout=5), "emails")["ready"] == 1  # and it joined the group
