@@ -3,6 +3,7 @@
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from playwright.async_api import expect
 
 from tests.consumers.conftest import session_of
@@ -25,3 +26,20 @@ async def test_the_dashboard_goes_live_on_the_feed_of_retry_feed_path(browser, s
 
     await expect(page.locator("#feed-state")).to_have_text("live")
     assert sockets == [server.url.replace("http://", "ws://") + "/ops/task-feed/"]
+
+
+async def test_the_dashboard_stops_reconnecting_once_the_session_has_ended(browser, server):
+    user = await sync_to_async(get_user_model().objects.create_superuser)("root", password="cake-pass-1")
+    cookie = await sync_to_async(session_of)(user)
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+    page = await context.new_page()
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    await page.goto(server.url + "/admin/retry/taskrecord/dashboard/")
+    await expect(page.locator("#feed-state")).to_have_text("live")
+
+    await sync_to_async(Session.objects.filter(session_key=cookie).delete)()  # logged out elsewhere
+    await expect(page.locator("#feed-state")).to_have_text("session ended: reload to log in", timeout=15000)
+    await page.wait_for_timeout(2000)
+    assert len(sockets) == 1  # no reconnection the server would refuse again

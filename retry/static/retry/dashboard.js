@@ -9,6 +9,8 @@
   const csrfInput = document.querySelector("#retry-dashboard input[name=csrfmiddlewaretoken]");
   // Ages grow while nothing changes: ask for fresh figures now and then even without task events.
   const REFRESH_MS = 5000;
+  // The feed's close codes for a session that ended or an account that may no longer watch.
+  const ACCESS_ENDED = { 4401: "session ended: reload to log in", 4403: "no longer allowed: reload" };
 
   function cell(text, className) {
     const td = document.createElement("td");
@@ -155,10 +157,19 @@
     };
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
-      if (message.type === "dashboard.figures") draw(message.figures);
+      if (message.type === "dashboard.figures") {
+        showState("live", "live");
+        draw(message.figures);
+      } else if (message.type === "error" && message.code === "unavailable") {
+        showState("lost", "database not answering…");
+      }
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       clearInterval(timer);
+      if (event.code in ACCESS_ENDED) {
+        showState("lost", ACCESS_ENDED[event.code]);  // reconnecting would be refused again
+        return;
+      }
       showState("lost", "reconnecting…");
       setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
     };
