@@ -4,7 +4,6 @@ Every message is a JSON object with a "type" and "version": 1. Board clients sen
 "snapshot", then numbered "order" and "order.removed" events, and an "ok" or "error" reply to each action.
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +17,12 @@ from retry.monitoring.frames import NOT_ALLOWED as NOT_ALLOWED
 from retry.monitoring.frames import NOT_LOGGED_IN as NOT_LOGGED_IN
 from retry.monitoring.frames import TOO_LARGE as TOO_LARGE
 from retry.monitoring.frames import VERSION as VERSION
-from retry.monitoring.frames import FrameError
+from retry.monitoring.frames import FrameError as ProtocolError
+from retry.monitoring.frames import check_version, decode, read_ref
+from retry.monitoring.frames import message as message
 
 #: The client stayed more than BOARD_SEND_BUFFER bytes behind for BOARD_SLOW_GRACE seconds (HTTP 408).
 TOO_SLOW = 4408
-
-
-class ProtocolError(FrameError):
-    """Raised when a client frame is not a valid message; ``code`` names the problem for the client."""
 
 
 @dataclass(frozen=True)
@@ -58,25 +55,10 @@ def parse(text: str | None, actions: dict[str, str | None] = ACTIONS) -> Action:
     kind = content.get("type")
     if not isinstance(kind, str) or kind not in actions:
         raise ProtocolError("unknown_type", f"Unknown message type {str(kind)[:40]!r}.")
-    if content.get("version") != VERSION:
-        raise ProtocolError("bad_version", f'Send "version": {VERSION}; this server speaks version {VERSION}.')
+    check_version(content)
     field = actions[kind]
     ids = {field: read_id(content, field)} if field else {}
     return Action(type=kind, ref=read_ref(content), **ids)
-
-
-def decode(text: str | None) -> dict[str, Any]:
-    if text is None:
-        raise ProtocolError("binary", "Send text frames holding JSON; binary frames are not understood.")
-    if len(text.encode()) > MAX_FRAME:
-        raise ProtocolError("too_large", f"A frame may hold at most {MAX_FRAME} bytes.")
-    try:
-        content = json.loads(text)
-    except ValueError:
-        raise ProtocolError("bad_json", "The frame is not valid JSON.") from None
-    if not isinstance(content, dict):
-        raise ProtocolError("bad_json", "A message is a JSON object.")
-    return content
 
 
 def read_id(content: dict[str, Any], field: str) -> int:
@@ -85,18 +67,6 @@ def read_id(content: dict[str, Any], field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
         raise ProtocolError("bad_field", f'"{field}" must be a positive whole number.')
     return value
-
-
-def read_ref(content: dict[str, Any]) -> str | None:
-    ref = content.get("ref")
-    if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_REF):
-        raise ProtocolError("bad_field", f'"ref" must be a string of at most {MAX_REF} characters.')
-    return ref
-
-
-def message(kind: str, **fields: Any) -> dict[str, Any]:
-    """A server message of ``kind``, with the version every message carries."""
-    return {"type": kind, "version": VERSION, **fields}
 
 
 def ok(action: Action, text: str) -> dict[str, Any]:

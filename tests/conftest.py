@@ -1,7 +1,11 @@
 """Fixtures shared by every test package."""
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -10,6 +14,9 @@ from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import connections
+
+from retry.outbox import outbox
+from tests import processes
 
 
 def uses_services() -> bool:
@@ -46,3 +53,24 @@ def flush_channel_layer() -> None:
     else:
         layer.channels.clear()
         layer.groups.clear()
+
+
+@contextlib.asynccontextmanager
+async def events_on_this_loop() -> AsyncIterator[Any]:
+    """The channel layer, empty, with the events the test causes published on its event loop."""
+    flush_channel_layer()
+    outbox.use_loop(asyncio.get_running_loop())
+    yield get_channel_layer()
+    await asyncio.sleep(0.05)
+    outbox.use_loop(None)
+    flush_channel_layer()
+
+
+@pytest.fixture
+async def redis_server(tmp_path: Path) -> AsyncIterator[tuple[processes.Process, int]]:
+    """A redis-server of the test's own, on a free port, for tests that stop and start it."""
+    port = processes.free_port()
+    server = processes.redis_server(port, tmp_path).start()
+    await asyncio.to_thread(processes.wait_until_listening, port)
+    yield server, port
+    server.stop()

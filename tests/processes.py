@@ -113,6 +113,18 @@ class Supervised(Process):
         super().stop(grace)
 
 
+def test_settings_env(database: dict[str, Any], redis_url: str, redis_prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a manage.py process on tests.settings, the test's database and its Redis key prefix."""
+    return {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(database),
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": redis_prefix,
+        **extra,
+    }
+
+
 def manage(*arguments: str) -> list[str]:
     return [sys.executable, str(ROOT / "manage.py"), *arguments]
 

@@ -46,6 +46,15 @@ class Request:
 
 def read(text: str | None) -> Request:
     """Read one client frame as a refresh request, or raise FrameError saying why it is not one."""
+    content = decode(text)
+    if content.get("type") != REFRESH:
+        raise FrameError("unknown_type", f"Unknown message type {str(content.get('type'))[:40]!r}.")
+    check_version(content)
+    return Request(read_ref(content))
+
+
+def decode(text: str | None) -> dict[str, Any]:
+    """A client frame as the JSON object it must hold, or FrameError (also for the boards' sockets)."""
     if text is None:
         raise FrameError("binary", "Send text frames holding JSON; binary frames are not understood.")
     if len(text.encode()) > MAX_FRAME:
@@ -56,14 +65,20 @@ def read(text: str | None) -> Request:
         raise FrameError("bad_json", "The frame is not valid JSON.") from None
     if not isinstance(content, dict):
         raise FrameError("bad_json", "A message is a JSON object.")
-    if content.get("type") != REFRESH:
-        raise FrameError("unknown_type", f"Unknown message type {str(content.get('type'))[:40]!r}.")
+    return content
+
+
+def check_version(content: dict[str, Any]) -> None:
     if content.get("version") != VERSION:
         raise FrameError("bad_version", f'Send "version": {VERSION}; this server speaks version {VERSION}.')
+
+
+def read_ref(content: dict[str, Any]) -> str | None:
+    """The reference a client attached to recognise its reply, if it is a short string."""
     ref = content.get("ref")
     if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_REF):
         raise FrameError("bad_field", f'"ref" must be a string of at most {MAX_REF} characters.')
-    return Request(ref)
+    return ref
 
 
 def message(kind: str, **fields: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.routing import get_default_application
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -19,7 +18,7 @@ from orders.models import Order
 from retry import conf
 from retry.outbox import outbox
 from retry.worker.process import RetryWorker, runner
-from tests.conftest import flush_channel_layer
+from tests.conftest import events_on_this_loop
 from tests.factories import ORDER_FIELDS
 
 ORIGIN = "http://localhost"
@@ -28,12 +27,8 @@ ORIGIN = "http://localhost"
 @pytest.fixture
 async def layer(transactional_db: None) -> AsyncIterator[Any]:
     """The channel layer, empty, with order and task events published on this test's event loop."""
-    flush_channel_layer()
-    outbox.use_loop(asyncio.get_running_loop())
-    yield get_channel_layer()
-    await asyncio.sleep(0.05)
-    outbox.use_loop(None)
-    flush_channel_layer()
+    async with events_on_this_loop() as layer:
+        yield layer
 
 
 def make_user(username: str, **fields: Any) -> Any:

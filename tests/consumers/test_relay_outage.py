@@ -5,7 +5,6 @@ Runs once, in the first pass: it starts a Redis of its own whatever the pass's c
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,15 +14,6 @@ from consumers import relay
 from tests import processes
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def redis_server(tmp_path: Path) -> AsyncIterator[tuple[processes.Process, int]]:
-    port = processes.free_port()
-    server = processes.redis_server(port, tmp_path).start()
-    await asyncio.to_thread(processes.wait_until_listening, port)
-    yield server, port
-    server.stop()
 
 
 @pytest.fixture

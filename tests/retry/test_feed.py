@@ -1,14 +1,12 @@
 """The task dashboard's feed: staff only, read again on every message and push; fresh figures after task changes,
 throttled; hostile frames answered; a failing channel layer waited out; served where RETRY_FEED_PATH says."""
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
@@ -20,8 +18,7 @@ from retry import conf, routing, transitions
 from retry.monitoring import feed as feed_module
 from retry.monitoring import frames
 from retry.monitoring.feed import TaskFeedConsumer
-from retry.outbox import outbox
-from tests.conftest import flush_channel_layer
+from tests.conftest import events_on_this_loop
 from tests.retry.feeds import STAFF, task_changes, watching
 from tests.retry.rows import task
 
@@ -31,12 +28,8 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pyt
 @pytest.fixture
 async def layer(transactional_db: None) -> AsyncIterator[Any]:
     """The channel layer, empty, with task events published on this test's event loop."""
-    flush_channel_layer()
-    outbox.use_loop(asyncio.get_running_loop())
-    yield get_channel_layer()
-    await asyncio.sleep(0.05)
-    outbox.use_loop(None)
-    flush_channel_layer()
+    async with events_on_this_loop() as layer:
+        yield layer
 
 
 def queue_of(message: dict[str, Any], name: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ Runs once, in the first pass: it starts a Redis of its own whatever the pass's c
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,15 +17,6 @@ from tests import processes
 from tests.retry.feeds import task_changes, watching
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-async def redis_server(tmp_path: Path) -> AsyncIterator[tuple[processes.Process, int]]:
-    port = processes.free_port()
-    server = processes.redis_server(port, tmp_path).start()
-    await asyncio.to_thread(processes.wait_until_listening, port)
-    yield server, port
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import gzip
 import http.server
 import json
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -185,14 +184,7 @@ def test_a_task_failure_reaches_sentry_with_its_exception_grouped_by_task_and_ex
     sentry_events, redis_prefix, tmp_path
 ):
     dsn, received = sentry_events
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": processes.database_url(connections["default"].settings_dict),
-        "REDIS_URL": SHARED_REDIS,
-        "REDIS_PREFIX": redis_prefix,
-        "SENTRY_DSN": dsn,
-    }
+    env = processes.test_settings_env(connections["default"].settings_dict, SHARED_REDIS, redis_prefix, SENTRY_DSN=dsn)
     worker = processes.Process("worker", processes.manage("runworker", "tasks.default"), env, tmp_path).start()
     try:
         failing = [tasks.always_fails.enqueue("sentry-a").id, tasks.gives_up_on_key_error.enqueue("sentry-b").id]

@@ -37,17 +37,22 @@ class Refusals:
         return on_failure
 
 
-@pytest.mark.services
-def test_a_burst_fills_a_redis_channel_to_capacity_in_order_and_refuses_the_rest(redis_layer):
-    refusals = Refusals()
+def send_a_burst(layer: object, refusals: Refusals) -> list[str]:
+    """25 task messages to a channel with room for 10: the first 10 arrive in order, the other 15 are refused."""
     ids = [f"task-{number}" for number in range(25)]
     for task_id in ids:
         outbox.send("tasks.burst", run_message(task_id), refusals.for_task(task_id))
     assert outbox.flush(timeout=10)
-
-    # The capacity check and the adds are one atomic call: exactly 10 fit, however the burst was cut.
-    assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
+    assert receive_all(layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
     assert sorted(refusals.errors) == sorted(ids[10:])
+    return ids
+
+
+@pytest.mark.services
+def test_a_burst_fills_a_redis_channel_to_capacity_in_order_and_refuses_the_rest(redis_layer):
+    # The capacity check and the adds are one atomic call: exactly 10 fit, however the burst was cut.
+    refusals = Refusals()
+    send_a_burst(redis_layer, refusals)
     assert all(isinstance(error, ChannelFull) for error in refusals.errors.values())
 
 
@@ -151,12 +156,7 @@ def test_an_unverified_release_sends_through_the_public_send_with_the_same_refus
     redis_layer, unverified_release, caplog
 ):
     refusals = Refusals()
-    ids = [f"task-{number}" for number in range(25)]
-    for task_id in ids:
-        outbox.send("tasks.burst", run_message(task_id), refusals.for_task(task_id))
-    assert outbox.flush(timeout=10)
-    assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
-    assert sorted(refusals.errors) == sorted(ids[10:])
+    ids = send_a_burst(redis_layer, refusals)
     assert all(isinstance(error, ChannelFull) for error in refusals.errors.values())
 
     # The dispatcher's blocking send: in order, until the first refusal.

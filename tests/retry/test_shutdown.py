@@ -1,7 +1,6 @@
 """Graceful shutdown inside one worker: running tasks finish within the grace period or go back uncharged."""
 
 import asyncio
-import os
 import signal
 import time
 import uuid
@@ -70,14 +69,9 @@ def redis_events(tmp_path):  # type: ignore[no-untyped-def]
         layer = get_channel_layer()
         channel = async_to_sync(layer.new_channel)()
         async_to_sync(layer.group_add)(conf.get().EVENTS_GROUP, channel)
-        env = {
-            "PATH": os.environ["PATH"],
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": processes.database_url(connections["default"].settings_dict),
-            "REDIS_URL": SHARED_REDIS,
-            "REDIS_PREFIX": prefix,
-            "RETRY_SHUTDOWN_GRACE": "0.2",
-        }
+        env = processes.test_settings_env(
+            connections["default"].settings_dict, SHARED_REDIS, prefix, RETRY_SHUTDOWN_GRACE="0.2"
+        )
         yield layer, channel, env, tmp_path
         outbox.flush(timeout=5)
     client = redis.Redis.from_url(SHARED_REDIS)
