@@ -9,7 +9,7 @@ and ``getattr(settings, f"RETRY_{...}")`` (every field of ``RetrySettings``).
 
 import ast
 import dataclasses
-from collections.abc import Iterator
+import functools
 from pathlib import Path
 
 from django.conf import global_settings
@@ -30,11 +30,15 @@ class Read:
     where: str
 
 
-def modules() -> Iterator[tuple[Path, ast.Module]]:
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            if "migrations" not in path.parts:
-                yield path, ast.parse(path.read_text(), filename=str(path))
+@functools.cache
+def modules() -> tuple[tuple[Path, ast.Module], ...]:
+    """The syntax tree of every module of the product (migrations left out), parsed once."""
+    return tuple(
+        (path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    )
 
 
 def literal(node: ast.AST | None) -> str | None:
@@ -71,13 +75,14 @@ def _environment_names(node: ast.AST) -> set[str]:
     return {name} if readers and (name := literal(node.args[0])) else set()
 
 
-def environment_reads() -> set[Read]:
+@functools.cache
+def environment_reads() -> frozenset[Read]:
     reads = set()
     for path, tree in modules():
         for node in ast.walk(tree):
             where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
             reads |= {Read(name, where) for name in _environment_names(node)}
-    return reads
+    return frozenset(reads)
 
 
 def _binds_django_settings(tree: ast.Module) -> bool:
@@ -108,7 +113,8 @@ def _named(node: ast.AST, where: str) -> set[str]:
     return set()
 
 
-def setting_reads() -> set[Read]:
+@functools.cache
+def setting_reads() -> frozenset[Read]:
     """Settings the code reads that Django and Channels do not define themselves."""
     trees = [(path, tree) for path, tree in modules() if _binds_django_settings(tree)]
     helpers = set()
@@ -132,4 +138,6 @@ def setting_reads() -> set[Read]:
             elif isinstance(node, ast.Call) and _call_name(node) in helpers and node.args:
                 names = _named(node.args[0], where)
             reads |= {Read(name, where) for name in names}
-    return {read for read in reads if not hasattr(global_settings, read.name) and read.name not in CHANNELS_SETTINGS}
+    return frozenset(
+        read for read in reads if not hasattr(global_settings, read.name) and read.name not in CHANNELS_SETTINGS
+    )

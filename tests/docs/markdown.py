@@ -13,7 +13,7 @@ def pages() -> list[Path]:
 
 
 def read(name: str) -> str:
-    return (ROOT / name).read_text()
+    return (ROOT / name).read_text(encoding="utf-8")
 
 
 def tables(text: str) -> list[list[list[str]]]:

@@ -21,7 +21,7 @@ def documented() -> dict[str, set[str]]:
     return names
 
 
-def drift(kind: str, reads: set[code_reads.Read]) -> str:
+def drift(kind: str, reads: frozenset[code_reads.Read]) -> str:
     """What the table lacks and what it has too many of, for one kind of name ('' when they agree)."""
     table = {name for name, sources in documented().items() if kind in sources}
     found: dict[str, str] = {}
