@@ -67,7 +67,8 @@ def anchors(text: str) -> set[str]:
 
 
 def links(text: str) -> list[str]:
-    """The targets of every inline link and image of the page, code blocks and code spans skipped."""
+    """The targets of every inline link and image of the page, code blocks, code spans and comments skipped."""
     body = re.sub(r"^```.*?^```$", "", text, flags=re.S | re.M)
+    body = re.sub(r"<!--.*?-->", "", body, flags=re.S)
     body = re.sub(r"`[^`\n]*`", "", body)
     return re.findall(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", body)
