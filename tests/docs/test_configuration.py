@@ -23,17 +23,19 @@ def documented() -> dict[str, set[str]]:
 
 def drift(kind: str, reads: frozenset[code_reads.Read]) -> str:
     """What the table lacks and what it has too many of, for one kind of name ('' when they agree)."""
-    table = {name for name, sources in documented().items() if kind in sources}
+    rows = documented()
+    table = {name for name, sources in rows.items() if kind in sources}
     found: dict[str, str] = {}
     for read in sorted(reads, key=lambda read: read.where):
         found.setdefault(read.name, read.where)
     missing = sorted(set(found) - table)
     extra = sorted(table - set(found))
-    problems = []
-    if missing:
-        problems.append(
-            f"add a row (read from: {kind}) for: " + ", ".join(f"{name} (read at {found[name]})" for name in missing)
-        )
+    problems = [
+        f"the row of {name} must say 'both': the code reads it from the {kind} too (at {found[name]})"
+        if name in rows
+        else f"add a row (read from: {kind}) for {name} (read at {found[name]})"
+        for name in missing
+    ]
     if extra:
         problems.append(f"the code reads no {kind} " + ", ".join(extra) + ": fix their rows' 'read from' or drop them")
     return "; ".join(problems)
