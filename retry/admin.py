@@ -105,7 +105,7 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
         return self.confirm(request, queryset, "retry_now", lambda who: operations.retry_now(ids, who), "retried")
 
-    @admin.action(description="Cancel selected ready tasks", permissions=["operate"])
+    @admin.action(description="Cancel selected ready or running tasks", permissions=["operate"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[TaskRecord]) -> HttpResponse | None:
         ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
         return self.confirm(request, queryset, "cancel", lambda who: operations.cancel(ids, who), "cancelled")

@@ -28,6 +28,7 @@ LEVELS = {
     "lost": logging.WARNING,
     "failed": logging.ERROR,
     "expired": logging.ERROR,
+    "cancel_requested": logging.WARNING,
     "cancelled": logging.WARNING,
     "released": logging.INFO,
     "requeued": logging.INFO,

@@ -22,8 +22,13 @@ def _retry_and_send(task_id: str) -> bool:
 
 
 def cancel(task_ids: Iterable[str], operator: str) -> int:
-    """Stop ready tasks from running; they end FAILED, marked cancelled."""
-    return _apply("cancel", task_ids, transitions.cancel, operator)
+    """Cancel tasks: a ready one ends at once, a running one is asked to stop and its worker ends it; both end
+    FAILED, marked cancelled, and are never retried."""
+    return _apply("cancel", task_ids, _cancel_one, operator)
+
+
+def _cancel_one(task_id: str) -> bool:
+    return transitions.cancel(task_id) or transitions.request_cancel(task_id)
 
 
 def requeue_dead(task_paths: Iterable[str], operator: str) -> int:
