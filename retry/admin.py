@@ -17,6 +17,7 @@ from retry.exceptions import TaskNotRegistered
 from retry.forms import PolicyOverrideForm
 from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
 from retry.monitoring import dashboard, operations, stats
+from retry.schedule_admin import ScheduleAdmin  # noqa: F401  (registers the admin of periodic schedules)
 
 #: The task page's sections: (title, fields).
 TASK_SECTIONS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
