@@ -25,7 +25,7 @@ TASK_SECTIONS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
     ("Arguments", ("args", "kwargs")),
     ("Policy in force", ("policy_in_force", "time_limit", "ignore_result")),
     ("Times", ("enqueued_at", "run_after", "expires_at", "started_at", "last_attempted_at", "finished_at")),
-    ("Claim", ("worker_id", "lease_until", "notified_at")),
+    ("Claim", ("worker_id", "lease_until", "notified_at", "cancel_requested_at")),
     ("Outcome", ("return_value", "error_class", "error_message", "error_traceback")),
 )
 READONLY = tuple(name for _, names in TASK_SECTIONS for name in names)
