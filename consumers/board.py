@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from consumers import cards, protocol, reads
 from consumers.live import LiveBoardConsumer
-from orders import events, picking, services, task_facts
+from orders import events, services, task_facts
 from orders.exceptions import (
     NotKitchenStaff,
     OrderError,
@@ -58,7 +58,7 @@ def cancel(action: protocol.Action, user: Any) -> str:
 
 
 def claim_next(action: protocol.Action, user: Any) -> str:
-    step = picking.claim_next_step(user)
+    step = services.claim_next_step(user)
     if step is None:
         raise TransitionNotAllowed("Every step is taken: there is nothing left for you to claim.")
     return f"Next for you: {step_label(step)}."

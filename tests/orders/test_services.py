@@ -1,4 +1,5 @@
-"""The order lifecycle through the services, and every transition they refuse."""
+"""The order lifecycle through the services, every transition they refuse, and picking the next step for a staff
+member by their preferences."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,7 +12,8 @@ from orders.exceptions import (
     StepClaimedByOther,
     TransitionNotAllowed,
 )
-from orders.models import Order, Step
+from orders.models import Order, StaffProfile, Step
+from retry.models import TaskRecord
 from tests.orders.conftest import ORDER_FIELDS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
@@ -205,3 +207,37 @@ def test_unknown_step_ids_are_refused(db, alice, verb):
 def test_unknown_order_ids_are_refused(db, alice, verb):
     with pytest.raises(OrderNotFound, match="There is no order with id 999999"):
         getattr(services, verb)(999999, alice)
+
+
+def test_without_a_profile_the_usual_order_from_the_oldest_order(alice, order):
+    services.place_order(**ORDER_FIELDS)
+    step = services.next_step_for(alice)
+    assert (step.order_id, step.kind) == (order.pk, Step.Kind.SCOOP)
+
+
+def test_the_preferred_kind_comes_first_even_from_a_newer_order(alice, order):
+    StaffProfile.objects.create(user=alice, preferred_steps="decorate,spread")
+    services.claim_step(order.steps.get(kind=Step.Kind.DECORATE).pk, alice)
+    newer = services.place_order(**ORDER_FIELDS)
+    step = services.next_step_for(alice)
+    assert (step.order_id, step.kind) == (newer.pk, Step.Kind.DECORATE)
+
+
+def test_claim_next_step_claims_it_and_says_none_when_all_are_taken(alice, order):
+    claimed = [services.claim_next_step(alice) for _ in range(3)]
+    assert {step.status for step in claimed} == {Step.Status.CLAIMED}
+    assert services.claim_next_step(alice) is None
+
+
+def test_steps_of_ready_or_cancelled_orders_are_never_picked(alice, order):
+    services.cancel_order(order.pk, alice)
+    assert services.next_step_for(alice) is None
+
+
+def test_saving_a_status_enqueues_nothing_and_each_service_enqueues_its_notifications(order, alice):
+    before = TaskRecord.objects.count()
+    services.save_status(order, Order.Status.CANCELLED, "cancelled_at")
+    assert TaskRecord.objects.count() == before
+    services.enqueue_notifications(order)
+    paths = TaskRecord.objects.order_by("-id").values_list("task_path", "kwargs")[:1]
+    assert list(paths) == [("orders.tasks.send_order_email", {"order_id": order.pk, "kind": "cancelled"})]
