@@ -8,8 +8,8 @@ from channels.security.websocket import WebsocketDenier
 from django.urls import path, re_path
 
 from consumers import backlog, origins
-from consumers.board import KitchenBoardConsumer
-from consumers.pickup import PickupScreenConsumer
+from consumers.kitchen_board import KitchenBoardConsumer
+from consumers.pickup_screen import PickupScreenConsumer
 from retry import routing as retry_routing
 
 

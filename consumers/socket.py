@@ -19,11 +19,6 @@ ACCESS_LOST = {
 }
 
 
-def setting(name: str, default: Any) -> Any:
-    """A socket setting, read when a connection opens so tests can change it."""
-    return getattr(settings, name, default)
-
-
 class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
     """A socket whose subclasses name the messages it takes and who may use it, and handle each message."""
 
@@ -41,7 +36,7 @@ class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
 
     async def admit(self) -> bool:
         """Accept the connection, then close it with the code that says why the user may not use the socket."""
-        self.bucket = TokenBucket(*setting("BOARD_RATE_LIMIT", (10, 5.0)))
+        self.bucket = TokenBucket(*settings.BOARD_RATE_LIMIT)
         self.refused = 0
         # When the latest session read began.
         self.checked = float("-inf")

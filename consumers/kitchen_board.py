@@ -7,7 +7,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from consumers import cards, protocol, reads
-from consumers.live import LiveBoardConsumer
+from consumers.base_board import BaseBoardConsumer
 from orders import events, services, task_facts
 from orders.exceptions import (
     NotKitchenStaff,
@@ -90,7 +90,7 @@ def error_code(problem: OrderError) -> str:
     return next(code for kind, code in ERROR_CODES if isinstance(problem, kind))
 
 
-class KitchenBoardConsumer(LiveBoardConsumer):
+class KitchenBoardConsumer(BaseBoardConsumer):
     """Active staff only; the session is read again on every message and push, so a logout elsewhere ends access."""
 
     board = "kitchen"
