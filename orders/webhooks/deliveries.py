@@ -176,30 +176,3 @@ def log_fields(delivery: WebhookDelivery, outcome: outcomes.DeliveryOutcome) -> 
         "response_status": outcome.status,
         "outcome": outcome.reason,
     }
-
-
-def webhook_state(order_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Each order's webhook as the kitchen board shows it: on or off, and its deliveries, newest first.
-
-    Orders without a webhook URL are left out; every value is JSON.
-    """
-    orders = Order.objects.filter(pk__in=order_ids).exclude(webhook_url="").values_list("pk", "webhook_enabled")
-    state = {pk: {"enabled": enabled, "deliveries": []} for pk, enabled in orders}
-    for delivery in WebhookDelivery.objects.filter(order_id__in=state).order_by("-created_at", "-id"):
-        state[delivery.order_id]["deliveries"].append(summary(delivery))
-    return state
-
-
-def summary(delivery: WebhookDelivery) -> dict[str, Any]:
-    return {
-        "id": delivery.webhook_id,
-        "status": delivery.status,
-        "state": delivery.state,
-        "attempts": delivery.attempts,
-        "response_status": delivery.response_status,
-        "duration": delivery.duration,
-        "error": delivery.error,
-        "created_at": iso(delivery.created_at),
-        "last_attempt_at": iso(delivery.last_attempt_at),
-        "delivered_at": iso(delivery.delivered_at),
-    }

@@ -238,24 +238,6 @@ def test_the_last_allowed_attempt_gives_up_and_says_so(receiver):
     assert delivery.error.endswith(f"(given up after {deliveries.MAX_ATTEMPTS} attempts)")
 
 
-@pytest.mark.django_db
-def test_webhook_state_lists_each_orders_deliveries_for_the_board(receiver, order):
-    hooked = place(receiver.url("/ok"))
-    deliveries.deliver_webhook(WebhookDelivery.objects.get(order=hooked).pk)
-
-    state = deliveries.webhook_state([order.pk, hooked.pk])
-    assert list(state) == [hooked.pk]
-    assert state[hooked.pk]["enabled"] is True
-    [summary] = state[hooked.pk]["deliveries"]
-    assert (summary["status"], summary["state"], summary["attempts"], summary["response_status"]) == (
-        "received",
-        "delivered",
-        1,
-        200,
-    )
-    json.dumps(state)
-
-
 @through_the_worker
 @pytest.mark.parametrize(
     ("path", "says"),
