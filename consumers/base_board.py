@@ -87,7 +87,8 @@ class BaseBoardConsumer(GuardedSocket):
         # Each skipped event number, and when it counts as lost.
         self.missing: dict[tuple[str, int], float] = {}
         self.timers = set()
-        self.backlog = self.scope.get("backlog") or backlog.Backlog(None)
+        found = self.scope.get("backlog")  # consumers.backlog.BacklogMiddleware puts it there
+        self.backlog = found if isinstance(found, backlog.Backlog) else backlog.Backlog(None)
         # Read at each connection, so a test can change them.
         #: Bytes a client may leave unread before pushes wait for it (then it gets what changed, or is dropped).
         self.send_buffer: int = settings.BOARD_SEND_BUFFER
@@ -163,8 +164,8 @@ class BaseBoardConsumer(GuardedSocket):
             return
         self.seq += 1
         if card is None:
-            del self.cards[order_id]
-            event = protocol.message("order.removed", seq=self.seq, change=change, **self.removed(old))
+            removed = self.removed(self.cards.pop(order_id))  # the client has it: card == old returned
+            event = protocol.message("order.removed", seq=self.seq, change=change, **removed)
         else:
             self.cards[order_id] = card
             self.seen(order_id, card)

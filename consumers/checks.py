@@ -55,7 +55,7 @@ RULES = (
 @checks.register(TAG)
 def check_board_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every BOARD_* setting is set, with the type and range the boards need."""
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for name, check_id, problem_of in RULES:
         problem = problem_of() if hasattr(settings, name) else f"{name} is not set: declare it in the settings."
         if problem is not None:

@@ -6,7 +6,8 @@ which each service calls itself, in its transaction: nothing is enqueued behind 
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -29,7 +30,11 @@ NUMBER_ATTEMPTS = 5
 #: Times to pick again when someone else claims the picked step first.
 PICK_ATTEMPTS = 3
 #: The customer e-mail each order status calls for.
-EMAIL_ON_STATUS = {Order.Status.RECEIVED: "received", Order.Status.READY: "ready", Order.Status.CANCELLED: "cancelled"}
+EMAIL_ON_STATUS: dict[str, str] = {
+    Order.Status.RECEIVED: "received",
+    Order.Status.READY: "ready",
+    Order.Status.CANCELLED: "cancelled",
+}
 
 
 def place_order(**fields: Any) -> Order:
@@ -91,14 +96,14 @@ def key_taken(order: Order) -> bool:
 
 def claim_step(step_id: int, user: AbstractBaseUser) -> Step:
     """Claim a step that nobody works on; the order goes in progress on its first claim."""
-    require_staff(user)
+    staff = require_staff(user)
     with transaction.atomic():
         order, step = lock_step(step_id)
         if step.status == Step.Status.CLAIMED:
             raise StepAlreadyClaimed(f"Step {step_name(step)} is already claimed by {step.claimed_by}.")
         if step.status == Step.Status.DONE:
             raise TransitionNotAllowed(f"Step {step_name(step)} is done already.")
-        step.status, step.claimed_by, step.claimed_at = Step.Status.CLAIMED, user, timezone.now()
+        step.status, step.claimed_by, step.claimed_at = Step.Status.CLAIMED, staff, timezone.now()
         step.save(update_fields=["status", "claimed_by", "claimed_at"])
         if order.status == Order.Status.RECEIVED:
             save_status(order, Order.Status.IN_PROGRESS)
@@ -252,9 +257,11 @@ def enqueue_notifications(order: Order) -> None:
         api.enqueue(tasks.deliver_webhook, idempotency_key=key, delivery_id=delivery.pk, order_id=order.pk)
 
 
-def require_staff(user: AbstractBaseUser) -> None:
-    if not (user.is_active and getattr(user, "is_staff", False)):
+def require_staff(user: AbstractBaseUser | AnonymousUser) -> User:
+    """The user, if they are active kitchen staff; NotKitchenStaff otherwise."""
+    if not (isinstance(user, get_user_model()) and user.is_active and user.is_staff):
         raise NotKitchenStaff(f"Only kitchen staff can change orders and steps; {user} is not staff.")
+    return user
 
 
 def status_text(order: Order) -> str:

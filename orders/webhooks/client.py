@@ -215,6 +215,7 @@ def describe(error: BaseException, clock: Deadline) -> str:
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS certificate check failed: {error.verify_message}"
     if isinstance(error, http.client.BadStatusLine):
-        return f"not an HTTP response: {error.line[:QUOTE_LIMIT]!r}"
+        # typeshed leaves out the line that BadStatusLine keeps (http.client sets self.line).
+        return f"not an HTTP response: {error.line[:QUOTE_LIMIT]!r}"  # type: ignore[attr-defined]
     message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return text.storable(message, REASON_LIMIT)
