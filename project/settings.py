@@ -274,4 +274,4 @@ globals().setdefault("RETRY_PERIODIC", {"clean-up": {"task": "orders.tasks.clean
 BOARD_RATE_LIMIT = (10, 5.0)
 BOARD_SEND_BUFFER = env.read_int("BOARD_SEND_BUFFER", 1024 * 1024, minimum=4096)
 BOARD_SLOW_GRACE = float(env.read_int("BOARD_SLOW_GRACE", 5, minimum=1))
-BOARD_RESYNC_INTERVAL = float(env.read_int("BOARD_RESYNC_INTERVAL", 15, minimum=1))
+BOARD_RESYNC_INTERVAL = 15.0
