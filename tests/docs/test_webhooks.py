@@ -13,7 +13,7 @@ from orders import services, tasks
 from orders.models import WebhookDelivery
 from tests.docs import markdown
 from tests.factories import ORDER_FIELDS
-from tests.orders.webhook_receiver import Hit, Receiver
+from tests.orders.webhooks.receiver import Hit, Receiver
 
 PAGE = markdown.read("docs/webhooks.md")
 #: A secret being rotated out (a plain string) and the current one (Standard Webhooks' whsec_ form).

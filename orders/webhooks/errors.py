@@ -16,27 +16,14 @@ class UnsafeURL(WebhookError):
 
 
 class DeliveryFailed(WebhookError):
-    """Raised when a delivery did not succeed; its fields tell the retry policy what to do."""
+    """Raised when a delivery got no usable answer (connection error, timeout, malformed response) or failed;
+    retried by the task's policy."""
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        permanent: bool = False,
-        disable: bool = False,
-    ) -> None:
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         #: HTTP status of the response, or None when no response came (connection error, timeout).
         self.status = status
-        #: Seconds the receiver asked us to wait (Retry-After), already capped.
-        self.retry_after = retry_after
-        #: True when retrying cannot help (4xx other than 429, 3xx, refused URL).
-        self.permanent = permanent
-        #: True when the receiver said 410 Gone: the order's webhook is switched off.
-        self.disable = disable
 
 
 class InvalidSignature(WebhookError):

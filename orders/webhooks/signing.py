@@ -7,7 +7,7 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 
-from orders.webhook_errors import InvalidSignature
+from orders.webhooks.errors import InvalidSignature
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"

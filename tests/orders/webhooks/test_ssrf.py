@@ -10,8 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from orders import ssrf, webhook_client
-from orders.webhook_errors import UnsafeURL
+from orders.webhooks import client, ssrf
+from orders.webhooks.errors import DeliveryFailed, UnsafeURL
 
 
 class Listener:
@@ -120,7 +120,7 @@ def test_an_unsafe_address_is_refused_and_not_connected_to(listener, host, reaso
     url = f"http://{host}:{listener.port}/hook"
 
     with pytest.raises(UnsafeURL) as refusal:
-        webhook_client.post_json(url, b"{}", {}, deadline=2, max_response_bytes=1024)
+        client.post_json(url, b"{}", {}, deadline=2, max_response_bytes=1024)
 
     assert reason in refusal.value.reason
     assert listener.accepted() == 0
@@ -130,8 +130,8 @@ def test_the_listener_does_see_a_connection_that_is_allowed(listener, settings):
     """The proof above can fail: with the network allowed, the same kind of URL does connect."""
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
 
-    with pytest.raises(webhook_client.DeliveryFailed, match="timed out"):
-        webhook_client.post_json(f"http://127.1:{listener.port}/", b"{}", {}, deadline=0.3, max_response_bytes=1024)
+    with pytest.raises(DeliveryFailed, match="timed out"):
+        client.post_json(f"http://127.1:{listener.port}/", b"{}", {}, deadline=0.3, max_response_bytes=1024)
 
     assert listener.accepted() == 1
 

@@ -3,12 +3,11 @@
 import base64
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orders import signing, webhook_settings
-from orders.webhook_errors import InvalidSignature
+from orders.webhooks import signing
+from orders.webhooks.errors import InvalidSignature
 
 # The vector published with the Standard Webhooks reference libraries.
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -99,30 +98,3 @@ def test_a_signing_key_never_shows_its_secret():
     for shown in (repr(key), str(key), f"{key}", repr([key])):
         assert "MfKQ9r8" not in shown
         assert shown.count("<hidden>") >= 1
-
-
-def test_secrets_come_from_the_setting_current_first(settings):
-    settings.WEBHOOK_SECRETS = [VECTOR_SECRET, "an older plain secret"]
-
-    current, older = webhook_settings.secrets()
-
-    assert signing.sign(current, VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY) == VECTOR_SIGNATURE
-    assert signing.sign(older, "e", 1, b"") == signing.sign(b"an older plain secret", "e", 1, b"")
-
-
-@pytest.mark.parametrize(
-    ("secrets", "message"),
-    [
-        ([], "WEBHOOK_SECRETS is empty"),
-        (["whsec_not base64!"], r"WEBHOOK_SECRETS\[0\]: a whsec_ secret must be base64"),
-        (["fine", ""], r"WEBHOOK_SECRETS\[1\]: a webhook secret must not be empty"),
-    ],
-)
-def test_a_bad_secret_setting_is_a_configuration_error_that_does_not_quote_it(settings, secrets, message):
-    settings.WEBHOOK_SECRETS = secrets
-
-    with pytest.raises(ImproperlyConfigured, match=message) as error:
-        webhook_settings.secrets()
-
-    assert "not base64!" not in str(error.value)
-    assert error.value.__cause__ is None

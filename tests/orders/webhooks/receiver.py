@@ -7,8 +7,8 @@ import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from orders import signing
-from orders.webhook_errors import InvalidSignature
+from orders.webhooks import signing
+from orders.webhooks.errors import InvalidSignature
 
 
 @dataclasses.dataclass

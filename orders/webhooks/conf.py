@@ -5,7 +5,7 @@ import ipaddress
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from orders import signing
+from orders.webhooks import signing
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -1,11 +1,11 @@
 """The pickup screen: open order numbers in two columns, "being made" and "ready"; public, so nothing personal."""
 
 from consumers import cards, protocol, reads
-from consumers.live import LiveBoardConsumer
+from consumers.base_board import BaseBoardConsumer
 from orders import events
 
 
-class PickupScreenConsumer(LiveBoardConsumer):
+class PickupScreenConsumer(BaseBoardConsumer):
     """Anyone may watch; the only message it takes is a request for a fresh snapshot."""
 
     board = "pickup"

@@ -15,10 +15,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from channels.consumer import get_handler_name
+from django.conf import settings
 from django.utils import timezone
 
 from consumers import backlog, protocol, reads, relay
-from consumers.socket import GuardedSocket, setting
+from consumers.socket import GuardedSocket
 
 logger = logging.getLogger("consumers")
 
@@ -52,7 +53,7 @@ def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
     return source, number, event.get("order_id")
 
 
-class LiveBoardConsumer(GuardedSocket):
+class BaseBoardConsumer(GuardedSocket):
     """A board: subclasses name their groups and cards, and may take actions besides "snapshot"."""
 
     board = ""
@@ -86,10 +87,12 @@ class LiveBoardConsumer(GuardedSocket):
         # Each skipped event number, and when it counts as lost.
         self.missing: dict[tuple[str, int], float] = {}
         self.timers = set()
-        self.backlog = self.scope.get("backlog") or backlog.Backlog(None)
+        found = self.scope.get("backlog")  # consumers.backlog.BacklogMiddleware puts it there
+        self.backlog = found if isinstance(found, backlog.Backlog) else backlog.Backlog(None)
+        # Read at each connection, so a test can change them.
         #: Bytes a client may leave unread before pushes wait for it (then it gets what changed, or is dropped).
-        self.send_buffer = setting("BOARD_SEND_BUFFER", 1 << 20)
-        self.slow_grace = setting("BOARD_SLOW_GRACE", 5.0)
+        self.send_buffer: int = settings.BOARD_SEND_BUFFER
+        self.slow_grace: float = settings.BOARD_SLOW_GRACE
         self.behind_since: float | None = None
         self.snapshot_owed = False
         if not await self.admit():
@@ -97,7 +100,7 @@ class LiveBoardConsumer(GuardedSocket):
         # Join before reading, so no change falls between the snapshot and the first event.
         await self.listen(self.board_groups())
         await self.send_snapshot()
-        self.start_timer(self.resync_timer(setting("BOARD_RESYNC_INTERVAL", 15.0)))
+        self.start_timer(self.resync_timer(settings.BOARD_RESYNC_INTERVAL))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels checks the database connection in a thread before every message: one thread hop per board
@@ -161,8 +164,8 @@ class LiveBoardConsumer(GuardedSocket):
             return
         self.seq += 1
         if card is None:
-            del self.cards[order_id]
-            event = protocol.message("order.removed", seq=self.seq, change=change, **self.removed(old))
+            removed = self.removed(self.cards.pop(order_id))  # the client has it: card == old returned
+            event = protocol.message("order.removed", seq=self.seq, change=change, **removed)
         else:
             self.cards[order_id] = card
             self.seen(order_id, card)

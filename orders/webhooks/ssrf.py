@@ -5,8 +5,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from orders import webhook_settings
-from orders.webhook_errors import DeliveryFailed, UnsafeURL
+from orders.webhooks import conf
+from orders.webhooks.errors import DeliveryFailed, UnsafeURL
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -118,7 +118,7 @@ def check_hostname(host: str | None) -> str:
 
 
 def check_port(port: int) -> int:
-    allowed = webhook_settings.allowed_ports()
+    allowed = conf.allowed_ports()
     if port not in allowed:
         listed = ", ".join(str(each) for each in sorted(allowed))
         raise UnsafeURL(f"port {port} is not one of the allowed ports ({listed})")
@@ -155,7 +155,7 @@ def resolve_and_check(host: str, port: int) -> list[IPAddress]:
 
 def check_address(address: IPAddress, host: str | None = None, verb: str = "resolves to") -> None:
     """Raise UnsafeURL unless the address is global unicast or in WEBHOOK_ALLOWED_NETWORKS."""
-    if any(address in network for network in webhook_settings.allowed_networks()):
+    if any(address in network for network in conf.allowed_networks()):
         return
     reason = refusal(address)
     if reason is None:

@@ -7,11 +7,9 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
-from orders import ssrf, webhook_settings
-from orders.webhook_errors import DeliveryFailed, UnsafeURL, WebhookError
+from orders.webhooks import ssrf
+from orders.webhooks.errors import DeliveryFailed
 from retry import text
 
 USER_AGENT = "Scoopboard-Webhooks/1"
@@ -29,34 +27,6 @@ class Response:
     headers: dict[str, str]
     body: bytes
     duration: float
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """What a delivery attempt means for the webhook: delivered, retry (maybe after a delay), or give up."""
-
-    delivered: bool
-    reason: str
-    status: int | None = None
-    permanent: bool = False
-    #: The receiver said 410 Gone: switch the webhook off.
-    disable: bool = False
-    retry_after: float | None = None
-
-    @property
-    def retryable(self) -> bool:
-        return not self.delivered and not self.permanent
-
-    def raise_for_failure(self) -> None:
-        """Raise DeliveryFailed carrying this outcome, unless it is a delivery."""
-        if not self.delivered:
-            raise DeliveryFailed(
-                self.reason,
-                status=self.status,
-                retry_after=self.retry_after,
-                permanent=self.permanent,
-                disable=self.disable,
-            )
 
 
 class Deadline:
@@ -245,56 +215,7 @@ def describe(error: BaseException, clock: Deadline) -> str:
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS certificate check failed: {error.verify_message}"
     if isinstance(error, http.client.BadStatusLine):
-        return f"not an HTTP response: {error.line[:QUOTE_LIMIT]!r}"
+        # typeshed leaves out the line that BadStatusLine keeps (http.client sets self.line).
+        return f"not an HTTP response: {error.line[:QUOTE_LIMIT]!r}"  # type: ignore[attr-defined]
     message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return text.storable(message, REASON_LIMIT)
-
-
-def classify(
-    status: int, headers: Mapping[str, str], *, now: datetime | None = None, max_retry_after: float | None = None
-) -> Outcome:
-    """Return what a response status means: 2xx delivered; 429 and 5xx retry; 410 disables; the rest give up."""
-    if 200 <= status < 300:
-        return Outcome(delivered=True, reason=f"{status}: delivered", status=status)
-    if status == 410:
-        reason = "410 Gone: the receiver asked to stop, the webhook is disabled"
-        return Outcome(delivered=False, reason=reason, status=status, permanent=True, disable=True)
-    if status == 429 or 500 <= status < 600:
-        wait = retry_after(headers, now, max_retry_after) if status in (429, 503) else None
-        reason = f"{status}: the receiver failed or is busy, retry later"
-        return Outcome(delivered=False, reason=reason, status=status, retry_after=wait)
-    if 300 <= status < 400:
-        reason = f"{status}: a redirect, and redirects are not followed"
-        return Outcome(delivered=False, reason=reason, status=status, permanent=True)
-    return Outcome(delivered=False, reason=f"{status}: the receiver refused the request", status=status, permanent=True)
-
-
-def classify_error(error: WebhookError) -> Outcome:
-    """Return the outcome of a delivery that got no response: a refused URL gives up, the rest retry."""
-    if isinstance(error, UnsafeURL):
-        return Outcome(delivered=False, reason=f"unsafe URL: {error.reason}", permanent=True)
-    if isinstance(error, DeliveryFailed):
-        return Outcome(
-            delivered=False,
-            reason=error.reason,
-            status=error.status,
-            permanent=error.permanent,
-            disable=error.disable,
-            retry_after=error.retry_after,
-        )
-    return Outcome(delivered=False, reason=str(error))
-
-
-def retry_after(headers: Mapping[str, str], now: datetime | None, cap: float | None) -> float | None:
-    """Return Retry-After in seconds (a number or an HTTP date), at most cap; None when absent or unreadable."""
-    value = next((value for name, value in headers.items() if name.lower() == "retry-after"), "").strip()
-    cap = webhook_settings.max_retry_after() if cap is None else cap
-    if value.isascii() and value.isdigit():
-        return min(float(value), cap)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 0.0), cap)

@@ -7,8 +7,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from consumers import cards, protocol, reads
-from consumers.live import LiveBoardConsumer
-from orders import events, picking, services, task_facts
+from consumers.base_board import BaseBoardConsumer
+from orders import events, services, task_facts
 from orders.exceptions import (
     NotKitchenStaff,
     OrderError,
@@ -17,7 +17,6 @@ from orders.exceptions import (
     StepClaimedByOther,
     TransitionNotAllowed,
 )
-from orders.models import Step
 from retry import conf
 
 logger = logging.getLogger("consumers")
@@ -33,35 +32,41 @@ ERROR_CODES = [
 ]
 
 
-def step_label(step: Step) -> str:
-    return f"{step.order.label} {step.kind}"
+def step_id(action: protocol.Action) -> int:
+    assert action.step_id is not None, "protocol.parse gives every step action its step_id"
+    return action.step_id
+
+
+def order_id(action: protocol.Action) -> int:
+    assert action.order_id is not None, "protocol.parse gives every order action its order_id"
+    return action.order_id
 
 
 def claim(action: protocol.Action, user: Any) -> str:
-    return f"You claimed {step_label(services.claim_step(action.step_id, user))}."
+    return f"You claimed {services.step_name(services.claim_step(step_id(action), user))}."
 
 
 def release(action: protocol.Action, user: Any) -> str:
-    return f"You released {step_label(services.release_step(action.step_id, user))}."
+    return f"You released {services.step_name(services.release_step(step_id(action), user))}."
 
 
 def finish(action: protocol.Action, user: Any) -> str:
-    return f"{step_label(services.finish_step(action.step_id, user))} is done."
+    return f"{services.step_name(services.finish_step(step_id(action), user))} is done."
 
 
 def deliver(action: protocol.Action, user: Any) -> str:
-    return f"{services.mark_delivered(action.order_id, user).label} is delivered."
+    return f"{services.mark_delivered(order_id(action), user).label} is delivered."
 
 
 def cancel(action: protocol.Action, user: Any) -> str:
-    return f"{services.cancel_order(action.order_id, user).label} is cancelled."
+    return f"{services.cancel_order(order_id(action), user).label} is cancelled."
 
 
 def claim_next(action: protocol.Action, user: Any) -> str:
-    step = picking.claim_next_step(user)
+    step = services.claim_next_step(user)
     if step is None:
         raise TransitionNotAllowed("Every step is taken: there is nothing left for you to claim.")
-    return f"Next for you: {step_label(step)}."
+    return f"Next for you: {services.step_name(step)}."
 
 
 #: The model permission each action amounts to, checked on the user read at that very message.
@@ -90,7 +95,7 @@ def error_code(problem: OrderError) -> str:
     return next(code for kind, code in ERROR_CODES if isinstance(problem, kind))
 
 
-class KitchenBoardConsumer(LiveBoardConsumer):
+class KitchenBoardConsumer(BaseBoardConsumer):
     """Active staff only; the session is read again on every message and push, so a logout elsewhere ends access."""
 
     board = "kitchen"

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orders import signing, task_facts, webhook_client, webhook_settings
+from orders import task_facts
 from orders.models import Order, WebhookDelivery
-from orders.webhook_client import Outcome
-from orders.webhook_errors import DeliveryFailed, WebhookError
+from orders.webhooks import client, conf, outcomes, signing
+from orders.webhooks.errors import DeliveryFailed, WebhookError
 from retry import clock, text
 from retry.policy import GiveUp, Retry
 
@@ -45,7 +45,7 @@ def record_event(order: Order) -> WebhookDelivery | None:
 
 
 def build_event(order: Order, event_id: uuid.UUID, when: datetime) -> dict[str, Any]:
-    """The event as README "Customer webhooks" documents it."""
+    """The event as the webhook documentation describes it."""
     return {
         "id": f"evt_{event_id.hex}",
         "type": EVENT_TYPE,
@@ -81,7 +81,7 @@ def deliver_webhook(delivery_id: int) -> str:
 def start_attempt(delivery_id: int) -> WebhookDelivery | None:
     """Claim the row for one attempt (a conditional UPDATE); None when there is nothing left to send."""
     pending = WebhookDelivery.objects.pending().filter(pk=delivery_id)
-    claim_seconds = webhook_settings.timeout() + CLAIM_MARGIN
+    claim_seconds = conf.timeout() + CLAIM_MARGIN
     claimed = pending.filter(Q(sending_until__isnull=True) | Q(sending_until__lt=clock.now_plus(0))).update(
         attempts=F("attempts") + 1, sending_until=clock.now_plus(claim_seconds), last_attempt_at=clock.now_plus(0)
     )
@@ -91,36 +91,40 @@ def start_attempt(delivery_id: int) -> WebhookDelivery | None:
         return None
     delivery = WebhookDelivery.objects.select_related("order").get(pk=delivery_id)
     if not delivery.order.webhook_enabled:
-        disabled = Outcome(delivered=False, reason="the order's webhook is disabled", permanent=True)
+        disabled = outcomes.DeliveryOutcome(delivered=False, reason="the order's webhook is disabled", permanent=True)
         finish_attempt(delivery, disabled, None, final=True)
         return None
     return delivery
 
 
-def attempt(delivery: WebhookDelivery) -> tuple[Outcome, float | None]:
+def attempt(delivery: WebhookDelivery) -> tuple[outcomes.DeliveryOutcome, float | None]:
     """POST the event, signed with a fresh timestamp, and classify the answer; the secret stays in this frame."""
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     started = time.monotonic()
     try:
-        headers = signing.headers(webhook_settings.secrets(), delivery.webhook_id, int(time.time()), body)
-        response = webhook_client.post_json(
+        headers = signing.headers(conf.secrets(), delivery.webhook_id, int(time.time()), body)
+        response = client.post_json(
             delivery.url,
             body,
             headers,
-            deadline=webhook_settings.timeout(),
-            max_response_bytes=webhook_settings.max_response_bytes(),
+            deadline=conf.timeout(),
+            max_response_bytes=conf.max_response_bytes(),
         )
     except ImproperlyConfigured as error:
-        return Outcome(delivered=False, reason=f"not sent: {error}", permanent=True), None
+        return outcomes.DeliveryOutcome(delivered=False, reason=f"not sent: {error}", permanent=True), None
     except WebhookError as error:
-        return webhook_client.classify_error(error), time.monotonic() - started
+        return outcomes.classify_error(error), time.monotonic() - started
     except Exception as error:  # unforeseen, yet the attempt is recorded, so the row still ends final
         logger.exception("Webhook attempt failed unexpectedly", extra={"delivery_id": delivery.pk})
-        return Outcome(delivered=False, reason=f"{type(error).__name__}: {error}"), time.monotonic() - started
-    return webhook_client.classify(response.status, response.headers), response.duration
+        return outcomes.DeliveryOutcome(
+            delivered=False, reason=f"{type(error).__name__}: {error}"
+        ), time.monotonic() - started
+    return outcomes.classify(response.status, response.headers), response.duration
 
 
-def finish_attempt(delivery: WebhookDelivery, outcome: Outcome, duration: float | None, *, final: bool) -> None:
+def finish_attempt(
+    delivery: WebhookDelivery, outcome: outcomes.DeliveryOutcome, duration: float | None, *, final: bool
+) -> None:
     """Record the attempt on the row; a 410 also switches the order's webhook off."""
     now = timezone.now()
     error = "" if outcome.delivered else outcome.reason
@@ -152,7 +156,7 @@ def fail_orphans() -> int:
     return orphans.update(sending_until=None, failed_at=timezone.now(), error=ORPHAN_ERROR)
 
 
-def steer(outcome: Outcome, final: bool) -> None:
+def steer(outcome: outcomes.DeliveryOutcome, final: bool) -> None:
     """Raise what tells the retry layer to stop or to try again (after Retry-After, when the receiver sent one)."""
     if outcome.delivered:
         return
@@ -163,7 +167,7 @@ def steer(outcome: Outcome, final: bool) -> None:
     raise DeliveryFailed(outcome.reason, status=outcome.status)
 
 
-def log_fields(delivery: WebhookDelivery, outcome: Outcome) -> dict[str, Any]:
+def log_fields(delivery: WebhookDelivery, outcome: outcomes.DeliveryOutcome) -> dict[str, Any]:
     return {
         "order_id": delivery.order_id,
         "delivery_id": delivery.pk,
@@ -171,31 +175,4 @@ def log_fields(delivery: WebhookDelivery, outcome: Outcome) -> dict[str, Any]:
         "attempt": delivery.attempts,
         "response_status": outcome.status,
         "outcome": outcome.reason,
-    }
-
-
-def webhook_state(order_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Each order's webhook as the kitchen board shows it: on or off, and its deliveries, newest first.
-
-    Orders without a webhook URL are left out; every value is JSON.
-    """
-    orders = Order.objects.filter(pk__in=order_ids).exclude(webhook_url="").values_list("pk", "webhook_enabled")
-    state = {pk: {"enabled": enabled, "deliveries": []} for pk, enabled in orders}
-    for delivery in WebhookDelivery.objects.filter(order_id__in=state).order_by("-created_at", "-id"):
-        state[delivery.order_id]["deliveries"].append(summary(delivery))
-    return state
-
-
-def summary(delivery: WebhookDelivery) -> dict[str, Any]:
-    return {
-        "id": delivery.webhook_id,
-        "status": delivery.status,
-        "state": delivery.state,
-        "attempts": delivery.attempts,
-        "response_status": delivery.response_status,
-        "duration": delivery.duration,
-        "error": delivery.error,
-        "created_at": iso(delivery.created_at),
-        "last_attempt_at": iso(delivery.last_attempt_at),
-        "delivered_at": iso(delivery.delivered_at),
     }

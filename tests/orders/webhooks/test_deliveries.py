@@ -1,18 +1,19 @@
-"""Webhook deliveries through the real worker, against a real HTTP server on 127.0.0.1."""
+"""Webhook deliveries through the real worker, against a real HTTP server on 127.0.0.1: what is sent, retried,
+given up and recorded, also when the receiver answers with what no receiver should (every delivery still ends in
+a final state, and what was recorded is storable text of a bounded size: PostgreSQL refuses NUL)."""
 
 import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ValidationError
 from django.tasks.base import TaskResultStatus as Status
 
-from orders import deliveries, services, signing, tasks
+from orders import services, tasks
 from orders.models import Order, WebhookDelivery
-from orders.validators import validate_webhook_url
-from retry import conf
+from orders.webhooks import client, deliveries, signing
+from retry import conf, text
 from retry.models import TaskAttempt, TaskRecord
-from retry.policy import GiveUp
+from retry.policy import GiveUp, Retry
 from tests.orders.conftest import ORDER_FIELDS, SECRET
 from tests.retry.conftest import all_finished, wait_for
 
@@ -220,7 +221,7 @@ def test_an_attempt_under_way_makes_a_concurrent_one_wait(receiver):
     order = place(receiver.url("/ok"))
     delivery = WebhookDelivery.objects.get(order=order)
     assert deliveries.start_attempt(delivery.pk) is not None
-    with pytest.raises(deliveries.Retry, match="under way"):
+    with pytest.raises(Retry, match="under way"):
         deliveries.deliver_webhook(delivery.pk)
     assert receiver.hits == []
 
@@ -237,48 +238,57 @@ def test_the_last_allowed_attempt_gives_up_and_says_so(receiver):
     assert delivery.error.endswith(f"(given up after {deliveries.MAX_ATTEMPTS} attempts)")
 
 
-@pytest.mark.django_db
-def test_webhook_state_lists_each_orders_deliveries_for_the_board(receiver, order):
-    hooked = place(receiver.url("/ok"))
-    deliveries.deliver_webhook(WebhookDelivery.objects.get(order=hooked).pk)
-
-    state = services.webhook_state([order.pk, hooked.pk])
-    assert list(state) == [hooked.pk]
-    assert state[hooked.pk]["enabled"] is True
-    [summary] = state[hooked.pk]["deliveries"]
-    assert (summary["status"], summary["state"], summary["attempts"], summary["response_status"]) == (
-        "received",
-        "delivered",
-        1,
-        200,
-    )
-    json.dumps(state)
-
-
+@through_the_worker
 @pytest.mark.parametrize(
-    ("url", "code"),
+    ("path", "says"),
     [
-        ("http://127.0.0.1/hook", "webhook_unsafe"),  # an IP literal is judged at once
-        ("http://[::ffff:10.0.0.1]/hook", "webhook_unsafe"),
-        ("http://example.com:8000/hook", "webhook_port"),  # not in WEBHOOK_ALLOWED_PORTS
+        ("/garbage", "not an HTTP response: 'ICY \\x00\\x00 "),  # a status line of NUL bytes and 60 KB of text
+        ("/endless", "500: the receiver failed"),  # a chunked body of NUL bytes that never ends
+        ("/garbage-headers", "503: the receiver failed"),  # NUL bytes in the reason and the headers
+        ("/trickle-status", "timed out"),  # the status line one byte every 50 ms
     ],
 )
-def test_save_time_validation_uses_the_delivery_guard(url, code):
-    with pytest.raises(ValidationError) as caught:
-        validate_webhook_url(url)
-    assert caught.value.code == code
+async def test_a_hostile_receiver_ends_the_delivery_failed_with_a_short_clean_error(
+    worker, receiver, settings, path, says
+):
+    settings.WEBHOOK_TIMEOUT = 0.5
+    order = await place_and_settle(receiver.url(path), "the delivery to give up")
+
+    delivery = await delivery_of(order)
+    assert (delivery.state, delivery.attempts) == ("failed", deliveries.MAX_ATTEMPTS)
+    assert says in delivery.error
+    assert "\x00" not in delivery.error
+    assert len(delivery.error) <= deliveries.ERROR_LIMIT
+    record = await webhook_task()
+    assert (record.status, record.attempts) == (Status.FAILED, deliveries.MAX_ATTEMPTS)
+    assert says in record.error_message
+    for attempt in await attempts_of(record):
+        assert "\x00" not in attempt.error_message + attempt.error_traceback
+        assert len(attempt.error_message) <= text.MESSAGE_LIMIT
 
 
-@pytest.mark.django_db
-def test_the_admin_shows_deliveries_read_only_and_never_the_secret(receiver, admin_client):
-    order = place(receiver.url("/ok"))
-    delivery = WebhookDelivery.objects.get(order=order)
-    listing = admin_client.get("/admin/orders/webhookdelivery/")
-    page = admin_client.get(f"/admin/orders/webhookdelivery/{delivery.pk}/change/")
+@through_the_worker
+async def test_an_unforeseen_error_full_of_nul_ends_the_row_and_the_task_failed(worker, receiver, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("no \x00 such luck \ud800" + "!" * 60_000)
 
-    assert listing.status_code == page.status_code == 200
-    assert delivery.webhook_id.encode() in listing.content
-    assert b'name="_save"' not in page.content
-    for response in (listing, page):
-        assert SECRET.encode() not in response.content
-        assert SECRET.removeprefix("whsec_").encode() not in response.content
+    monkeypatch.setattr(client, "post_json", explode)
+    order = await place_and_settle(receiver.url("/ok"), "the delivery to give up")
+
+    delivery = await delivery_of(order)
+    assert (delivery.state, delivery.attempts, delivery.sending_until) == ("failed", deliveries.MAX_ATTEMPTS, None)
+    assert delivery.error.startswith("RuntimeError: no \ufffd such luck \ufffd!!!")
+    record = await webhook_task()
+    assert (record.status, record.error_class) == (Status.FAILED, "retry.policy.GiveUp")
+    assert record.error_message.startswith("RuntimeError: no \ufffd such luck")
+    assert len(record.error_message) <= text.MESSAGE_LIMIT
+    assert len(record.error_traceback) <= text.TRACEBACK_LIMIT
+    assert "characters cut" in record.error_message
+
+
+@through_the_worker
+async def test_a_2xx_with_an_endless_body_is_delivered_after_reading_only_the_cap(worker, receiver):
+    order = await place_and_settle(receiver.url("/huge"), "the delivery")  # 100 MiB offered
+
+    delivery = await delivery_of(order)
+    assert (delivery.state, delivery.attempts, delivery.response_status, delivery.error) == ("delivered", 1, 200, "")
