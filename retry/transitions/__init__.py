@@ -17,11 +17,12 @@ from retry.transitions.attempts import (
     succeed_many,
 )
 from retry.transitions.dispatching import expire_overdue, forget_sent, purge, recover_lost, take_due
-from retry.transitions.operator import cancel, remove_finished, requeue_failed, retry_now
+from retry.transitions.operator import cancel, cancel_many, remove_finished, requeue_failed, retry_many, retry_now
 
 __all__ = [
     "begin_alone",
     "cancel",
+    "cancel_many",
     "claim",
     "claim_many",
     "expire_overdue",
@@ -33,6 +34,7 @@ __all__ = [
     "remove_finished",
     "renew_leases",
     "requeue_failed",
+    "retry_many",
     "retry_now",
     "succeed",
     "succeed_many",
