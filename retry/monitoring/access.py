@@ -19,7 +19,7 @@ def can_operate(user: Any) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm(OPERATE))
 
 
-def same_origin(scope: dict[str, Any]) -> bool:
+def same_origin(scope: Any) -> bool:
     """Whether a socket's handshake came from a page of the site itself: its Origin names the Host it asked."""
     headers = dict(scope.get("headers") or [])
     origin, host = headers.get(b"origin", b"").decode("latin-1"), headers.get(b"host", b"").decode("latin-1")

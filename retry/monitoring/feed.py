@@ -67,7 +67,7 @@ def refusal(user: Any) -> int | None:
     return None
 
 
-def act(session_key: str | None, scope: dict[str, Any], request: frames.Request) -> dict[str, Any]:
+def act(session_key: str | None, scope: Any, request: frames.Request) -> dict[str, Any]:
     """Start the batch action an "act" request asks for, if an operator asks from the site's pages; the reply."""
     user = session_user(session_key)
     if not access.can_operate(user) or not access.same_origin(scope):
