@@ -7,7 +7,7 @@ from django.tasks.base import TaskResultStatus as Status
 from django.urls import reverse
 
 from retry.models import AuditEntry, TaskRecord
-from retry.monitoring import batches
+from retry.monitoring import batches, search
 from tests.retry.rows import task
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
@@ -49,6 +49,9 @@ def test_viewers_see_matches_and_their_count_without_action_buttons(viewer):
     assert page.context["found"].paginator.count == 3
     body = page.content.decode()
     assert "3 tasks match" in body and 'id="filter-actions"' not in body
+    entry = batches.start("retry_now", search.read({"queue": "emails"}), "otto", enqueue=False)
+    progress = viewer.get(reverse("admin:retry_batch", args=[entry.pk]), {"format": "json"})
+    assert progress.json()["total"] == 3
 
 
 def test_the_matches_come_a_page_at_a_time(viewer):
@@ -76,6 +79,7 @@ def test_viewers_are_refused_every_action_with_403(viewer):
 def test_others_get_neither_page(client, django_user_model):
     client.force_login(staff(django_user_model, "kim"))  # staff, without the tasks' permissions
     assert client.get(SEARCH).status_code == 403
+    assert client.get(reverse("admin:retry_dashboard")).status_code == 403
     assert client.post(ACT, {"action": "cancel"}).status_code == 403
 
 
