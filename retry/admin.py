@@ -57,17 +57,8 @@ class TaskAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
         return stats.short_error(attempt)
 
 
-@admin.register(TaskRecord)
-class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "name", "queue", "status", "attempt", "run_after", "enqueued_at", "finished_at", "error")
-    list_filter = ("status", "queue", "task_path")
-    search_fields = ("=id", "task_path")
-    ordering = ("-enqueued_at",)
-    inlines = (TaskAttemptInline,)
-    actions = ("retry_now", "cancel", "requeue_dead", "purge")
-    fieldsets = tuple((title, {"fields": names}) for title, names in TASK_SECTIONS)
-    readonly_fields = READONLY
-    change_list_template = "admin/retry/taskrecord/change_list.html"
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Rows nobody adds, changes or deletes in the admin; operators act through retry.monitoring.operations."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -77,6 +68,19 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(TaskRecord)
+class TaskRecordAdmin(ReadOnlyAdmin):
+    list_display = ("id", "name", "queue", "status", "attempt", "run_after", "enqueued_at", "finished_at", "error")
+    list_filter = ("status", "queue", "task_path")
+    search_fields = ("=id", "task_path")
+    ordering = ("-enqueued_at",)
+    inlines = (TaskAttemptInline,)
+    actions = ("retry_now", "cancel", "requeue_dead", "purge")
+    fieldsets = tuple((title, {"fields": names}) for title, names in TASK_SECTIONS)
+    readonly_fields = READONLY
+    change_list_template = "admin/retry/taskrecord/change_list.html"
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """Operators are those allowed to change tasks; the pages themselves stay read-only."""
@@ -240,7 +244,7 @@ class HeartbeatAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit log, read-only: nobody adds, changes or deletes a row here."""
 
     list_display = ("at", "operator", "action", "total", "processed", "changed", "state", "finished_at")
@@ -248,12 +252,3 @@ class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("operator", "action")
     readonly_fields = (*list_display, "filter", "targets", "task_id")
     fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
