@@ -15,9 +15,11 @@ The modules follow a task's journey:
 5. Events: ``events`` (log line, live event, Django's task signals in ``signals``, Sentry in ``logs``).
 6. The dispatcher: ``dispatcher`` (due messages, lost leases, deadlines), ``schedules`` (periodic tasks, from
    their table), ``housekeeping`` (purges), ``heartbeats``, ``clock`` (the database's time).
-7. Monitoring: ``monitoring/`` (``stats`` and ``figures``, ``metrics``, ``alarms``, ``operations``, the
-   ``dashboard`` page and its ``feed`` with its ``frames`` and group ``subscription``, the schedules page
-   ``timetable``); ``admin`` and ``forms`` (policy overrides), ``schedule_admin``.
+7. Monitoring: ``monitoring/`` (``stats`` and ``figures``, ``metrics``, ``alarms``, ``operations`` (audited in
+   ``models.audit``), ``access``, the ``dashboard`` page and its ``feed`` with its ``frames`` and group
+   ``subscription``, the ``search`` filter, its ``finding`` page and the ``batches`` run by ``batch_task``, the
+   schedules page ``timetable``); ``admin`` and ``forms`` (policy overrides), ``schedule_admin``; ``management``
+   (the ``tasks`` command, drawn by ``terminal``).
 
 A project wires it with ``TASKS``, ``retry.routing`` and, for task rows in a database of their own,
 ``retry.routers``; ``conf`` and ``checks`` read and check the settings; ``exceptions`` and ``text`` (what any

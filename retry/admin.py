@@ -15,8 +15,8 @@ from django.utils.html import format_html
 from retry import clock, conf, registry
 from retry.exceptions import TaskNotRegistered
 from retry.forms import PolicyOverrideForm
-from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
-from retry.monitoring import dashboard, operations, stats
+from retry.models import AuditEntry, Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
+from retry.monitoring import access, dashboard, finding, operations, stats
 from retry.schedule_admin import ScheduleAdmin  # noqa: F401  (registers the admin of periodic schedules)
 
 #: The task page's sections: (title, fields).
@@ -58,17 +58,8 @@ class TaskAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
         return stats.short_error(attempt)
 
 
-@admin.register(TaskRecord)
-class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "name", "queue", "status", "attempt", "run_after", "enqueued_at", "finished_at", "error")
-    list_filter = ("status", "queue", "task_path")
-    search_fields = ("=id", "task_path")
-    ordering = ("-enqueued_at",)
-    inlines = (TaskAttemptInline,)
-    actions = ("retry_now", "cancel", "requeue_dead", "purge")
-    fieldsets = tuple((title, {"fields": names}) for title, names in TASK_SECTIONS)
-    readonly_fields = READONLY
-    change_list_template = "admin/retry/taskrecord/change_list.html"
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Rows nobody adds, changes or deletes in the admin; operators act through retry.monitoring.operations."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -79,9 +70,22 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+
+@admin.register(TaskRecord)
+class TaskRecordAdmin(ReadOnlyAdmin):
+    list_display = ("id", "name", "queue", "status", "attempt", "run_after", "enqueued_at", "finished_at", "error")
+    list_filter = ("status", "queue", "task_path")
+    search_fields = ("=id", "task_path")
+    ordering = ("-enqueued_at",)
+    inlines = (TaskAttemptInline,)
+    actions = ("retry_now", "cancel", "requeue_dead", "purge")
+    fieldsets = tuple((title, {"fields": names}) for title, names in TASK_SECTIONS)
+    readonly_fields = READONLY
+    change_list_template = "admin/retry/taskrecord/change_list.html"
+
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """Operators are those allowed to change tasks; the pages themselves stay read-only."""
-        return request.user.has_perm("retry.change_taskrecord")
+        return access.can_operate(request.user)
 
     @admin.display(description="attempt")
     def attempt(self, task: TaskRecord) -> str:
@@ -146,11 +150,17 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [
             path("dashboard/", wrap(self.dashboard), name="retry_dashboard"),
             path("dashboard/action/", wrap(self.dashboard_action), name="retry_dashboard_action"),
+            path("dashboard/search/", wrap(self.site_view(finding.page)), name="retry_search"),
+            path("dashboard/search/act/", wrap(self.site_view(finding.act)), name="retry_search_act"),
+            path("dashboard/batches/<int:entry_id>/", wrap(self.site_view(finding.batch)), name="retry_batch"),
             *super().get_urls(),
         ]
 
+    def site_view(self, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        return lambda request, **kwargs: view(request, self.admin_site, **kwargs)
+
     def dashboard(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request):
+        if not access.can_view(request.user):
             raise PermissionDenied
         return dashboard.page(request, self.admin_site, can_operate=self.has_operate_permission(request))
 
@@ -232,3 +242,14 @@ class HeartbeatAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def alive(self, beat: Heartbeat) -> bool:
         """False once the process has been silent for RETRY_WORKER_STALE_AFTER: stale."""
         return beat.last_seen >= clock.now() - timedelta(seconds=conf.get().WORKER_STALE_AFTER)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """The audit log, read-only: nobody adds, changes or deletes a row here."""
+
+    list_display = ("at", "operator", "action", "total", "processed", "changed", "state", "finished_at")
+    list_filter = ("action", "state")
+    search_fields = ("operator", "action")
+    readonly_fields = (*list_display, "filter", "targets", "task_id")
+    fields = readonly_fields

@@ -1,5 +1,6 @@
 """The retry layer's tables, one module per stage that owns them."""
 
+from retry.models.audit import AuditEntry
 from retry.models.periodic import PeriodicRun, Schedule
 from retry.models.policies import PolicyOverride, unset_or
 from retry.models.processes import Heartbeat
@@ -17,6 +18,7 @@ __all__ = [
     "FINISHED",
     "RUN_ALONE_AFTER",
     "UNFINISHED",
+    "AuditEntry",
     "Heartbeat",
     "Outcome",
     "PeriodicRun",

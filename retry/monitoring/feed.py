@@ -3,8 +3,10 @@
 The feed sends {"type": "dashboard.figures", "version": 1, "figures": {...}} on connect, after task changes (the
 EVENTS_GROUP events) and on {"type": "refresh", "version": 1}; changes close together share one push. Only
 active staff allowed to view tasks may watch, read again from the session before every push and on every client
-message. The client's frames, the group's events and the feed's own timer reach one inbox and are handled in
-turn; a channel layer that fails only delays the events (retry.monitoring.subscription).
+message; an "act" request starts a batch action for an operator, on a socket opened from the site's own pages,
+and gets a "forbidden" error for anyone else (retry.monitoring.access). The client's frames, the group's events
+and the feed's own timer reach one inbox and are handled in turn; a channel layer that fails only delays the
+events (retry.monitoring.subscription).
 """
 
 import asyncio
@@ -23,14 +25,12 @@ from django.contrib import auth
 from django.db import DatabaseError
 
 from retry import conf
-from retry.monitoring import frames, stats
+from retry.monitoring import access, batches, frames, search, stats
 from retry.monitoring.subscription import RESUMED, Subscription
 from retry.monitoring.throttle import TokenBucket
 
 logger = logging.getLogger("retry.monitoring.feed")
 
-#: What a user needs to watch the feed, besides being active staff.
-PERMISSIONS = ("retry.view_taskrecord",)
 #: Group events waiting in one feed's inbox at most; later ones are dropped, as a full channel drops them.
 INBOX_CAPACITY = 100
 #: The feed's own message: the push it planned is due.
@@ -62,9 +62,22 @@ def refusal(user: Any) -> int | None:
     """The close code that keeps ``user`` off the feed; None lets them watch."""
     if not user.is_authenticated or not user.is_active:
         return frames.NOT_LOGGED_IN
-    if not user.is_staff or not user.has_perms(PERMISSIONS):
+    if not access.can_view(user):
         return frames.NOT_ALLOWED
     return None
+
+
+def act(session_key: str | None, scope: Any, request: frames.Request) -> dict[str, Any]:
+    """Start the batch action an "act" request asks for, if an operator asks from the site's pages; the reply."""
+    user = session_user(session_key)
+    if not access.can_operate(user) or not access.same_origin(scope):
+        text = "Only operators who may change tasks can act on them, from the site's own pages."
+        return frames.error("forbidden", text, request)
+    try:
+        entry = batches.start(request.action, search.read(request.filter), user.get_username())
+    except ValueError as error:
+        return frames.error("bad_field", str(error), request)
+    return frames.message("batch.started", ref=request.ref, batch=entry.pk, action=entry.action, total=entry.total)
 
 
 def figures() -> dict[str, Any]:
@@ -196,12 +209,14 @@ class TaskFeedConsumer(AsyncJsonWebsocketConsumer):
             problem = error
         if not await self.allowed(answer=True, request=request):
             return
-        if problem is None:
+        if problem is not None:
+            await self.send_json(frames.error(problem.code, problem.message))
+            if problem.code == "too_large":
+                await self.close(frames.TOO_LARGE)
+        elif request is not None and request.kind == frames.ACT:
+            await self.send_json(await database_sync_to_async(act)(self.session_key, self.scope, request))
+        else:
             self.schedule()
-            return
-        await self.send_json(frames.error(problem.code, problem.message))
-        if problem.code == "too_large":
-            await self.close(frames.TOO_LARGE)
 
     async def task_changed(self, event: dict[str, Any]) -> None:
         """A task changed state somewhere (retry.events): fresh figures soon."""

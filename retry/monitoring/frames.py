@@ -1,7 +1,10 @@
-"""The task feed's messages, version 1: the one request a client may send, the replies, the close codes.
+"""The task feed's messages, version 1: the requests a client may send, the replies, the close codes.
 
-Every message is a JSON object with a "type" and "version": 1. The client sends {"type": "refresh"} (with an
-optional "ref"); the server sends "dashboard.figures", and "error" for a frame it cannot take.
+Every message is a JSON object with a "type" and "version": 1, and a request may carry a "ref" its reply repeats.
+The client sends {"type": "refresh"} for fresh figures, and an operator {"type": "act", "action": "retry_now",
+"filter": {"queue": ["emails"], "status": ["FAILED"]}} to start a batch action on everything the filter matches
+(the search page's names, retry.monitoring.search). The server sends "dashboard.figures", "batch.started" (the
+audit row's id, the action and the count) and "error" for a frame it cannot take or a request it refuses.
 """
 
 import json
@@ -13,8 +16,9 @@ VERSION = 1
 MAX_FRAME = 4096
 #: Longest "ref" a client may attach to a request to recognise its reply.
 MAX_REF = 64
-#: The only request: fresh figures now.
+#: The requests: fresh figures now; an operator's action on everything a filter matches.
 REFRESH = "refresh"
+ACT = "act"
 
 # Close codes: daphne lets an application close only with 1000 or 3000-4999, so these are 4000 plus the HTTP
 # status that says the same.
@@ -42,15 +46,26 @@ class Request:
     """A valid client request, with the reference the client attached to recognise its reply."""
 
     ref: str | None = None
+    kind: str = REFRESH
+    #: What an "act" request asks: the action, and the filter as the search page names its parts.
+    action: str = ""
+    filter: dict[str, Any] | None = None
 
 
 def read(text: str | None) -> Request:
-    """Read one client frame as a refresh request, or raise FrameError saying why it is not one."""
+    """Read one client frame as a request, or raise FrameError saying why it is not one."""
     content = decode(text)
-    if content.get("type") != REFRESH:
-        raise FrameError("unknown_type", f"Unknown message type {str(content.get('type'))[:40]!r}.")
+    kind = content.get("type")
+    if kind not in (REFRESH, ACT):
+        raise FrameError("unknown_type", f"Unknown message type {str(kind)[:40]!r}.")
     check_version(content)
-    return Request(read_ref(content))
+    ref = read_ref(content)
+    if kind == REFRESH:
+        return Request(ref)
+    action, task_filter = content.get("action"), content.get("filter", {})
+    if not isinstance(action, str) or not isinstance(task_filter, dict):
+        raise FrameError("bad_field", '"act" takes an "action" (retry_now, cancel or purge) and a "filter" object.')
+    return Request(ref, ACT, action, task_filter)
 
 
 def decode(text: str | None) -> dict[str, Any]:
@@ -88,5 +103,5 @@ def message(kind: str, **fields: Any) -> dict[str, Any]:
 
 def error(code: str, text: str, request: Request | None = None) -> dict[str, Any]:
     """An error, repeating the ``request`` it answers (if it answers a valid one)."""
-    action, ref = (REFRESH, request.ref) if request else (None, None)
+    action, ref = (request.kind, request.ref) if request else (None, None)
     return message("error", code=code, message=text, action=action, ref=ref)

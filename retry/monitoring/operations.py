@@ -1,35 +1,47 @@
-"""What an operator can do to tasks (and periodic schedules) from the admin and the dashboard; each call is logged
-with who did it."""
+"""What an operator can do to tasks (and periodic schedules) from the admin, the dashboard and the terminal.
+
+Each action takes its targets and the operator (who) and returns how many it changed. Every one ends in ``_log``,
+which logs it and writes its row to the audit log (retry.models.AuditEntry): an action added here with the same
+shape and listed in ACTIONS is audited like the others. Batch actions on everything a filter matches are
+retry.monitoring.batches; they do one BATCH_ACTIONS step per batch and are audited as one action.
+"""
 
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from retry import messages, schedules, transitions
+from retry import clock, messages, models, schedules, transitions
 
 logger = logging.getLogger("retry.monitoring.operations")
+
+#: Task ids one transaction takes at most.
+BATCH_SIZE = 500
+#: Targets of one kind (ids, task paths, queues) an audit row lists at most; it keeps their count whole.
+TARGETS_KEPT = 100
 
 
 def retry_now(task_ids: Iterable[str], operator: str) -> int:
     """Run dead tasks again at once, with a fresh budget of attempts."""
-    return _apply("retry_now", task_ids, _retry_and_send, operator)
+    return _apply("retry_now", task_ids, retry_batch, operator)
 
 
-def _retry_and_send(task_id: str) -> bool:
-    task = transitions.retry_now(task_id)
-    if task is not None:
+def retry_batch(task_ids: list[str]) -> int:
+    """retry_now for one batch of ids, not audited (a batch action is audited as a whole)."""
+    tasks = transitions.retry_many(task_ids)
+    for task in tasks:
         messages.send_after_commit(task)
-    return task is not None
+    return len(tasks)
 
 
 def cancel(task_ids: Iterable[str], operator: str) -> int:
     """Cancel tasks: a ready one ends at once, a running one is asked to stop and its worker ends it; both end
     FAILED, marked cancelled, and are never retried."""
-    return _apply("cancel", task_ids, _cancel_one, operator)
+    return _apply("cancel", task_ids, cancel_batch, operator)
 
 
-def _cancel_one(task_id: str) -> bool:
-    return transitions.cancel(task_id) or transitions.request_cancel(task_id)
+def cancel_batch(task_ids: list[str]) -> int:
+    """Cancel the ready tasks of ``task_ids`` and ask the running ones to stop; how many of each."""
+    return transitions.cancel_many(task_ids) + transitions.request_cancel_many(task_ids)
 
 
 def requeue_dead(task_paths: Iterable[str], operator: str) -> int:
@@ -37,7 +49,7 @@ def requeue_dead(task_paths: Iterable[str], operator: str) -> int:
     paths = sorted(set(task_paths))
     changed = 0
     for path in paths:
-        for task in transitions.requeue_failed(path):
+        for task in transitions.requeue_failed(path, BATCH_SIZE):
             messages.send_after_commit(task)
             changed += 1
     _log("requeue_dead", operator, changed, task_paths=paths)
@@ -46,10 +58,7 @@ def requeue_dead(task_paths: Iterable[str], operator: str) -> int:
 
 def purge(task_ids: Iterable[str], operator: str) -> int:
     """Remove finished tasks and their attempts; ready and running ones are left alone."""
-    ids = [str(task_id) for task_id in task_ids]
-    removed = transitions.remove_finished(ids)
-    _log("purge", operator, removed, task_ids=ids)
-    return removed
+    return _apply("purge", task_ids, transitions.remove_finished, operator)
 
 
 def enable_schedules(names: Iterable[str], operator: str) -> int:
@@ -81,15 +90,43 @@ ACTIONS: dict[str, tuple[Callable[[Iterable[str], str], int], str]] = {
     "requeue_dead": (requeue_dead, "paths"),
     "purge": (purge, "ids"),
 }
+#: The actions a filter can take, by name: what each does to one batch of task ids (changed count, not audited).
+BATCH_ACTIONS: dict[str, Callable[[list[str]], int]] = {
+    "retry_now": retry_batch,
+    "cancel": cancel_batch,
+    "purge": transitions.remove_finished,
+}
 
 
-def _apply(action: str, task_ids: Iterable[str], transition: Callable[[str], bool], operator: str) -> int:
+def _apply(action: str, task_ids: Iterable[str], batch: Callable[[list[str]], int], operator: str) -> int:
     ids = [str(task_id) for task_id in task_ids]
-    changed = sum(transition(task_id) for task_id in ids)
+    changed = sum(batch(ids[start : start + BATCH_SIZE]) for start in range(0, len(ids), BATCH_SIZE))
     _log(action, operator, changed, task_ids=ids)
     return changed
 
 
-def _log(action: str, operator: str, changed: int, **what: Any) -> None:
-    fields = {"action": action, "operator": operator, "changed": changed, **what}
+def _log(action: str, operator: str, changed: int, **targets: Any) -> None:
+    """Log the action and write its audit row; ``targets`` by kind (task_ids=[...], queues=[...])."""
+    fields = {"action": action, "operator": operator, "changed": changed, **targets}
     logger.warning("Operator %s ran %s: %d task(s) changed", operator, action, changed, extra=fields)
+    named = {kind: [str(name) for name in names] for kind, names in targets.items()}
+    now = clock.now()
+    models.AuditEntry.objects.create(
+        at=now,
+        finished_at=now,
+        operator=operator[:150],
+        action=action,
+        targets=_kept(named),
+        total=sum(len(names) for names in named.values()),
+        processed=changed,
+        changed=changed,
+    )
+
+
+def _kept(targets: dict[str, list[str]]) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for kind, names in targets.items():
+        shown[kind] = names[:TARGETS_KEPT]
+        if len(names) > TARGETS_KEPT:
+            shown[f"{kind}_count"] = len(names)
+    return shown

@@ -17,13 +17,14 @@ from retry.transitions.attempts import (
     succeed,
     succeed_many,
 )
-from retry.transitions.cancelling import cancel_requested, request_cancel, stop_cancelled
+from retry.transitions.cancelling import cancel_requested, request_cancel, request_cancel_many, stop_cancelled
 from retry.transitions.dispatching import expire_overdue, forget_sent, purge, recover_lost, take_due
-from retry.transitions.operator import cancel, remove_finished, requeue_failed, retry_now
+from retry.transitions.operator import cancel, cancel_many, remove_finished, requeue_failed, retry_many, retry_now
 
 __all__ = [
     "begin_alone",
     "cancel",
+    "cancel_many",
     "cancel_requested",
     "claim",
     "claim_many",
@@ -36,7 +37,9 @@ __all__ = [
     "remove_finished",
     "renew_leases",
     "request_cancel",
+    "request_cancel_many",
     "requeue_failed",
+    "retry_many",
     "retry_now",
     "stop_cancelled",
     "succeed",

@@ -17,14 +17,19 @@ from retry.transitions import rows
 MESSAGE = "cancelled by an operator while it ran; "
 
 
-def request_cancel(task_id: str) -> bool:
-    """Ask a RUNNING task to stop; False if it is not running or was asked already."""
+def request_cancel_many(task_ids: list[str]) -> int:
+    """Ask RUNNING tasks to stop; how many were running and not asked already."""
     with transaction.atomic(using=conf.database()):
-        asked = TaskRecord.objects.running().filter(pk=task_id, cancel_requested_at__isnull=True)
-        if not asked.update(cancel_requested_at=clock.now_plus(0)):
-            return False
-        events.record("cancel_requested", TaskRecord.objects.get(pk=task_id))
-    return True
+        asked = TaskRecord.objects.running().filter(pk__in=task_ids, cancel_requested_at__isnull=True)
+        tasks = rows.update_returning(asked, cancel_requested_at=clock.now_plus(0))
+        for task in tasks:
+            events.record("cancel_requested", task)
+    return len(tasks)
+
+
+def request_cancel(task_id: str) -> bool:
+    """request_cancel_many for one task: whether it was running and not asked already."""
+    return request_cancel_many([task_id]) > 0
 
 
 def cancel_requested(worker_id: str, task_ids: list[str]) -> list[str]:

@@ -1,6 +1,8 @@
-"""An operator's transitions: a dead task run again, a ready one cancelled, finished ones removed.
+"""An operator's transitions: dead tasks run again, ready ones cancelled, finished ones removed.
 
-They change rows only; the caller sends the message of a task made ready again (retry.monitoring.operations).
+Each takes a batch of ids in one transaction (one UPDATE or DELETE), so a batch action on 100,000 tasks is a few
+hundred statements. They change rows only; the caller sends the message of a task made ready again
+(retry.monitoring.operations).
 """
 
 from django.db import transaction
@@ -12,38 +14,46 @@ from retry.models import TaskRecord
 from retry.transitions import rows
 
 
-def retry_now(task_id: str) -> TaskRecord | None:
-    """FAILED → READY at once with a fresh budget of attempts (an operator's manual retry); None if not FAILED.
+def retry_many(task_ids: list[str]) -> list[TaskRecord]:
+    """FAILED → READY at once with a fresh budget of attempts (an operator's manual retry); the tasks it changed.
 
-    The row is marked sent: the caller sends its message after commit (retry.messages.send_after_commit).
+    The rows are marked sent: the caller sends their messages after commit (retry.messages.send_after_commit).
     """
+    fresh = {"attempts": 0, "recoveries": 0, "worker_id": "", "finished_at": None, "expires_at": None}
+    fresh["cancel_requested_at"] = None
     with transaction.atomic(using=conf.database()):
-        fresh = {"attempts": 0, "recoveries": 0, "worker_id": "", "finished_at": None, "expires_at": None}
-        fresh["cancel_requested_at"] = None
         changes = {**rows.ready_again(0), "notified_at": clock.now_plus(0), **fresh}
-        if not rows.update(TaskRecord.objects.failed().filter(pk=task_id), None, **changes):
-            return None
-        task = TaskRecord.objects.get(pk=task_id)
-        events.record("requeued", task)
-    return task
+        tasks = rows.update_returning(TaskRecord.objects.failed().filter(pk__in=task_ids), **changes)
+        for task in tasks:
+            events.record("requeued", task)
+    return tasks
 
 
-def requeue_failed(task_path: str) -> list[TaskRecord]:
-    """Retry now every dead task of ``task_path``; the tasks made ready again."""
-    ids = list(TaskRecord.objects.failed().filter(task_path=task_path).values_list("pk", flat=True))
-    return [task for pk in ids if (task := retry_now(str(pk))) is not None]
+def retry_now(task_id: str) -> TaskRecord | None:
+    """retry_many for one task: the task made ready again, or None if it was not FAILED."""
+    return next(iter(retry_many([task_id])), None)
+
+
+def requeue_failed(task_path: str, batch: int = 500) -> list[TaskRecord]:
+    """Retry now every dead task of ``task_path``, ``batch`` a transaction; the tasks made ready again."""
+    ids = [str(pk) for pk in TaskRecord.objects.failed().filter(task_path=task_path).values_list("pk", flat=True)]
+    return [task for start in range(0, len(ids), batch) for task in retry_many(ids[start : start + batch])]
+
+
+def cancel_many(task_ids: list[str]) -> int:
+    """READY → FAILED, marked cancelled: they will not run. How many were ready."""
+    details = rows.error_fields(TaskCancelled("cancelled by an operator"))
+    with transaction.atomic(using=conf.database()):
+        changes = {"status": Status.FAILED, **details, **rows.finished()}
+        tasks = rows.update_returning(TaskRecord.objects.ready().filter(pk__in=task_ids), **changes)
+        for task in tasks:
+            events.record("cancelled", task)
+    return len(tasks)
 
 
 def cancel(task_id: str) -> bool:
-    """READY → FAILED, marked cancelled: it will not run."""
-    details = rows.error_fields(TaskCancelled("cancelled by an operator"))
-    with transaction.atomic(using=conf.database()):
-        won = rows.update(
-            TaskRecord.objects.ready().filter(pk=task_id), None, status=Status.FAILED, **details, **rows.finished()
-        )
-        if won:
-            events.record("cancelled", TaskRecord.objects.get(pk=task_id))
-    return won > 0
+    """cancel_many for one task: whether it was ready."""
+    return cancel_many([task_id]) > 0
 
 
 def remove_finished(task_ids: list[str]) -> int:

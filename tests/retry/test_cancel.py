@@ -186,3 +186,14 @@ def test_the_end_of_a_cancelled_attempt_is_published_and_signalled_failed(django
     assert finished == [Status.FAILED]
     changes = [entry.change for entry in caplog.records if entry.name == "retry.tasks"]
     assert changes[-2:] == ["cancel_requested", "cancelled"]
+
+
+@pytest.mark.django_db
+def test_a_batch_cancel_ends_the_ready_tasks_and_asks_the_running_ones_to_stop():
+    running, ready, done = claimed("a"), rows.task(), rows.task(status=Status.SUCCESSFUL)
+    assert operations.cancel_batch([str(running.pk), str(ready.pk), str(done.pk)]) == 2
+    for record in (running, ready, done):
+        record.refresh_from_db()
+    assert (running.status, running.cancel_requested_at is not None) == (Status.RUNNING, True)
+    assert (ready.status, ready.error_class) == (Status.FAILED, CANCELLED)
+    assert done.status == Status.SUCCESSFUL

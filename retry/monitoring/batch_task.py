@@ -1,0 +1,15 @@
+"""The task that runs a batch action (retry.monitoring.batches); imported when one is enqueued or run, not before,
+as its backend is the default retry backend of TASKS (conf.default_backend)."""
+
+from django.tasks import task
+from django.tasks.base import TASK_MAX_PRIORITY
+
+from retry import conf
+from retry.monitoring import batches
+
+
+@task(backend=conf.default_backend(), priority=TASK_MAX_PRIORITY)
+def run_batch_action(entry_id: int) -> dict[str, int]:
+    """Run the batch action of audit row ``entry_id`` to its end."""
+    entry = batches.run(entry_id)
+    return {"processed": entry.processed, "changed": entry.changed}
