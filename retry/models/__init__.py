@@ -12,6 +12,7 @@ from retry.models.records import (
     TaskQuerySet,
     TaskRecord,
 )
+from retry.models.rollups import Rollup, RollupMark
 
 __all__ = [
     "FINISHED",
@@ -21,6 +22,8 @@ __all__ = [
     "Outcome",
     "PeriodicRun",
     "PolicyOverride",
+    "Rollup",
+    "RollupMark",
     "TaskAttempt",
     "TaskQuerySet",
     "TaskRecord",
