@@ -16,7 +16,7 @@ from retry import clock, conf, registry
 from retry.exceptions import TaskNotRegistered
 from retry.forms import PolicyOverrideForm
 from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
-from retry.monitoring import dashboard, operations, stats
+from retry.monitoring import charts, dashboard, operations, stats
 
 #: The task page's sections: (title, fields).
 TASK_SECTIONS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
@@ -145,6 +145,8 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [
             path("dashboard/", wrap(self.dashboard), name="retry_dashboard"),
             path("dashboard/action/", wrap(self.dashboard_action), name="retry_dashboard_action"),
+            path("dashboard/charts/", wrap(self.dashboard_charts), name="retry_dashboard_charts"),
+            path("dashboard/tasks/<path:task_path>/", wrap(self.task_charts), name="retry_task_charts"),
             *super().get_urls(),
         ]
 
@@ -155,6 +157,16 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def dashboard_action(self, request: HttpRequest) -> HttpResponse:
         return dashboard.action(request, self.admin_site, can_operate=self.has_operate_permission(request))
+
+    def dashboard_charts(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return charts.data(request)
+
+    def task_charts(self, request: HttpRequest, task_path: str) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return charts.task_page(request, self.admin_site, task_path)
 
 
 def describe_policy(numbers: dict[str, Any], override: dict[str, Any] | None) -> str:

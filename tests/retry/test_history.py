@@ -137,8 +137,8 @@ def test_a_pass_catches_up_a_few_minutes_at_a_time_and_the_first_pass_starts_an_
     assert history.roll_up(NOW, history.floor(NOW, MINUTE)) == (10, history.floor(NOW, MINUTE) - timedelta(minutes=50))
     assert roll() == 49  # NOW - SETTLE is in the minute before NOW
     mark_at(NOW - timedelta(days=10))  # a dispatcher down for ten days: the minutes past their retention are skipped
-    minutes, until = history.roll_up(NOW + timedelta(minutes=5), history.floor(NOW + timedelta(minutes=5), MINUTE))
-    assert until == history.floor(NOW + timedelta(minutes=5), MINUTE) - timedelta(days=2) + timedelta(minutes=10)
+    later = history.floor(NOW + timedelta(minutes=5), MINUTE)
+    assert history.roll_up(later, later) == (10, later - timedelta(days=2) + timedelta(minutes=10))
 
 
 def test_rows_past_their_retention_are_purged():
