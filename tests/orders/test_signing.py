@@ -1,9 +1,6 @@
 """Standard Webhooks signatures: the published test vector, rotation, verification and secret hygiene."""
 
 import base64
-import re
-import time
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -20,7 +17,6 @@ VECTOR_TIMESTAMP = 1614265330
 VECTOR_BODY = b'{"test": 2432232314}'
 VECTOR_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 NOW = 1_800_000_000
 
 
@@ -95,27 +91,6 @@ def test_any_signed_body_verifies_and_any_changed_byte_does_not(body, msg_id):
     changed = body + b"!" if not body else bytes([body[0] ^ 1]) + body[1:]
     with pytest.raises(InvalidSignature):
         signing.verify(VECTOR_SECRET, headers, changed, now=NOW)
-
-
-def readme_snippet() -> str:
-    webhooks = README.read_text().split("## Customer webhooks", 1)[1]
-    match = re.search(r"```python\n(.*?)```", webhooks, re.DOTALL)
-    assert match, "the README's webhook section has a Python verification snippet"
-    return match.group(1)
-
-
-def test_the_readme_snippet_verifies_what_scoopboard_sends():
-    namespace: dict = {}
-    exec(readme_snippet(), namespace)
-    verify_webhook = namespace["verify_webhook"]
-    now = int(time.time())
-    headers = signing.headers([b"rotated out", VECTOR_SECRET], "evt_9", now, b'{"type": "order.status_changed"}')
-
-    assert verify_webhook(VECTOR_SECRET, headers, b'{"type": "order.status_changed"}')
-    assert not verify_webhook(VECTOR_SECRET, headers, b'{"type": "order.status_changed "}')
-    assert not verify_webhook("whsec_" + base64.b64encode(b"wrong").decode(), headers, b'{"type": "x"}')
-    stale = signing.headers([VECTOR_SECRET], "evt_9", now - 600, b"{}")
-    assert not verify_webhook(VECTOR_SECRET, stale, b"{}")
 
 
 def test_a_signing_key_never_shows_its_secret():
