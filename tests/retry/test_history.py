@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.tasks.base import TaskResultStatus as Status
 
+from retry import transitions
 from retry.dispatcher import Dispatcher
 from retry.models import Outcome, Rollup, RollupMark
 from retry.models.rollups import HOUR, MINUTE
@@ -145,8 +146,9 @@ def test_rows_past_their_retention_are_purged():
     for resolution, age in ((MINUTE, timedelta(days=2, minutes=1)), (HOUR, timedelta(days=30, hours=1))):
         for bucket in (history.floor(NOW, resolution) - age, history.floor(NOW, resolution)):
             Rollup.objects.create(scope="queue", name="default", resolution=resolution, bucket=bucket)
-    assert history.purge(NOW) == 2
-    assert Rollup.objects.count() == 2
+    mark_at(THIS)
+    roll()  # each roll-up purges
+    assert sorted(Rollup.objects.values_list("resolution", "bucket")) == [(MINUTE, NOW), (HOUR, NOW)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -200,3 +202,13 @@ def test_a_dispatcher_skips_the_roll_up_while_another_holds_the_mark():
     finally:
         release.set()
         thread.join()
+
+
+def test_a_task_that_ignores_its_result_leaves_no_attempt_to_count():
+    mark_at(THIS)
+    record = task("default", Status.RUNNING, started=30, attempts=1, ignore_result=True, worker_id="w")
+    record.last_attempted_at = record.started_at
+    record.save()
+    assert transitions.succeed(record, None, 1.0)
+    roll()
+    assert not Rollup.objects.exclude(started=0, succeeded=0).exists()

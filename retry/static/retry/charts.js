@@ -10,7 +10,7 @@
   const LIVE = "hour";
   const LIVE_REFRESH_MS = 15000;
   const TASK_REFRESH_MS = 30000;
-  const SIZE = { width: 300, height: 130, left: 44, right: 8, top: 8, bottom: 20 };
+  const SIZE = { width: 250, height: 130, left: 40, right: 6, top: 8, bottom: 20 };
   const CHARTS = [
     { title: "attempts per minute", lines: ["started", "succeeded", "retried", "failed", "lost"] },
     { title: "backlog (due tasks)", lines: ["ready"] },
