@@ -139,8 +139,8 @@ class Buckets:
     def peak(self, scope: str, name: str, at: datetime, **values: float) -> None:
         for key in self.keys(scope, name, at):
             peaks = self.deltas[key].peaks
-            for name_, value in values.items():
-                peaks[name_] = max(value, peaks.get(name_, value))
+            for column, value in values.items():
+                peaks[column] = max(value, peaks.get(column, value))
 
     def save(self) -> None:
         """Merge the changes into the rows as they are: one read, one upsert (the mark keeps other writers out)."""
