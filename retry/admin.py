@@ -16,7 +16,7 @@ from retry import clock, conf, registry
 from retry.exceptions import TaskNotRegistered
 from retry.forms import PolicyOverrideForm
 from retry.models import AuditEntry, Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
-from retry.monitoring import access, dashboard, finding, operations, stats
+from retry.monitoring import access, charts, dashboard, finding, operations, stats
 from retry.schedule_admin import ScheduleAdmin  # noqa: F401  (registers the admin of periodic schedules)
 
 #: The task page's sections: (title, fields).
@@ -153,6 +153,8 @@ class TaskRecordAdmin(ReadOnlyAdmin):
             path("dashboard/search/", wrap(self.site_view(finding.page)), name="retry_search"),
             path("dashboard/search/act/", wrap(self.site_view(finding.act)), name="retry_search_act"),
             path("dashboard/batches/<int:entry_id>/", wrap(self.site_view(finding.batch)), name="retry_batch"),
+            path("dashboard/charts/", wrap(self.dashboard_charts), name="retry_dashboard_charts"),
+            path("dashboard/tasks/<path:task_path>/", wrap(self.task_charts), name="retry_task_charts"),
             *super().get_urls(),
         ]
 
@@ -166,6 +168,16 @@ class TaskRecordAdmin(ReadOnlyAdmin):
 
     def dashboard_action(self, request: HttpRequest) -> HttpResponse:
         return dashboard.action(request, self.admin_site, can_operate=self.has_operate_permission(request))
+
+    def dashboard_charts(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return charts.data(request)
+
+    def task_charts(self, request: HttpRequest, task_path: str) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return charts.task_page(request, self.admin_site, task_path)
 
 
 def describe_policy(numbers: dict[str, Any], override: dict[str, Any] | None) -> str:

@@ -2,7 +2,8 @@
 
 Each pass sends due tasks that have no live message, recovers tasks whose worker stopped renewing
 its lease, fails tasks past their start-by deadline and enqueues periodic tasks; every PURGE_EVERY it
-sweeps old finished rows and the heartbeats of processes long gone (retry.housekeeping).
+sweeps old finished rows and the heartbeats of processes long gone (retry.housekeeping); once a minute has
+ended it rolls that minute up for the charts (retry.monitoring.history), and a failure there stops nothing else.
 Several dispatchers may run on PostgreSQL (rows are taken with SKIP LOCKED); SQLite runs one.
 A channel that refuses a message (full, or its Redis down) is sent nothing more in that pass.
 """
@@ -18,7 +19,7 @@ from django.db import close_old_connections, connections
 
 from retry import clock, conf, heartbeats, housekeeping, schedules, transitions
 from retry.messages import channel_for, run_message
-from retry.monitoring import alarms
+from retry.monitoring import alarms, history
 from retry.outbox import outbox
 from retry.worker import runner
 
@@ -31,6 +32,7 @@ class Dispatcher:
     def __init__(self) -> None:
         self.id = runner.make_worker_id()
         self.last_purge = float("-inf")
+        self.history = history.Writer()
         #: Channels that refused a message in the last pass: this pass tries one message first.
         self.full: set[str] = set()
 
@@ -51,6 +53,7 @@ class Dispatcher:
             swept = housekeeping.sweep(now)
             report["purged"], report["stale_heartbeats"] = swept.purged, swept.stale_heartbeats
             self.last_purge = float("-inf") if swept.more_to_purge else time.monotonic()
+        report["rolled_up"] = self.history.roll_up(now)
         alarms.check(now)
         heartbeats.beat(self.id, heartbeats.DISPATCHER, [], 0, [])
         if any(report.values()):

@@ -13,6 +13,7 @@ from retry.models.records import (
     TaskQuerySet,
     TaskRecord,
 )
+from retry.models.rollups import Rollup, RollupMark
 
 __all__ = [
     "FINISHED",
@@ -23,6 +24,8 @@ __all__ = [
     "Outcome",
     "PeriodicRun",
     "PolicyOverride",
+    "Rollup",
+    "RollupMark",
     "Schedule",
     "TaskAttempt",
     "TaskQuerySet",

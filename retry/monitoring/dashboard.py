@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from retry import conf
 from retry.models import TaskRecord
-from retry.monitoring import operations, stats
+from retry.monitoring import charts, operations, stats
 
 CONFIRM_TEMPLATE = "admin/retry/confirm_action.html"
 QUESTIONS = {
@@ -34,6 +34,7 @@ def page(request: HttpRequest, site: admin.AdminSite, *, can_operate: bool) -> T
         "feed_path": request.META.get("SCRIPT_NAME", "").rstrip("/") + "/" + conf.get().FEED_PATH,
         "can_operate": can_operate,
         "questions": QUESTIONS,
+        **charts.dashboard_context(),
     }
     return TemplateResponse(request, "retry/dashboard.html", context)
 

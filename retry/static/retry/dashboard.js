@@ -131,6 +131,7 @@
     fill("queues", figures.queues.map(queueRow));
     fill("workers", figures.workers.length ? figures.workers.map((w) => workerRow(w, now)) : [emptyRow(9, "no worker has reported")]);
     fill("failures", figures.failures.length ? figures.failures.map(failureRow) : [emptyRow(6, "none")]);
+    root.dispatchEvent(new CustomEvent("retry:figures"));  // the charts (charts.js) read their history again
   }
 
   function emptyRow(span, text) {
