@@ -1,4 +1,4 @@
-"""Admin for tasks, their attempt timeline, policy overrides and workers; operator actions ask first and log."""
+"""Admin for tasks and their timeline, policy overrides, task limits and workers; actions ask first and log."""
 
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 
-from retry import clock, conf, registry
+from retry import clock, conf, controls, registry
 from retry.exceptions import TaskNotRegistered
-from retry.forms import PolicyOverrideForm
-from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
+from retry.forms import PolicyOverrideForm, TaskLimitForm
+from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskLimit, TaskRecord
 from retry.monitoring import dashboard, operations, stats
 
 #: The task page's sections: (title, fields).
@@ -209,6 +209,20 @@ class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PolicyOverride]) -> None:
         super().delete_queryset(request, queryset)
         registry.forget_overrides()
+
+
+@admin.register(TaskLimit)
+class TaskLimitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Limits apply to claims within retry.controls.TTL of a save; tasks running already are not stopped."""
+
+    form = TaskLimitForm
+    list_display = ("task_path", "concurrency", "rate", "period", "note", "updated_at")
+    search_fields = ("task_path", "note")
+
+    def save_model(self, request: HttpRequest, obj: TaskLimit, form: Any, change: bool) -> None:
+        # The claims keep the starts of the period on the row: a save writes only the form's fields.
+        obj.save(update_fields=[*form.Meta.fields, "updated_at"] if change else None)
+        controls.forget()
 
 
 @admin.register(Heartbeat)

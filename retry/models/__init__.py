@@ -1,5 +1,6 @@
 """The retry layer's tables, one module per stage that owns them."""
 
+from retry.models.controls import QueuePause, TaskLimit
 from retry.models.periodic import PeriodicRun
 from retry.models.policies import PolicyOverride, unset_or
 from retry.models.processes import Heartbeat
@@ -21,7 +22,9 @@ __all__ = [
     "Outcome",
     "PeriodicRun",
     "PolicyOverride",
+    "QueuePause",
     "TaskAttempt",
+    "TaskLimit",
     "TaskQuerySet",
     "TaskRecord",
     "unset_or",

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from retry import messages, transitions
+from retry import conf, messages, transitions
 
 logger = logging.getLogger("retry.monitoring.operations")
 
@@ -46,12 +46,39 @@ def purge(task_ids: Iterable[str], operator: str) -> int:
     return removed
 
 
-#: Name → (function, what it takes: "ids" or "paths").
+def pause(queues: Iterable[str], operator: str) -> int:
+    """Pause queues: no worker claims their tasks and the dispatcher sends none; running tasks finish."""
+    names = known_queues(queues)
+    paused = transitions.pause(names, operator)
+    _log("pause", operator, paused, queues=names)
+    return paused
+
+
+def resume(queues: Iterable[str], operator: str) -> int:
+    """Resume paused queues: their ready tasks are sent again on the dispatcher's next pass."""
+    names = known_queues(queues)
+    resumed = transitions.resume(names)
+    _log("resume", operator, resumed, queues=names)
+    return resumed
+
+
+def known_queues(queues: Iterable[str]) -> list[str]:
+    """``queues``, each one a queue of a retry backend; ValueError naming the first that is not."""
+    names = sorted({str(queue) for queue in queues})
+    for name in names:
+        if name not in conf.queues():
+            raise ValueError(f"{name!r} is not a queue of a retry backend (known: {', '.join(conf.queues())})")
+    return names
+
+
+#: Name → (function, what it takes: "ids", "paths" or "queues").
 ACTIONS: dict[str, tuple[Callable[[Iterable[str], str], int], str]] = {
     "retry_now": (retry_now, "ids"),
     "cancel": (cancel, "ids"),
     "requeue_dead": (requeue_dead, "paths"),
     "purge": (purge, "ids"),
+    "pause": (pause, "queues"),
+    "resume": (resume, "queues"),
 }
 
 

@@ -16,10 +16,13 @@ from retry.transitions.attempts import (
     succeed,
     succeed_many,
 )
+from retry.transitions.controls import pause, resume
 from retry.transitions.dispatching import expire_overdue, forget_sent, purge, recover_lost, take_due
+from retry.transitions.limits import Claimed
 from retry.transitions.operator import cancel, remove_finished, requeue_failed, retry_now
 
 __all__ = [
+    "Claimed",
     "begin_alone",
     "cancel",
     "claim",
@@ -27,12 +30,14 @@ __all__ = [
     "expire_overdue",
     "fail",
     "forget_sent",
+    "pause",
     "purge",
     "recover_lost",
     "release",
     "remove_finished",
     "renew_leases",
     "requeue_failed",
+    "resume",
     "retry_now",
     "succeed",
     "succeed_many",
