@@ -137,6 +137,8 @@ def _claim_here(
                 continue
             room[path] -= 1
         chosen.append(pk)
+    if not chosen:
+        return []
     return rows.update_returning(
         claimable.filter(pk__in=chosen),
         status=Status.RUNNING,
