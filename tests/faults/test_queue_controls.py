@@ -3,13 +3,13 @@ limit across three workers, a pause and a resume, and a rate limit held for a mi
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.tasks import Task
 
-from retry import controls
+from retry import clock, controls
 from retry.models import TaskAttempt, TaskLimit, TaskRecord
 from retry.monitoring import operations
 from tests import outside_tasks
@@ -63,7 +63,9 @@ def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(prod
     observed = most_at_once(spans)
     print(f"most tasks running at once: {observed}")
     assert observed == 2
-    assert TaskRecord.objects.filter(pk__in=ids.values()).values("worker_id").distinct().count() >= 2  # the limit is shared, not per worker
+    assert (
+        TaskRecord.objects.filter(pk__in=ids.values()).values("worker_id").distinct().count() >= 2
+    )  # the limit is shared, not per worker
 
 
 @pytest.mark.timeout(120)
@@ -87,3 +89,26 @@ def test_a_paused_queue_runs_nothing_for_5_s_lets_running_tasks_finish_and_runs_
     operations.resume(["default"], "test")
     wait_for(lambda: unfinished(waiting.values()) == 0, 30, "every task of the resumed queue to finish")
     assert outside_tasks.runs(trace) == {key: 1 for key in [*running, *waiting]}
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a minute's wait: run once, in the services pass")
+def test_a_rate_limit_of_5_per_second_holds_within_10_percent_over_60_s(production, tmp_path):
+    """Waits 60 s on purpose: a rate is judged over a minute. 330 tasks, so the backlog outlasts the minute."""
+    limit(outside_tasks.record, rate=5, period=1)
+    production.dispatcher(**QUIET)
+    for number in (1, 2):
+        production.worker(f"worker-{number}", **QUIET)
+    ids = enqueue_many(outside_tasks.record, [f"cake-{n}" for n in range(330)], path=str(tmp_path / "runs"))
+    assert production.flush_outbox()
+    wait_for(lambda: TaskRecord.objects.filter(pk__in=ids.values(), attempts__gt=0).exists(), 30, "the first start")
+    first = TaskRecord.objects.filter(pk__in=ids.values()).exclude(started_at=None).earliest("started_at").started_at
+    assert first is not None
+    time.sleep(max(0.0, 61 - (clock.db_now() - first).total_seconds()))
+
+    started = TaskRecord.objects.filter(pk__in=ids.values(), started_at__gte=first)
+    in_minute = started.filter(started_at__lt=first + timedelta(seconds=60)).count()
+    print(f"starts in the first 60 s: {in_minute} (limit 300)")
+    assert 270 <= in_minute <= 330
+    assert TaskRecord.objects.filter(pk__in=ids.values(), status="READY").exists()  # the backlog outlasted it
