@@ -216,8 +216,12 @@ class TaskLimitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Limits apply to claims within retry.controls.TTL of a save; tasks running already are not stopped."""
 
     form = TaskLimitForm
-    list_display = ("task_path", "concurrency", "rate", "period", "note", "updated_at")
+    list_display = ("task_path", "limits", "note", "updated_at")
     search_fields = ("task_path", "note")
+
+    @admin.display(description="limits")
+    def limits(self, limit: TaskLimit) -> str:
+        return limit.describe()
 
     def save_model(self, request: HttpRequest, obj: TaskLimit, form: Any, change: bool) -> None:
         # The claims keep the starts of the period on the row: a save writes only the form's fields.
