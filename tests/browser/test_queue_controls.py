@@ -22,7 +22,7 @@ async def test_an_operator_pauses_and_resumes_a_queue_from_its_row(browser, serv
     await row.get_by_role("button", name="Pause").click()
     await expect(page.get_by_text("Pause this queue?")).to_be_visible()
     assert await sync_to_async(paused)() == []  # asked, not done
-    await page.get_by_role("button", name="Yes, I’m sure").click()
+    await page.get_by_role("button", name="Yes, I\u2019m sure").click()
 
     row = page.locator("#queues tr[data-queue=emails]")
     await expect(row.locator("td.state")).to_have_text("paused by root")
@@ -31,6 +31,6 @@ async def test_an_operator_pauses_and_resumes_a_queue_from_its_row(browser, serv
     await expect(page.locator("#queues tr[data-queue=default] td.state")).to_have_text("active")
 
     await row.get_by_role("button", name="Resume").click()
-    await page.get_by_role("button", name="Yes, I’m sure").click()
+    await page.get_by_role("button", name="Yes, I\u2019m sure").click()
     await expect(page.locator("#queues tr[data-queue=emails] td.state")).to_have_text("active")
     assert await sync_to_async(paused)() == []
