@@ -91,4 +91,5 @@ def _apply(action: str, task_ids: Iterable[str], transition: Callable[[str], boo
 
 def _log(action: str, operator: str, changed: int, **what: Any) -> None:
     fields = {"action": action, "operator": operator, "changed": changed, **what}
-    logger.warning("Operator %s ran %s: %d task(s) changed", operator, action, changed, extra=fields)
+    unit = "queue(s)" if "queues" in what else "task(s)"
+    logger.warning("Operator %s ran %s: %d %s changed", operator, action, changed, unit, extra=fields)

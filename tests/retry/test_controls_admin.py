@@ -7,7 +7,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from retry import controls
@@ -131,3 +131,15 @@ def test_a_paused_queue_shows_in_metrics_queue_status_and_the_dashboard(client, 
 def test_the_figures_say_which_queues_are_paused():
     operations.pause(["emails", "default"], "ops")
     assert {queue.queue for queue in stats.snapshot().queues if queue.paused} == {"emails", "default"}
+
+
+def test_the_tasks_command_pauses_and_resumes_and_refuses_an_unknown_queue():
+    out = StringIO()
+    call_command("tasks", "pause", "emails", "default", stdout=out)
+    assert out.getvalue() == "pause: 2 queue(s) changed\n"
+    assert set(QueuePause.objects.values_list("queue", flat=True)) == {"emails", "default"}
+    with pytest.raises(CommandError, match="'bulk' is not a queue of a retry backend"):
+        call_command("tasks", "resume", "emails", "bulk", stdout=StringIO())
+    assert QueuePause.objects.count() == 2  # nothing changed
+    call_command("tasks", "resume", "emails", stdout=out)
+    assert list(QueuePause.objects.values_list("queue", flat=True)) == ["default"]

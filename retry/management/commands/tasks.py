@@ -11,25 +11,32 @@ from retry.monitoring import operations
 
 class Command(BaseCommand):
     help = (
-        "Operator actions on tasks: retry dead ones now, cancel ready ones, requeue every dead task of a name, purge."
+        "Operator actions on tasks: retry dead ones now, cancel ready ones, requeue every dead task of a name, purge;"
+        " pause and resume queues."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=sorted(operations.ACTIONS), help="What to do.")
         parser.add_argument(
-            "targets", nargs="+", help="Task ids (for requeue_dead: task paths, e.g. myapp.tasks.send_email)."
+            "targets",
+            nargs="+",
+            help="Task ids (requeue_dead: task paths, e.g. myapp.tasks.send_email; pause, resume: queues).",
         )
 
     def handle(self, *args: Any, action: str, targets: list[str], **options: Any) -> None:
         function, takes = operations.ACTIONS[action]
-        check = check_path if takes == "paths" else check_id
+        check = {"paths": check_path, "queues": check_nothing}.get(takes, check_id)
         for target in targets:
             check(target)
         try:
             changed = function(targets, f"cli:{getpass.getuser()}")
         except ValueError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"{action}: {changed} task(s) changed")
+        self.stdout.write(f"{action}: {changed} {'queue(s)' if takes == 'queues' else 'task(s)'} changed")
+
+
+def check_nothing(target: str) -> None:
+    """Queue names are checked by the operation itself (retry.monitoring.operations.known_queues)."""
 
 
 def check_id(target: str) -> None:
