@@ -8,8 +8,9 @@ The modules follow a task's journey:
    that never block or raise into the caller), ``layer_send`` and ``redis_batch`` (one round trip per batch).
 3. The worker: ``worker/`` (``process``, ``consumer``, ``runner`` with its ``claiming`` and ``lifecycle``,
    ``attempt``, ``results``, ``gate``, ``threads``, ``batcher``); ``embedded`` runs it inside the web process.
-4. The state machine: ``transitions/`` (``attempts``, ``dispatching``, ``operator``, ``rows``), the only writer
-   of a task's status, which sends no task message; ``sql``, the hot path's statements; ``models``.
+4. The state machine: ``transitions/`` (``attempts``, ``limits``, ``dispatching``, ``operator``, ``controls``,
+   ``rows``), the only writer of a task's status, which sends no task message; ``sql``, the hot path's statements;
+   ``models``; ``controls``, the queues paused and the task limits as each process sees them.
 5. Events: ``events`` (log line, live event, Django's task signals in ``signals``, Sentry in ``logs``).
 6. The dispatcher: ``dispatcher`` (due messages, lost leases, deadlines), ``schedules`` (periodic tasks),
    ``housekeeping`` (purges), ``heartbeats``, ``clock`` (the database's time).

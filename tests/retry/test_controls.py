@@ -207,3 +207,21 @@ def test_the_database_refuses_a_limit_that_limits_nothing_or_cannot_work():
         with pytest.raises(IntegrityError), transaction.atomic():
             TaskLimit.objects.create(task_path=RECORD, **numbers)
     assert not TaskLimit.objects.exists()
+
+
+def test_a_paused_queue_still_expires_its_tasks_past_their_deadline():
+    operations.pause(["default"], "ops")
+    late = enqueue("late", expires_at=clock.db_now() - timedelta(seconds=1))
+    assert Dispatcher().tick()["expired"] == 1
+    assert TaskRecord.objects.get(pk=late).status == "FAILED"
+
+
+def test_a_lost_task_holds_its_slot_until_its_lease_expires():
+    limit(concurrency=1)
+    first, second = enqueue("first"), enqueue("second")
+    assert [str(task.pk) for task in backlog()] == [first]  # its worker dies now
+    assert backlog() == []
+    TaskRecord.objects.filter(pk=first).update(lease_until=clock.db_now() - timedelta(seconds=1))
+    assert Dispatcher().tick()["recovered"] == 1
+    assert len(backlog()) == 1  # the slot is free again: one of the two runs
+    assert {str(task.pk) for task in TaskRecord.objects.filter(status="RUNNING")} <= {first, second}
