@@ -1,7 +1,7 @@
 """The retry layer's tables, one module per stage that owns them."""
 
 from retry.models.controls import QueuePause, TaskLimit
-from retry.models.periodic import PeriodicRun
+from retry.models.periodic import PeriodicRun, Schedule
 from retry.models.policies import PolicyOverride, unset_or
 from retry.models.processes import Heartbeat
 from retry.models.records import (
@@ -23,6 +23,7 @@ __all__ = [
     "PeriodicRun",
     "PolicyOverride",
     "QueuePause",
+    "Schedule",
     "TaskAttempt",
     "TaskLimit",
     "TaskQuerySet",

@@ -11,8 +11,8 @@ from retry.monitoring import operations
 
 class Command(BaseCommand):
     help = (
-        "Operator actions on tasks: retry dead ones now, cancel ready ones, requeue every dead task of a name, purge;"
-        " pause and resume queues."
+        "Operator actions on tasks: retry dead ones now, cancel ready or running ones, requeue every dead task of "
+        "a name, purge; pause and resume queues."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
