@@ -67,7 +67,8 @@ def claim(connection: Any, params: list[Any], queues: int) -> list[TaskRecord]:
 #: The claim under operators' controls (retry.transitions.limits), run once the claimer holds the limits' rows,
 #: so the running tasks it counts are those committed by every claim before it. ``lim`` gives each limited task
 #: path its room: its concurrency less the tasks of that path running now, and the starts its rate allows (both
-#: optional); a path without room is left out, and no path gets more candidates than its room.
+#: optional); a path without room is left out, and no path gets more candidates than its room. An attempt starts at
+#: clock_timestamp(), after the statement's snapshot: every attempt this claim counted as ended ended before it.
 CONTROLLED_CLAIM_SQL = """
 WITH lim AS (
     SELECT given.task_path, LEAST(
@@ -93,7 +94,7 @@ WITH lim AS (
 UPDATE retry_taskrecord
 SET status = 'RUNNING', attempts = attempts + 1, alone = false, worker_id = %s,
     lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
-    started_at = COALESCE(started_at, STATEMENT_TIMESTAMP()), last_attempted_at = STATEMENT_TIMESTAMP()
+    started_at = COALESCE(started_at, clock_timestamp()), last_attempted_at = clock_timestamp()
 WHERE id IN (SELECT id FROM best)
 RETURNING {columns}
 """

@@ -27,7 +27,7 @@ def limit(task: Task, **numbers: object) -> None:
 
 def most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
     """The largest number of spans open at one moment; a span that ends as another starts does not overlap it."""
-    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans], key=lambda e: (e[0], e[1]))
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     most = now = 0
     for _, step in edges:
         now += step
@@ -51,18 +51,20 @@ def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(prod
     for number in (1, 2, 3):
         production.worker(f"worker-{number}", **QUIET)
     keys = [f"cake-{n}" for n in range(200)]
-    ids = enqueue_many(outside_tasks.sleep_then_record, keys, path=str(tmp_path / "runs"), seconds=0.02)
+    ids = enqueue_many(outside_tasks.sleep_then_record, keys, path=str(tmp_path / "runs"), seconds=0.05)
     assert production.flush_outbox()
 
     wait_for(lambda: unfinished(ids.values()) == 0, 200, "every task to finish")
     assert set(TaskRecord.objects.filter(pk__in=ids.values()).values_list("status", flat=True)) == {"SUCCESSFUL"}
     # Each attempt, from its claim to its recorded success, by the database's clock: the time it held a slot.
-    spans = list(TaskAttempt.objects.filter(task_id__in=ids.values()).values_list("started_at", "finished_at"))
+    attempts = TaskAttempt.objects.filter(task_id__in=ids.values())
+    spans = list(attempts.values_list("started_at", "finished_at"))
     assert set(TaskAttempt.objects.filter(task_id__in=ids.values()).values_list("outcome", flat=True)) == {"SUCCEEDED"}
     assert len(spans) == 200
     observed = most_at_once(spans)
     print(f"most tasks running at once: {observed}")
-    assert observed == 2
+    timeline = sorted(attempts.values_list("started_at", "finished_at", "worker_id"))
+    assert observed == 2, "\n".join(f"{start:%S.%f} {end:%S.%f} {worker}" for start, end, worker in timeline)
     assert (
         TaskRecord.objects.filter(pk__in=ids.values()).values("worker_id").distinct().count() >= 2
     )  # the limit is shared, not per worker
