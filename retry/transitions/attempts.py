@@ -8,7 +8,6 @@ from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.tasks.base import TaskResultStatus as Status
 
 from retry import clock, conf, controls, events, sql
@@ -60,16 +59,7 @@ def claim_many(
         if more:
             backlog = claimable.filter(queue__in=queues).order_by("-priority", "run_after").values("pk")[:more]
             wanted |= Q(pk__in=backlog)
-        tasks = rows.update_returning(
-            claimable.filter(wanted),
-            status=Status.RUNNING,
-            attempts=F("attempts") + 1,
-            alone=False,
-            worker_id=worker_id,
-            lease_until=clock.now_plus(lease),
-            started_at=Coalesce(F("started_at"), now),
-            last_attempted_at=now,
-        )
+        tasks = rows.update_returning(claimable.filter(wanted), **rows.claimed_by(worker_id, lease, now))
     for task in tasks:
         events.record("started", task, worker_id=worker_id)
     return tasks

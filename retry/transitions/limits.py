@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Coalesce
-from django.tasks.base import TaskResultStatus as Status
+from django.db.models import Count, Q
 
 from retry import clock, sql
 from retry.models import TaskLimit, TaskRecord
@@ -139,13 +137,4 @@ def _claim_here(
         chosen.append(pk)
     if not chosen:
         return []
-    return rows.update_returning(
-        claimable.filter(pk__in=chosen),
-        status=Status.RUNNING,
-        attempts=F("attempts") + 1,
-        alone=False,
-        worker_id=worker_id,
-        lease_until=clock.now_plus(lease),
-        started_at=Coalesce(F("started_at"), now),
-        last_attempted_at=now,
-    )
+    return rows.update_returning(claimable.filter(pk__in=chosen), **rows.claimed_by(worker_id, lease, now))

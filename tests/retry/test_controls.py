@@ -13,8 +13,8 @@ from retry import clock, controls, transitions
 from retry.dispatcher import Dispatcher
 from retry.models import QueuePause, TaskLimit, TaskRecord
 from retry.monitoring import operations
-from retry.outbox import outbox
 from tests import tasks
+from tests.retry.test_claims import enqueue
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 RECORD = "tests.tasks.record"
@@ -27,14 +27,6 @@ def fresh_controls():
     controls.forget()
     yield
     controls.forget()
-
-
-def enqueue(key: str, task=tasks.record, **changes: object) -> str:  # type: ignore[no-untyped-def]
-    result = task.enqueue(key)
-    outbox.flush()
-    if changes:
-        TaskRecord.objects.filter(pk=result.id).update(**changes)
-    return result.id
 
 
 def limit(task_path: str = RECORD, **numbers: object) -> TaskLimit:
