@@ -1,7 +1,5 @@
 """Operators' controls over what runs: queues paused, and limits on how many of a task run or start."""
 
-from typing import Any
-
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -79,6 +77,3 @@ class TaskLimit(models.Model):
         if self.rate is not None:
             parts.append(f"at most {self.rate} starts per {self.period:g} s")
         return ", ".join(parts) or "no limit"
-
-    def numbers(self) -> dict[str, Any]:
-        return {"concurrency": self.concurrency, "rate": self.rate, "period": self.period}
