@@ -10,8 +10,9 @@ The modules follow a task's journey:
 3. The worker: ``worker/`` (``process``, ``consumer``, ``runner`` with its ``claiming`` and ``lifecycle``,
    ``attempt``, ``cancelling``, ``results``, ``gate``, ``threads``, ``batcher``); ``embedded`` runs it inside the
    web process.
-4. The state machine: ``transitions/`` (``attempts``, ``cancelling``, ``dispatching``, ``operator``, ``rows``), the
-   only writer of a task's status, which sends no task message; ``sql``, the hot path's statements; ``models``.
+4. The state machine: ``transitions/`` (``attempts``, ``limits``, ``cancelling``, ``dispatching``, ``operator``,
+   ``controls``, ``rows``), the only writer of a task's status, which sends no task message; ``sql``, the hot
+   path's statements; ``models``; ``controls``, the queues paused and the task limits as each process sees them.
 5. Events: ``events`` (log line, live event, Django's task signals in ``signals``, Sentry in ``logs``).
 6. The dispatcher: ``dispatcher`` (due messages, lost leases, deadlines), ``schedules`` (periodic tasks, from
    their table), ``housekeeping`` (purges), ``heartbeats``, ``clock`` (the database's time).

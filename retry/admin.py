@@ -1,4 +1,4 @@
-"""Admin for tasks, their attempt timeline, policy overrides and workers; operator actions ask first and log."""
+"""Admin for tasks and their timeline, policy overrides, task limits and workers; actions ask first and log."""
 
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 
-from retry import clock, conf, registry
+from retry import clock, conf, controls, registry
 from retry.exceptions import TaskNotRegistered
-from retry.forms import PolicyOverrideForm
-from retry.models import AuditEntry, Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
+from retry.forms import PolicyOverrideForm, TaskLimitForm
+from retry.models import AuditEntry, Heartbeat, PolicyOverride, TaskAttempt, TaskLimit, TaskRecord
 from retry.monitoring import access, charts, dashboard, finding, operations, stats
 from retry.schedule_admin import ScheduleAdmin  # noqa: F401  (registers the admin of periodic schedules)
 
@@ -232,6 +232,24 @@ class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PolicyOverride]) -> None:
         super().delete_queryset(request, queryset)
         registry.forget_overrides()
+
+
+@admin.register(TaskLimit)
+class TaskLimitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Limits apply to claims within retry.controls.TTL of a save; tasks running already are not stopped."""
+
+    form = TaskLimitForm
+    list_display = ("task_path", "limits", "note", "updated_at")
+    search_fields = ("task_path", "note")
+
+    @admin.display(description="limits")
+    def limits(self, limit: TaskLimit) -> str:
+        return limit.describe()
+
+    def save_model(self, request: HttpRequest, obj: TaskLimit, form: Any, change: bool) -> None:
+        # The claims keep the starts of the period on the row: a save writes only the form's fields.
+        obj.save(update_fields=[*form.Meta.fields, "updated_at"] if change else None)
+        controls.forget()
 
 
 @admin.register(Heartbeat)

@@ -4,6 +4,7 @@ Each pass sends due tasks that have no live message, recovers tasks whose worker
 its lease, fails tasks past their start-by deadline and enqueues periodic tasks; every PURGE_EVERY it
 sweeps old finished rows and the heartbeats of processes long gone (retry.housekeeping); once a minute has
 ended it rolls that minute up for the charts (retry.monitoring.history), and a failure there stops nothing else.
+A paused queue is sent nothing.
 Several dispatchers may run on PostgreSQL (rows are taken with SKIP LOCKED); SQLite runs one.
 A channel that refuses a message (full, or its Redis down) is sent nothing more in that pass.
 """
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from django.db import close_old_connections, connections
 
-from retry import clock, conf, heartbeats, housekeeping, schedules, transitions
+from retry import clock, conf, controls, heartbeats, housekeeping, schedules, transitions
 from retry.messages import channel_for, run_message
 from retry.monitoring import alarms, history
 from retry.outbox import outbox
@@ -61,9 +62,13 @@ class Dispatcher:
         return report
 
     def send_due(self, now: datetime, batch: int) -> int:
-        """Send each queue's due tasks until its channel refuses one: a full channel costs a row a pass."""
+        """Send each queue's due tasks until its channel refuses one: a full channel costs a row a pass.
+
+        A paused queue is sent nothing: its tasks stay unsent until it is resumed (retry.transitions.controls).
+        """
         sent, full = 0, {}
-        for queue in conf.queues():
+        paused = controls.paused_queues()
+        for queue in (queue for queue in conf.queues() if queue not in paused):
             channel = channel_for(queue)
             size = 1 if channel in self.full else batch
             while task_ids := transitions.take_due(now, size, queue):

@@ -1,4 +1,4 @@
-"""The operator's policy override form: it saves only an override that names a task and leaves a policy that works."""
+"""The operators' forms: a policy override that names a task and leaves a policy that works; a task limit."""
 
 from typing import Any
 
@@ -6,7 +6,7 @@ from django import forms
 
 from retry import conf, policy, registry
 from retry.exceptions import TaskNotRegistered
-from retry.models import PolicyOverride
+from retry.models import PolicyOverride, TaskLimit
 
 
 class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -28,3 +28,18 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
         for name, problem in policy.problems(resolved, floor=conf.get().MIN_DELAY).items():
             self.add_error(name, f"The policy's {name.replace('_', ' ')} {problem}.")
         return cleaned
+
+
+class TaskLimitForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = TaskLimit
+        fields = ("task_path", "concurrency", "rate", "period", "note")
+
+    def clean_task_path(self) -> str:
+        """A limit names a task this deploy has: a typo would limit nothing."""
+        task_path: str = self.cleaned_data["task_path"]
+        try:
+            registry.load(task_path)
+        except TaskNotRegistered as error:
+            raise forms.ValidationError(str(error)) from error
+        return task_path

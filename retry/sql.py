@@ -64,6 +64,63 @@ def claim(connection: Any, params: list[Any], queues: int) -> list[TaskRecord]:
         return [record_from_row(connection, row) for row in cursor.fetchall()]
 
 
+#: The claim under operators' controls (retry.transitions.limits), run once the claimer holds the limits' rows,
+#: so the running tasks it counts are those committed by every claim before it. ``lim`` gives each limited task
+#: path its room: its concurrency less the tasks of that path running now, and the starts its rate allows (both
+#: optional); a path without room is left out, and no path gets more candidates than its room. An attempt starts at
+#: clock_timestamp(), after the statement's snapshot: every attempt this claim counted as ended ended before it.
+CONTROLLED_CLAIM_SQL = """
+WITH lim AS (
+    SELECT given.task_path, LEAST(
+        given.concurrency - (SELECT count(*) FROM retry_taskrecord AS running
+                             WHERE running.status = 'RUNNING' AND running.task_path = given.task_path),
+        given.rate_room) AS room
+    FROM unnest(%s::text[], %s::integer[], %s::integer[]) AS given(task_path, concurrency, rate_room)
+), named AS (
+    SELECT id, priority, run_after, task_path FROM retry_taskrecord
+    WHERE id = ANY(%s::uuid[]) AND status = 'READY' AND run_after <= STATEMENT_TIMESTAMP()
+        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP()) AND queue <> ALL(%s::text[])
+        AND task_path NOT IN (SELECT task_path FROM lim WHERE room <= 0)
+    FOR UPDATE SKIP LOCKED
+){backlogs}, candidates AS (
+    {candidates}
+), ranked AS (
+    SELECT id, priority, run_after, lim.room,
+        row_number() OVER (PARTITION BY task_path ORDER BY priority DESC, run_after) AS rank
+    FROM candidates LEFT JOIN lim USING (task_path)
+), best AS (
+    SELECT id FROM ranked WHERE room IS NULL OR rank <= room ORDER BY priority DESC, run_after LIMIT %s
+)
+UPDATE retry_taskrecord
+SET status = 'RUNNING', attempts = attempts + 1, alone = false, worker_id = %s,
+    lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
+    started_at = COALESCE(started_at, clock_timestamp()), last_attempted_at = clock_timestamp()
+WHERE id IN (SELECT id FROM best)
+RETURNING {columns}
+"""
+#: BACKLOG_SQL with the task path, leaving out the paths without room.
+CONTROLLED_BACKLOG_SQL = BACKLOG_SQL.replace("run_after FROM", "run_after, task_path FROM").replace(
+    "\n    ORDER BY", "\n        AND task_path NOT IN (SELECT task_path FROM lim WHERE room <= 0)\n    ORDER BY"
+)
+
+
+@functools.cache
+def controlled_claim_sql(queues: int) -> str:
+    """CONTROLLED_CLAIM_SQL for a worker taking the backlog of ``queues`` queues (0: only the named tasks)."""
+    backlogs = "".join(",\n" + CONTROLLED_BACKLOG_SQL.format(number=number) for number in range(queues))
+    selects = ["SELECT * FROM named", *(f"SELECT * FROM backlog_{number}" for number in range(queues))]
+    candidates = "\n    UNION\n    ".join(selects)
+    columns = ", ".join(str(field.column) for field in TaskRecord._meta.concrete_fields)
+    return CONTROLLED_CLAIM_SQL.format(backlogs=backlogs, candidates=candidates, columns=columns)
+
+
+def controlled_claim(connection: Any, params: list[Any], queues: int) -> list[TaskRecord]:
+    """Run CONTROLLED_CLAIM_SQL with the backlogs of ``queues`` queues; the rows it claimed, as TaskRecords."""
+    with connection.cursor() as cursor:
+        cursor.execute(controlled_claim_sql(queues), params)
+        return [record_from_row(connection, row) for row in cursor.fetchall()]
+
+
 def record_from_row(connection: Any, row: tuple[Any, ...]) -> TaskRecord:
     """A row of CLAIM_SQL's RETURNING as a TaskRecord (JSON columns come from the database as text)."""
     fields = TaskRecord._meta.concrete_fields

@@ -1,6 +1,7 @@
 """The retry layer's tables, one module per stage that owns them."""
 
 from retry.models.audit import AuditEntry
+from retry.models.controls import QueuePause, TaskLimit
 from retry.models.periodic import PeriodicRun, Schedule
 from retry.models.policies import PolicyOverride, unset_or
 from retry.models.processes import Heartbeat
@@ -24,10 +25,12 @@ __all__ = [
     "Outcome",
     "PeriodicRun",
     "PolicyOverride",
+    "QueuePause",
     "Rollup",
     "RollupMark",
     "Schedule",
     "TaskAttempt",
+    "TaskLimit",
     "TaskQuerySet",
     "TaskRecord",
     "unset_or",

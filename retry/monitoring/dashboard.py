@@ -21,6 +21,8 @@ QUESTIONS = {
     "cancel": "Cancel this task? A ready task will not run; a running one is stopped, and neither is retried.",
     "requeue_dead": "Retry now every dead task of this name?",
     "purge": "Remove this finished task and its attempts for good?",
+    "pause": "Pause this queue? Workers claim none of its tasks until it is resumed; running tasks finish.",
+    "resume": "Resume this queue? Its ready tasks are sent to the workers again.",
 }
 
 
@@ -52,13 +54,17 @@ def action(request: HttpRequest, site: admin.AdminSite, *, can_operate: bool) ->
     run, _ = operations.ACTIONS[name]
     changed = run([target], request.user.get_username())
     level = messages.SUCCESS if changed else messages.WARNING
-    messages.add_message(request, level, f"{name.replace('_', ' ')}: {changed} task(s) changed.")
+    what = "queue(s)" if operations.ACTIONS[name][1] == "queues" else "task(s)"
+    messages.add_message(request, level, f"{name.replace('_', ' ')}: {changed} {what} changed.")
     return redirect("admin:retry_dashboard")
 
 
 def valid_target(name: str, target: str) -> bool:
-    if operations.ACTIONS[name][1] == "paths":
+    kind = operations.ACTIONS[name][1]
+    if kind == "paths":
         return bool(target)
+    if kind == "queues":
+        return target in conf.queues()
     try:
         uuid.UUID(target)
     except ValueError:
@@ -67,8 +73,11 @@ def valid_target(name: str, target: str) -> bool:
 
 
 def confirm(request: HttpRequest, site: admin.AdminSite, name: str, target: str) -> TemplateResponse:
-    if operations.ACTIONS[name][1] == "paths":
+    kind = operations.ACTIONS[name][1]
+    if kind == "paths":
         tasks: list[Any] = [f"every dead task of {target}"]
+    elif kind == "queues":
+        tasks = [f"the queue {target}"]
     else:
         tasks = list(TaskRecord.objects.filter(pk=target)) or [f"task {target} (not found)"]
     hidden = [("action", name), ("target", target), ("confirmed", "yes")]

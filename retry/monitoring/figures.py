@@ -56,6 +56,9 @@ class QueueFigures:
     threshold: float | None = None
     alarm: bool = False
     advised_workers: int = 0
+    #: Paused by an operator: no worker claims its tasks (retry.transitions.controls).
+    paused: bool = False
+    paused_by: str = ""
 
 
 @dataclass

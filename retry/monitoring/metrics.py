@@ -46,6 +46,7 @@ QUEUE_GAUGES = (
     ("retry_queue_wait_p95_seconds", "95th percentile seconds from enqueue to first start.", "wait_p95"),
     ("retry_queue_backlog_alarm", "1 when the oldest ready task is older than the queue's threshold.", "alarm"),
     ("retry_queue_advised_workers", "Worker processes the queue needs, by Little's law.", "advised_workers"),
+    ("retry_queue_paused", "1 while an operator has paused the queue: no worker claims its tasks.", "paused"),
 )
 
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from retry import clock, messages, models, schedules, transitions
+from retry import clock, conf, messages, models, schedules, transitions
 
 logger = logging.getLogger("retry.monitoring.operations")
 
@@ -83,12 +83,39 @@ def _on_schedules(action: str, names: Iterable[str], operator: str, change: Call
     return changed
 
 
-#: Name → (function, what it takes: "ids" or "paths").
+def pause(queues: Iterable[str], operator: str) -> int:
+    """Pause queues: no worker claims their tasks and the dispatcher sends none; running tasks finish."""
+    names = known_queues(queues)
+    paused = transitions.pause(names, operator)
+    _log("pause", operator, paused, queues=names)
+    return paused
+
+
+def resume(queues: Iterable[str], operator: str) -> int:
+    """Resume paused queues: their ready tasks are sent again on the dispatcher's next pass."""
+    names = known_queues(queues)
+    resumed = transitions.resume(names)
+    _log("resume", operator, resumed, queues=names)
+    return resumed
+
+
+def known_queues(queues: Iterable[str]) -> list[str]:
+    """``queues``, each one a queue of a retry backend; ValueError naming the first that is not."""
+    names = sorted({str(queue) for queue in queues})
+    for name in names:
+        if name not in conf.queues():
+            raise ValueError(f"{name!r} is not a queue of a retry backend (known: {', '.join(conf.queues())})")
+    return names
+
+
+#: Name → (function, what it takes: "ids", "paths" or "queues").
 ACTIONS: dict[str, tuple[Callable[[Iterable[str], str], int], str]] = {
     "retry_now": (retry_now, "ids"),
     "cancel": (cancel, "ids"),
     "requeue_dead": (requeue_dead, "paths"),
     "purge": (purge, "ids"),
+    "pause": (pause, "queues"),
+    "resume": (resume, "queues"),
 }
 #: The actions a filter can take, by name: what each does to one batch of task ids (changed count, not audited).
 BATCH_ACTIONS: dict[str, Callable[[list[str]], int]] = {
@@ -108,7 +135,8 @@ def _apply(action: str, task_ids: Iterable[str], batch: Callable[[list[str]], in
 def _log(action: str, operator: str, changed: int, **targets: Any) -> None:
     """Log the action and write its audit row; ``targets`` by kind (task_ids=[...], queues=[...])."""
     fields = {"action": action, "operator": operator, "changed": changed, **targets}
-    logger.warning("Operator %s ran %s: %d task(s) changed", operator, action, changed, extra=fields)
+    unit = "queue(s)" if "queues" in targets else "task(s)"
+    logger.warning("Operator %s ran %s: %d %s changed", operator, action, changed, unit, extra=fields)
     named = {kind: [str(name) for name in names] for kind, names in targets.items()}
     now = clock.now()
     models.AuditEntry.objects.create(

@@ -13,7 +13,7 @@ from django.db.models.lookups import LessThanOrEqual
 from django.tasks.base import TaskResultStatus as Status
 
 from retry import clock, conf
-from retry.models import UNFINISHED, Heartbeat, TaskAttempt, TaskRecord
+from retry.models import UNFINISHED, Heartbeat, QueuePause, TaskAttempt, TaskRecord
 from retry.monitoring.figures import DURATION_BUCKETS, Failure, QueueFigures, Snapshot, WorkerFigures
 
 #: Seconds of history behind rates, wait times, durations and the scaling advice.
@@ -48,6 +48,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     _add_window(figures, since)
     _add_waits(figures, since)
     _add_attempts(figures, since)
+    _add_pauses(figures)
     workers = workers_at(now)
     for queue in figures.values():
         _judge(queue, workers)
@@ -208,6 +209,12 @@ def _add_attempts(figures: dict[str, QueueFigures], since: datetime) -> None:
         queue = _queue(figures, row["task__queue"])
         queue.attempts[row["outcome"]] = row["n"]
         queue.durations.add(row)
+
+
+def _add_pauses(figures: dict[str, QueueFigures]) -> None:
+    for queue, paused_by in QueuePause.objects.values_list("queue", "paused_by"):
+        figure = _queue(figures, queue)
+        figure.paused, figure.paused_by = True, paused_by
 
 
 def _judge(queue: QueueFigures, workers: list[WorkerFigures]) -> None:

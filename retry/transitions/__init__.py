@@ -18,10 +18,13 @@ from retry.transitions.attempts import (
     succeed_many,
 )
 from retry.transitions.cancelling import cancel_requested, request_cancel, request_cancel_many, stop_cancelled
+from retry.transitions.controls import pause, resume
 from retry.transitions.dispatching import expire_overdue, forget_sent, purge, recover_lost, take_due
+from retry.transitions.limits import Claimed
 from retry.transitions.operator import cancel, cancel_many, remove_finished, requeue_failed, retry_many, retry_now
 
 __all__ = [
+    "Claimed",
     "begin_alone",
     "cancel",
     "cancel_many",
@@ -31,6 +34,7 @@ __all__ = [
     "expire_overdue",
     "fail",
     "forget_sent",
+    "pause",
     "purge",
     "recover_lost",
     "release",
@@ -39,6 +43,7 @@ __all__ = [
     "request_cancel",
     "request_cancel_many",
     "requeue_failed",
+    "resume",
     "retry_many",
     "retry_now",
     "stop_cancelled",

@@ -8,13 +8,12 @@ from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import clock, conf, events, sql
+from retry import clock, conf, controls, events, sql
 from retry.models import Outcome, TaskRecord
 from retry.policy import RetryDecision
-from retry.transitions import cancelling, rows
+from retry.transitions import cancelling, limits, rows
 
 
 def claim(task_id: str, worker_id: str) -> TaskRecord | None:
@@ -31,16 +30,23 @@ def claim_many(
     With ``more``, up to that many other due tasks of ``queues`` are claimed too, highest priority and
     oldest first: a worker with free slots takes a backlog from the database instead of one message at
     a time. Their messages, when they come, find them claimed and are dropped. The claim lasts ``lease`` seconds
-    (its backend's LEASE).
+    (its backend's LEASE). Paused queues are left out, and task limits kept (retry.transitions.limits).
     """
     lease = lease or conf.get().LEASE
+    seen = controls.current()
+    if seen.paused:
+        queues = [queue for queue in queues if queue not in seen.paused]
     more = more if queues else 0
     if not task_ids and not more:
         return []
     connection = connections[router.db_for_write(TaskRecord)]
-    if connection.vendor == "postgresql":
-        limits = [value for queue in queues for value in (queue, more)] if more else []
-        params: list[Any] = [sorted(set(task_ids)), *limits, more, worker_id, lease]
+    if seen.limited or (seen.paused and task_ids):
+        tasks: list[TaskRecord] = limits.claim(
+            task_ids, worker_id, queues=queues, more=more, lease=lease, paused=seen.paused
+        )
+    elif connection.vendor == "postgresql":
+        backlogs = [value for queue in queues for value in (queue, more)] if more else []
+        params: list[Any] = [sorted(set(task_ids)), *backlogs, more, worker_id, lease]
         tasks = sql.claim(connection, params, len(queues) if more else 0)
     else:
         now = clock.now_plus(0)
@@ -53,16 +59,7 @@ def claim_many(
         if more:
             backlog = claimable.filter(queue__in=queues).order_by("-priority", "run_after").values("pk")[:more]
             wanted |= Q(pk__in=backlog)
-        tasks = rows.update_returning(
-            claimable.filter(wanted),
-            status=Status.RUNNING,
-            attempts=F("attempts") + 1,
-            alone=False,
-            worker_id=worker_id,
-            lease_until=clock.now_plus(lease),
-            started_at=Coalesce(F("started_at"), now),
-            last_attempted_at=now,
-        )
+        tasks = rows.update_returning(claimable.filter(wanted), **rows.claimed_by(worker_id, lease, now))
     for task in tasks:
         events.record("started", task, worker_id=worker_id)
     return tasks

@@ -4,7 +4,8 @@ import logging
 import traceback
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.functions import Coalesce
 from django.tasks.base import TaskResultStatus as Status
 
 from retry import clock, conf, events, text
@@ -36,6 +37,19 @@ def update(rows: "QuerySet[TaskRecord]", task: TaskRecord | None, **changes: Any
             if not hasattr(value, "resolve_expression"):
                 setattr(task, name, value)
     return updated
+
+
+def claimed_by(worker_id: str, lease: float, now: Any) -> dict[str, Any]:
+    """A claim's changes: RUNNING for ``worker_id`` from ``now``, one attempt more, a lease of ``lease`` seconds."""
+    return {
+        "status": Status.RUNNING,
+        "attempts": F("attempts") + 1,
+        "alone": False,
+        "worker_id": worker_id,
+        "lease_until": clock.now_plus(lease),
+        "started_at": Coalesce(F("started_at"), now),
+        "last_attempted_at": now,
+    }
 
 
 def finished() -> dict[str, Any]:

@@ -30,6 +30,9 @@ class Claiming:
     _slots: asyncio.Semaphore
     _gate: gate.Gate
     _backlog: bool
+    #: The last claim came back short while task limits apply: the next task to end here tries again.
+    _held: bool = False
+    _held_timer: asyncio.TimerHandle | None = None
     _refill: asyncio.Future[None] | None
     _claims: Batcher[str | None, TaskRecord | None]
     _capacity: asyncio.Event
@@ -72,6 +75,8 @@ class Claiming:
         if self.claims_left is not None:
             self.claims_left -= len(records)
         self._backlog = len(records) >= more > 0 and (reserved > 0 or bool(left_out))
+        if wanted or more:
+            self._note_held_back(records)
         spare = sorted(records, key=lambda record: (-record.priority, record.run_after), reverse=True)
         results = [spare.pop() if task_id is not None and spare else None for task_id in task_ids]
         for record in spare:
@@ -85,6 +90,20 @@ class Claiming:
             with contextlib.suppress(DatabaseError):
                 await self.in_thread(transitions.forget_sent, sorted(left_out))
         return results
+
+    def _note_held_back(self, records: list[TaskRecord]) -> None:
+        """Tasks a limit held back stay READY, their messages spent: this worker takes them from the database
+        when one of its tasks ends (a running slot freed) and, for a full rate limit, when its period lets the
+        next one start; any worker with free slots also looks every dispatcher interval (look_for_work)."""
+        claimed = records if isinstance(records, transitions.Claimed) else transitions.Claimed()
+        self._held = claimed.held_back
+        retry_in = claimed.retry_in if claimed.held_back else None
+        if retry_in is not None and self._held_timer is None:
+            self._held_timer = asyncio.get_running_loop().call_later(retry_in, self._retry_held)
+
+    def _retry_held(self) -> None:
+        self._held_timer = None
+        self._take_backlog_soon()
 
     def _take_backlog_soon(self) -> None:
         if self._refill is None and not self.stopping and not self._gate.closed:

@@ -243,7 +243,7 @@ class Runner(Claiming, Lifecycle, cancelling.Cancelling):
         self._slots.release()
         self._update_capacity()
         self._gate.notify()
-        if self._backlog:
+        if self._backlog or self._held:
             self._take_backlog_soon()
 
     def _update_capacity(self) -> None:

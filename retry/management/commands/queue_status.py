@@ -18,6 +18,7 @@ COLUMNS = (
     ("ok/min", "succeeded_per_minute"),
     ("failed/min", "failed_per_minute"),
     ("workers needed", "advised_workers"),
+    ("state", "paused"),
 )
 SECONDS = {"oldest_ready_age", "wait_p50", "wait_p95"}
 
@@ -35,6 +36,8 @@ class Command(BaseCommand):
             return
         self.stdout.write(table([title for title, _ in COLUMNS], [queue_cells(q) for q in snapshot.queues]))
         for queue in snapshot.queues:
+            if queue.paused:
+                self.stdout.write(self.style.WARNING(f"PAUSED {queue.queue} by {queue.paused_by or 'unknown'}"))
             if queue.alarm:
                 self.stdout.write(self.style.ERROR(f"ALARM {queue.queue}: oldest ready task over {queue.threshold} s"))
         self.stdout.write(f"\nworkers: {snapshot.live_workers} live")
@@ -55,7 +58,9 @@ def queue_cells(queue: figures.QueueFigures) -> list[str]:
     cells = []
     for _, attribute in COLUMNS:
         value = getattr(queue, attribute)
-        if value is None:
+        if attribute == "paused":
+            cells.append("PAUSED" if value else "active")
+        elif value is None:
             cells.append("-")
         elif attribute in SECONDS:
             cells.append(f"{value:.1f}s")

@@ -19,14 +19,15 @@ from retry.exceptions import TaskNotRegistered
 from retry.management import terminal
 from retry.monitoring import batches, operations, search, stats
 
-#: Subcommand → the operations.ACTIONS entry it runs. An action added there on other targets is one line here:
-#: "pause": "pause" gives `tasks pause <queue>...`, its arguments checked by the kind ACTIONS gives it.
+#: Subcommand → the operations.ACTIONS entry it runs; its arguments are checked by the kind ACTIONS gives it.
 ACTS = {
     "retry": "retry_now",
     "retry_now": "retry_now",
     "cancel": "cancel",
     "purge": "purge",
     "requeue_dead": "requeue_dead",
+    "pause": "pause",
+    "resume": "resume",
 }
 FILTERS = ("queue", "status", "task", "arg", "error", "since", "until", "time")
 COLUMNS = ("id", "enqueued", "task", "queue", "status", "attempts", "error")
@@ -63,7 +64,11 @@ class Command(BaseCommand):
         for name, action in ACTS.items():
             kind = operations.ACTIONS[action][1]
             act = commands.add_parser(name, help=operations.ACTIONS[action][0].__doc__)
-            act.add_argument("targets", nargs="*" if action in batches.ELIGIBLE else "+", help=f"Task {kind}.")
+            act.add_argument(
+                "targets",
+                nargs="*" if action in batches.ELIGIBLE else "+",
+                help="Queues." if kind == "queues" else f"Task {kind}.",
+            )
             act.add_argument("--json", action="store_true", help="JSON instead of text.")
             if action in batches.ELIGIBLE:
                 add_filters(act)
@@ -123,9 +128,13 @@ class Command(BaseCommand):
         function, kind = operations.ACTIONS[action]
         for target in targets:
             CHECKS[kind](target)
-        changed = function(targets, operator())
+        try:
+            changed = function(targets, operator())
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        unit = "queue(s)" if kind == "queues" else "task(s)"
         self.emit({"action": action, "changed": changed}) if as_json else self.stdout.write(
-            f"{action}: {changed} task(s) changed"
+            f"{action}: {changed} {unit} changed"
         )
 
     def act_on_filter(self, action: str, task_filter: search.TaskFilter, options: dict[str, Any]) -> None:

@@ -38,7 +38,9 @@
 
   function queueRow(queue) {
     const tr = document.createElement("tr");
+    tr.dataset.queue = queue.queue;
     if (queue.alarm) tr.className = "alarm";
+    if (queue.paused) tr.classList.add("paused");
     tr.append(
       cell(queue.queue),
       cell(queue.backend),
@@ -54,7 +56,15 @@
       cell(rate(queue.failed_per_minute), "number"),
       cell(queue.threshold === null ? "–" : seconds(queue.threshold), "number"),
       cell(queue.advised_workers, "number"),
+      cell(queue.paused ? "paused" + (queue.paused_by ? " by " + queue.paused_by : "") : "active", "state"),
     );
+    if (canOperate) {
+      const control = cell("");
+      control.replaceChildren(
+        queue.paused ? actionForm("resume", queue.queue, "Resume") : actionForm("pause", queue.queue, "Pause"),
+      );
+      tr.append(control);
+    }
     return tr;
   }
 
