@@ -57,6 +57,12 @@ def effects(key: str) -> int:
 
 
 @pytest.fixture
+def static_root(settings: Any, tmp_path: Any) -> None:
+    """An existing STATIC_ROOT: WhiteNoise warns about a missing one, and warnings fail tests."""
+    settings.STATIC_ROOT = tmp_path
+
+
+@pytest.fixture
 async def layer() -> AsyncIterator[object]:
     flush_channel_layer()
     yield get_channel_layer()

@@ -1,12 +1,10 @@
-"""Claims: many tasks in one statement, and a worker with free slots taking its queues' backlog from the database."""
-
-from datetime import timedelta
+"""How a worker claims: with free slots it takes its queues' backlog from the database, message or not, and runs a
+near retry itself."""
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import clock, transitions
 from retry.models import TaskAttempt, TaskRecord
 from retry.outbox import outbox
 from tests import tasks
@@ -22,47 +20,6 @@ def enqueue(key: str, task=tasks.record, **changes: object) -> str:  # type: ign
     if changes:
         TaskRecord.objects.filter(pk=result.id).update(**changes)
     return result.id
-
-
-def test_named_tasks_are_claimed_once_each_in_one_call():
-    first, second = enqueue("a"), enqueue("b")
-    running = enqueue("c")
-    assert transitions.claim(running, "worker-0") is not None
-
-    claimed = transitions.claim_many([first, second, first, running], "worker-1")
-
-    assert sorted(str(record.pk) for record in claimed) == sorted([first, second])
-    assert {(record.status, record.attempts, record.worker_id) for record in claimed} == {
-        (Status.RUNNING, 1, "worker-1")
-    }
-    assert transitions.claim_many([first, second], "worker-2") == []  # already running
-
-
-def test_free_slots_take_the_backlog_by_priority_then_due_time_and_only_from_the_workers_queues():
-    now = clock.db_now()
-    named = enqueue("named")
-    old = enqueue("old", run_after=now - timedelta(minutes=5))
-    new = enqueue("new", run_after=now - timedelta(minutes=1))
-    urgent = enqueue("urgent", priority=10)
-    enqueue("later", run_after=now + timedelta(hours=1))  # not due
-    enqueue("overdue", expires_at=now - timedelta(minutes=1))  # past its start-by deadline
-    enqueue("elsewhere", task=tasks.on_emails_queue)  # another queue
-
-    claimed = transitions.claim_many([named], "worker-1", queues=["default"], more=2)
-
-    assert {str(record.pk) for record in claimed} == {named, urgent, old}
-    everything = transitions.claim_many([], "worker-1", queues=["default"], more=10)
-    assert {str(record.pk) for record in everything} == {new}
-    assert transitions.claim_many([], "worker-1", queues=[], more=10) == []  # a worker of no queue takes nothing
-
-
-def test_the_backlog_of_several_queues_is_taken_by_priority_across_them():
-    low = enqueue("low")  # default queue, priority 0
-    high = enqueue("high", task=tasks.on_emails_queue)  # emails queue, priority 5
-    both = ["default", "emails"]
-
-    assert [str(record.pk) for record in transitions.claim_many([], "worker-1", queues=both, more=1)] == [high]
-    assert [str(record.pk) for record in transitions.claim_many([], "worker-1", queues=both, more=5)] == [low]
 
 
 async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_dispatcher(settings, layer):
@@ -86,23 +43,3 @@ async def test_a_near_retry_runs_on_its_worker_without_a_message(layer):
         await wait_for(all_finished, what="the retry to run")
     record = await sync_to_async(TaskRecord.objects.get)(pk=task_id)
     assert (record.status, record.attempts) == (Status.SUCCESSFUL, 2)
-
-
-def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_waiting_for_it():
-    from django.db import connections
-
-    if connections["default"].vendor != "postgresql":
-        pytest.skip("row locks are a PostgreSQL matter; SQLite has one writer at a time")
-    busy, free = (transitions.claim(enqueue(key), "worker-1") for key in ("busy", "free"))
-    ending = connections.create_connection("default")  # a second connection, as a batch of successes would use
-    try:
-        ending.set_autocommit(False)
-        with ending.cursor() as cursor:
-            cursor.execute("SELECT id FROM retry_taskrecord WHERE id = %s FOR UPDATE", [busy.pk])
-        assert transitions.renew_leases("worker-1", [str(busy.pk), str(free.pk)]) == 1
-    finally:
-        ending.rollback()
-        ending.close()
-    renewed = TaskRecord.objects.get(pk=free.pk)
-    assert renewed.lease_until > free.lease_until
-    assert TaskRecord.objects.get(pk=busy.pk).lease_until == busy.lease_until
