@@ -2,7 +2,7 @@
 throttled; hostile frames answered; a failing layer or database waited out; served where RETRY_FEED_PATH says."""
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,18 +17,10 @@ from retry import conf, routing, transitions
 from retry.monitoring import feed as feed_module
 from retry.monitoring import frames
 from retry.monitoring.feed import TaskFeedConsumer
-from tests.conftest import events_on_this_loop
 from tests.retry.feeds import STAFF, task_changes, watching
 from tests.retry.rows import task
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
-
-
-@pytest.fixture
-async def layer(transactional_db: None) -> AsyncIterator[Any]:
-    """The channel layer, empty, with task events published on this test's event loop."""
-    async with events_on_this_loop() as layer:
-        yield layer
 
 
 def queue_of(message: dict[str, Any], name: str) -> dict[str, Any]:

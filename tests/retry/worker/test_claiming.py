@@ -8,8 +8,8 @@ from django.tasks.base import TaskResultStatus as Status
 from retry.models import TaskAttempt, TaskRecord
 from retry.outbox import outbox
 from tests import tasks
-from tests.conftest import flush_channel_layer
-from tests.retry.conftest import all_finished, running_worker, runs, wait_for
+from tests.conftest import flush_channel_layer, running_worker
+from tests.retry.conftest import all_finished, runs, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 

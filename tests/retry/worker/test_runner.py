@@ -15,7 +15,8 @@ from retry import conf, transitions
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from retry.worker import runner, threads
 from tests import tasks
-from tests.retry.conftest import all_finished, effects, running_worker, runs, wait_for
+from tests.conftest import running_worker
+from tests.retry.conftest import all_finished, effects, runs, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
