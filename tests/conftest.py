@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 from channels.routing import get_default_application
-from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 
+from harness.layers import flush_channel_layer
 from retry import conf
 from retry.dispatcher import Dispatcher
 from retry.outbox import outbox
@@ -44,21 +43,6 @@ def close_thread_connections(django_db_setup: None) -> Iterator[None]:
     """Close the connection Django's async ORM opened in asgiref's shared thread, so the test database can go."""
     yield
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
-
-
-def flush_channel_layer() -> None:
-    """Empty the default channel layer: its keys on Redis (pools stay open), or the in-memory queues."""
-    layer = get_channel_layer()
-    if isinstance(layer, RedisChannelLayer):
-        for host in layer.hosts:
-            client = redis.Redis.from_url(host["address"])
-            keys = list(client.scan_iter(f"{layer.prefix}*"))
-            if keys:
-                client.delete(*keys)
-            client.close()
-    else:
-        layer.channels.clear()
-        layer.groups.clear()
 
 
 @pytest.fixture
@@ -112,10 +96,7 @@ def redis_channel_layer(name: str, **config: Any) -> Iterator[Any]:
     ):
         yield get_channel_layer()
         assert outbox.flush(timeout=10)
-    client = redis.Redis.from_url(SHARED_REDIS)
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
+        flush_channel_layer()
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
+from harness.layers import flush_channel_layer
 from retry import conf, routing
 from retry.models import TaskRecord
-from tests.conftest import flush_channel_layer, redis_channel_layer
+from tests.conftest import redis_channel_layer
 from tests.effects.models import Effect, Run
 from tests.retry.feeds import session_cookie
 

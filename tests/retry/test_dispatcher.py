@@ -12,13 +12,13 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from harness.layers import flush_channel_layer
 from retry import clock, conf, transitions
 from retry import outbox as outbox_module
 from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
 from retry.outbox import outbox
 from tests import tasks
-from tests.conftest import flush_channel_layer
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 LONG_AGO = timedelta(hours=1)

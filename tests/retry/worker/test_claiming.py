@@ -5,10 +5,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.tasks.base import TaskResultStatus as Status
 
+from harness.layers import flush_channel_layer
 from retry.models import TaskAttempt, TaskRecord
 from retry.outbox import outbox
 from tests import tasks
-from tests.conftest import flush_channel_layer, running_worker
+from tests.conftest import running_worker
 from tests.retry.conftest import all_finished, runs, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
