@@ -44,7 +44,7 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy retry
+	$(BIN)/mypy retry orders consumers project
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # Pass 1: SQLite and the in-memory channel layer. Pass 2: the tests marked `services`

@@ -1,11 +1,11 @@
 """Who is on the other end of a websocket, read again from the session store on every check."""
 
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.contrib import auth
+from django.http import HttpRequest
 
 from consumers import protocol
 
@@ -14,8 +14,10 @@ def session_user(session_key: str | None) -> Any:
     """The user the session belongs to now, permissions loaded; AnonymousUser once it was logged out, expired or
     deactivated."""
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    # auth.get_user reads only request.session, so a namespace holding the store stands in for the request.
-    user = auth.get_user(SimpleNamespace(session=store))
+    # auth.get_user reads only request.session: a bare request holding the store stands in for the client's.
+    request = HttpRequest()
+    request.session = store
+    user = auth.get_user(request)
     if user.is_authenticated and user.is_active:
         user.get_all_permissions()  # cached on the user: has_perm needs no query from here on
     return user

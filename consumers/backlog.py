@@ -19,7 +19,7 @@ class Backlog:
             return 0
         # A Twisted FileDescriptor holds what it could not write yet in dataBuffer (from offset on) and in the
         # writes since its last attempt (_tempDataLen bytes).
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
 
 
 class BacklogMiddleware:

@@ -9,7 +9,7 @@ from orders.models import Order, Step
 from orders.task_facts import tasks_by_order
 
 #: Pickup screen columns: the order statuses each one shows.
-PICKUP_COLUMNS = {
+PICKUP_COLUMNS: dict[str, str] = {
     Order.Status.RECEIVED: "being_made",
     Order.Status.IN_PROGRESS: "being_made",
     Order.Status.READY: "ready",

@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.http.request import is_same_domain, split_domain_port, validate_host
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -62,4 +63,5 @@ class OriginValidator:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if allowed_origin(scope):
             return await self.application(scope, receive, send)
-        return await WebsocketDenier()(scope, receive, send)
+        # The stubs type a consumer's scope as their own TypedDict; a middleware is handed the server's plain dict.
+        return await WebsocketDenier()(scope, receive, send)  # type: ignore[arg-type]

@@ -16,9 +16,7 @@ from retry.monitoring.frames import MAX_REF as MAX_REF
 from retry.monitoring.frames import NOT_ALLOWED as NOT_ALLOWED
 from retry.monitoring.frames import NOT_LOGGED_IN as NOT_LOGGED_IN
 from retry.monitoring.frames import TOO_LARGE as TOO_LARGE
-from retry.monitoring.frames import VERSION as VERSION
-from retry.monitoring.frames import FrameError as ProtocolError
-from retry.monitoring.frames import check_version, decode, read_ref
+from retry.monitoring.frames import FrameError, check_version, decode, read_ref
 from retry.monitoring.frames import message as message
 
 #: The client stayed more than BOARD_SEND_BUFFER bytes behind for BOARD_SLOW_GRACE seconds (HTTP 408).
@@ -50,11 +48,11 @@ PICKUP_ACTIONS: dict[str, str | None] = {"snapshot": None}
 
 
 def parse(text: str | None, actions: dict[str, str | None] = ACTIONS) -> Action:
-    """Read one client frame as one of ``actions`` (type → the id field it needs), or raise ProtocolError."""
+    """Read one client frame as one of ``actions`` (type → the id field it needs), or raise FrameError."""
     content = decode(text)
     kind = content.get("type")
     if not isinstance(kind, str) or kind not in actions:
-        raise ProtocolError("unknown_type", f"Unknown message type {str(kind)[:40]!r}.")
+        raise FrameError("unknown_type", f"Unknown message type {str(kind)[:40]!r}.")
     check_version(content)
     field = actions[kind]
     ids = {field: read_id(content, field)} if field else {}
@@ -65,7 +63,7 @@ def read_id(content: dict[str, Any], field: str) -> int:
     value = content.get(field)
     # bool is an int in Python, but true is no id.
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
-        raise ProtocolError("bad_field", f'"{field}" must be a positive whole number.')
+        raise FrameError("bad_field", f'"{field}" must be a positive whole number.')
     return value
 
 

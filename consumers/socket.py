@@ -8,6 +8,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from consumers import access, protocol, reads, relay
+from retry.monitoring import frames
 from retry.monitoring.throttle import TokenBucket
 
 #: Refused actions in a row after which a flooding client is disconnected.
@@ -17,11 +18,6 @@ ACCESS_LOST = {
     protocol.NOT_LOGGED_IN: "Your session has ended; log in again.",
     protocol.NOT_ALLOWED: "Your account may no longer use this; log in again once you have the access.",
 }
-
-
-def setting(name: str, default: Any) -> Any:
-    """A socket setting, read when a connection opens so tests can change it."""
-    return getattr(settings, name, default)
 
 
 class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
@@ -41,7 +37,7 @@ class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
 
     async def admit(self) -> bool:
         """Accept the connection, then close it with the code that says why the user may not use the socket."""
-        self.bucket = TokenBucket(*setting("BOARD_RATE_LIMIT", (10, 5.0)))
+        self.bucket = TokenBucket(*settings.BOARD_RATE_LIMIT)
         self.refused = 0
         # When the latest session read began.
         self.checked = float("-inf")
@@ -68,7 +64,7 @@ class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
         await self.close(code)
         return False
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if self.closed:
             return
         if not self.bucket.take():
@@ -78,7 +74,7 @@ class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
         action, problem = None, None
         try:
             action = protocol.parse(text_data, self.actions)
-        except protocol.ProtocolError as error:
+        except frames.FrameError as error:
             problem = error
         if not await self.allowed(time.monotonic(), action, answer=True):
             return
@@ -87,7 +83,7 @@ class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
         elif problem is not None:
             await self.refuse(problem)
 
-    async def refuse(self, problem: protocol.ProtocolError) -> None:
+    async def refuse(self, problem: frames.FrameError) -> None:
         await self.send_json(protocol.error(problem.code, problem.message))
         if problem.code == "too_large":
             await self.close(protocol.TOO_LARGE)

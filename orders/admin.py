@@ -1,11 +1,19 @@
-"""Admin for orders and steps; status changes go through the order services."""
+"""Admin for orders and steps; status changes go through the order services.
+
+The admin classes are generic in django-stubs only (Django's own cannot be subscripted): their bases carry
+``type: ignore[type-arg]``, as retry.admin's do.
+"""
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from orders import services
@@ -31,7 +39,7 @@ def plain_numbers(search_term: str) -> str:
     return ORDER_LABEL.sub(r"\1", search_term)
 
 
-class StepInline(admin.TabularInline):
+class StepInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Step
     fields = ("kind", "status", "claimed_by", "claimed_at", "done_at")
     readonly_fields = fields
@@ -43,7 +51,7 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("label", "customer_name", "flavour", "size", "status", "created_at")
     list_display_links = ("label", "customer_name")
     list_filter = ("status", "flavour", "size", "created_at")
@@ -64,19 +72,21 @@ class OrderAdmin(admin.ModelAdmin):
     def label(self, order: Order) -> str:
         return order.label
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
+    ) -> tuple[QuerySet[Order], bool]:
         return super().get_search_results(request, queryset, plain_numbers(search_term))
 
-    def get_inlines(self, request: HttpRequest, obj: Order | None):
+    def get_inlines(self, request: HttpRequest, obj: Order | None) -> "tuple[type[InlineModelAdmin[Any, Any]], ...]":
         # A new order gets its steps from place_order, not from the form.
-        return self.inlines if obj else ()
+        return tuple(self.inlines) if obj else ()
 
-    def get_fieldsets(self, request: HttpRequest, obj: Order | None = None):
+    def get_fieldsets(self, request: HttpRequest, obj: Order | None = None) -> Any:
         if obj is None:
             return ((None, {"fields": OrderForm.Meta.fields}),)
         return super().get_fieldsets(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: Order, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Order, form: "ModelForm[Order]", change: bool) -> None:
         if change:
             return super().save_model(request, obj, form, change)
         placed = services.place_order(**{name: form.cleaned_data[name] for name in OrderForm.Meta.fields})
@@ -93,7 +103,9 @@ class OrderAdmin(admin.ModelAdmin):
     def cancel(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         self.apply(request, queryset, services.cancel_order, "cancelled")
 
-    def apply(self, request: HttpRequest, queryset: QuerySet[Order], service, done: str) -> None:
+    def apply(
+        self, request: HttpRequest, queryset: QuerySet[Order], service: Callable[[int, Any], Order], done: str
+    ) -> None:
         """Run a service on each order; report successes and each refusal."""
         changed = 0
         for order in queryset:
@@ -107,7 +119,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("__str__", "kind", "status", "claimed_by", "claimed_at", "done_at")
     list_filter = ("kind", "status")
     search_fields = ("=order__number", "claimed_by__username")
@@ -117,12 +129,14 @@ class StepAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Step], search_term: str
+    ) -> tuple[QuerySet[Step], bool]:
         return super().get_search_results(request, queryset, plain_numbers(search_term))
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Read-only: rows are written by the deliveries; the signing secret is never stored, so never shown."""
 
     list_display = ("webhook_id", "order", "status", "state", "attempts", "response_status", "last_attempt_at")
@@ -137,18 +151,20 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: WebhookDelivery | None = None) -> bool:
         return False
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[WebhookDelivery], search_term: str
+    ) -> tuple[QuerySet[WebhookDelivery], bool]:
         return super().get_search_results(request, queryset, plain_numbers(search_term))
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("user", "preferred_steps")
     search_fields = ("user__username",)
     autocomplete_fields = ("user",)
 
 
-class StaffProfileInline(admin.StackedInline):
+class StaffProfileInline(admin.StackedInline):  # type: ignore[type-arg]
     model = StaffProfile
     can_delete = False
     verbose_name = verbose_name_plural = "kitchen preferences"
@@ -159,5 +175,5 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class KitchenUserAdmin(UserAdmin):
+class KitchenUserAdmin(UserAdmin):  # type: ignore[type-arg]
     inlines = (StaffProfileInline,)

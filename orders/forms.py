@@ -5,7 +5,8 @@ from django import forms
 from orders.models import Order
 
 
-class OrderForm(forms.ModelForm):
+# Generic in django-stubs only; Django's ModelForm cannot be subscripted.
+class OrderForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Order
         fields = ["customer_name", "customer_email", "flavour", "size", "message", "webhook_url"]

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from orders import deliveries
 from orders.models import WebhookDelivery
+from orders.webhooks import deliveries
 from retry import clock
 
 #: Days webhook delivery rows are kept, unless WEBHOOK_DELIVERY_RETENTION says otherwise.

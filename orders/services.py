@@ -1,13 +1,18 @@
-"""Every change of an order or step: atomic, checked against the allowed transitions, announced on commit."""
+"""Every change of an order or step: atomic, checked against the allowed transitions, announced on commit.
+
+A status change is saved by save_status and its e-mail and webhook are enqueued by enqueue_notifications,
+which each service calls itself, in its transaction: nothing is enqueued behind a caller's back.
+"""
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orders import deliveries, events, tasks
+from orders import events, tasks
 from orders.exceptions import (
     IdempotencyKeyReused,
     NotKitchenStaff,
@@ -16,16 +21,20 @@ from orders.exceptions import (
     StepClaimedByOther,
     TransitionNotAllowed,
 )
-from orders.models import Order, Step
+from orders.models import Order, StaffProfile, Step
+from orders.webhooks import deliveries
 from retry import api
 
 # Two orders placed at the same moment may pick the same next number; the loser tries again.
 NUMBER_ATTEMPTS = 5
+#: Times to pick again when someone else claims the picked step first.
+PICK_ATTEMPTS = 3
 #: The customer e-mail each order status calls for.
-EMAIL_ON_STATUS = {Order.Status.RECEIVED: "received", Order.Status.READY: "ready", Order.Status.CANCELLED: "cancelled"}
-
-# The state of an order's webhook deliveries, for callers that know only this module.
-webhook_state = deliveries.webhook_state
+EMAIL_ON_STATUS: dict[str, str] = {
+    Order.Status.RECEIVED: "received",
+    Order.Status.READY: "ready",
+    Order.Status.CANCELLED: "cancelled",
+}
 
 
 def place_order(**fields: Any) -> Order:
@@ -35,7 +44,7 @@ def place_order(**fields: Any) -> Order:
     with transaction.atomic():
         insert_with_next_number(order)
         Step.objects.bulk_create(Step(order=order, kind=kind) for kind in Step.Kind.values)
-        enqueue_background_work(order)
+        enqueue_notifications(order)
         announce(order, "placed")
     return order
 
@@ -87,19 +96,51 @@ def key_taken(order: Order) -> bool:
 
 def claim_step(step_id: int, user: AbstractBaseUser) -> Step:
     """Claim a step that nobody works on; the order goes in progress on its first claim."""
-    require_staff(user)
+    staff = require_staff(user)
     with transaction.atomic():
         order, step = lock_step(step_id)
         if step.status == Step.Status.CLAIMED:
             raise StepAlreadyClaimed(f"Step {step_name(step)} is already claimed by {step.claimed_by}.")
         if step.status == Step.Status.DONE:
             raise TransitionNotAllowed(f"Step {step_name(step)} is done already.")
-        step.status, step.claimed_by, step.claimed_at = Step.Status.CLAIMED, user, timezone.now()
+        step.status, step.claimed_by, step.claimed_at = Step.Status.CLAIMED, staff, timezone.now()
         step.save(update_fields=["status", "claimed_by", "claimed_at"])
         if order.status == Order.Status.RECEIVED:
-            set_status(order, Order.Status.IN_PROGRESS)
+            save_status(order, Order.Status.IN_PROGRESS)
+            enqueue_notifications(order)
         announce(order, "step_claimed")
     return step
+
+
+def step_order_of(user: AbstractBaseUser) -> list[str]:
+    """The user's preferred step kinds first (from their staff profile), then the rest."""
+    profile = StaffProfile.objects.filter(user_id=user.pk).first() or StaffProfile(user_id=user.pk)
+    return profile.step_order
+
+
+def next_step_for(user: AbstractBaseUser) -> Step | None:
+    """The to-do step the user should take next: the kind they prefer most, from the oldest order that needs it;
+    None when every step is taken."""
+    todo = Step.objects.todo().filter(order__status__in=[Order.Status.RECEIVED, Order.Status.IN_PROGRESS])
+    for kind in step_order_of(user):
+        step = todo.filter(kind=kind).order_by("order__created_at", "order_id").first()
+        if step is not None:
+            return step
+    return None
+
+
+def claim_next_step(user: AbstractBaseUser) -> Step | None:
+    """Claim the user's next step; None when nothing is left to do."""
+    for attempt in range(PICK_ATTEMPTS):
+        step = next_step_for(user)
+        if step is None:
+            return None
+        try:
+            return claim_step(step.pk, user)
+        except StepAlreadyClaimed:
+            if attempt == PICK_ATTEMPTS - 1:
+                raise
+    return None
 
 
 def release_step(step_id: int, user: AbstractBaseUser) -> Step:
@@ -124,7 +165,8 @@ def finish_step(step_id: int, user: AbstractBaseUser) -> Step:
         step.save(update_fields=["status", "done_at"])
         announce(order, "step_finished")
         if not order.steps.exclude(status=Step.Status.DONE).exists():
-            set_status(order, Order.Status.READY, "ready_at")
+            save_status(order, Order.Status.READY, "ready_at")
+            enqueue_notifications(order)
             announce(order, "ready")
     return step
 
@@ -138,7 +180,8 @@ def mark_delivered(order_id: int, user: AbstractBaseUser) -> Order:
             raise TransitionNotAllowed(
                 f"Order {order.label} is {status_text(order)}; only a ready order can be delivered."
             )
-        set_status(order, Order.Status.DELIVERED, "delivered_at")
+        save_status(order, Order.Status.DELIVERED, "delivered_at")
+        enqueue_notifications(order)
         announce(order, "delivered")
     return order
 
@@ -150,7 +193,8 @@ def cancel_order(order_id: int, user: AbstractBaseUser) -> Order:
         order = lock_order(order_id)
         if not order.is_open:
             raise TransitionNotAllowed(f"Order {order.label} is {status_text(order)}; it can no longer be cancelled.")
-        set_status(order, Order.Status.CANCELLED, "cancelled_at")
+        save_status(order, Order.Status.CANCELLED, "cancelled_at")
+        enqueue_notifications(order)
         announce(order, "cancelled")
     return order
 
@@ -187,17 +231,17 @@ def require_claimer(step: Step, user: AbstractBaseUser, verb: str) -> None:
         )
 
 
-def set_status(order: Order, status: str, stamp: str | None = None) -> None:
+def save_status(order: Order, status: str, stamp: str | None = None) -> None:
+    """Write the order's new status (and the time field ``stamp``, now); it enqueues nothing."""
     order.status = status
     fields = ["status", "updated_at"]
     if stamp:
         setattr(order, stamp, timezone.now())
         fields.append(stamp)
     order.save(update_fields=fields)
-    enqueue_background_work(order)
 
 
-def enqueue_background_work(order: Order) -> None:
+def enqueue_notifications(order: Order) -> None:
     """Enqueue the e-mail and the webhook the order's new status calls for, in the caller's transaction.
 
     The task rows commit or roll back with the change; the idempotency key stops a second e-mail task
@@ -213,9 +257,11 @@ def enqueue_background_work(order: Order) -> None:
         api.enqueue(tasks.deliver_webhook, idempotency_key=key, delivery_id=delivery.pk, order_id=order.pk)
 
 
-def require_staff(user: AbstractBaseUser) -> None:
-    if not (user.is_active and getattr(user, "is_staff", False)):
+def require_staff(user: AbstractBaseUser | AnonymousUser) -> User:
+    """The user, if they are active kitchen staff; NotKitchenStaff otherwise."""
+    if not (isinstance(user, get_user_model()) and user.is_active and user.is_staff):
         raise NotKitchenStaff(f"Only kitchen staff can change orders and steps; {user} is not staff.")
+    return user
 
 
 def status_text(order: Order) -> str:

@@ -3,7 +3,8 @@ so the kitchen board finds an order's tasks with TaskRecord.objects.filter(kwarg
 
 from django.tasks import task
 
-from orders import deliveries, emails, maintenance
+from orders import emails, maintenance
+from orders.webhooks import deliveries
 
 
 @task(queue_name="emails", max_attempts=8)

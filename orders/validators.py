@@ -4,8 +4,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-from orders import ssrf
-from orders.webhook_errors import UnsafeURL
+from orders.webhooks import ssrf
+from orders.webhooks.errors import UnsafeURL
 
 WEBHOOK_SCHEMES = {"http", "https"}
 

@@ -140,7 +140,7 @@ def isoformat(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def order_json(order: Order, request: HttpRequest) -> dict:
+def order_json(order: Order, request: HttpRequest) -> dict[str, Any]:
     """What anyone holding the number may see: no e-mail, no name, no webhook."""
     return {
         "id": order.pk,

@@ -268,7 +268,10 @@ if REDIS_URLS:
 # environment says otherwise). Old task rows and stale heartbeats the dispatcher removes by itself.
 globals().setdefault("RETRY_PERIODIC", {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}})
 
-# Live boards: bytes a client may leave unread before pushes wait for it, and seconds it may stay so before it
-# is dropped (README: Live boards).
+# Live boards (checked by consumers.checks): the messages a client may send at once (burst)
+# and per second after it; bytes a client may leave unread before pushes wait for it, and seconds it may stay so
+# before it is dropped; seconds between two resyncs of a board with the database.
+BOARD_RATE_LIMIT = (10, 5.0)
 BOARD_SEND_BUFFER = env.read_int("BOARD_SEND_BUFFER", 1024 * 1024, minimum=4096)
 BOARD_SLOW_GRACE = float(env.read_int("BOARD_SLOW_GRACE", 5, minimum=1))
+BOARD_RESYNC_INTERVAL = 15.0

@@ -38,6 +38,8 @@ def check_database() -> tuple[str, dict[str, Any] | None]:
 
 async def check_channel_layer() -> str:
     layer = get_channel_layer()
+    if layer is None:
+        return "error: no channel layer configured"
     try:
         # The default prefix: channels-redis reads every process-local channel through one shared name.
         channel = await layer.new_channel()

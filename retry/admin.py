@@ -17,6 +17,7 @@ from retry.exceptions import TaskNotRegistered
 from retry.forms import PolicyOverrideForm
 from retry.models import Heartbeat, PolicyOverride, TaskAttempt, TaskRecord
 from retry.monitoring import dashboard, operations, stats
+from retry.schedule_admin import ScheduleAdmin  # noqa: F401  (registers the admin of periodic schedules)
 
 #: The task page's sections: (title, fields).
 TASK_SECTIONS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
@@ -24,7 +25,7 @@ TASK_SECTIONS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
     ("Arguments", ("args", "kwargs")),
     ("Policy in force", ("policy_in_force", "time_limit", "ignore_result")),
     ("Times", ("enqueued_at", "run_after", "expires_at", "started_at", "last_attempted_at", "finished_at")),
-    ("Claim", ("worker_id", "lease_until", "notified_at")),
+    ("Claim", ("worker_id", "lease_until", "notified_at", "cancel_requested_at")),
     ("Outcome", ("return_value", "error_class", "error_message", "error_traceback")),
 )
 READONLY = tuple(name for _, names in TASK_SECTIONS for name in names)
@@ -105,7 +106,7 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
         return self.confirm(request, queryset, "retry_now", lambda who: operations.retry_now(ids, who), "retried")
 
-    @admin.action(description="Cancel selected ready tasks", permissions=["operate"])
+    @admin.action(description="Cancel selected ready or running tasks", permissions=["operate"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[TaskRecord]) -> HttpResponse | None:
         ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
         return self.confirm(request, queryset, "cancel", lambda who: operations.cancel(ids, who), "cancelled")

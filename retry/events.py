@@ -28,7 +28,9 @@ LEVELS = {
     "lost": logging.WARNING,
     "failed": logging.ERROR,
     "expired": logging.ERROR,
+    "cancel_requested": logging.WARNING,
     "cancelled": logging.WARNING,
+    "enqueued_many": logging.INFO,
     "released": logging.INFO,
     "requeued": logging.INFO,
 }
@@ -58,3 +60,13 @@ def record(change: str, task: models.TaskRecord, **details: Any) -> None:
     error = _raised.get()
     signals.changed(change, task, error)
     logs.report_on_commit(change, task, error)
+
+
+def record_many(change: str, tasks: list[models.TaskRecord]) -> None:
+    """Log ``change`` of ``tasks`` (of one task function and queue) in one line, and publish it as one event."""
+    fields = {"change": change, "task_name": tasks[0].task_path, "queue": tasks[0].queue, "count": len(tasks)}
+    logger.log(LEVELS.get(change, logging.INFO), "tasks %s", change, extra=fields)
+    event = {"type": "task.changed", "version": EVENT_VERSION, **fields}
+    transaction.on_commit(
+        lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"), using=conf.database()
+    )

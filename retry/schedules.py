@@ -1,7 +1,10 @@
-"""Periodic tasks declared in RETRY_PERIODIC, each enqueued once per period however many dispatchers run."""
+"""Periodic tasks: the schedules table (RETRY_PERIODIC loaded into it, operators' edits kept), each enabled
+schedule enqueued once per period however many dispatchers run."""
 
 import logging
 import math
+import zoneinfo
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +15,12 @@ from django.db import IntegrityError, transaction
 from retry import conf, registry
 from retry.backend import RetryBackend
 from retry.exceptions import TaskNotRegistered
-from retry.models import PeriodicRun
+from retry.models import PeriodicRun, Schedule
 
 logger = logging.getLogger("retry.schedules")
-KEYS = ("task", "every", "cron", "args", "kwargs")
+KEYS = ("task", "every", "cron", "timezone", "args", "kwargs")
+#: What a RETRY_PERIODIC entry sets on its row (the operator alone enables and disables).
+DEFINITION = ("task_path", "every", "cron", "timezone", "args", "kwargs")
 
 
 def problem(spec: object) -> str | None:
@@ -24,10 +29,15 @@ def problem(spec: object) -> str | None:
         return f"must be a dict with 'task' and 'every' or 'cron', not {spec!r}."
     if unknown := sorted(set(spec) - set(KEYS)):
         return f"unknown keys: {', '.join(map(repr, unknown))} (an entry takes {', '.join(KEYS)})."
-    return _task_problem(spec.get("task")) or _period_problem(spec) or _arguments_problem(spec)
+    return (
+        task_problem(spec.get("task"))
+        or period_problem(spec)
+        or zone_problem(spec.get("timezone", "UTC"))
+        or arguments_problem(spec)
+    )
 
 
-def _task_problem(path: object) -> str | None:
+def task_problem(path: object) -> str | None:
     if not isinstance(path, str) or not path:
         return "needs 'task', the dotted path of a task."
     try:
@@ -37,7 +47,7 @@ def _task_problem(path: object) -> str | None:
     return None if isinstance(backend, RetryBackend) else f"{path} must use the retry backend."
 
 
-def _period_problem(spec: dict[str, Any]) -> str | None:
+def period_problem(spec: dict[str, Any]) -> str | None:
     if "every" in spec and "cron" in spec:
         return "has both 'every' and 'cron': give one."
     if "every" in spec:
@@ -50,7 +60,15 @@ def _period_problem(spec: dict[str, Any]) -> str | None:
     return "needs 'every' (seconds) or 'cron' (an expression)."
 
 
-def _arguments_problem(spec: dict[str, Any]) -> str | None:
+def zone_problem(name: object) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"{name!r} is not a known time zone (an IANA name such as 'UTC' or 'Europe/Paris')."
+    return None if isinstance(name, str) else f"the time zone must be a name, not {name!r}."
+
+
+def arguments_problem(spec: dict[str, Any]) -> str | None:
     if not isinstance(spec.get("args", []), list | tuple):
         return f"'args' must be a list, not {spec['args']!r}."
     if not isinstance(spec.get("kwargs", {}), dict):
@@ -59,26 +77,38 @@ def _arguments_problem(spec: dict[str, Any]) -> str | None:
 
 
 def period_start(spec: dict[str, Any], now: datetime) -> datetime:
-    """The start of the period ``now`` falls in: a multiple of ``every`` seconds, or the cron's last firing."""
+    """The start of the period ``now`` falls in: a multiple of ``every`` seconds, or the cron's last firing in its
+    time zone."""
     if "every" in spec:
         every = float(spec["every"])
         epoch = now.timestamp()
         return datetime.fromtimestamp(epoch - epoch % every, tz=UTC)
-    return croniter(spec["cron"], now + timedelta(microseconds=1)).get_prev(datetime)  # type: ignore[no-any-return]
+    local = now.astimezone(zoneinfo.ZoneInfo(spec.get("timezone", "UTC")))
+    return croniter(spec["cron"], local + timedelta(microseconds=1)).get_prev(datetime).astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def next_start(spec: dict[str, Any], now: datetime) -> datetime:
+    """The start of the period after the one ``now`` falls in."""
+    if "every" in spec:
+        return period_start(spec, now) + timedelta(seconds=float(spec["every"]))
+    local = now.astimezone(zoneinfo.ZoneInfo(spec.get("timezone", "UTC")))
+    return croniter(spec["cron"], local).get_next(datetime).astimezone(UTC)  # type: ignore[no-any-return]
 
 
 def enqueue_due(now: datetime) -> int:
-    """Enqueue each schedule whose current period has not been enqueued yet; returns how many were.
+    """Enqueue each enabled schedule whose current period has not been enqueued yet; returns how many were.
 
-    Each schedule stands alone: one that fails (a bad entry the system check did not see) is logged and the
-    others, and the rest of the dispatcher's pass, go on.
+    Each schedule stands alone: one that fails (a task this deploy no longer has) is logged and the others, and
+    the rest of the dispatcher's pass, go on.
     """
+    if _loaded is not conf.get():
+        load_settings()
     enqueued = 0
-    for name, spec in (conf.get().PERIODIC or {}).items():
+    for schedule in Schedule.objects.filter(enabled=True):
         try:
-            enqueued += _enqueue_if_new(name, spec, now)
+            enqueued += _enqueue_if_new(schedule.name, schedule.spec(), now)
         except Exception:
-            logger.exception("Periodic task not enqueued; the other schedules go on", extra={"schedule": name})
+            logger.exception("Periodic task not enqueued; the other schedules go on", extra={"schedule": schedule.name})
     return enqueued
 
 
@@ -109,3 +139,74 @@ def _claim_period(name: str, start: datetime) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+#: The settings last loaded into the table by this process (conf.get() is made anew when settings change).
+_loaded: object = None
+
+
+def load_settings() -> int:
+    """Load RETRY_PERIODIC into the schedules table; how many rows it wrote. Running it again changes nothing.
+
+    A new entry becomes an enabled row. A changed entry changes its row, unless an operator edited that row (an
+    operator's edit wins). An entry gone from the settings takes its row with it, unless an operator edited it.
+    Enabling and disabling are the operator's alone. Entries the system check refuses are skipped.
+    """
+    global _loaded
+    entries = {}
+    for name, spec in (conf.get().PERIODIC or {}).items():
+        if said := problem(spec):
+            logger.error("RETRY_PERIODIC entry not loaded: %s", said, extra={"schedule": name})
+        else:
+            entries[name] = spec
+    rows = {row.name: row for row in Schedule.objects.all()}
+    written = 0
+    for name, spec in entries.items():
+        fields = definition(spec)
+        row = rows.get(name)
+        if row is None:
+            written += _create(name, fields)
+        elif row.source == Schedule.Source.SETTINGS and row.edited_at is None and differs(row, fields):
+            written += Schedule.objects.filter(pk=row.pk, edited_at__isnull=True).update(**fields)
+    gone = [row.pk for name, row in rows.items() if name not in entries and row.source == Schedule.Source.SETTINGS]
+    written += Schedule.objects.filter(pk__in=gone, edited_at__isnull=True).delete()[0]
+    _loaded = conf.get()
+    return written
+
+
+def definition(spec: dict[str, Any]) -> dict[str, Any]:
+    """The row's fields a RETRY_PERIODIC entry gives."""
+    return {
+        "task_path": spec["task"],
+        "every": float(spec["every"]) if "every" in spec else None,
+        "cron": spec.get("cron", ""),
+        "timezone": spec.get("timezone", "UTC"),
+        "args": list(spec.get("args", [])),
+        "kwargs": dict(spec.get("kwargs", {})),
+    }
+
+
+def differs(row: Schedule, fields: dict[str, Any]) -> bool:
+    return any(getattr(row, name) != value for name, value in fields.items())
+
+
+def _create(name: str, fields: dict[str, Any]) -> int:
+    try:
+        with transaction.atomic(using=conf.database()):
+            Schedule.objects.create(name=name, source=Schedule.Source.SETTINGS, **fields)
+    except IntegrityError:  # another process loaded it first
+        return 0
+    return 1
+
+
+def set_enabled(names: Iterable[str], enabled: bool) -> int:
+    """Enable or disable the schedules ``names``; how many changed. The dispatcher's next pass follows."""
+    return Schedule.objects.filter(name__in=list(names)).exclude(enabled=enabled).update(enabled=enabled)
+
+
+def reset_to_settings(names: Iterable[str]) -> int:
+    """Forget the operator's edits of the settings' schedules ``names``: they follow RETRY_PERIODIC again."""
+    forgotten = Schedule.objects.filter(name__in=list(names), source=Schedule.Source.SETTINGS, edited_at__isnull=False)
+    changed = forgotten.update(edited_at=None, edited_by="")
+    load_settings()
+    return changed

@@ -74,3 +74,29 @@ def spans(path: str, key: str, seconds: float) -> str:
     time.sleep(seconds)
     _append(path, f"{key}-end")
     return key
+
+
+@task(takes_context=True)
+def stops_when_cancelled(context, path: str, key: str, seconds: float) -> str:  # type: ignore[no-untyped-def]
+    """Records ``key``-start, then works for up to ``seconds``, looking at its cancel flag every 20 ms: records
+    ``key``-stopped and returns when it is raised, else records ``key``-end."""
+    _append(path, f"{key}-start")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if context.cancel_requested():
+            _append(path, f"{key}-stopped")
+            return "stopped"
+        time.sleep(0.02)
+    _append(path, f"{key}-end")
+    return "done"
+
+
+@task()
+async def async_spans(path: str, key: str, seconds: float) -> str:
+    """``spans`` as a coroutine: records ``key``-start, sleeps ``seconds``, records ``key``-end."""
+    import asyncio
+
+    _append(path, f"{key}-start")
+    await asyncio.sleep(seconds)
+    _append(path, f"{key}-end")
+    return key

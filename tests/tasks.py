@@ -200,3 +200,16 @@ HOSTILE_RETURN_VALUES = {
 def returns_hostile(key: str, kind: str) -> object:
     _run(key)
     return HOSTILE_RETURN_VALUES[kind]()
+
+
+@task(takes_context=True)
+def stops_when_cancelled(context, key: str, seconds: float) -> str:  # type: ignore[no-untyped-def]
+    """Works for up to ``seconds``, looking at its cancel flag every 20 ms, and returns early when it is raised."""
+    _run(key)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if context.cancel_requested():
+            return "stopped"
+        time.sleep(0.02)
+    _effect(key)
+    return "done"

@@ -1,6 +1,6 @@
 """The retry layer's tables, one module per stage that owns them."""
 
-from retry.models.periodic import PeriodicRun
+from retry.models.periodic import PeriodicRun, Schedule
 from retry.models.policies import PolicyOverride, unset_or
 from retry.models.processes import Heartbeat
 from retry.models.records import (
@@ -21,6 +21,7 @@ __all__ = [
     "Outcome",
     "PeriodicRun",
     "PolicyOverride",
+    "Schedule",
     "TaskAttempt",
     "TaskQuerySet",
     "TaskRecord",

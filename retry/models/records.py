@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.tasks.base import TaskResultStatus
 
 FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
@@ -81,6 +81,9 @@ class TaskRecord(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     last_attempted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: When an operator asked the running task to stop (retry.transitions.cancelling); its worker sees it and
+    #: ends the attempt as cancelled, and no later step (a failure, a lost lease, a shutdown) retries it.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     return_value = models.JSONField(null=True, blank=True)
     error_class = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)
@@ -152,6 +155,8 @@ class Outcome(models.TextChoices):
     LOST = "LOST", "Lost"
     # The worker shut down and handed the task back without charging the attempt.
     RELEASED = "RELEASED", "Handed back"
+    # An operator cancelled the task while it ran: it is never retried.
+    CANCELLED = "CANCELLED", "Cancelled"
 
 
 class TaskAttempt(models.Model):

@@ -18,7 +18,7 @@ from retry.monitoring import operations, stats
 CONFIRM_TEMPLATE = "admin/retry/confirm_action.html"
 QUESTIONS = {
     "retry_now": "Retry this dead task now, with a fresh budget of attempts?",
-    "cancel": "Cancel this ready task? It will not run.",
+    "cancel": "Cancel this task? A ready task will not run; a running one is stopped, and neither is retried.",
     "requeue_dead": "Retry now every dead task of this name?",
     "purge": "Remove this finished task and its attempts for good?",
 }

@@ -1,10 +1,11 @@
-"""What an operator can do to tasks from the admin and the dashboard; each call is logged with who did it."""
+"""What an operator can do to tasks (and periodic schedules) from the admin and the dashboard; each call is logged
+with who did it."""
 
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from retry import messages, transitions
+from retry import messages, schedules, transitions
 
 logger = logging.getLogger("retry.monitoring.operations")
 
@@ -22,8 +23,13 @@ def _retry_and_send(task_id: str) -> bool:
 
 
 def cancel(task_ids: Iterable[str], operator: str) -> int:
-    """Stop ready tasks from running; they end FAILED, marked cancelled."""
-    return _apply("cancel", task_ids, transitions.cancel, operator)
+    """Cancel tasks: a ready one ends at once, a running one is asked to stop and its worker ends it; both end
+    FAILED, marked cancelled, and are never retried."""
+    return _apply("cancel", task_ids, _cancel_one, operator)
+
+
+def _cancel_one(task_id: str) -> bool:
+    return transitions.cancel(task_id) or transitions.request_cancel(task_id)
 
 
 def requeue_dead(task_paths: Iterable[str], operator: str) -> int:
@@ -44,6 +50,28 @@ def purge(task_ids: Iterable[str], operator: str) -> int:
     removed = transitions.remove_finished(ids)
     _log("purge", operator, removed, task_ids=ids)
     return removed
+
+
+def enable_schedules(names: Iterable[str], operator: str) -> int:
+    """Enable periodic schedules: the dispatcher's next pass enqueues them again."""
+    return _on_schedules("enable_schedules", names, operator, lambda chosen: schedules.set_enabled(chosen, True))
+
+
+def disable_schedules(names: Iterable[str], operator: str) -> int:
+    """Disable periodic schedules: from the dispatcher's next pass, they enqueue nothing."""
+    return _on_schedules("disable_schedules", names, operator, lambda chosen: schedules.set_enabled(chosen, False))
+
+
+def reset_schedules(names: Iterable[str], operator: str) -> int:
+    """Forget operators' edits of the settings' schedules: they follow RETRY_PERIODIC again."""
+    return _on_schedules("reset_schedules", names, operator, schedules.reset_to_settings)
+
+
+def _on_schedules(action: str, names: Iterable[str], operator: str, change: Callable[[list[str]], int]) -> int:
+    chosen = sorted(set(names))
+    changed = change(chosen)
+    _log(action, operator, changed, schedules=chosen)
+    return changed
 
 
 #: Name → (function, what it takes: "ids" or "paths").

@@ -14,7 +14,7 @@ from django.tasks.base import TaskResultStatus as Status
 from retry import clock, conf, events, sql
 from retry.models import Outcome, TaskRecord
 from retry.policy import RetryDecision
-from retry.transitions import rows
+from retry.transitions import cancelling, rows
 
 
 def claim(task_id: str, worker_id: str) -> TaskRecord | None:
@@ -104,7 +104,12 @@ def succeed_many(results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
 
 
 def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None, duration: float) -> bool:
-    """RUNNING → READY after the decided delay, or → FAILED when the policy gives up; False if the claim was lost."""
+    """RUNNING → READY after the decided delay, or → FAILED when the policy gives up; False if the claim was lost.
+
+    A task an operator asked to stop is never retried: it ends cancelled instead (and this returns False).
+    """
+    if cancelling.stop_cancelled(task, f"it then failed ({type(error).__name__}) and is not retried"):
+        return False
     details = rows.error_fields(error)
     with transaction.atomic(using=conf.database()):
         if decision is None:
@@ -121,7 +126,10 @@ def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None,
 
 
 def release(task: TaskRecord) -> bool:
-    """RUNNING → READY at once, the attempt not charged: the worker is shutting down."""
+    """RUNNING → READY at once, the attempt not charged: the worker is shutting down (a task asked to stop ends
+    cancelled instead)."""
+    if cancelling.stop_cancelled(task, "its worker shut down before it ended"):
+        return True
     with transaction.atomic(using=conf.database()):
         won = rows.update(rows.fenced(task), task, attempts=F("attempts") - 1, **rows.ready_again(0)) > 0
         if won:

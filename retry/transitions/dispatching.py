@@ -12,7 +12,7 @@ from django.tasks.base import TaskResultStatus as Status
 from retry import conf, events, policy, registry
 from retry.exceptions import LeaseLost, TaskExpired
 from retry.models import Outcome, TaskRecord
-from retry.transitions import rows
+from retry.transitions import cancelling, rows
 
 
 def take_due(now: datetime, batch: int, queue: str) -> list[str]:
@@ -57,6 +57,9 @@ def recover_lost(now: datetime, batch: int) -> int:
     with transaction.atomic(using=conf.database()):
         lost = list(TaskRecord.objects.lease_expired(now).select_for_update(skip_locked=True)[:batch])
         for task in lost:
+            if task.cancel_requested_at is not None:
+                cancelling.stop_cancelled(task, "its worker stopped renewing its lease before it ended")
+                continue
             numbers = registry.default_policy().with_numbers(task.policy)
             if task.alone:
                 error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease while running this task alone")

@@ -19,6 +19,7 @@ def retry_now(task_id: str) -> TaskRecord | None:
     """
     with transaction.atomic(using=conf.database()):
         fresh = {"attempts": 0, "recoveries": 0, "worker_id": "", "finished_at": None, "expires_at": None}
+        fresh["cancel_requested_at"] = None
         changes = {**rows.ready_again(0), "notified_at": clock.now_plus(0), **fresh}
         if not rows.update(TaskRecord.objects.failed().filter(pk=task_id), None, **changes):
             return None

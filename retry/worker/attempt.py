@@ -1,11 +1,13 @@
-"""One attempt, in a worker thread: call a plain task function, and record a failure as the policy decides."""
+"""One attempt, in a worker thread: call a plain task function with its context (and cancel flag), and record a
+failure as the policy decides."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
-from typing import Any
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, DataError, IntegrityError
 from django.tasks.base import Task, TaskContext
@@ -25,17 +27,59 @@ class Finished:
     retry_delay: float | None = None
 
 
-def context_for(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, ...]:
+class Cancellation:
+    """An operator's request to stop one attempt, as its worker saw it; thread-safe."""
+
+    def __init__(self) -> None:
+        self._requested = threading.Event()
+        #: The task looked at the flag after it was raised: it stopped because it was asked.
+        self.heeded = False
+
+    @property
+    def requested(self) -> bool:
+        return self._requested.is_set()
+
+    def request(self) -> None:
+        self._requested.set()
+
+    def check(self) -> bool:
+        if self._requested.is_set():
+            self.heeded = True
+            return True
+        return False
+
+
+# Django's TaskContext is a frozen dataclass, generic in its stubs only (which do not say it is frozen).
+if TYPE_CHECKING:
+    BaseContext = TaskContext[Any, Any]
+else:
+    BaseContext = TaskContext
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryTaskContext(BaseContext):  # type: ignore[misc]
+    """What a task declared with ``takes_context=True`` receives from the retry backend."""
+
+    cancellation: Cancellation = field(default_factory=Cancellation)
+
+    def cancel_requested(self) -> bool:
+        """Whether an operator asked this attempt to stop: a long task looks now and then, and returns."""
+        return self.cancellation.check()
+
+
+def context_for(record: TaskRecord, task: Task[..., Any], cancellation: Cancellation | None = None) -> tuple[Any, ...]:
     if not task.takes_context:
         return ()
-    return (TaskContext(task_result=backend.to_result(record, task.backend, task)),)
+    result = backend.to_result(record, task.backend, task)
+    return (RetryTaskContext(task_result=result, cancellation=cancellation or Cancellation()),)
 
 
-def call_sync(record: TaskRecord, task: Task[..., Any]) -> tuple[Any, BaseException | None]:
+def call_sync(record: TaskRecord, task: Task[..., Any], cancellation: Cancellation) -> tuple[Any, BaseException | None]:
     """Call a plain task function in this worker thread: its return value, or the error it raised."""
     logs.tag_task(record)
     try:
-        return task.func(*threads.in_db_thread(context_for, record, task), *record.args, **record.kwargs), None
+        context = threads.in_db_thread(context_for, record, task, cancellation)
+        return task.func(*context, *record.args, **record.kwargs), None
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: they end the task, not the process
         return None, error
 

@@ -83,8 +83,9 @@ class RetryWorker(Worker):
         keep_alive = asyncio.ensure_future(self.runner.keep_alive())
         looking = asyncio.ensure_future(self.runner.look_for_work())
         budget = asyncio.ensure_future(self._stop_when_spent())
+        cancels = asyncio.ensure_future(self.runner.watch_cancels())
         await self.stop_requested.wait()
-        for task in [*listeners, keep_alive, looking, budget]:
+        for task in [*listeners, keep_alive, looking, budget, cancels]:
             task.cancel()
         self.runner.stopping = True
         await self._hand_back_buffered()

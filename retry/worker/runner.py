@@ -19,7 +19,7 @@ from django.tasks.base import Task
 
 from retry import conf, registry, transitions
 from retry.models import TaskRecord
-from retry.worker import attempt, gate, results, threads
+from retry.worker import attempt, cancelling, gate, results, threads
 from retry.worker.batcher import Batcher
 from retry.worker.claiming import Claiming
 from retry.worker.lifecycle import Lifecycle
@@ -35,13 +35,14 @@ class Running:
     job: asyncio.Future[None] | None = None
     #: Claimed, waiting for its turn (gate.Gate): its lease is renewed, its time limit not yet running.
     waiting: bool = True
+    cancellation: attempt.Cancellation = field(default_factory=attempt.Cancellation)
 
 
 def make_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class Runner(Claiming, Lifecycle):
+class Runner(Claiming, Lifecycle, cancelling.Cancelling):
     """Runs at most ``concurrency`` tasks at a time for one worker process, and keeps their claims alive.
 
     Its queues belong to one backend, whose OPTIONS set the concurrency and the lease (retry.conf.for_backend).
@@ -125,8 +126,8 @@ class Runner(Claiming, Lifecycle):
                     entry.started, entry.waiting = time.monotonic(), False
                     finished = await self._attempt(entry)
             except asyncio.CancelledError:
-                if entry.waiting and self.releasing:  # shut down before its turn came
-                    await self.in_thread(transitions.release, record)
+                if entry.waiting and (self.releasing or entry.cancellation.requested):  # before its turn came
+                    await self.in_thread(transitions.release, record)  # a task asked to stop ends cancelled
                 raise
             finally:
                 self.running.pop(task_id, None)
@@ -146,7 +147,8 @@ class Runner(Claiming, Lifecycle):
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
         loop = asyncio.get_running_loop()
-        entry.future = loop.run_in_executor(self._executor, threads.in_db_thread, attempt.call_sync, record, task)
+        call = (attempt.call_sync, record, task, entry.cancellation)
+        entry.future = loop.run_in_executor(self._executor, threads.in_db_thread, *call)
         try:
             value, raised = await asyncio.wait_for(asyncio.shield(entry.future), record.time_limit)
         except TimeoutError:
@@ -181,13 +183,14 @@ class Runner(Claiming, Lifecycle):
     async def _attempt_async(self, entry: Running, task: Task[..., Any]) -> attempt.Finished | None:
         record = entry.record
         try:
-            context = await self.in_thread(attempt.context_for, record, task)
+            context = await self.in_thread(attempt.context_for, record, task, entry.cancellation)
             async with asyncio.timeout(record.time_limit):
                 value = await task.func(*context, *record.args, **record.kwargs)
         except BaseException as error:
             # Whatever the task raised, SystemExit and KeyboardInterrupt included, is its own failure; only a
-            # cancellation of this worker's making (a shutdown) leaves the attempt unrecorded here.
-            if not isinstance(error, asyncio.CancelledError) or not _being_cancelled():
+            # cancellation of this worker's making (a shutdown) leaves the attempt unrecorded here; an operator's
+            # cancel is recorded by _finish.
+            if not isinstance(error, asyncio.CancelledError) or not _being_cancelled() or entry.cancellation.requested:
                 return await self._finish(entry, None, error)
             if self.releasing:
                 await self.in_thread(transitions.release, record)
@@ -197,6 +200,8 @@ class Runner(Claiming, Lifecycle):
 
     async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> attempt.Finished:
         """Record the attempt's outcome: a success together with the others of the moment, a failure on its own."""
+        if entry.cancellation.requested:
+            return await self._stop_cancelled(entry)
         duration = time.monotonic() - entry.started
         if error is not None:
             return await self.in_thread(attempt.fail, entry.record, error, duration)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from consumers import board, routing
+from consumers import kitchen_board, routing
 from orders import services
 from orders.models import Order
 from retry.outbox import outbox
@@ -29,7 +29,7 @@ def kitchen_staff(username: str) -> Any:
     from django.contrib.auth.models import Permission
 
     user = make_user(username, is_staff=True)
-    codenames = {permission.split(".")[1] for permission in board.PERMISSIONS.values()}
+    codenames = {permission.split(".")[1] for permission in kitchen_board.PERMISSIONS.values()}
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="orders", codename__in=codenames))
     return user
 
@@ -39,6 +39,16 @@ def session_of(user: Any) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@sync_to_async
+def step_ids(order: Order) -> dict[str, int]:
+    """The id of each of the order's steps by kind."""
+    return dict(order.steps.values_list("kind", "id"))
+
+
+def step_of(card: dict, kind: str) -> dict:
+    return next(step for step in card["steps"] if step["kind"] == kind)
 
 
 @pytest.fixture

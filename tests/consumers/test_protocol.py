@@ -5,6 +5,7 @@ import json
 import pytest
 
 from consumers import protocol
+from retry.monitoring import frames
 
 
 def frame(**content) -> str:
@@ -45,14 +46,14 @@ def test_valid_frames_become_actions(text, action):
     ],
 )
 def test_bad_frames_raise_a_named_error(text, code):
-    with pytest.raises(protocol.ProtocolError) as raised:
+    with pytest.raises(frames.FrameError) as raised:
         protocol.parse(text)
     assert raised.value.code == code
     assert raised.value.message
 
 
 def test_a_board_can_narrow_the_allowed_types():
-    with pytest.raises(protocol.ProtocolError, match="Unknown message type 'claim'"):
+    with pytest.raises(frames.FrameError, match="Unknown message type 'claim'"):
         protocol.parse(frame(type="claim", step_id=1), protocol.PICKUP_ACTIONS)
 
 

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from orders import services
 from orders.models import Order, Step
 from tests.factories import ORDER_FIELDS
-from tests.orders.webhook_receiver import Receiver
+from tests.orders.webhooks.receiver import Receiver
 
 
 @pytest.fixture

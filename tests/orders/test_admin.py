@@ -5,8 +5,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from orders.models import Order, StaffProfile, Step
-from tests.orders.conftest import ORDER_FIELDS
+from orders import services
+from orders.models import Order, StaffProfile, Step, WebhookDelivery
+from tests.orders.conftest import ORDER_FIELDS, SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +158,17 @@ def test_the_admin_names_webhook_deliveries_in_plain_english(admin_client):
     index = admin_client.get("/admin/")
     assert "Webhook deliveries" in index.text
     assert "deliverys" not in index.text
+
+
+def test_the_admin_shows_deliveries_read_only_and_never_the_secret(receiver, admin_client):
+    order = services.place_order(**ORDER_FIELDS, webhook_url=receiver.url("/ok"))
+    delivery = WebhookDelivery.objects.get(order=order)
+    listing = admin_client.get("/admin/orders/webhookdelivery/")
+    page = admin_client.get(f"/admin/orders/webhookdelivery/{delivery.pk}/change/")
+
+    assert listing.status_code == page.status_code == 200
+    assert delivery.webhook_id.encode() in listing.content
+    assert b'name="_save"' not in page.content
+    for response in (listing, page):
+        assert SECRET.encode() not in response.content
+        assert SECRET.removeprefix("whsec_").encode() not in response.content

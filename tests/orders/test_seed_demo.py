@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from orders import picking
+from orders import services
 from orders.models import Order, StaffProfile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
@@ -43,11 +43,11 @@ def test_the_two_cooks_have_the_seeds_opposite_habits_and_say_so(db):
 def test_next_for_me_gives_the_two_cooks_different_steps_of_the_same_order(db):
     seed()
     ana, ben = (get_user_model().objects.get(username=name) for name in ("ana", "ben"))
-    for_ana, for_ben = picking.next_step_for(ana), picking.next_step_for(ben)
+    for_ana, for_ben = services.next_step_for(ana), services.next_step_for(ben)
     assert (for_ana.order.label, for_ana.kind) == ("#001", "decorate")
     assert (for_ben.order.label, for_ben.kind) == ("#001", "spread")
-    assert picking.claim_next_step(ben).pk == for_ben.pk
-    assert picking.next_step_for(ana).pk == for_ana.pk  # taken or not, Ben's habit leaves Ana's step alone
+    assert services.claim_next_step(ben).pk == for_ben.pk
+    assert services.next_step_for(ana).pk == for_ana.pk  # taken or not, Ben's habit leaves Ana's step alone
 
 
 def test_seed_demo_creates_orders_in_varied_states(db):

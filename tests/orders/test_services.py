@@ -1,7 +1,11 @@
-"""The order lifecycle through the services, and every transition they refuse."""
+"""The order lifecycle through the services, every transition they refuse, and picking the next step for a staff
+member by their preferences; two people at the same moment on a real PostgreSQL."""
+
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from orders import services
 from orders.exceptions import (
@@ -11,7 +15,9 @@ from orders.exceptions import (
     StepClaimedByOther,
     TransitionNotAllowed,
 )
-from orders.models import Order, Step
+from orders.models import Order, StaffProfile, Step
+from retry.models import TaskRecord
+from tests.conftest import uses_services
 from tests.orders.conftest import ORDER_FIELDS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
@@ -205,3 +211,101 @@ def test_unknown_step_ids_are_refused(db, alice, verb):
 def test_unknown_order_ids_are_refused(db, alice, verb):
     with pytest.raises(OrderNotFound, match="There is no order with id 999999"):
         getattr(services, verb)(999999, alice)
+
+
+def test_without_a_profile_the_usual_order_from_the_oldest_order(alice, order):
+    services.place_order(**ORDER_FIELDS)
+    step = services.next_step_for(alice)
+    assert (step.order_id, step.kind) == (order.pk, Step.Kind.SCOOP)
+
+
+def test_the_preferred_kind_comes_first_even_from_a_newer_order(alice, order):
+    StaffProfile.objects.create(user=alice, preferred_steps="decorate,spread")
+    services.claim_step(order.steps.get(kind=Step.Kind.DECORATE).pk, alice)
+    newer = services.place_order(**ORDER_FIELDS)
+    step = services.next_step_for(alice)
+    assert (step.order_id, step.kind) == (newer.pk, Step.Kind.DECORATE)
+
+
+def test_claim_next_step_claims_it_and_says_none_when_all_are_taken(alice, order):
+    claimed = [services.claim_next_step(alice) for _ in range(3)]
+    assert {step.status for step in claimed} == {Step.Status.CLAIMED}
+    assert services.claim_next_step(alice) is None
+
+
+def test_steps_of_ready_or_cancelled_orders_are_never_picked(alice, order):
+    services.cancel_order(order.pk, alice)
+    assert services.next_step_for(alice) is None
+
+
+def test_saving_a_status_enqueues_nothing_and_each_service_enqueues_its_notifications(order, alice):
+    def emails() -> list[str]:
+        tasks = TaskRecord.objects.filter(task_path="orders.tasks.send_order_email", kwargs__order_id=order.pk)
+        return sorted(tasks.values_list("kwargs__kind", flat=True))
+
+    assert emails() == ["received"]
+    services.save_status(order, Order.Status.CANCELLED, "cancelled_at")
+    assert emails() == ["received"]
+    services.enqueue_notifications(order)
+    assert emails() == ["cancelled", "received"]
+
+
+def racing(test):
+    """Marks a test of two people at the same moment: committed transactions in threads, on a real PostgreSQL."""
+    test = pytest.mark.django_db(transaction=True)(test)
+    return pytest.mark.skipif(not uses_services(), reason="SQLite serialises writers; the race needs PostgreSQL")(test)
+
+
+def race(step_id: int, users: list) -> list[object]:
+    """Run claim_step for each user in its own thread and connection, all released at once."""
+    start = threading.Barrier(len(users))
+    outcomes: list[object] = [None] * len(users)
+
+    def claim(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = services.claim_step(step_id, users[index]).claimed_by_id
+        except StepAlreadyClaimed as error:
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(index,)) for index in range(len(users))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+@racing
+def test_one_of_two_concurrent_claims_wins(alice, bob):
+    for _ in range(5):
+        order = services.place_order(**ORDER_FIELDS)
+        step = order.steps.get(kind=Step.Kind.SCOOP)
+        outcomes = race(step.pk, [alice, bob])
+        winners = [outcome for outcome in outcomes if isinstance(outcome, int)]
+        losers = [outcome for outcome in outcomes if isinstance(outcome, StepAlreadyClaimed)]
+        assert (len(winners), len(losers)) == (1, 1)
+        step.refresh_from_db()
+        assert step.claimed_by_id == winners[0]
+
+
+@racing
+def test_orders_placed_at_once_get_distinct_numbers(db):
+    start = threading.Barrier(4)
+    numbers: list[int] = []
+
+    def place() -> None:
+        start.wait()
+        try:
+            numbers.append(services.place_order(**ORDER_FIELDS).number)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=place) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(numbers) == [1, 2, 3, 4]

@@ -53,3 +53,17 @@ def test_each_refusal_reads_as_one_sentence(url, message):
     with pytest.raises(ValidationError) as caught:
         validate_webhook_url(url)
     assert caught.value.messages == [message]
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("http://127.0.0.1/hook", "webhook_unsafe"),  # an IP literal is judged at once
+        ("http://[::ffff:10.0.0.1]/hook", "webhook_unsafe"),
+        ("http://example.com:8000/hook", "webhook_port"),  # not in WEBHOOK_ALLOWED_PORTS
+    ],
+)
+def test_save_time_validation_uses_the_delivery_guard(url, code):
+    with pytest.raises(ValidationError) as caught:
+        validate_webhook_url(url)
+    assert caught.value.code == code

@@ -1,4 +1,5 @@
-"""Each environment variable read by project/settings.py, and a clear start-up error for each bad value."""
+"""Each environment variable read by project/settings.py, and a clear start-up error for each bad value: the
+database, the channel layer, e-mail and webhooks, the order rate limits, the boards, logging and security."""
 
 import pytest
 
@@ -186,3 +187,96 @@ def test_production_security_settings_follow_debug_off():
 def test_static_files_are_compressed_and_hashed_in_production():
     storages = load_settings(["STORAGES"], **PRODUCTION)["STORAGES"]
     assert storages["staticfiles"]["BACKEND"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+
+def test_the_laptop_default_prints_emails_and_signs_webhooks_with_a_development_secret():
+    loaded = load_settings(["MAILERS", "WEBHOOK_SECRETS", "WEBHOOK_ALLOWED_PORTS", "RETRY_PERIODIC"])
+    assert loaded["MAILERS"] == {
+        "default": {"BACKEND": "django.core.mail.backends.console.EmailBackend", "OPTIONS": {}}
+    }
+    assert loaded["WEBHOOK_SECRETS"] == ["insecure-development-webhook-secret"]
+    assert loaded["WEBHOOK_ALLOWED_PORTS"] == [80, 443, 8080, 8443]
+    assert loaded["RETRY_PERIODIC"] == {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}}
+
+
+def test_smtp_comes_from_the_email_variables():
+    loaded = load_settings(
+        ["MAILERS", "DEFAULT_FROM_EMAIL"],
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="smtp.example.com",
+        EMAIL_PORT="587",
+        EMAIL_HOST_USER="cakes",
+        EMAIL_HOST_PASSWORD="pw",
+        EMAIL_USE_TLS="1",
+        DEFAULT_FROM_EMAIL="Cakes <cakes@example.com>",
+    )
+    assert loaded["MAILERS"]["default"]["OPTIONS"] == {
+        "host": "smtp.example.com",
+        "port": 587,
+        "username": "cakes",
+        "password": "pw",
+        "use_tls": True,
+        "timeout": 10,
+    }
+    assert loaded["DEFAULT_FROM_EMAIL"] == "Cakes <cakes@example.com>"
+
+
+def test_production_sends_by_smtp_and_has_no_webhook_secret_unless_given():
+    loaded = load_settings(["MAILERS", "WEBHOOK_SECRETS"], **PRODUCTION)
+    assert loaded["MAILERS"]["default"]["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert loaded["WEBHOOK_SECRETS"] == []
+    loaded = load_settings(
+        ["WEBHOOK_SECRETS", "WEBHOOK_ALLOWED_NETWORKS", "WEBHOOK_ALLOWED_PORTS"],
+        **PRODUCTION,
+        WEBHOOK_SECRETS="whsec_bmV3,whsec_b2xk",
+        WEBHOOK_ALLOWED_NETWORKS="127.0.0.1/32",
+        WEBHOOK_ALLOWED_PORTS="443,9000",
+    )
+    assert loaded == {
+        "WEBHOOK_SECRETS": ["whsec_bmV3", "whsec_b2xk"],
+        "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.1/32"],
+        "WEBHOOK_ALLOWED_PORTS": [443, 9000],
+    }
+
+
+RATE_LIMITS = ["ORDER_RATE_LIMIT_PER_ADDRESS", "ORDER_RATE_LIMIT_PER_EMAIL", "ORDER_RATE_LIMIT_WINDOW"]
+
+
+def test_order_rate_limits_have_defaults_and_read_the_environment():
+    assert load_settings(RATE_LIMITS) == dict(zip(RATE_LIMITS, [20, 5, 3600], strict=True))
+    tuned = {"ORDER_RATE_LIMIT_PER_ADDRESS": "100", "ORDER_RATE_LIMIT_PER_EMAIL": "2", "ORDER_RATE_LIMIT_WINDOW": "60"}
+    assert load_settings(RATE_LIMITS, **tuned) == {name: int(value) for name, value in tuned.items()}
+
+
+def test_order_rate_limits_refuse_zero():
+    assert settings_error(ORDER_RATE_LIMIT_PER_EMAIL="0") == (
+        "django.core.exceptions.ImproperlyConfigured: ORDER_RATE_LIMIT_PER_EMAIL='0' must be at least 1."
+    )
+
+
+def test_with_redis_the_limits_are_counted_in_redis_shared_by_every_web_process():
+    loaded = load_settings(["CACHES"], REDIS_URL="redis://cache.internal:6379/2", REDIS_PREFIX="shop")
+    assert loaded["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://cache.internal:6379/2",
+        "KEY_PREFIX": "shop",
+    }
+
+
+BOARD_SETTINGS = ["BOARD_RATE_LIMIT", "BOARD_SEND_BUFFER", "BOARD_SLOW_GRACE", "BOARD_RESYNC_INTERVAL"]
+
+
+def test_the_board_settings_are_declared_and_read_the_environment():
+    assert load_settings(BOARD_SETTINGS) == {
+        "BOARD_RATE_LIMIT": [10, 5.0],
+        "BOARD_SEND_BUFFER": 1024 * 1024,
+        "BOARD_SLOW_GRACE": 5.0,
+        "BOARD_RESYNC_INTERVAL": 15.0,
+    }
+    tuned = {"BOARD_SEND_BUFFER": "4096", "BOARD_SLOW_GRACE": "2"}
+    assert load_settings(list(tuned), **tuned) == {"BOARD_SEND_BUFFER": 4096, "BOARD_SLOW_GRACE": 2.0}
+
+
+def test_board_settings_from_the_environment_refuse_values_out_of_range():
+    assert settings_error(BOARD_SLOW_GRACE="0").endswith("BOARD_SLOW_GRACE='0' must be at least 1.")
+    assert settings_error(BOARD_SEND_BUFFER="100").endswith("BOARD_SEND_BUFFER='100' must be at least 4096.")

@@ -11,7 +11,8 @@ from retry.monitoring import operations
 
 class Command(BaseCommand):
     help = (
-        "Operator actions on tasks: retry dead ones now, cancel ready ones, requeue every dead task of a name, purge."
+        "Operator actions on tasks: retry dead ones now, cancel ready or running ones, requeue every dead task of "
+        "a name, purge."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
