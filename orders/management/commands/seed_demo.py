@@ -1,9 +1,10 @@
 """Demo accounts and orders for a fresh database; does nothing once there is data."""
 
 import secrets
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import AbstractBaseUser, Permission, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -24,21 +25,23 @@ DEMO_ORDERS = [
 class Command(BaseCommand):
     help = "Create two cooks, an admin account and four demo orders when the database is empty."
 
-    def handle(self, *args, **options) -> None:
-        User = get_user_model()
-        if User.objects.exists() or Order.objects.exists():
+    def handle(self, *args: Any, **options: Any) -> None:
+        users = get_user_model().objects
+        if users.exists() or Order.objects.exists():
             self.stdout.write("seed_demo: the database already has users or orders; nothing was created.")
             return
         with transaction.atomic():
             passwords = {username: self.create_cook(username, habits) for username, habits in COOKS.items()}
             _admin, passwords["admin"] = self.create_user("admin", is_staff=True, is_superuser=True)
             orders = [services.place_order(**demo_fields(*demo)) for demo in DEMO_ORDERS]
-            advance(orders, *(User.objects.get(username=username) for username in COOKS))
+            advance(orders, *(users.get(username=username) for username in COOKS))
         self.report(passwords, orders)
 
-    def create_user(self, username: str, **flags: bool):
+    def create_user(self, username: str, *, is_staff: bool = False, is_superuser: bool = False) -> tuple[User, str]:
         password = secrets.token_urlsafe(12)
-        user = get_user_model().objects.create_user(username, password=password, **flags)
+        user = get_user_model().objects.create_user(
+            username, password=password, is_staff=is_staff, is_superuser=is_superuser
+        )
         return user, password
 
     def create_cook(self, username: str, habits: str) -> str:
@@ -64,7 +67,7 @@ def demo_fields(name: str, email: str, flavour: str, size: str, message: str) ->
     return {"customer_name": name, "customer_email": email, "flavour": flavour, "size": size, "message": message}
 
 
-def advance(orders: list[Order], ana, ben) -> None:
+def advance(orders: list[Order], ana: AbstractBaseUser, ben: AbstractBaseUser) -> None:
     """The first two orders in progress with every scoop taken, so that "Next for me" sends Ana to decorate and Ben
     to spread the first; the third ready, the fourth delivered."""
     services.finish_step(services.claim_step(orders[0].steps.get(kind=Step.Kind.SCOOP).pk, ana).pk, ana)
