@@ -14,6 +14,8 @@ from django.db import connections
 from harness.layers import flush_channel_layer
 from retry import conf, routing
 from retry.models import TaskRecord
+from retry.outbox import outbox
+from tests import tasks
 from tests.conftest import redis_channel_layer
 from tests.effects.models import Effect, Run
 from tests.retry.feeds import session_cookie
@@ -38,6 +40,15 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: s
 
 def all_finished() -> bool:
     return not TaskRecord.objects.filter(status__in=["READY", "RUNNING"]).exists()
+
+
+def enqueued(key: str = "k", task: Any = tasks.record, **changes: object) -> TaskRecord:
+    """``task`` enqueued with ``key``, its message handed to the layer, then its row changed as ``changes`` say."""
+    result = task.enqueue(key)
+    outbox.flush()
+    if changes:
+        TaskRecord.objects.filter(pk=result.id).update(**changes)
+    return TaskRecord.objects.get(pk=result.id)
 
 
 def runs(key: str) -> int:

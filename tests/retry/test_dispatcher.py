@@ -19,16 +19,10 @@ from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
 from retry.outbox import outbox
 from tests import tasks
+from tests.retry.conftest import enqueued
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 LONG_AGO = timedelta(hours=1)
-
-
-def enqueue(key: str = "k", **changes: object) -> TaskRecord:
-    result = tasks.record.enqueue(key)
-    outbox.flush()
-    TaskRecord.objects.filter(pk=result.id).update(**changes)
-    return TaskRecord.objects.get(pk=result.id)
 
 
 #: Messages a channel holds in the full-channel tests.
@@ -59,17 +53,17 @@ def fill(queue: str, count: int) -> None:
 
 
 def claimed(key: str = "k", worker: str = "worker-1") -> TaskRecord:
-    record = transitions.claim(str(enqueue(key).pk), worker)
+    record = transitions.claim(str(enqueued(key).pk), worker)
     assert record is not None
     return record
 
 
 def test_due_tasks_without_a_live_message_are_sent(layer_messages):
     now = clock.db_now()
-    never_sent = enqueue("never", notified_at=None)
-    long_ago = enqueue("stale", notified_at=now - LONG_AGO)  # older than the layer's expiry: maybe lost
-    just_sent = enqueue("fresh", notified_at=now)  # in flight
-    not_due = enqueue("later", notified_at=None, run_after=now + LONG_AGO)
+    never_sent = enqueued("never", notified_at=None)
+    long_ago = enqueued("stale", notified_at=now - LONG_AGO)  # older than the layer's expiry: maybe lost
+    just_sent = enqueued("fresh", notified_at=now)  # in flight
+    not_due = enqueued("later", notified_at=None, run_after=now + LONG_AGO)
     layer_messages("default")  # drop the messages of enqueue itself
 
     report = Dispatcher().tick()
@@ -83,7 +77,7 @@ def test_due_tasks_without_a_live_message_are_sent(layer_messages):
 
 
 def test_a_full_channel_costs_a_pass_what_it_sends_not_the_backlog(small_channels, layer_messages, caplog):
-    due = [enqueue(f"due-{number}") for number in range(30)]
+    due = [enqueued(f"due-{number}") for number in range(30)]
     layer_messages("default")  # drop the messages of enqueue itself
     small_channels()
     fill("default", CAPACITY - 2)  # room for two
@@ -109,7 +103,7 @@ def test_a_full_channel_costs_a_pass_what_it_sends_not_the_backlog(small_channel
 
 def test_a_full_channel_holds_back_only_its_own_queue(small_channels, layer_messages):
     for number in range(10):
-        enqueue(f"default-{number}")
+        enqueued(f"default-{number}")
     emails = tasks.on_emails_queue.enqueue("emails")
     outbox.flush()
     layer_messages("default"), layer_messages("emails")
@@ -123,7 +117,7 @@ def test_a_full_channel_holds_back_only_its_own_queue(small_channels, layer_mess
 
 def test_a_layer_that_hangs_instead_of_refusing_does_not_hold_the_pass(layer_messages, monkeypatch, caplog):
     for number in range(3):
-        enqueue(f"hung-{number}")
+        enqueued(f"hung-{number}")
     assert outbox.flush()
     layer_messages("default")
     TaskRecord.objects.update(notified_at=None)

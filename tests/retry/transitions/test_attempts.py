@@ -9,19 +9,15 @@ from django.utils import timezone
 from retry import clock, transitions
 from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
-from retry.outbox import outbox
 from tests import tasks
+from tests.retry.conftest import enqueued
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 LONG_AGO = timedelta(hours=1)
 
 
 def enqueue(key: str, task=tasks.record, **changes: object) -> str:  # type: ignore[no-untyped-def]
-    result = task.enqueue(key)
-    outbox.flush()
-    if changes:
-        TaskRecord.objects.filter(pk=result.id).update(**changes)
-    return result.id
+    return str(enqueued(key, task, **changes).pk)
 
 
 def test_named_tasks_are_claimed_once_each_in_one_call():

@@ -10,22 +10,14 @@ from django.utils import timezone
 from retry import transitions
 from retry.dispatcher import Dispatcher
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
-from retry.outbox import outbox
-from tests import tasks
+from tests.retry.conftest import enqueued
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 LONG_AGO = timedelta(hours=1)
 
 
-def enqueue(key: str = "k", **changes: object) -> TaskRecord:
-    result = tasks.record.enqueue(key)
-    outbox.flush()
-    TaskRecord.objects.filter(pk=result.id).update(**changes)
-    return TaskRecord.objects.get(pk=result.id)
-
-
 def claimed(key: str = "k", worker: str = "worker-1") -> TaskRecord:
-    record = transitions.claim(str(enqueue(key).pk), worker)
+    record = transitions.claim(str(enqueued(key).pk), worker)
     assert record is not None
     return record
 
@@ -44,7 +36,7 @@ def test_a_lost_lease_is_a_recovery_not_charged_to_the_policy_and_the_task_is_re
 
 
 def test_a_task_whose_worker_dies_every_time_ends_failed_not_in_a_loop():
-    record = enqueue()
+    record = enqueued()
     deaths = RUN_ALONE_AFTER + record.max_attempts  # recovered uncharged, then it runs alone: its own losses
     for attempt in range(1, deaths + 1):
         TaskRecord.objects.filter(pk=record.pk).update(run_after=timezone.now() - LONG_AGO)
@@ -60,7 +52,7 @@ def test_a_task_whose_worker_dies_every_time_ends_failed_not_in_a_loop():
 
 
 def test_a_task_lost_while_it_waited_for_its_turn_alone_is_recovered_uncharged():
-    record = enqueue()
+    record = enqueued()
     TaskRecord.objects.filter(pk=record.pk).update(attempts=RUN_ALONE_AFTER, recoveries=RUN_ALONE_AFTER)
     assert transitions.claim(str(record.pk), "worker-1") is not None  # it dies before its turn: never alone
     TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
@@ -70,7 +62,7 @@ def test_a_task_lost_while_it_waited_for_its_turn_alone_is_recovered_uncharged()
 
 
 def test_a_task_not_started_by_its_deadline_fails_as_expired_instead_of_running_late():
-    record = enqueue(expires_at=timezone.now() - timedelta(seconds=1))
+    record = enqueued(expires_at=timezone.now() - timedelta(seconds=1))
     assert transitions.claim(str(record.pk), "worker-1") is None  # too late to start
     assert Dispatcher().tick()["expired"] == 1
     expired = TaskRecord.objects.get(pk=record.pk)
@@ -81,10 +73,10 @@ def test_finished_tasks_are_purged_after_their_retention(settings):
     settings.RETRY_RESULT_RETENTION = 3600
     settings.RETRY_FAILED_RETENTION = 7200
     now = timezone.now()
-    old_success = enqueue("a", status=Status.SUCCESSFUL, finished_at=now - timedelta(hours=2))
-    young_failure = enqueue("b", status=Status.FAILED, finished_at=now - timedelta(hours=1))
-    old_failure = enqueue("c", status=Status.FAILED, finished_at=now - timedelta(hours=3))
-    waiting = enqueue("d", enqueued_at=now - timedelta(days=30))
+    old_success = enqueued("a", status=Status.SUCCESSFUL, finished_at=now - timedelta(hours=2))
+    young_failure = enqueued("b", status=Status.FAILED, finished_at=now - timedelta(hours=1))
+    old_failure = enqueued("c", status=Status.FAILED, finished_at=now - timedelta(hours=3))
+    waiting = enqueued("d", enqueued_at=now - timedelta(days=30))
 
     assert transitions.purge(now, batch=100) == 2
     assert set(TaskRecord.objects.values_list("pk", flat=True)) == {young_failure.pk, waiting.pk}

@@ -9,20 +9,14 @@ from retry.models import TaskRecord
 from retry.monitoring import operations
 from retry.outbox import outbox
 from tests import tasks
+from tests.retry.conftest import enqueued
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-def enqueue(key: str = "k", **changes: object) -> TaskRecord:
-    result = tasks.record.enqueue(key)
-    outbox.flush()
-    TaskRecord.objects.filter(pk=result.id).update(**changes)
-    return TaskRecord.objects.get(pk=result.id)
-
-
 def test_operators_retry_cancel_and_requeue(layer_messages):
-    dead = [enqueue(f"dead-{i}", status=Status.FAILED, attempts=5) for i in range(3)]
-    ready = enqueue("ready")
+    dead = [enqueued(f"dead-{i}", status=Status.FAILED, attempts=5) for i in range(3)]
+    ready = enqueued("ready")
     layer_messages("default")
 
     assert operations.retry_now([str(dead[0].pk)], "operator") == 1

@@ -7,20 +7,15 @@ from django.tasks.base import TaskResultStatus as Status
 
 from harness.layers import flush_channel_layer
 from retry.models import TaskAttempt, TaskRecord
-from retry.outbox import outbox
 from tests import tasks
 from tests.conftest import running_worker
-from tests.retry.conftest import all_finished, runs, wait_for
+from tests.retry.conftest import all_finished, enqueued, runs, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
 def enqueue(key: str, task=tasks.record, **changes: object) -> str:  # type: ignore[no-untyped-def]
-    result = task.enqueue(key)
-    outbox.flush()
-    if changes:
-        TaskRecord.objects.filter(pk=result.id).update(**changes)
-    return result.id
+    return str(enqueued(key, task, **changes).pk)
 
 
 async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_dispatcher(settings, layer):
