@@ -176,12 +176,14 @@ def main() -> None:
     options = parser.parse_args()
     database, prefix = f"bench_boards_{os.getpid()}", f"bench-boards-{uuid.uuid4().hex[:8]}"
     setup(database, prefix)
-    from benchmarks import databases, processes, systems
+    from benchmarks import databases, processes
+    from harness import servers
+    from harness.layers import flush_channel_layer
 
     try:
         order_ids, cookie = seed(options.orders)
-        systems.flush_layer()
-        port = processes.free_port()
+        flush_channel_layer()
+        port = servers.free_port()
         daphne = str(Path(sys.executable).with_name("daphne"))
         command = [daphne, "--bind", "127.0.0.1", "--port", str(port), "--proxy-headers", "project.asgi:application"]
         import subprocess
@@ -190,12 +192,12 @@ def main() -> None:
             command, cwd=options.root, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            processes.wait_for_port(port)
+            servers.wait_until_listening(port, timeout=20)
             print(json.dumps(asyncio.run(measure(port, server.pid, cookie, order_ids, options)), indent=1))
         finally:
             processes.stop([server])
     finally:
-        systems.flush_layer()
+        flush_channel_layer()
         from django.db import connections
 
         connections.close_all()

@@ -9,6 +9,7 @@ import websockets
 from asgiref.sync import sync_to_async
 
 from benchmarks import figures, processes, systems
+from harness import servers
 
 #: Connections opened at the same time while clients join.
 CONNECT_BATCH = 50
@@ -19,10 +20,10 @@ ROUND_TIMEOUT = 30.0
 def measure(sizes: list[int], rounds: int) -> dict[str, Any]:
     systems.Ours().reset()
     user, step_id, cookie = kitchen_fixture()
-    port = processes.free_port()
+    port = servers.free_port()
     server = processes.daphne(port)
     try:
-        processes.wait_for_port(port)
+        servers.wait_until_listening(port, timeout=20)
         results = [asyncio.run(fan_out(server.pid, port, cookie, size, rounds, user, step_id)) for size in sizes]
     finally:
         processes.stop([server])

@@ -2,23 +2,18 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from harness import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
 #: Tasks one of our worker processes runs at a time (RETRY_CONCURRENCY's default); Celery gets the same.
 CONCURRENCY = 8
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -69,18 +64,7 @@ def daphne(port: int) -> subprocess.Popen[bytes]:
 
 def redis_server(port: int) -> subprocess.Popen[bytes]:
     """A throwaway Redis: no persistence, nothing shared with anyone else's keys."""
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    return start("redis", command)
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
+    return start("redis", servers.redis_server_argv(port))
 
 
 def rss_kib(pid: int) -> int:

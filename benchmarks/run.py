@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import databases, machine, processes, report
+from harness import servers
 
 
 def environment(redis_port: int, database_url: str, *, redis: bool) -> dict[str, str]:
@@ -79,10 +80,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the benchmarks themselves")
     options = parser.parse_args()
     (processes.RESULTS / "logs").mkdir(parents=True, exist_ok=True)
-    redis_port = processes.free_port()
+    redis_port = servers.free_port()
     redis = processes.redis_server(redis_port)
     try:
-        processes.wait_for_port(redis_port)
+        servers.wait_until_listening(redis_port, timeout=20)
         results = measure(options, redis_port)
     finally:
         processes.stop([redis])

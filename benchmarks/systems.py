@@ -7,13 +7,13 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Min
 from django.tasks.base import TaskResultStatus as Status
 
 from benchmarks import processes, proof
 from benchmarks.consumers import RAW_CHANNEL
+from harness.layers import flush_channel_layer
 
 
 class System:
@@ -72,7 +72,7 @@ class Ours(System):
     def reset(self) -> None:
         super().reset()
         clear_tables()
-        flush_layer()
+        flush_channel_layer()
 
     def enqueue(self, number: int) -> None:
         self.task.enqueue(number)
@@ -165,7 +165,7 @@ class RawChannels(System):
 
     def reset(self) -> None:
         super().reset()
-        flush_layer()
+        flush_channel_layer()
 
     def enqueue(self, number: int) -> None:
         async_to_sync(get_channel_layer().send)(RAW_CHANNEL, {"type": "task.run", "n": number})
@@ -211,22 +211,6 @@ def clear_tables() -> None:
         TaskAttempt.objects.all().delete()
         TaskRecord.objects.all().delete()
     Heartbeat.objects.all().delete()
-
-
-def flush_layer() -> None:
-    """Empty the channel layer: the throwaway Redis holds only our keys, the in-memory one its queues."""
-    layer = get_channel_layer()
-    if settings.REDIS_URLS:
-        import redis
-
-        for url in settings.REDIS_URLS:
-            client = redis.Redis.from_url(url)
-            for name in client.scan_iter(f"{layer.prefix}*"):
-                client.delete(name)
-            client.close()
-    else:
-        layer.channels.clear()
-        layer.groups.clear()
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> float:

@@ -3,19 +3,24 @@
 import asyncio
 import contextlib
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
-from channels_redis.core import RedisChannelLayer
+from channels.routing import get_default_application
 from django.conf import settings
 from django.db import connections
+from django.test import override_settings
 
+from harness.layers import flush_channel_layer
+from retry import conf
+from retry.dispatcher import Dispatcher
 from retry.outbox import outbox
+from retry.worker.process import RetryWorker, runner
 from tests import processes
 
 
@@ -40,30 +45,58 @@ def close_thread_connections(django_db_setup: None) -> Iterator[None]:
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
-def flush_channel_layer() -> None:
-    """Empty the default channel layer: its keys on Redis (pools stay open), or the in-memory queues."""
-    layer = get_channel_layer()
-    if isinstance(layer, RedisChannelLayer):
-        for host in layer.hosts:
-            client = redis.Redis.from_url(host["address"])
-            keys = list(client.scan_iter(f"{layer.prefix}*"))
-            if keys:
-                client.delete(*keys)
-            client.close()
-    else:
-        layer.channels.clear()
-        layer.groups.clear()
-
-
-@contextlib.asynccontextmanager
-async def events_on_this_loop() -> AsyncIterator[Any]:
-    """The channel layer, empty, with the events the test causes published on its event loop."""
+@pytest.fixture
+async def layer(transactional_db: None) -> AsyncIterator[Any]:
+    """The default channel layer (in memory, or Redis in the second pass), empty, with the task and order events the
+    test causes published on the test's event loop."""
     flush_channel_layer()
     outbox.use_loop(asyncio.get_running_loop())
     yield get_channel_layer()
     await asyncio.sleep(0.05)
     outbox.use_loop(None)
     flush_channel_layer()
+
+
+@contextlib.asynccontextmanager
+async def running_worker(queues: list[str], *, dispatcher: bool = True) -> AsyncIterator[RetryWorker]:
+    """A task worker for ``queues``, running in the test's event loop, with a dispatcher unless told otherwise."""
+    channels = [conf.get().CHANNEL_PREFIX + queue for queue in queues]
+    instance = RetryWorker(get_default_application(), channels, get_channel_layer(), handle_signals=False)
+    stop_dispatcher = asyncio.Event()
+    running = [asyncio.ensure_future(instance.arun())]
+    if dispatcher:
+        running.append(asyncio.ensure_future(Dispatcher().run(stop_dispatcher)))
+    await asyncio.sleep(0)
+    try:
+        yield instance
+    finally:
+        stop_dispatcher.set()
+        instance.request_stop()
+        await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), 30)
+        outbox.use_loop(None)
+        runner.install(None)
+
+
+@pytest.fixture
+async def worker(layer: Any) -> AsyncIterator[RetryWorker]:
+    """A task worker for every queue of the default backend, plus a dispatcher, running in the test's event loop."""
+    async with running_worker(conf.queues()) as instance:
+        yield instance
+    outbox.use_loop(asyncio.get_running_loop())  # the layer fixture's events go on until it ends
+
+
+@contextlib.contextmanager
+def redis_channel_layer(name: str, **config: Any) -> Iterator[Any]:
+    """The default channel layer on the shared Redis, with a key prefix of its own starting with ``name``; what the
+    outbox still holds goes out before the prefix's keys are deleted."""
+    prefix = f"{name}-{uuid.uuid4().hex[:10]}"
+    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "expiry": 60, **config}
+    with override_settings(
+        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
+    ):
+        yield get_channel_layer()
+        assert outbox.flush(timeout=10)
+        flush_channel_layer()
 
 
 @pytest.fixture

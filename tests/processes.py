@@ -2,22 +2,20 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from harness import servers
+
+# Taken from here by the tests that start processes.
+from harness.servers import free_port as free_port
+from harness.servers import wait_until_listening as wait_until_listening
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def database_url(database: dict[str, Any]) -> str:
@@ -131,16 +129,4 @@ def manage(*arguments: str) -> list[str]:
 
 def redis_server(port: int, log_dir: Path, name: str = "redis") -> Process:
     """A throwaway Redis that keeps nothing on disk: stopping it loses every message it held."""
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    return Process(name, argv, dict(os.environ), log_dir)
-
-
-def wait_until_listening(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port} after {timeout} s")
+    return Process(name, servers.redis_server_argv(port), dict(os.environ), log_dir)

@@ -29,6 +29,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: Where the screenshots go: a temporary folder, or the docs' images with SCREENSHOT_DIR=docs.
+SCREENSHOT_DIR = os.environ.get("SCREENSHOT_DIR")
+
+
+def card(page: Any, label: str) -> Any:
+    """The board's card of the order labelled ``label`` (#001)."""
+    return page.locator(".board-card", has=page.locator(".card-label", has_text=label))
+
+
+def step(page: Any, label: str, kind: str) -> Any:
+    """The step ``kind`` (Scoop, Spread, Decorate) on the card of order ``label``."""
+    return card(page, label).locator(".board-step", has_text=kind)
+
+
 def staff_member(username: str) -> Any:
     return get_user_model().objects.filter(username=username).first() or kitchen_staff(username)
 

@@ -1,4 +1,4 @@
-"""Fixtures of the board tests: a channel layer the outbox publishes on, staff sessions, websocket clients."""
+"""Fixtures of the board tests: staff sessions, orders, websocket clients (layer and worker: tests/conftest.py)."""
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.routing import get_default_application
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,20 +14,10 @@ from django.test import Client
 from consumers import kitchen_board, routing
 from orders import services
 from orders.models import Order
-from retry import conf
 from retry.outbox import outbox
-from retry.worker.process import RetryWorker, runner
-from tests.conftest import events_on_this_loop
 from tests.factories import ORDER_FIELDS
 
 ORIGIN = "http://localhost"
-
-
-@pytest.fixture
-async def layer(transactional_db: None) -> AsyncIterator[Any]:
-    """The channel layer, empty, with order and task events published on this test's event loop."""
-    async with events_on_this_loop() as layer:
-        yield layer
 
 
 def make_user(username: str, **fields: Any) -> Any:
@@ -138,17 +127,3 @@ async def connect(layer: Any) -> AsyncIterator[Callable[..., Any]]:
         # A receive that timed out has cancelled the consumer already.
         if not communicator.future.done():
             await communicator.disconnect()
-
-
-@pytest.fixture
-async def worker(layer: Any) -> AsyncIterator[Any]:
-    """Task workers for every queue, running in the test's event loop."""
-    channels = [conf.get().CHANNEL_PREFIX + queue for queue in settings.TASK_QUEUES]
-    instance = RetryWorker(get_default_application(), channels, layer, handle_signals=False)
-    served = asyncio.ensure_future(instance.arun())
-    await asyncio.sleep(0)
-    yield instance
-    instance.request_stop()
-    await asyncio.wait_for(asyncio.gather(served, return_exceptions=True), 30)
-    outbox.use_loop(asyncio.get_running_loop())
-    runner.install(None)

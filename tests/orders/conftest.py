@@ -8,7 +8,6 @@ from orders import services
 from orders.models import Order, Step
 from tests.factories import ORDER_FIELDS
 from tests.orders.webhooks.receiver import Receiver
-from tests.retry.conftest import layer, worker  # noqa: F401  (the real worker, for the background work of orders)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from orders import services
 from orders.models import Order, StaffProfile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
@@ -21,20 +22,38 @@ def seed() -> str:
 def test_seed_demo_creates_accounts_with_the_printed_passwords(db):
     output = seed()
     users = get_user_model().objects
-    for username in ("kitchen", "admin"):
+    for username in ("ana", "ben", "admin"):
         password = re.search(rf"username: {username}\s+password: (\S+)", output).group(1)
         assert users.get(username=username).check_password(password)
-    assert users.get(username="kitchen").is_staff
-    assert not users.get(username="kitchen").is_superuser
+    for cook in ("ana", "ben"):
+        assert users.get(username=cook).is_staff
+        assert not users.get(username=cook).is_superuser
+        assert users.get(username=cook).has_perm("orders.change_order")
     assert users.get(username="admin").is_superuser
-    assert users.get(username="kitchen").has_perm("orders.change_order")
-    assert StaffProfile.objects.get(user__username="kitchen").step_order == ["scoop", "decorate", "spread"]
+
+
+def test_the_two_cooks_have_the_seeds_opposite_habits_and_say_so(db):
+    output = seed()
+    assert StaffProfile.objects.get(user__username="ana").step_order == ["scoop", "decorate", "spread"]
+    assert StaffProfile.objects.get(user__username="ben").step_order == ["scoop", "spread", "decorate"]
+    assert re.search(r"username: ana\s+password: \S+\s+\(scoop, decorate, spread\)", output)
+    assert re.search(r"username: ben\s+password: \S+\s+\(scoop, spread, decorate\)", output)
+
+
+def test_next_for_me_gives_the_two_cooks_different_steps_of_the_same_order(db):
+    seed()
+    ana, ben = (get_user_model().objects.get(username=name) for name in ("ana", "ben"))
+    for_ana, for_ben = services.next_step_for(ana), services.next_step_for(ben)
+    assert (for_ana.order.label, for_ana.kind) == ("#001", "decorate")
+    assert (for_ben.order.label, for_ben.kind) == ("#001", "spread")
+    assert services.claim_next_step(ben).pk == for_ben.pk
+    assert services.next_step_for(ana).pk == for_ana.pk  # taken or not, Ben's habit leaves Ana's step alone
 
 
 def test_seed_demo_creates_orders_in_varied_states(db):
     output = seed()
     statuses = list(Order.objects.order_by("number").values_list("status", flat=True))
-    assert statuses == ["received", "in_progress", "ready", "delivered"]
+    assert statuses == ["in_progress", "in_progress", "ready", "delivered"]
     assert "Demo orders: #001, #002, #003, #004" in output
     assert all(order.steps.count() == 3 for order in Order.objects.all())
 

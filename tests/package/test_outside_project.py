@@ -24,7 +24,7 @@ from tests.package.outside import DASHBOARD, FEED, OPERATOR, Site
 #: The first run may download the example's dependencies into pip's cache.
 pytestmark = pytest.mark.timeout(600)
 
-SCOOPBOARD = ("orders", "consumers", "project", "tests", "benchmarks")
+SCOOPBOARD = ("orders", "consumers", "project", "tests", "benchmarks", "harness")
 WHAT_IS_INSTALLED = f"""
 import importlib.metadata, importlib.util, json, retry
 print(json.dumps({{

@@ -33,7 +33,7 @@ def test_the_wheel_holds_the_retry_package_with_its_data_and_nothing_else(wheel:
     ):
         assert shipped in names
     tops = {name.split("/")[0] for name in names - info}
-    assert tops == {"retry"}, "orders, consumers, project, tests, benchmarks and examples stay out"
+    assert tops == {"retry"}, "orders, consumers, project, tests, benchmarks, harness and examples stay out"
     assert not [name for name in names if name.endswith(".pyc")]
 
 

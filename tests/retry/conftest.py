@@ -1,30 +1,24 @@
 import asyncio
-import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.layers import get_channel_layer
-from channels.routing import URLRouter, get_default_application
+from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.db import connections
-from django.test import override_settings
 
+from harness.layers import flush_channel_layer
 from retry import conf, routing
-from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
 from retry.outbox import outbox
-from retry.worker.process import RetryWorker, runner
-from tests.conftest import SHARED_REDIS, flush_channel_layer
+from tests import tasks
+from tests.conftest import redis_channel_layer
 from tests.effects.models import Effect, Run
 from tests.retry.feeds import session_cookie
-
-ALL_QUEUES = ["default", "emails", "webhooks", "maintenance"]
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
@@ -48,6 +42,15 @@ def all_finished() -> bool:
     return not TaskRecord.objects.filter(status__in=["READY", "RUNNING"]).exists()
 
 
+def enqueued(key: str = "k", task: Any = tasks.record, **changes: object) -> TaskRecord:
+    """``task`` enqueued with ``key``, its message handed to the layer, then its row changed as ``changes`` say."""
+    result = task.enqueue(key)
+    outbox.flush()
+    if changes:
+        TaskRecord.objects.filter(pk=result.id).update(**changes)
+    return TaskRecord.objects.get(pk=result.id)
+
+
 def runs(key: str) -> int:
     return Run.objects.filter(key=key).count()
 
@@ -57,37 +60,9 @@ def effects(key: str) -> int:
 
 
 @pytest.fixture
-async def layer() -> AsyncIterator[object]:
-    flush_channel_layer()
-    yield get_channel_layer()
-    flush_channel_layer()
-
-
-@contextlib.asynccontextmanager
-async def running_worker(queues: list[str], *, dispatcher: bool = True) -> AsyncIterator[RetryWorker]:
-    """A task worker for ``queues``, running in the test's event loop, with a dispatcher unless told otherwise."""
-    channels = [conf.get().CHANNEL_PREFIX + queue for queue in queues]
-    instance = RetryWorker(get_default_application(), channels, get_channel_layer(), handle_signals=False)
-    stop_dispatcher = asyncio.Event()
-    running = [asyncio.ensure_future(instance.arun())]
-    if dispatcher:
-        running.append(asyncio.ensure_future(Dispatcher().run(stop_dispatcher)))
-    await asyncio.sleep(0)
-    try:
-        yield instance
-    finally:
-        stop_dispatcher.set()
-        instance.request_stop()
-        await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), 30)
-        outbox.use_loop(None)
-        runner.install(None)
-
-
-@pytest.fixture
-async def worker(layer: object, transactional_db: None) -> AsyncIterator[RetryWorker]:
-    """A task worker for every queue, running in the test's event loop, plus a dispatcher."""
-    async with running_worker(ALL_QUEUES) as instance:
-        yield instance
+def static_root(settings: Any, tmp_path: Any) -> None:
+    """An existing STATIC_ROOT: WhiteNoise warns about a missing one, and warnings fail tests."""
+    settings.STATIC_ROOT = tmp_path
 
 
 @pytest.fixture
@@ -96,18 +71,7 @@ def layer_messages() -> Iterator[Callable[[str], list[dict[str, object]]]]:
     flush_channel_layer()
 
     def read(queue: str) -> list[dict[str, object]]:
-        channel = conf.get().CHANNEL_PREFIX + queue
-        channel_layer = get_channel_layer()
-
-        async def drain() -> list[dict[str, object]]:
-            found = []
-            while True:
-                try:
-                    found.append(await asyncio.wait_for(channel_layer.receive(channel), 0.2))
-                except TimeoutError:
-                    return found
-
-        return async_to_sync(drain)()
+        return receive_all(get_channel_layer(), conf.get().CHANNEL_PREFIX + queue, quiet=0.2)
 
     yield read
     flush_channel_layer()
@@ -117,28 +81,18 @@ def layer_messages() -> Iterator[Callable[[str], list[dict[str, object]]]]:
 def redis_layer(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The default channel layer on the shared Redis, with a prefix of its own and room for 10 messages
     (or as many as the test's parameter says)."""
-    prefix = f"transport-{uuid.uuid4().hex[:10]}"
-    capacity = getattr(request, "param", 10)
-    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "capacity": capacity, "expiry": 60}
-    with override_settings(
-        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
-    ):
-        yield get_channel_layer()
-        assert outbox.flush(timeout=10)
-    client = redis.Redis.from_url(SHARED_REDIS)
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
+    with redis_channel_layer("transport", capacity=getattr(request, "param", 10)) as layer:
+        yield layer
 
 
-def receive_all(layer: Any, channel: str) -> list[dict[str, object]]:
-    """Everything waiting on ``channel``, read with the layer's own ``receive``."""
+def receive_all(layer: Any, channel: str, quiet: float = 0.5) -> list[dict[str, object]]:
+    """Everything waiting on ``channel``, read with the layer's own ``receive`` until it stays ``quiet`` seconds."""
 
     async def drain() -> list[dict[str, object]]:
         found = []
         while True:
             try:
-                found.append(await asyncio.wait_for(layer.receive(channel), 0.5))
+                found.append(await asyncio.wait_for(layer.receive(channel), quiet))
             except TimeoutError:
                 return found
 

@@ -1,4 +1,4 @@
-"""The task admin: list, timeline and policy, confirmed and logged actions, overrides, workers, the dashboard page."""
+"""The task admin: list, timeline and policy, confirmed and logged actions, overrides, workers."""
 
 import logging
 
@@ -13,14 +13,8 @@ from retry import registry
 from retry.models import Heartbeat, Outcome, PolicyOverride, TaskRecord
 from tests.retry.rows import attempt, heartbeat, task
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db]
+pytestmark = [pytest.mark.services, pytest.mark.django_db, pytest.mark.usefixtures("static_root")]
 CHANGELIST = "admin:retry_taskrecord_changelist"
-
-
-@pytest.fixture(autouse=True)
-def static_root(settings, tmp_path):
-    """An existing STATIC_ROOT: WhiteNoise warns about a missing one, and warnings fail tests."""
-    settings.STATIC_ROOT = tmp_path
 
 
 @pytest.fixture(autouse=True)
@@ -152,45 +146,6 @@ def test_staff_who_may_only_view_get_no_actions(client, viewer, dead):
     assert status_of(dead) == Status.FAILED
     dashboard_action = client.post(reverse("admin:retry_dashboard_action"), {"action": "retry_now", "target": dead.pk})
     assert dashboard_action.status_code == 403
-
-
-def test_the_dashboard_page_carries_the_figures(admin_client, dead, settings):
-    settings.RETRY_BACKLOG_ALARM = {"*": 1}
-    task("emails", enqueued=120)
-    response = admin_client.get(reverse("admin:retry_dashboard"))
-    assert response.status_code == 200
-    figures = {q["queue"]: q for q in response.context["figures"]["queues"]}
-    assert figures["emails"]["ready"] == 1 and figures["emails"]["alarm"] is True
-    assert response.context["figures"]["failures"][0]["id"] == str(dead.pk)
-    assert 'id="retry-figures"' in response.content.decode()
-
-
-def test_the_admin_index_links_the_dashboard(admin_client):
-    assert reverse("admin:retry_dashboard") in admin_client.get(reverse("admin:index")).content.decode()
-
-
-def test_dashboard_actions_ask_first_then_act(admin_client, dead, caplog):
-    url = reverse("admin:retry_dashboard_action")
-    asked = admin_client.post(url, {"action": "retry_now", "target": str(dead.pk)})
-    assert asked.status_code == 200 and "Retry this dead task now" in asked.content.decode()
-    assert status_of(dead) == Status.FAILED
-    caplog.set_level(logging.INFO, logger="retry.monitoring.operations")
-    done = admin_client.post(url, {"action": "retry_now", "target": str(dead.pk), "confirmed": "yes"})
-    assert done.status_code == 302 and done["Location"] == reverse("admin:retry_dashboard")
-    assert status_of(dead) == Status.READY
-    assert [r.action for r in caplog.records if r.name == "retry.monitoring.operations"] == ["retry_now"]
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        {"action": "explode", "target": "x"},
-        {"action": "cancel", "target": "not-a-uuid"},
-        {"action": "requeue_dead", "target": ""},
-    ],
-)
-def test_dashboard_actions_refuse_bad_requests(admin_client, data):
-    assert admin_client.post(reverse("admin:retry_dashboard_action"), data).status_code == 400
 
 
 def test_saving_an_override_takes_effect_at_once(admin_client):

@@ -3,7 +3,6 @@
 import json
 import math
 import re
-import socket
 
 import hypothesis
 import pytest
@@ -15,11 +14,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from retry import api, registry
+from retry import api
 from retry.exceptions import InvalidTaskArguments
-from retry.models import PolicyOverride, TaskRecord
+from retry.models import TaskRecord
 from retry.outbox import outbox
-from tests import strategies, tasks
+from tests import processes, strategies, tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -128,35 +127,15 @@ def test_get_result_of_an_unknown_id_raises():
         tasks.record.get_result("not-an-id")
 
 
-def test_policy_resolution_order_is_override_then_decorator_then_settings(settings):
-    settings.RETRY_MAX_ATTEMPTS = 9
-    settings.RETRY_BASE_DELAY = 11
-    settings.RETRY_MAX_DELAY = 60
-    assert registry.policy_for(tasks.record).max_attempts == 9  # settings
-    assert registry.policy_for(tasks.always_fails).max_attempts == 3  # the decorator beats settings
-    PolicyOverride.objects.create(task_path=tasks.always_fails.module_path, max_attempts=4)
-    registry.forget_overrides()
-    resolved = registry.policy_for(tasks.always_fails)
-    assert (resolved.max_attempts, resolved.base_delay) == (4, 11)  # the operator beats both; blanks fall through
-    record = TaskRecord.objects.get(pk=tasks.always_fails.enqueue("x").id)
-    assert (record.max_attempts, record.policy["max_attempts"]) == (4, 4)  # the row keeps what it was enqueued with
-    PolicyOverride.objects.all().delete()
-    registry.forget_overrides()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize(
     "layer",
     [
         {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1}},  # ChannelFull
         {  # Redis down: nothing listens on that port
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{free_port()}", "socket_connect_timeout": 0.5}]},
+            "CONFIG": {
+                "hosts": [{"address": f"redis://127.0.0.1:{processes.free_port()}", "socket_connect_timeout": 0.5}]
+            },
         },
     ],
 )

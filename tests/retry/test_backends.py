@@ -1,7 +1,6 @@
-"""Several TASKS aliases of the retry backend, each with its own OPTIONS, queues and workers; and task rows kept
-in a database of their own."""
+"""Several TASKS aliases of the retry backend, each with its own OPTIONS, queues and workers, across every stage:
+enqueue, checks, dispatcher, workers, the embedded server and the figures."""
 
-import contextlib
 import copy
 import uuid
 
@@ -9,12 +8,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import get_default_application
-from django.db import transaction
 from django.tasks import task
 from django.test import override_settings
 from django.utils import timezone
 
-from retry import checks, conf, routing, transitions
+from retry import checks, conf, routing
 from retry.backend import RetryBackend
 from retry.dispatcher import Dispatcher
 from retry.embedded import Embedded
@@ -103,52 +101,6 @@ def test_a_bad_backend_configuration_fails_the_system_check_naming_it(bulk, said
         errors = checks.check_backends()
     assert [error.id for error in errors] == ["retry.E003"], [error.msg for error in errors]
     assert said in errors[0].msg
-
-
-def test_task_rows_in_another_database_need_the_router():
-    from django.conf import settings
-
-    options = {"default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}}
-    with override_settings(TASKS=options):
-        assert "add 'retry.routers.TaskRouter' to DATABASE_ROUTERS" in checks.check_backends()[0].msg
-    options["default"]["OPTIONS"]["DATABASE"] = "elsewhere"
-    with override_settings(TASKS=options):
-        assert "names 'elsewhere', which DATABASES does not have" in checks.check_backends()[0].msg
-
-
-@pytest.fixture
-def tasks_database():
-    from django.conf import settings
-
-    backends = {"default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}}
-    with override_settings(TASKS=backends, DATABASE_ROUTERS=["retry.routers.TaskRouter"]):
-        assert checks.check_backends() == []
-        yield
-
-
-@pytest.mark.django_db(databases=["default", "tasks"], transaction=True)
-def test_task_rows_live_in_the_database_the_option_names_and_run_there(tasks_database):
-    with transaction.atomic(using="tasks"):  # an enqueue commits with the transaction of the task rows' database
-        task_id = tasks.record.enqueue("apart").id
-    assert TaskRecord.objects.using("tasks").filter(pk=task_id).exists()
-    assert not TaskRecord.objects.using("default").filter(pk=task_id).exists()
-    [claimed] = transitions.claim_many([task_id], "worker-apart")
-    assert transitions.succeed(claimed, "done", 0.01)
-    row = TaskRecord.objects.using("tasks").get(pk=task_id)
-    assert (row.status, row.return_value, row.attempt_set.count()) == ("SUCCESSFUL", "done", 1)
-    assert Dispatcher().tick()["sent"] == 0
-
-
-@pytest.mark.django_db(databases=["default", "tasks"], transaction=True)
-def test_an_enqueue_joins_the_transaction_of_the_task_rows_database_only(tasks_database):
-    with contextlib.suppress(RuntimeError), transaction.atomic():  # the caller's transaction, on default
-        alone = tasks.record.enqueue("committed-on-its-own").id
-        raise RuntimeError
-    assert TaskRecord.objects.using("tasks").filter(pk=alone).exists()
-    with contextlib.suppress(RuntimeError), transaction.atomic(using="tasks"):
-        joined = tasks.record.enqueue("rolled-back-with-it").id
-        raise RuntimeError
-    assert not TaskRecord.objects.using("tasks").filter(pk=joined).exists()
 
 
 @pytest.mark.django_db

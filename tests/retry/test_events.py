@@ -1,19 +1,22 @@
-"""Task state changes published for the live boards: the events of one moment in one group message."""
+"""Every task state change: one log line with the task's fields at the level of its outcome, and the events of one
+moment published for the live boards in one group message, after commit."""
 
 import asyncio
+import logging
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from retry import conf
+from retry import conf, events, logs
 from retry.outbox import outbox
 from tests import tasks
+from tests.retry.rows import task
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
-
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
 def test_the_events_of_one_moment_arrive_together_after_commit():
     layer = get_channel_layer()
     listener = async_to_sync(layer.new_channel)()
@@ -31,3 +34,25 @@ def test_the_events_of_one_moment_arrive_together_after_commit():
         (task_id, "enqueued", "emails", 0) for task_id in ids
     ]
     assert {e["task_name"] for e in message["events"]} == {tasks.on_emails_queue.module_path}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "details", "level"),
+    [
+        ("started", {"worker_id": "oven:1:a"}, logging.INFO),
+        ("succeeded", {"duration": 0.25}, logging.INFO),
+        ("retry_scheduled", {"delay": 10.0, "error": "KeyError: 'x'"}, logging.WARNING),
+        ("failed", {"error": "KeyError: 'x'"}, logging.ERROR),
+        ("cancelled", {}, logging.WARNING),
+    ],
+)
+def test_every_state_change_logs_one_line_with_the_task_fields(caplog, change, details, level):
+    row = task("emails", attempts=2)
+    caplog.set_level(logging.INFO, logger="retry.tasks")
+    events.record(change, row, **details)
+    (line,) = [r for r in caplog.records if r.name == "retry.tasks"]
+    assert line.levelno == level
+    expected = {"change": change, "task_id": str(row.pk), "task_name": row.task_path, "queue": "emails", "attempt": 2}
+    assert {key: getattr(line, key) for key in [*expected, *details]} == {**expected, **details}
+    assert f"task_id={row.pk}" in logs.KeyValueFormatter().format(line)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 
-from retry import events, logs
+from retry import logs
 from retry.models import TaskRecord
 from retry.outbox import outbox
 from tests import processes, tasks
@@ -65,28 +65,6 @@ def test_the_json_format_has_every_field():
 def test_settings_pick_the_key_value_formatter_for_text():
     assert settings.LOGGING["formatters"]["text"] == {"()": "retry.logs.KeyValueFormatter"}
     assert settings.LOGGING["formatters"]["json"] == {"()": "retry.logs.JsonFormatter"}
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("change", "details", "level"),
-    [
-        ("started", {"worker_id": "oven:1:a"}, logging.INFO),
-        ("succeeded", {"duration": 0.25}, logging.INFO),
-        ("retry_scheduled", {"delay": 10.0, "error": "KeyError: 'x'"}, logging.WARNING),
-        ("failed", {"error": "KeyError: 'x'"}, logging.ERROR),
-        ("cancelled", {}, logging.WARNING),
-    ],
-)
-def test_every_state_change_logs_one_line_with_the_task_fields(caplog, change, details, level):
-    row = task("emails", attempts=2)
-    caplog.set_level(logging.INFO, logger="retry.tasks")
-    events.record(change, row, **details)
-    (line,) = [r for r in caplog.records if r.name == "retry.tasks"]
-    assert line.levelno == level
-    expected = {"change": change, "task_id": str(row.pk), "task_name": row.task_path, "queue": "emails", "attempt": 2}
-    assert {key: getattr(line, key) for key in [*expected, *details]} == {**expected, **details}
-    assert f"task_id={row.pk}" in logs.KeyValueFormatter().format(line)
 
 
 def test_tagging_without_sentry_does_nothing():

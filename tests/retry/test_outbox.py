@@ -16,8 +16,8 @@ from retry.messages import run_message
 from retry.models import TaskRecord
 from retry.outbox import outbox
 from tests import processes, tasks
-from tests.conftest import SHARED_REDIS
-from tests.retry.conftest import all_finished, receive_all, running_worker, wait_for
+from tests.conftest import SHARED_REDIS, running_worker
+from tests.retry.conftest import all_finished, receive_all, wait_for
 
 
 class Refusals:

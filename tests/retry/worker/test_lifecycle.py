@@ -3,53 +3,41 @@
 import asyncio
 import signal
 import time
-import uuid
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from channels.routing import get_default_application
 from django.db import connections
 from django.tasks.base import TaskResultStatus as Status
-from django.test import override_settings
 
 from retry import conf
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.outbox import outbox
-from retry.worker.process import RetryWorker, runner
 from tests import processes, tasks
-from tests.conftest import SHARED_REDIS
-from tests.retry.conftest import ALL_QUEUES, wait_for
+from tests.conftest import SHARED_REDIS, redis_channel_layer, running_worker
+from tests.retry.conftest import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-async def stop_while_running(layer, task, *, seconds: float) -> TaskRecord:  # type: ignore[no-untyped-def]
+async def stop_while_running(task, *, seconds: float) -> TaskRecord:  # type: ignore[no-untyped-def]
     """Start a worker, enqueue ``task``, ask the worker to stop once the task runs, and return the task's row."""
-    channels = [conf.get().CHANNEL_PREFIX + queue for queue in ALL_QUEUES]
-    worker = RetryWorker(get_default_application(), channels, layer, handle_signals=False)
-    served = asyncio.ensure_future(worker.arun())
-    result = await task.aenqueue("shutdown", seconds=seconds)
-    await wait_for(lambda: TaskRecord.objects.filter(status="RUNNING").exists(), what="the task to start")
-    worker.request_stop()
-    await asyncio.wait_for(served, 30)
-    outbox.use_loop(None)
-    runner.install(None)
+    async with running_worker(conf.queues(), dispatcher=False):
+        result = await task.aenqueue("shutdown", seconds=seconds)
+        await wait_for(lambda: TaskRecord.objects.filter(status="RUNNING").exists(), what="the task to start")
     return await TaskRecord.objects.aget(pk=result.id)
 
 
 @pytest.mark.parametrize("task", [tasks.sleeps, tasks.async_sleeps])
 async def test_a_task_shorter_than_the_grace_period_finishes(layer, settings, task):
     settings.RETRY_SHUTDOWN_GRACE = 5
-    record = await stop_while_running(layer, task, seconds=0.5)
+    record = await stop_while_running(task, seconds=0.5)
     assert (record.status, record.attempts) == (Status.SUCCESSFUL, 1)
 
 
 @pytest.mark.parametrize("task", [tasks.sleeps, tasks.async_sleeps])
 async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(layer, settings, task):
     settings.RETRY_SHUTDOWN_GRACE = 0.2
-    record = await stop_while_running(layer, task, seconds=3)
+    record = await stop_while_running(task, seconds=3)
     assert (record.status, record.attempts, record.notified_at) == (Status.READY, 0, None)
     outcomes = [a.outcome async for a in TaskAttempt.objects.filter(task_id=record.pk)]
     assert outcomes == [Outcome.RELEASED]
@@ -61,23 +49,13 @@ async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(
 @pytest.fixture
 def redis_events(tmp_path):  # type: ignore[no-untyped-def]
     """A Redis channel layer with a prefix of its own, a channel in the events group, and the env of a worker."""
-    prefix = f"shutdown-{uuid.uuid4().hex[:10]}"
-    config = {"hosts": [SHARED_REDIS], "prefix": prefix, "expiry": 60}
-    with override_settings(
-        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
-    ):
-        layer = get_channel_layer()
+    with redis_channel_layer("shutdown") as layer:
         channel = async_to_sync(layer.new_channel)()
         async_to_sync(layer.group_add)(conf.get().EVENTS_GROUP, channel)
         env = processes.test_settings_env(
-            connections["default"].settings_dict, SHARED_REDIS, prefix, RETRY_SHUTDOWN_GRACE="0.2"
+            connections["default"].settings_dict, SHARED_REDIS, layer.prefix, RETRY_SHUTDOWN_GRACE="0.2"
         )
         yield layer, channel, env, tmp_path
-        outbox.flush(timeout=5)
-    client = redis.Redis.from_url(SHARED_REDIS)
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
 
 
 def changes_of(layer, channel: str, task_id: str) -> list[str]:  # type: ignore[no-untyped-def]

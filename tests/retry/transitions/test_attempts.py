@@ -1,27 +1,23 @@
-"""Claims: many tasks in one statement, and a worker with free slots taking its queues' backlog from the database."""
+"""The transitions of an attempt: claims of named tasks and of a queue's backlog, fenced endings, lease renewals."""
 
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.tasks.base import TaskResultStatus as Status
+from django.utils import timezone
 
 from retry import clock, transitions
-from retry.models import TaskAttempt, TaskRecord
-from retry.outbox import outbox
+from retry.dispatcher import Dispatcher
+from retry.models import TaskRecord
 from tests import tasks
-from tests.conftest import flush_channel_layer
-from tests.retry.conftest import all_finished, running_worker, runs, wait_for
+from tests.retry.conftest import enqueued
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+LONG_AGO = timedelta(hours=1)
 
 
 def enqueue(key: str, task=tasks.record, **changes: object) -> str:  # type: ignore[no-untyped-def]
-    result = task.enqueue(key)
-    outbox.flush()
-    if changes:
-        TaskRecord.objects.filter(pk=result.id).update(**changes)
-    return result.id
+    return str(enqueued(key, task, **changes).pk)
 
 
 def test_named_tasks_are_claimed_once_each_in_one_call():
@@ -65,29 +61,6 @@ def test_the_backlog_of_several_queues_is_taken_by_priority_across_them():
     assert [str(record.pk) for record in transitions.claim_many([], "worker-1", queues=both, more=5)] == [low]
 
 
-async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_dispatcher(settings, layer):
-    settings.RETRY_CONCURRENCY = 3
-    lost = [await sync_to_async(enqueue)(f"lost-{number}") for number in range(10)]
-    flush_channel_layer()  # every message is gone; the rows say they were sent, so no dispatcher would resend soon
-    async with running_worker(["default"], dispatcher=False) as worker:
-        await sync_to_async(enqueue)("wakes-the-worker")
-        await wait_for(all_finished, what="the backlog to be run")
-    for key in [f"lost-{number}" for number in range(10)] + ["wakes-the-worker"]:
-        assert await sync_to_async(runs)(key) == 1
-    workers = await sync_to_async(lambda: set(TaskAttempt.objects.filter(task_id__in=lost).values_list("worker_id")))()
-    assert workers == {(worker.runner.id,)}
-
-
-async def test_a_near_retry_runs_on_its_worker_without_a_message(layer):
-    async with running_worker(["emails"], dispatcher=False):
-        # No dispatcher sends the second attempt's message: only a local retry can run it.
-        task = tasks.fails_then_succeeds.using(queue_name="emails")
-        task_id = await sync_to_async(lambda: task.enqueue("retried-here", failures=1).id)()
-        await wait_for(all_finished, what="the retry to run")
-    record = await sync_to_async(TaskRecord.objects.get)(pk=task_id)
-    assert (record.status, record.attempts) == (Status.SUCCESSFUL, 2)
-
-
 def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_waiting_for_it():
     from django.db import connections
 
@@ -106,3 +79,19 @@ def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_wait
     renewed = TaskRecord.objects.get(pk=free.pk)
     assert renewed.lease_until > free.lease_until
     assert TaskRecord.objects.get(pk=busy.pk).lease_until == busy.lease_until
+
+
+def test_a_late_finisher_overwrites_nothing():
+    record = transitions.claim(enqueue("late"), "worker-1")
+    assert record is not None
+    TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
+    Dispatcher().tick()
+    TaskRecord.objects.filter(pk=record.pk).update(run_after=timezone.now() - LONG_AGO)
+    again = transitions.claim(str(record.pk), "worker-2")
+    assert again is not None
+
+    assert transitions.succeed(record, "late", duration=1.0) is False  # fenced on (id, attempt, worker)
+    assert transitions.fail(record, ValueError("late"), None, duration=1.0) is False
+    assert TaskRecord.objects.get(pk=record.pk).status == Status.RUNNING
+    assert transitions.succeed(again, "on time", duration=1.0) is True
+    assert TaskRecord.objects.get(pk=record.pk).return_value == "on time"

@@ -6,7 +6,6 @@ import sys
 import pytest
 from django.db import connections
 
-from retry.management.commands import runworker
 from tests import processes
 from tests.project.conftest import BASE_DIR, clean_env
 
@@ -72,16 +71,3 @@ def test_good_arguments_still_work():
     assert result.stdout == "cancel: 0 task(s) changed\n"
     result = manage("tasks", "requeue_dead", "orders.tasks.clean_up")
     assert (result.returncode, result.stdout) == (0, "requeue_dead: 0 task(s) changed\n")
-
-
-@pytest.mark.parametrize(
-    ("channels", "queue_options", "queues"),
-    [
-        ([], [], ["default", "emails", "webhooks", "maintenance"]),
-        (["tasks.emails", "tasks.default"], [], ["emails", "default"]),
-        ([], ["webhooks,emails", "emails", " maintenance "], ["webhooks", "emails", "maintenance"]),
-        (["tasks.emails"], ["emails"], ["emails"]),
-    ],
-)
-def test_a_worker_runs_the_queues_of_its_channels_or_options_or_else_all(channels, queue_options, queues):
-    assert runworker.chosen_queues(channels, queue_options) == queues

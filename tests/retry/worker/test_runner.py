@@ -4,6 +4,7 @@ import asyncio
 import itertools
 import random
 import uuid
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -14,7 +15,8 @@ from retry import conf, transitions
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from retry.worker import runner, threads
 from tests import tasks
-from tests.retry.conftest import all_finished, effects, running_worker, runs, wait_for
+from tests.conftest import running_worker
+from tests.retry.conftest import all_finished, effects, runs, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -49,7 +51,7 @@ async def test_a_task_that_fails_twice_then_succeeds_ends_successful_after_three
     assert [a.outcome for a in attempts] == [Outcome.RETRIED, Outcome.RETRIED, Outcome.SUCCEEDED]
     # The recorded delays follow the policy: base 0.05 s doubling, no jitter in tests, capped at 0.5 s.
     assert [a.next_delay for a in attempts] == [pytest.approx(0.05), pytest.approx(0.1), None]
-    assert attempts[1].started_at - attempts[0].finished_at >= timedelta_of(0.05)
+    assert attempts[1].started_at - attempts[0].finished_at >= timedelta(seconds=0.05)
     assert "run 2 of flaky fails on purpose" in attempts[1].error_message
 
 
@@ -239,7 +241,7 @@ async def test_a_task_can_ask_to_be_retried_after_a_delay(worker, settings):
     attempts = await attempts_of(result.id)
     assert [a.outcome for a in attempts] == [Outcome.RETRIED, Outcome.SUCCEEDED]
     assert attempts[0].next_delay == pytest.approx(0.3)
-    assert attempts[1].started_at - attempts[0].finished_at >= timedelta_of(0.3)
+    assert attempts[1].started_at - attempts[0].finished_at >= timedelta(seconds=0.3)
 
 
 async def test_async_task_functions_run_in_the_event_loop(worker):
@@ -294,7 +296,7 @@ async def test_duplicate_and_stray_messages_are_harmless(worker, layer):
 async def test_a_task_enqueued_for_later_waits_for_its_time(worker):
     from django.utils import timezone
 
-    result = await tasks.record.using(run_after=timezone.now() + timedelta_of(0.6)).aenqueue("deferred")
+    result = await tasks.record.using(run_after=timezone.now() + timedelta(seconds=0.6)).aenqueue("deferred")
     await asyncio.sleep(0.3)
     assert await sync_to_async(runs)("deferred") == 0
     await wait_for(all_finished, what="the deferred task")
@@ -307,28 +309,3 @@ async def test_other_queues_are_served_on_their_own_channel(worker):
     await wait_for(all_finished, what="the emails-queue task")
     record = await record_of(result.id)
     assert (record.queue, record.priority, record.status) == ("emails", 5, Status.SUCCESSFUL)
-
-
-def timedelta_of(seconds: float):  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    return timedelta(seconds=seconds)
-
-
-def test_worker_processes_let_postgresql_commits_return_before_the_disk_flush():
-    from django.db import connections
-    from django.db.backends.signals import connection_created
-
-    from retry.worker.process import configure_process, relax_commits
-
-    if connections["default"].vendor != "postgresql":
-        pytest.skip("synchronous_commit is a PostgreSQL setting")
-    configure_process()
-    try:
-        connection = connections.create_connection("default")
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            assert cursor.fetchone() == ("off",)
-        connection.close()
-    finally:
-        connection_created.disconnect(relax_commits, dispatch_uid="retry.worker.process.relax_commits")

@@ -1,6 +1,5 @@
-"""Every dashboard figure against rows with known timestamps; the alarm; the query count as the table grows."""
+"""Every dashboard figure against rows with known timestamps, the scaling advice, the query count as the table grows."""
 
-import logging
 import time
 
 import pytest
@@ -8,29 +7,15 @@ from django.db import connection
 from django.tasks.base import TaskResultStatus as Status
 from django.test.utils import CaptureQueriesContext
 
-from retry.dispatcher import Dispatcher
 from retry.models import Outcome, TaskRecord
-from retry.monitoring import alarms, figures, stats
-from tests.retry.rows import NOW, ago, attempt, heartbeat, task
+from retry.monitoring import figures, stats
+from tests.retry.rows import NOW, attempt, heartbeat, task
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 def figures_of(queue: str, now=NOW) -> figures.QueueFigures:
     return next(q for q in stats.snapshot(now).queues if q.queue == queue)
-
-
-@pytest.fixture
-def emails_backlog(db):
-    task("emails", enqueued=30)
-    task("emails", enqueued=10)
-    task("emails", enqueued=300, due=5, attempts=1)  # a retry that has come due
-    task("emails", enqueued=300, due=-60, attempts=2)  # a retry an hour... a minute from now
-    task("emails", status=Status.RUNNING, enqueued=40, started=20, attempts=1)
-    task("emails", status=Status.RUNNING, enqueued=40, started=20, attempts=1)
-    for _ in range(3):
-        task("emails", status=Status.FAILED, enqueued=9000, started=8000, finished=7200, attempts=3)
-    task("emails", status=Status.SUCCESSFUL, enqueued=9000, started=8000, finished=7200, attempts=1)
 
 
 def test_backlog_counts_and_the_oldest_ready_age(emails_backlog):
@@ -148,43 +133,6 @@ def test_scaling_advice_from_the_window(db, settings):
         task(enqueued=10)
     # (1 + 5) slots / 2 per worker → 3 workers
     assert figures_of("default").advised_workers == 3
-
-
-def test_the_alarm_logs_once_per_interval(emails_backlog, settings, caplog):
-    settings.RETRY_BACKLOG_ALARM = {"emails": 20}
-    settings.RETRY_BACKLOG_ALARM_INTERVAL = 300
-    clock = [1000.0]
-    alarm = alarms.BacklogAlarm(monotonic=lambda: clock[0])
-    caplog.set_level(logging.WARNING, logger="retry.monitoring.alarms")
-    assert alarm.check(NOW) == ["emails"]
-    clock[0] += 299
-    assert alarm.check(NOW) == []
-    clock[0] += 1
-    assert alarm.check(NOW) == ["emails"]
-    warnings = [r for r in caplog.records if r.name == "retry.monitoring.alarms"]
-    assert len(warnings) == 2
-    assert (warnings[0].queue, warnings[0].ready, warnings[0].threshold) == ("emails", 3, 20)
-    assert warnings[0].oldest_age == pytest.approx(30, abs=0.01)
-
-
-def test_the_alarm_is_quiet_without_thresholds_or_under_them(emails_backlog, settings, caplog):
-    alarm = alarms.BacklogAlarm()
-    assert alarm.check(NOW) == []  # no RETRY_BACKLOG_ALARM
-    settings.RETRY_BACKLOG_ALARM = {"emails": 31}
-    assert alarm.check(NOW) == []
-    assert not [r for r in caplog.records if r.name == "retry.monitoring.alarms"]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_dispatcher_pass_checks_the_backlog(transactional_db, settings, caplog):
-    settings.RETRY_BACKLOG_ALARM = {"*": 1}
-    alarms.backlog_alarm.warned_at.clear()
-    # NOW lies in the past: the dispatcher judges by the real clock, so this task has been due for months.
-    task("maintenance", enqueued=3600, notified_at=ago(0))
-    caplog.set_level(logging.WARNING, logger="retry.monitoring.alarms")
-    Dispatcher().tick()
-    assert [r.queue for r in caplog.records if r.name == "retry.monitoring.alarms"] == ["maintenance"]
-    alarms.backlog_alarm.warned_at.clear()
 
 
 def bulk_tasks(count: int) -> None:
