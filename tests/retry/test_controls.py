@@ -14,7 +14,7 @@ from retry.dispatcher import Dispatcher
 from retry.models import QueuePause, TaskLimit, TaskRecord
 from retry.monitoring import operations
 from tests import tasks
-from tests.retry.test_claims import enqueue
+from tests.retry.worker.test_claiming import enqueue
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 RECORD = "tests.tasks.record"

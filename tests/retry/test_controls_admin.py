@@ -14,7 +14,7 @@ from retry import controls
 from retry.forms import TaskLimitForm
 from retry.models import QueuePause, TaskLimit
 from retry.monitoring import operations, stats
-from tests.retry.test_metrics import TOKEN, sample, scrape
+from tests.retry.monitoring.test_metrics import TOKEN, sample, scrape
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 RECORD = "tests.tasks.record"

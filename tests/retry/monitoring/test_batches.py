@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from retry.models import AuditEntry, TaskRecord
 from retry.monitoring import batches, operations, search
-from tests.retry.conftest import running_worker
+from tests.conftest import running_worker
 from tests.retry.rows import task
 
 pytestmark = [pytest.mark.services]
