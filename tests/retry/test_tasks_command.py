@@ -156,6 +156,8 @@ def manage(*arguments: str, **kwargs) -> subprocess.CompletedProcess[str]:
             "--since: 'soon' is not a time: write 2026-12-01, 2026-12-01T08:30, 30m, 2h or 7d.",
         ),
         (["list", "--since", "1h", "--until", "2h"], "since must come before until."),
+        (["list", "--since", "999999d"], "--since: '999999d' goes back more than 3650 days; give a date instead."),
+        (["cancel", "--arg", "x=NaN"], "--arg: 'x=NaN': the value holds 'NaN', which JSON cannot hold."),
         (["show", "12"], "'12' is not a task id (a UUID)."),
         (["show", "0b1c2d3e-0000-4000-8000-000000000000"], "No task 0b1c2d3e-0000-4000-8000-000000000000."),
         (["requeue_dead", "no.such.task"], "'no.such.task' names no task."),
@@ -181,6 +183,7 @@ def test_a_filter_that_matches_nothing_does_nothing_without_asking():
         (["explode"], "manage.py tasks: error: argument command: invalid choice: 'explode'"),
         (["list", "--limit", "many"], "manage.py tasks list: error: argument --limit: invalid int value: 'many'"),
         (["list", "--queue", "nothere"], "CommandError: --queue: nothere is not a queue; this project's are "),
+        (["list", "--until", "999999d"], "CommandError: --until: '999999d' goes back more than 3650 days"),
     ],
 )
 def test_from_the_shell_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments, error):
