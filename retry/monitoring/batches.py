@@ -89,6 +89,13 @@ def run(
     return entry
 
 
+def interrupt(entry_id: int) -> None:
+    """Mark a batch action that stopped before its end, and that nothing carries on, as interrupted."""
+    models.AuditEntry.objects.filter(pk=entry_id, state=Running).update(
+        state=models.AuditEntry.State.INTERRUPTED, finished_at=clock.now()
+    )
+
+
 def next_batch(entry_id: int, tasks: models.TaskQuerySet, step: Callable[[list[str]], int]) -> models.AuditEntry:
     """One batch, with the progress it makes, in one transaction; the row is locked so that two runs take turns."""
     with transaction.atomic(using=conf.database()):
