@@ -276,6 +276,31 @@ def test_a_settings_schedule_cannot_be_deleted_only_disabled(admin_client, perio
     assert Schedule.objects.filter(name="hourly").exists()
 
 
+def test_adding_editing_and_deleting_a_schedule_in_the_admin_are_audited(admin_client, settings):
+    from retry.models import AuditEntry
+
+    settings.RETRY_PERIODIC = {}
+    assert add(admin_client).status_code == 302
+    change = reverse("admin:retry_schedule_change", args=[row("reminders").pk])
+    assert admin_client.post(change, {**FORM, "cron": "*/10 * * * *"}).status_code == 302
+    delete = reverse("admin:retry_schedule_delete", args=[row("reminders").pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert add(admin_client, name="a").status_code == 302 and add(admin_client, name="b").status_code == 302
+    changelist = reverse("admin:retry_schedule_changelist")
+    chosen = list(Schedule.objects.filter(name__in=["a", "b"]).values_list("pk", flat=True))
+    admin_client.post(changelist, {"action": "delete_selected", ACTION_CHECKBOX_NAME: chosen, "post": "yes"})
+    assert not Schedule.objects.filter(name__in=["a", "b", "reminders"]).exists()
+    logged = [(e.action, e.operator, e.targets, e.changed) for e in AuditEntry.objects.order_by("pk")]
+    assert logged == [
+        ("add_schedule", "admin", {"schedules": ["reminders"]}, 1),
+        ("edit_schedule", "admin", {"schedules": ["reminders"]}, 1),
+        ("delete_schedules", "admin", {"schedules": ["reminders"]}, 1),
+        ("add_schedule", "admin", {"schedules": ["a"]}, 1),
+        ("add_schedule", "admin", {"schedules": ["b"]}, 1),
+        ("delete_schedules", "admin", {"schedules": ["a", "b"]}, 2),
+    ]
+
+
 # The page.
 
 
