@@ -41,7 +41,7 @@ def check_periodic(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     return [
         checks.Error(f"RETRY_PERIODIC[{name!r}]: {problem}", id="retry.E002")
         for name, spec in periodic.items()
-        if (problem := schedules.problem(spec))
+        if (problem := schedules.problem(spec, name))
     ]
 
 

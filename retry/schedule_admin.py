@@ -77,9 +77,15 @@ class ScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(self, request: HttpRequest, obj: Schedule, form: Any, change: bool) -> None:
         if not change:
             obj.source = Schedule.Source.ADMIN
-        if change and set(form.changed_data) & {"task_path", "every", "cron", "timezone", "args", "kwargs"}:
+        if change and set(form.changed_data) & set(schedules.DEFINITION):
             obj.edited_at, obj.edited_by = clock.now(), request.user.get_username()
-        super().save_model(request, obj, form, change)
+        operations.save_schedule(obj, request.user.get_username())
+
+    def delete_model(self, request: HttpRequest, obj: Schedule) -> None:
+        operations.delete_schedules([obj.name], request.user.get_username())
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        operations.delete_schedules(queryset.values_list("name", flat=True), request.user.get_username())
 
     @admin.action(description="Enable selected schedules", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:

@@ -10,21 +10,27 @@ from typing import Any
 
 from croniter import croniter
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
-from retry import conf, registry
+from retry import arguments, conf, registry, text
 from retry.backend import RetryBackend
-from retry.exceptions import TaskNotRegistered
+from retry.exceptions import InvalidTaskArguments, TaskNotRegistered
 from retry.models import PeriodicRun, Schedule
 
 logger = logging.getLogger("retry.schedules")
 KEYS = ("task", "every", "cron", "timezone", "args", "kwargs")
 #: What a RETRY_PERIODIC entry sets on its row (the operator alone enables and disables).
 DEFINITION = ("task_path", "every", "cron", "timezone", "args", "kwargs")
+#: Characters of a schedule's name and of its task's path the table keeps.
+NAME_LIMIT, PATH_LIMIT = 100, 255
+#: The longest interval: ten years of seconds (a longer one would never run, and overflows dates).
+EVERY_LIMIT = 315_360_000
 
 
-def problem(spec: object) -> str | None:
+def problem(spec: object, name: object = "schedule") -> str | None:
     """What is wrong with one RETRY_PERIODIC entry, or None (the system check retry.E002 names it)."""
+    if said := name_problem(name):
+        return said
     if not isinstance(spec, dict):
         return f"must be a dict with 'task' and 'every' or 'cron', not {spec!r}."
     if unknown := sorted(set(spec) - set(KEYS)):
@@ -37,9 +43,21 @@ def problem(spec: object) -> str | None:
     )
 
 
+def name_problem(name: object) -> str | None:
+    if not isinstance(name, str) or not name:
+        return f"the name must be a non-empty string, not {name!r}."
+    if said := text.problem(name):
+        return f"the name {said}."
+    return None if len(name) <= NAME_LIMIT else f"the name is {len(name)} characters long; the limit is {NAME_LIMIT}."
+
+
 def task_problem(path: object) -> str | None:
     if not isinstance(path, str) or not path:
         return "needs 'task', the dotted path of a task."
+    if said := text.problem(path):
+        return f"the task's path {said}."
+    if len(path) > PATH_LIMIT:
+        return f"the task's path is {len(path)} characters long; the limit is {PATH_LIMIT}."
     try:
         backend = registry.load(path).get_backend()
     except (TaskNotRegistered, ImproperlyConfigured) as error:
@@ -53,7 +71,11 @@ def period_problem(spec: dict[str, Any]) -> str | None:
     if "every" in spec:
         every = spec["every"]
         number = isinstance(every, int | float) and not isinstance(every, bool) and math.isfinite(every)
-        return None if number and every > 0 else f"'every' must be a positive number of seconds, not {every!r}."
+        if not number or every <= 0:
+            return f"'every' must be a positive number of seconds, not {every!r}."
+        return (
+            None if every <= EVERY_LIMIT else f"'every' is {every!r} seconds; the limit is {EVERY_LIMIT} (ten years)."
+        )
     if "cron" in spec:
         cron = spec["cron"]
         return None if isinstance(cron, str) and croniter.is_valid(cron) else f"{cron!r} is not a cron expression."
@@ -73,6 +95,10 @@ def arguments_problem(spec: dict[str, Any]) -> str | None:
         return f"'args' must be a list, not {spec['args']!r}."
     if not isinstance(spec.get("kwargs", {}), dict):
         return f"'kwargs' must be a dict, not {spec['kwargs']!r}."
+    try:
+        arguments.check(spec.get("args", []), spec.get("kwargs", {}))
+    except InvalidTaskArguments as error:
+        return str(error)
     return None
 
 
@@ -102,7 +128,10 @@ def enqueue_due(now: datetime) -> int:
     the rest of the dispatcher's pass, go on.
     """
     if _loaded is not conf.get():
-        load_settings()
+        try:
+            load_settings()
+        except Exception:  # the table as it is still runs; the next pass loads again
+            logger.exception("RETRY_PERIODIC not loaded into the schedules table; the schedules there go on")
     enqueued = 0
     for schedule in Schedule.objects.filter(enabled=True):
         try:
@@ -150,24 +179,23 @@ def load_settings() -> int:
 
     A new entry becomes an enabled row. A changed entry changes its row, unless an operator edited that row (an
     operator's edit wins). An entry gone from the settings takes its row with it, unless an operator edited it.
-    Enabling and disabling are the operator's alone. Entries the system check refuses are skipped.
+    Enabling and disabling are the operator's alone. Entries the system check refuses are skipped, and so is an
+    entry the database refuses (logged): the others are loaded.
     """
     global _loaded
     entries = {}
     for name, spec in (conf.get().PERIODIC or {}).items():
-        if said := problem(spec):
+        if said := problem(spec, name):
             logger.error("RETRY_PERIODIC entry not loaded: %s", said, extra={"schedule": name})
         else:
             entries[name] = spec
     rows = {row.name: row for row in Schedule.objects.all()}
     written = 0
     for name, spec in entries.items():
-        fields = definition(spec)
-        row = rows.get(name)
-        if row is None:
-            written += _create(name, fields)
-        elif row.source == Schedule.Source.SETTINGS and row.edited_at is None and differs(row, fields):
-            written += Schedule.objects.filter(pk=row.pk, edited_at__isnull=True).update(**fields)
+        try:
+            written += _write(name, definition(spec), rows.get(name))
+        except (DatabaseError, TypeError, ValueError):
+            logger.exception("RETRY_PERIODIC entry not loaded: the database refused it", extra={"schedule": name})
     gone = [row.pk for name, row in rows.items() if name not in entries and row.source == Schedule.Source.SETTINGS]
     written += Schedule.objects.filter(pk__in=gone, edited_at__isnull=True).delete()[0]
     _loaded = conf.get()
@@ -190,13 +218,18 @@ def differs(row: Schedule, fields: dict[str, Any]) -> bool:
     return any(getattr(row, name) != value for name, value in fields.items())
 
 
-def _create(name: str, fields: dict[str, Any]) -> int:
+def _write(name: str, fields: dict[str, Any], row: Schedule | None) -> int:
+    """Write one entry in a savepoint of its own, so a refusal leaves the other entries' writes usable."""
     try:
         with transaction.atomic(using=conf.database()):
-            Schedule.objects.create(name=name, source=Schedule.Source.SETTINGS, **fields)
+            if row is None:
+                Schedule.objects.create(name=name, source=Schedule.Source.SETTINGS, **fields)
+                return 1
+            if row.source == Schedule.Source.SETTINGS and row.edited_at is None and differs(row, fields):
+                return Schedule.objects.filter(pk=row.pk, edited_at__isnull=True).update(**fields)
+            return 0
     except IntegrityError:  # another process loaded it first
         return 0
-    return 1
 
 
 def set_enabled(names: Iterable[str], enabled: bool) -> int:

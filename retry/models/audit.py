@@ -15,6 +15,8 @@ class AuditEntry(models.Model):
         RUNNING = "RUNNING", "Running"
         # Done: ``changed`` of ``processed`` tasks changed.
         DONE = "DONE", "Done"
+        # Stopped before its end, and nothing carries it on (the terminal that ran it was interrupted).
+        INTERRUPTED = "INTERRUPTED", "Interrupted"
 
     at = models.DateTimeField("when")
     operator = models.CharField(max_length=150)
@@ -29,7 +31,7 @@ class AuditEntry(models.Model):
     processed = models.PositiveIntegerField(default=0)
     #: Tasks the action changed.
     changed = models.PositiveIntegerField(default=0)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.DONE)
     finished_at = models.DateTimeField(null=True, blank=True)
     #: The last task id a batch action went through: the batch task, run again, carries on after it.
     cursor = models.CharField(max_length=36, blank=True)

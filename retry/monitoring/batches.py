@@ -22,11 +22,13 @@ ELIGIBLE = {
     "cancel": (Status.READY, Status.RUNNING),
     "purge": models.FINISHED,
 }
+#: The batch task's path: a filter never matches the batch actions themselves (one would cancel another).
+BATCH_TASK = "retry.monitoring.batch_task.run_batch_action"
 
 
 def matches(action: str, task_filter: search.TaskFilter) -> models.TaskQuerySet:
-    """The tasks of ``task_filter`` that ``action`` would change now."""
-    return task_filter.tasks().filter(status__in=ELIGIBLE[action])
+    """The tasks of ``task_filter`` that ``action`` would change now, batch actions left out."""
+    return task_filter.tasks().filter(status__in=ELIGIBLE[action]).exclude(task_path=BATCH_TASK)
 
 
 def start(action: str, task_filter: search.TaskFilter, operator: str, *, enqueue: bool = True) -> models.AuditEntry:
@@ -46,12 +48,7 @@ def start(action: str, task_filter: search.TaskFilter, operator: str, *, enqueue
             state=Running,
         )
         if enqueue:
-            from retry.monitoring import batch_task  # its @task reads TASKS: not before a batch is wanted
-
-            alias = conf.default_backend()
-            chosen = batch_task.run_batch_action.using(backend=alias, queue_name=conf.queues(alias)[0])
-            entry.task_id = str(chosen.enqueue(entry.pk).id)
-            entry.save(update_fields=["task_id"])
+            enqueue_task(entry)
     extra = {"action": action, "operator": operator, "filter": entry.filter, "total": entry.total}
     operations.logger.warning(
         "Operator %s started %s on %s: %d task(s) match",
@@ -64,16 +61,39 @@ def start(action: str, task_filter: search.TaskFilter, operator: str, *, enqueue
     return entry
 
 
-def run(entry_id: int, progress: Callable[[models.AuditEntry], None] | None = None) -> models.AuditEntry:
-    """Take the audit row's action to its end, batch after batch; ``progress`` sees the row after each."""
+def enqueue_task(entry: models.AuditEntry) -> None:
+    """Enqueue the task that runs ``entry``'s batches (or carries them on), and note it on the row."""
+    from retry.monitoring import batch_task  # its @task reads TASKS: not before a batch is wanted
+
+    alias = conf.default_backend()
+    chosen = batch_task.run_batch_action.using(backend=alias, queue_name=conf.queues(alias)[0])
+    entry.task_id = str(chosen.enqueue(entry.pk).id)
+    entry.save(update_fields=["task_id"])
+
+
+def run(
+    entry_id: int, progress: Callable[[models.AuditEntry], None] | None = None, *, most: int | None = None
+) -> models.AuditEntry:
+    """Take the audit row's action to its end, batch after batch; ``progress`` sees the row after each.
+
+    With ``most``, stop once this call has gone through that many tasks: the row stays RUNNING, to carry on.
+    """
     entry = models.AuditEntry.objects.get(pk=entry_id)
     tasks = matches(entry.action, search.read(entry.filter or {}))
     step = operations.BATCH_ACTIONS[entry.action]
-    while entry.state == Running:
+    begun = entry.processed
+    while entry.state == Running and (most is None or entry.processed - begun < most):
         entry = next_batch(entry.pk, tasks, step)
         if progress is not None:
             progress(entry)
     return entry
+
+
+def interrupt(entry_id: int) -> None:
+    """Mark a batch action that stopped before its end, and that nothing carries on, as interrupted."""
+    models.AuditEntry.objects.filter(pk=entry_id, state=Running).update(
+        state=models.AuditEntry.State.INTERRUPTED, finished_at=clock.now()
+    )
 
 
 def next_batch(entry_id: int, tasks: models.TaskQuerySet, step: Callable[[list[str]], int]) -> models.AuditEntry:

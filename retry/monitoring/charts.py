@@ -5,11 +5,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from retry import conf
+from retry import conf, text
 from retry.models import Rollup, RollupMark
 from retry.models.rollups import HOUR, MINUTE
 from retry.monitoring import history
@@ -36,6 +36,8 @@ def read(scope: str, span: str = LIVE, names: list[str] | None = None) -> dict[s
         raise BadRequest(f"Unknown scope {scope!r}: choose one of {', '.join(sorted(SCOPES))}.")
     if names is not None and (len(names) > MAX_NAMES or any(len(name) > 255 for name in names)):
         raise BadRequest(f"Ask for {MAX_NAMES} names at most, each of 255 characters at most.")
+    if names is not None and (said := next(filter(None, map(text.problem, names)), None)):
+        raise BadRequest(f"A name {said}.")
     if span not in RANGES:
         raise BadRequest(f"Unknown range {span!r}: choose one of {', '.join(RANGES)}.")
     resolution, points = RANGES[span]
@@ -94,7 +96,9 @@ def data(request: HttpRequest) -> JsonResponse:
 
 
 def task_page(request: HttpRequest, site: admin.AdminSite, task_path: str) -> TemplateResponse:
-    """One task name's charts, every range."""
+    """One task name's charts, every range; a name no task can have is no page."""
+    if text.problem(task_path):
+        raise Http404("No task has this name.")
     context = {
         **site.each_context(request),
         "title": f"Task {task_path}",

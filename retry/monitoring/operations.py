@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.db import transaction
+
 from retry import clock, conf, messages, models, schedules, transitions
 
 logger = logging.getLogger("retry.monitoring.operations")
@@ -76,10 +78,32 @@ def reset_schedules(names: Iterable[str], operator: str) -> int:
     return _on_schedules("reset_schedules", names, operator, schedules.reset_to_settings)
 
 
+def save_schedule(schedule: models.Schedule, operator: str) -> int:
+    """Save a schedule an operator added or edited (the admin's form has validated it); the next pass follows it."""
+    action = "add_schedule" if schedule.pk is None else "edit_schedule"
+
+    def save(chosen: list[str]) -> int:
+        schedule.save()
+        return 1
+
+    return _on_schedules(action, [schedule.name], operator, save)
+
+
+def delete_schedules(names: Iterable[str], operator: str) -> int:
+    """Delete schedules: the dispatcher's next pass enqueues them no more."""
+
+    def delete(chosen: list[str]) -> int:
+        return models.Schedule.objects.filter(name__in=chosen).delete()[1].get("retry.Schedule", 0)
+
+    return _on_schedules("delete_schedules", names, operator, delete)
+
+
 def _on_schedules(action: str, names: Iterable[str], operator: str, change: Callable[[list[str]], int]) -> int:
+    """Change the schedules and write the audit row in one transaction."""
     chosen = sorted(set(names))
-    changed = change(chosen)
-    _log(action, operator, changed, schedules=chosen)
+    with transaction.atomic(using=conf.database()):
+        changed = change(chosen)
+        _log(action, operator, changed, schedules=chosen)
     return changed
 
 

@@ -7,9 +7,10 @@ a feed frame, an audit row or the command's options, with the same names and the
 """
 
 import json
+import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -19,7 +20,7 @@ from django.db.models.fields.json import KeyTransform
 from django.tasks.base import TaskResultStatus
 from django.utils import dateparse, timezone
 
-from retry import clock, conf
+from retry import clock, conf, text
 from retry.models import TaskAttempt, TaskQuerySet, TaskRecord
 
 #: One key of an argument's path: a keyword's name or a list index. Anything else is refused.
@@ -27,6 +28,10 @@ KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}|[0-9]{1,4}")
 #: A time given as "this long ago": minutes, hours or days.
 AGO = re.compile(r"(\d{1,6}) ?([mhd])")
 SECONDS = {"m": 60, "h": 3600, "d": 86400}
+#: The longest "ago": ten years of days.
+MAX_AGO_DAYS = 3650
+#: Characters of one argument match, and matches in one filter.
+MATCH_LIMIT, MATCHES_LIMIT = 1000, 20
 #: Which time a range applies to, and its column.
 TIMES = {"enqueued": "enqueued_at", "finished": "finished_at"}
 
@@ -54,9 +59,11 @@ class ArgumentMatch:
         if path[0] == "args" and not path[1].isdigit():
             raise ValidationError(f"{text[:80]!r}: after args comes a position, such as args.0=7.")
         try:
-            value = json.loads(raw)
-        except ValueError:
+            value = json.loads(raw, parse_constant=Constant)
+        except (ValueError, RecursionError):
             return cls(text, tuple(path), raw, loose=False)
+        if said := unstorable(value):
+            raise ValidationError(f"{text[:80]!r}: the value {said}.")
         return cls(text, tuple(path), value, loose=not isinstance(value, str | list | dict))
 
     def matching(self, tasks: TaskQuerySet, name: str) -> TaskQuerySet:
@@ -131,6 +138,35 @@ class TaskFilter:
         return " ".join(parts) or "every task"
 
 
+@dataclass(frozen=True)
+class Constant:
+    """NaN, Infinity or -Infinity, which Python's JSON reads and no stored argument holds."""
+
+    name: str
+
+
+def unstorable(value: Any) -> str | None:
+    """What no task argument can hold in ``value`` (a JSON value): a non-finite number, unstorable text; None."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend([*value, *value.values()])
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, Constant) or (isinstance(value, float) and not math.isfinite(value)):
+            return f"holds {getattr(value, 'name', value)!r}, which JSON cannot hold"
+        elif isinstance(value, str) and (said := text.problem(value)):
+            return said
+    return None
+
+
+def storable_text(value: str) -> None:
+    """The validator of typed text: what PostgreSQL cannot compare is refused."""
+    if said := text.problem(value):
+        raise ValidationError(f"This value {said}.")
+
+
 class ListInput(forms.SelectMultiple):
     """Several values of one name (a query's repeated parameter, a list in a dict); drawn by the page itself."""
 
@@ -143,10 +179,19 @@ class ArgumentsField(forms.Field):
     widget = ListInput
 
     def to_python(self, value: Any) -> tuple[ArgumentMatch, ...]:
+        if value is not None and not isinstance(value, str | list | tuple):
+            raise ValidationError("Each argument match is text, such as kwargs.order_id=7.")
         values = [value] if isinstance(value, str) else list(value or [])
         if not all(isinstance(text, str) for text in values):
             raise ValidationError("Each argument match is text, such as kwargs.order_id=7.")
-        return tuple(ArgumentMatch.parse(text) for text in values if text.strip())
+        if len(values) > MATCHES_LIMIT:
+            raise ValidationError(f"At most {MATCHES_LIMIT} argument matches, not {len(values)}.")
+        for match in values:
+            if len(match) > MATCH_LIMIT:
+                raise ValidationError(f"An argument match has at most {MATCH_LIMIT} characters, not {len(match)}.")
+            if said := text.problem(match):
+                raise ValidationError(f"{match[:80]!r} {said}.")
+        return tuple(ArgumentMatch.parse(match) for match in values if match.strip())
 
 
 class StatusField(forms.MultipleChoiceField):
@@ -164,25 +209,31 @@ class WhenField(forms.Field):
         if not text:
             return None
         if ago := AGO.fullmatch(text):
-            return clock.now() - timedelta(seconds=int(ago[1]) * SECONDS[ago[2]])
+            seconds = int(ago[1]) * SECONDS[ago[2]]
+            if seconds > MAX_AGO_DAYS * SECONDS["d"]:
+                raise ValidationError(f"{text!r} goes back more than {MAX_AGO_DAYS} days; give a date instead.")
+            return clock.now() - timedelta(seconds=seconds)
         try:
             moment = dateparse.parse_datetime(text)
             day = None if moment else dateparse.parse_date(text)
-        except ValueError:
-            moment = day = None
-        if day is not None:
-            moment = datetime(day.year, day.month, day.day)
+            if day is not None:
+                moment = datetime(day.year, day.month, day.day)
+            if moment is not None:
+                moment = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+                moment.astimezone(UTC)  # a time the database can store, in UTC too
+        except (ValueError, OverflowError):
+            moment = None
         if moment is None:
             raise ValidationError(f"{text[:40]!r} is not a time: write 2026-12-01, 2026-12-01T08:30, 30m, 2h or 7d.")
-        return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+        return moment
 
 
 class FilterForm(forms.Form):
     queue = forms.MultipleChoiceField(required=False, widget=ListInput)
     status = StatusField(required=False, choices=TaskResultStatus.choices, widget=ListInput)
-    task = forms.CharField(required=False, max_length=255, strip=True)
+    task = forms.CharField(required=False, max_length=255, strip=True, validators=[storable_text])
     arg = ArgumentsField(required=False)
-    error = forms.CharField(required=False, max_length=200, strip=True)
+    error = forms.CharField(required=False, max_length=200, strip=True, validators=[storable_text])
     since = WhenField(required=False)
     until = WhenField(required=False)
     time = forms.ChoiceField(required=False, choices=[(name, name) for name in TIMES])
@@ -225,8 +276,13 @@ class FilterForm(forms.Form):
 
 
 def read(data: Any) -> TaskFilter:
-    """The filter ``data`` holds (a query, a dict of lists), or ValueError with the form's first problem."""
+    """The filter ``data`` holds (a query, a dict of lists), or ValueError with the form's first problem (and only
+    ValueError, whatever a remote sends)."""
     form = FilterForm(data if hasattr(data, "getlist") or isinstance(data, dict) else {})
-    if not form.is_valid():
+    try:
+        valid = form.is_valid()
+    except (TypeError, OverflowError, RecursionError) as error:  # a field's reading missed; still one line
+        raise ValueError(f"the filter cannot be read: {type(error).__name__}") from None
+    if not valid:
         raise ValueError(form.problem())
     return form.task_filter()

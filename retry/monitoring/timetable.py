@@ -78,7 +78,12 @@ def next_run(schedule: Schedule, run: PeriodicRun | None, now: datetime) -> str:
         if run is None or run.period_start < start:
             return "at the dispatcher's next pass"
         return shown(schedules.next_start(spec, now), schedule)
-    except (ValueError, KeyError, zoneinfo.ZoneInfoNotFoundError) as error:  # a row written around the admin
+    except (
+        ValueError,
+        KeyError,
+        OverflowError,
+        zoneinfo.ZoneInfoNotFoundError,
+    ) as error:  # a row written around the admin
         return f"never: {error}"
 
 

@@ -105,14 +105,18 @@ def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None,
 
     A task an operator asked to stop is never retried: it ends cancelled instead (and this returns False).
     """
-    if cancelling.stop_cancelled(task, f"it then failed ({type(error).__name__}) and is not retried"):
+    how = f"it then failed ({type(error).__name__}) and is not retried"
+    if cancelling.stop_cancelled(task, how):
         return False
     details = rows.error_fields(error)
     with transaction.atomic(using=conf.database()):
         if decision is None:
             won = rows.update(rows.fenced(task), task, status=Status.FAILED, **details, **rows.finished()) > 0
-        else:
-            won = rows.update(rows.fenced(task), task, **rows.ready_again(decision.delay, timer=True), **details) > 0
+        else:  # a request that landed since the check above is seen here, in the retry's own transaction
+            unasked = rows.fenced(task).filter(cancel_requested_at__isnull=True)
+            won = rows.update(unasked, task, **rows.ready_again(decision.delay, timer=True), **details) > 0
+            if not won and cancelling.stop_cancelled(task, how):
+                return False
         if not won:
             rows.log_lost_claim(task)
             return False
@@ -124,16 +128,15 @@ def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None,
 
 def release(task: TaskRecord) -> bool:
     """RUNNING → READY at once, the attempt not charged: the worker is shutting down (a task asked to stop ends
-    cancelled instead)."""
-    if cancelling.stop_cancelled(task, "its worker shut down before it ended"):
-        return True
+    cancelled instead, in the same transaction)."""
     with transaction.atomic(using=conf.database()):
-        won = rows.update(rows.fenced(task), task, attempts=F("attempts") - 1, **rows.ready_again(0)) > 0
-        if won:
-            rows.finish_attempt(task, Outcome.RELEASED)
-            task.attempts -= 1
-            events.record("released", task)
-    return won
+        unasked = rows.fenced(task).filter(cancel_requested_at__isnull=True)
+        if not rows.update(unasked, task, attempts=F("attempts") - 1, **rows.ready_again(0)):
+            return cancelling.stop_cancelled(task, "its worker shut down before it ended")  # or the claim was lost
+        rows.finish_attempt(task, Outcome.RELEASED)
+        task.attempts -= 1
+        events.record("released", task)
+    return True
 
 
 def begin_alone(task: TaskRecord) -> bool:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -140,6 +140,65 @@ def test_an_unknown_time_zone_is_refused_by_the_system_check(settings):
     assert error.id == "retry.E002" and "'Mars/Olympus' is not a known time zone" in error.msg
 
 
+@pytest.mark.parametrize(
+    ("name", "entry", "said"),
+    [
+        ("when", {**HOURLY, "kwargs": {"when": datetime(2026, 1, 1)}}, "a datetime is not JSON"),
+        ("nan", {**HOURLY, "kwargs": {"x": float("nan")}}, "nan, which JSON cannot hold"),
+        ("nul", {**HOURLY, "args": ["a\x00b"]}, "NUL"),
+        ("n" * 101, HOURLY, "the name is 101 characters long; the limit is 100"),
+        ("nul\x00name", HOURLY, "the name contains a NUL"),
+        ("path", {**HOURLY, "task": "tests." + "x" * 250}, "the task's path is 256 characters long; the limit is 255"),
+        ("far", {**HOURLY, "every": 1e20}, "the limit is 315360000"),
+    ],
+)
+def test_an_entry_the_table_could_not_store_is_refused_by_the_system_check(settings, name, entry, said):
+    from retry.checks import check_periodic
+
+    settings.RETRY_PERIODIC = {name: entry, "hourly": HOURLY}
+    [error] = check_periodic()
+    assert error.id == "retry.E002" and f"RETRY_PERIODIC[{name!r}]" in error.msg and said in error.msg, error.msg
+    schedules.load_settings()
+    assert list(Schedule.objects.values_list("name", flat=True)) == ["hourly"]
+
+
+@pytest.fixture
+def unchecked(settings, monkeypatch):
+    """An entry the table refuses that the check let through (a database of its own, say): the others load."""
+    monkeypatch.setattr(schedules, "problem", lambda spec, name="": None)
+    settings.RETRY_PERIODIC = {"bad": {**HOURLY, "kwargs": {"when": datetime(2026, 1, 1)}}, "hourly": HOURLY}
+    return settings
+
+
+def test_an_entry_the_database_refuses_is_logged_and_the_others_load(unchecked, caplog):
+    schedules.load_settings()
+    assert list(Schedule.objects.values_list("name", flat=True)) == ["hourly"]
+    assert [r.schedule for r in caplog.records if r.name == "retry.schedules" and r.levelno == logging.ERROR] == ["bad"]
+
+
+def test_migrate_loads_the_entries_the_database_takes(unchecked):
+    Schedule.objects.all().delete()
+    call_command("migrate", "retry", verbosity=0)
+    assert list(Schedule.objects.values_list("name", flat=True)) == ["hourly"]
+
+
+@pytest.mark.django_db(transaction=True)  # a pass closes old connections
+def test_a_failed_load_stops_none_of_the_dispatchers_duties(periodic, monkeypatch, caplog):
+    from retry.dispatcher import Dispatcher
+    from tests import tasks
+
+    def broken() -> int:
+        raise DatabaseError("the schedules table is locked")
+
+    monkeypatch.setattr(schedules, "load_settings", broken)
+    monkeypatch.setattr(schedules, "_loaded", None)
+    due = tasks.record.enqueue(key="due")
+    TaskRecord.objects.filter(pk=due.id).update(notified_at=None)
+    report = Dispatcher().tick()
+    assert (report["scheduled"], report["sent"]) == (2, 1)  # the table as it was, and the due task
+    assert "RETRY_PERIODIC not loaded" in caplog.text
+
+
 # The admin.
 
 FORM = {
@@ -166,6 +225,7 @@ def add(admin_client, **changes):  # type: ignore[no-untyped-def]
         ({"cron": "", "every": "-5"}, "every", "'every' must be a positive number of seconds"),
         ({"cron": "", "every": "0"}, "every", "'every' must be a positive number of seconds"),
         ({"cron": "", "every": "inf"}, "every", "Enter a number"),
+        ({"cron": "", "every": "1e20"}, "every", "the limit is 315360000 (ten years)"),
         ({"every": "60"}, "every", "Give either 'every' (seconds) or a cron."),
         ({"cron": ""}, "cron", "Give either 'every' (seconds) or a cron."),
         ({"timezone": "Mars/Olympus"}, "timezone", "is not a known time zone"),
@@ -216,6 +276,31 @@ def test_a_settings_schedule_cannot_be_deleted_only_disabled(admin_client, perio
     assert Schedule.objects.filter(name="hourly").exists()
 
 
+def test_adding_editing_and_deleting_a_schedule_in_the_admin_are_audited(admin_client, settings):
+    from retry.models import AuditEntry
+
+    settings.RETRY_PERIODIC = {}
+    assert add(admin_client).status_code == 302
+    change = reverse("admin:retry_schedule_change", args=[row("reminders").pk])
+    assert admin_client.post(change, {**FORM, "cron": "*/10 * * * *"}).status_code == 302
+    delete = reverse("admin:retry_schedule_delete", args=[row("reminders").pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert add(admin_client, name="a").status_code == 302 and add(admin_client, name="b").status_code == 302
+    changelist = reverse("admin:retry_schedule_changelist")
+    chosen = list(Schedule.objects.filter(name__in=["a", "b"]).values_list("pk", flat=True))
+    admin_client.post(changelist, {"action": "delete_selected", ACTION_CHECKBOX_NAME: chosen, "post": "yes"})
+    assert not Schedule.objects.filter(name__in=["a", "b", "reminders"]).exists()
+    logged = [(e.action, e.operator, e.targets, e.changed) for e in AuditEntry.objects.order_by("pk")]
+    assert logged == [
+        ("add_schedule", "admin", {"schedules": ["reminders"]}, 1),
+        ("edit_schedule", "admin", {"schedules": ["reminders"]}, 1),
+        ("delete_schedules", "admin", {"schedules": ["reminders"]}, 1),
+        ("add_schedule", "admin", {"schedules": ["a"]}, 1),
+        ("add_schedule", "admin", {"schedules": ["b"]}, 1),
+        ("delete_schedules", "admin", {"schedules": ["a", "b"]}, 2),
+    ]
+
+
 # The page.
 
 
@@ -236,6 +321,13 @@ def test_the_page_lists_every_schedule_with_its_last_and_next_run_and_outcome(ad
         q for q in queries.captured_queries if "retry_schedule" in q["sql"] or "periodicrun" in q["sql"]
     ]
     assert len(schedule_queries) == 2  # however many schedules
+
+
+def test_a_period_too_long_to_compute_shows_never_on_the_page(admin_client, periodic):
+    Schedule.objects.filter(name="hourly").update(every=1e20)  # written around the admin
+    PeriodicRun.objects.create(name="hourly", period_start=datetime.fromtimestamp(0, tz=UTC))
+    page = admin_client.get(reverse("admin:retry_schedules")).content.decode()
+    assert "never: " in page
 
 
 def test_the_admin_index_and_the_dashboard_link_to_the_page(admin_client):

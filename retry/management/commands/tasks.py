@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError
 
 from retry import models, registry
 from retry.exceptions import TaskNotRegistered
@@ -76,6 +77,12 @@ class Command(BaseCommand):
                 act.add_argument("--yes", action="store_true", help="Act on a filter without asking.")
 
     def handle(self, *args: Any, command: str, **options: Any) -> None:
+        try:
+            self.run(command, options)
+        except DatabaseError as error:
+            raise CommandError(f"The database failed: {one_line(error)}") from None
+
+    def run(self, command: str, options: dict[str, Any]) -> None:
         if command == "list":
             self.list_tasks(search_filter(options), options["limit"], options["json"])
         elif command == "show":
@@ -145,8 +152,12 @@ class Command(BaseCommand):
             self.confirm(what, options.get("stdin") or sys.stdin)
         entry = batches.start(action, task_filter, operator(), enqueue=False)
         progress = terminal.Progress(self.stderr, action, entry.total)
-        entry = batches.run(entry.pk, lambda now: progress.update(now.processed, now.changed))
-        progress.close()
+        try:
+            entry = batches.run(entry.pk, lambda now: progress.update(now.processed, now.changed))
+        except (KeyboardInterrupt, DatabaseError) as error:
+            raise CommandError(f"{action} interrupted ({interrupted(entry.pk, error)}).") from None
+        finally:
+            progress.close()
         if options["json"]:
             self.emit({"action": action, "matched": entry.total, "changed": entry.changed, "audit": entry.pk})
         else:
@@ -191,6 +202,20 @@ def described(task: models.TaskRecord) -> dict[str, Any]:
     names = ("id", "task_path", "queue", "status", "attempts", "max_attempts", "args", "kwargs", "enqueued_at")
     fields = {name: getattr(task, name) for name in names}
     return {**fields, "finished_at": task.finished_at, "error": stats.short_error(task, limit=500)}
+
+
+def interrupted(entry_id: int, error: BaseException) -> str:
+    """Mark the audit row interrupted; what to tell the operator."""
+    cause = "by the keyboard" if isinstance(error, KeyboardInterrupt) else f"the database failed: {one_line(error)}"
+    try:
+        batches.interrupt(entry_id)
+    except DatabaseError:
+        return f"{cause}; audit entry {entry_id} could not be marked"
+    return f"{cause}; audit entry {entry_id} is marked interrupted, the batches done stay done"
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def operator() -> str:

@@ -22,10 +22,10 @@
       .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
       .then((progress) => {
         show(progress);
-        if (progress.state !== "DONE") setTimeout(poll, POLL_MS);
+        if (progress.state === "RUNNING") setTimeout(poll, POLL_MS);
       })
       .catch(() => setTimeout(poll, POLL_MS * 5));
   }
 
-  if (document.getElementById("batch-state").textContent !== "DONE") setTimeout(poll, POLL_MS);
+  if (document.getElementById("batch-state").textContent === "RUNNING") setTimeout(poll, POLL_MS);
 })();

@@ -103,6 +103,10 @@ async def test_an_operator_is_refused_from_another_sites_page(open_as):
         ({**CANCEL, "filter": {"arg": ["kwargs.x' OR 1=1 --=1"]}}, "bad_field"),
         ({**CANCEL, "filter": "everything"}, "bad_field"),
         ({**CANCEL, "action": None}, "bad_field"),
+        ({**CANCEL, "filter": {"arg": 5}}, "bad_field"),
+        ({**CANCEL, "filter": {"since": "999999d"}}, "bad_field"),
+        ({**CANCEL, "filter": {"arg": ["x=NaN"], "queue": ["emails"]}}, "bad_field"),
+        ({**CANCEL, "filter": {"error": "\u0000", "queue": ["emails"]}}, "bad_field"),
         ({**CANCEL, "version": 2}, "bad_version"),
     ],
 )
@@ -112,3 +116,5 @@ async def test_a_bad_action_request_is_answered_and_changes_nothing(open_as, fra
     assert (await reply_to(feed, frame))["code"] == code
     assert await sync_to_async(ready_emails)() == 1
     assert not await sync_to_async(AuditEntry.objects.exists)()
+    await feed.send_json_to({"type": "refresh", "version": 1})  # the socket stays open
+    assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"

@@ -117,6 +117,42 @@ def test_a_batch_task_run_again_carries_on_after_the_last_batch_that_committed(m
 
 
 @pytest.mark.django_db
+def test_a_large_batch_action_carries_on_in_a_task_of_its_own_after_each_bounded_attempt(monkeypatch):
+    from retry.monitoring import batch_task
+
+    monkeypatch.setattr(operations, "BATCH_SIZE", 2)
+    monkeypatch.setattr(batch_task, "PER_ATTEMPT", 4)
+    for n in range(7):
+        task("emails", Status.FAILED, finished=10, attempts=3, kwargs={"n": n})
+    entry = batches.start("retry_now", search.read({"queue": ["emails"]}), "otto")
+    first = entry.task_id
+    assert batch_task.run_batch_action.call(entry.pk) == {"processed": 4, "changed": 4}
+    entry.refresh_from_db()
+    assert entry.state == AuditEntry.State.RUNNING and entry.task_id != first
+    continuation = TaskRecord.objects.get(pk=entry.task_id)
+    assert (continuation.task_path, continuation.args, continuation.status) == (batches.BATCH_TASK, [entry.pk], "READY")
+    assert batch_task.run_batch_action.call(entry.pk) == {"processed": 7, "changed": 7}
+    entry.refresh_from_db()
+    assert entry.state == AuditEntry.State.DONE and entry.task_id == str(continuation.pk)  # nothing more enqueued
+
+
+@pytest.mark.django_db
+def test_a_filter_never_matches_batch_actions_so_one_never_cancels_another():
+    from retry.monitoring import batch_task
+
+    assert f"{batch_task.__name__}.run_batch_action" == batches.BATCH_TASK
+    for n in range(3):
+        task("emails", Status.SUCCESSFUL, finished=10, kwargs={"n": n})
+    purge = batches.start("purge", search.TaskFilter(), "alice")  # enqueued, READY, not yet run
+    cancel = batches.start("cancel", search.TaskFilter(), "bob", enqueue=False)
+    assert batches.run(cancel.pk).total == 0
+    assert TaskRecord.objects.get(pk=purge.task_id).status == Status.READY
+    assert batches.run(purge.pk).changed == 3  # it runs, and its audit row ends
+    purge.refresh_from_db()
+    assert purge.state == AuditEntry.State.DONE
+
+
+@pytest.mark.django_db
 def test_an_action_goes_only_through_the_tasks_it_can_change():
     task("emails", Status.FAILED, finished=10)
     task("emails", Status.SUCCESSFUL, finished=10)

@@ -1,6 +1,8 @@
 """The search page: matches and their count for viewers, actions on everything a filter matches for operators only,
 asked first with the count, then run as a batch task whose progress the page follows."""
 
+import html
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.tasks.base import TaskResultStatus as Status
@@ -65,6 +67,23 @@ def test_a_bad_filter_shows_its_problem_and_no_matches(viewer):
     page = viewer.get(SEARCH, {"arg": "order_id", "queue": "emails"})
     assert page.status_code == 200 and page.context["found"] is None
     assert "is not key=value" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ({"since": "999999d"}, "goes back more than 3650 days"),
+        ({"arg": "x=NaN"}, "the value holds 'NaN', which JSON cannot hold"),
+        ({"arg": 'x="\\u0000"'}, "contains a NUL character"),
+        ({"arg": "x=a\x00b"}, "contains a NUL character"),
+    ],
+)
+def test_hostile_input_is_a_form_error_not_a_server_error(viewer, operator, query, said):
+    page = viewer.get(SEARCH, query)
+    assert page.status_code == 200 and page.context["found"] is None
+    assert said in html.unescape(page.content.decode())
+    refused = operator.post(ACT, {"action": "cancel", **query})
+    assert refused.status_code == 400 and said in refused.content.decode()
 
 
 def test_viewers_are_refused_every_action_with_403(viewer):

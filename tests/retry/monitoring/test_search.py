@@ -138,9 +138,40 @@ def test_a_filter_goes_to_json_and_back_and_says_itself_in_one_line():
         ({"since": "1h", "until": "2h"}, "since must come before until."),
         ({"time": "started"}, "time: Select a valid choice. started is not one of the available choices."),
         ({"error": "x" * 201}, "error: Ensure this value has at most 200 characters (it has 201)."),
+        ({"since": "999999d"}, "since: '999999d' goes back more than 3650 days; give a date instead."),
+        ({"until": "999999h"}, "until: '999999h' goes back more than 3650 days; give a date instead."),
+        (
+            {"since": "0001-01-01T00:00+05:00"},
+            "since: '0001-01-01T00:00+05:00' is not a time: write 2026-12-01, 2026-12-01T08:30, 30m, 2h or 7d.",
+        ),
+        (
+            {"until": "9999-12-31T23:59-05:00"},
+            "until: '9999-12-31T23:59-05:00' is not a time: write 2026-12-01, 2026-12-01T08:30, 30m, 2h or 7d.",
+        ),
+        ({"arg": 5}, "arg: Each argument match is text, such as kwargs.order_id=7."),
+        ({"arg": ["x=NaN"]}, "arg: 'x=NaN': the value holds 'NaN', which JSON cannot hold."),
+        ({"arg": ["x=-Infinity"]}, "arg: 'x=-Infinity': the value holds '-Infinity', which JSON cannot hold."),
+        ({"arg": ["x=[1e400]"]}, "arg: 'x=[1e400]': the value holds inf, which JSON cannot hold."),
+        (
+            {"arg": ['x={"\\u0000": 1}']},
+            """arg: 'x={"\\\\u0000": 1}': the value contains a NUL character (\\x00), which PostgreSQL refuses.""",
+        ),
+        (
+            {"arg": ["x=a\x00b"]},
+            "arg: 'x=a\\x00b' contains a NUL character (\\x00), which PostgreSQL refuses.",
+        ),
+        ({"arg": ["x=" + "1" * 1000]}, "arg: An argument match has at most 1000 characters, not 1002."),
+        ({"arg": ["x=1"] * 21}, "arg: At most 20 argument matches, not 21."),
+        ({"task": "a\x00b"}, "task: This value contains a NUL character (\\x00), which PostgreSQL refuses."),
+        ({"error": "\ud800"}, "error: This value contains a lone surrogate, which is not Unicode text."),
     ],
 )
 def test_a_bad_filter_gets_one_line_naming_its_part(data, problem):
     with pytest.raises(ValueError) as raised:
         search.read(data)
     assert str(raised.value) == problem
+
+
+@pytest.mark.parametrize("value", ['"\\ud83c\\udf70"', '"a\\tb"', "1e300", "[[[[1]]]]", "NaNa", '"NaN"'])
+def test_values_the_arguments_can_hold_are_still_matched(value):
+    search.read({"arg": [f"x={value}"]}).tasks().count()  # the database takes the comparison

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections
+from django.db import OperationalError, connections
 from django.tasks.base import TaskResultStatus as Status
 
 from retry.models import AuditEntry, TaskRecord
@@ -97,6 +97,46 @@ def test_an_action_on_a_filter_with_yes_runs_in_batches_with_progress_and_is_aud
     assert TaskRecord.objects.filter(status=Status.FAILED).count() == 1
 
 
+@pytest.mark.parametrize(
+    ("stop", "said"),
+    [
+        (KeyboardInterrupt(), "retry_now interrupted (by the keyboard; audit entry {pk} is marked interrupted"),
+        (
+            OperationalError("server closed the connection\nunexpectedly"),
+            "retry_now interrupted (the database failed: server closed the connection unexpectedly; audit entry {pk}",
+        ),
+    ],
+)
+def test_an_interrupted_action_on_a_filter_marks_its_audit_row_and_says_so_in_one_line(monkeypatch, stop, said):
+    from retry.monitoring import operations
+
+    monkeypatch.setattr(operations, "BATCH_SIZE", 2)
+    dead(5)
+    calls = []
+
+    def stopping_second(ids: list[str]) -> int:
+        calls.append(ids)
+        if len(calls) == 2:
+            raise stop
+        return operations.retry_batch(ids)
+
+    monkeypatch.setitem(operations.BATCH_ACTIONS, "retry_now", stopping_second)
+    with pytest.raises(CommandError) as refused:
+        run("retry", "--queue", "emails", "--yes")
+    entry = AuditEntry.objects.get()
+    assert str(refused.value).startswith(said.format(pk=entry.pk)) and "\n" not in str(refused.value)
+    assert (entry.state, entry.processed, entry.finished_at is not None) == (AuditEntry.State.INTERRUPTED, 2, True)
+
+
+def test_a_database_failure_is_one_line(monkeypatch):
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("no such table:\nretry_taskrecord")
+
+    monkeypatch.setattr(TaskRecord.objects, "filter", failing)
+    with pytest.raises(CommandError, match=r"^The database failed: no such table: retry_taskrecord$"):
+        run("show", "0b1c2d3e-0000-4000-8000-000000000000")
+
+
 def test_an_action_on_a_filter_without_yes_or_terminal_is_refused_and_changes_nothing():
     dead(2)
     with pytest.raises(CommandError) as refused:
@@ -156,6 +196,8 @@ def manage(*arguments: str, **kwargs) -> subprocess.CompletedProcess[str]:
             "--since: 'soon' is not a time: write 2026-12-01, 2026-12-01T08:30, 30m, 2h or 7d.",
         ),
         (["list", "--since", "1h", "--until", "2h"], "since must come before until."),
+        (["list", "--since", "999999d"], "--since: '999999d' goes back more than 3650 days; give a date instead."),
+        (["cancel", "--arg", "x=NaN"], "--arg: 'x=NaN': the value holds 'NaN', which JSON cannot hold."),
         (["show", "12"], "'12' is not a task id (a UUID)."),
         (["show", "0b1c2d3e-0000-4000-8000-000000000000"], "No task 0b1c2d3e-0000-4000-8000-000000000000."),
         (["requeue_dead", "no.such.task"], "'no.such.task' names no task."),
@@ -181,6 +223,7 @@ def test_a_filter_that_matches_nothing_does_nothing_without_asking():
         (["explode"], "manage.py tasks: error: argument command: invalid choice: 'explode'"),
         (["list", "--limit", "many"], "manage.py tasks list: error: argument --limit: invalid int value: 'many'"),
         (["list", "--queue", "nothere"], "CommandError: --queue: nothere is not a queue; this project's are "),
+        (["list", "--until", "999999d"], "CommandError: --until: '999999d' goes back more than 3650 days"),
     ],
 )
 def test_from_the_shell_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments, error):
