@@ -76,13 +76,17 @@ lint: install-test
 PG_URL ?= postgres://postgres@127.0.0.1:5432/scoopboard
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 RUN_ID := $(shell date +%s)$$$$
+# pytest-xdist processes per pass, each test file in one of them (0: no xdist). The tests mostly wait on workers,
+# sockets and timers, so two per pass keep two cores busy; each has its own test database and Redis key prefix.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
 test-sqlite: install-test browser-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-services: install-test
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) REDIS_PREFIX=scoopboard-test-$(RUN_ID) \
-		TEST_DATABASE_NAME=test_scoopboard_$(RUN_ID) $(BIN)/python -m pytest -m services $(PYTEST_ARGS)
+		TEST_DATABASE_NAME=test_scoopboard_$(RUN_ID) $(BIN)/python -m pytest -m services $(XDIST) $(PYTEST_ARGS)
 
 # The two passes wait on processes, sockets and timers more than they compute: they run side by side.
 test: lint
