@@ -9,7 +9,8 @@ PYTHON := $(shell for p in python3.13 python3.12 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; \
 	then echo $$p; break; fi; done)
 
-.PHONY: run run-procfile test lint test-sqlite test-services browser-deps bench dist clean
+.PHONY: run run-procfile test lint test-sqlite test-services browser-deps bench dist clean \
+	lock lock-check install-run install-test install-bench
 
 $(BIN)/python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -17,22 +18,45 @@ $(BIN)/python:
 		echo "Install it first, e.g. 'apt-get install python3.12 python3.12-venv' or from https://www.python.org/downloads/"; \
 		exit 1; fi
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --group run
-	touch $@
+# Installs come from uv.lock alone: every package of the tree at its locked version, checked against its hash.
+# uv is pinned here and in pyproject.toml ([tool.uv] required-version, which refuses any other uv).
+UV_VERSION := 0.13.8
+UV := $(BIN)/uv
+UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never
+# --python: the venv's own interpreter, even where .python-version names another one.
+SYNC := $(UV_ENV) $(UV) sync --locked --no-install-project --python $(BIN)/python --quiet
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --group test
-	touch $@ $(VENV)/.run-installed
+$(VENV)/.uv-$(UV_VERSION): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	rm -f $(VENV)/.uv-* && touch $@
 
-run: $(VENV)/.run-installed
+# A pyproject.toml edited without `make lock` stops here instead of installing something else than the lock.
+lock-check: $(VENV)/.uv-$(UV_VERSION)
+	@$(UV_ENV) $(UV) lock --check --quiet || { \
+		echo "uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock."; exit 1; }
+
+# `make run` needs the run group; it leaves the test tools in place. `make test` and `make bench` install
+# their group exactly, removing whatever the lock does not list.
+install-run: lock-check
+	$(SYNC) --inexact --only-group run
+
+install-test: lock-check
+	$(SYNC) --only-group test
+
+install-bench: lock-check
+	$(SYNC) --only-group bench
+
+# After editing the dependency groups (or to move the unpinned transitive dependencies: LOCK_ARGS=--upgrade).
+lock: $(VENV)/.uv-$(UV_VERSION)
+	$(UV_ENV) $(UV) lock $(LOCK_ARGS)
+
+run: install-run
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py serve --port $(PORT)
 
-run-procfile: $(VENV)/.run-installed
+run-procfile: install-run
 	@if [ -z "$$DATABASE_URL" ] || [ -z "$$REDIS_URL" ]; then \
 		echo "run-procfile needs DATABASE_URL (PostgreSQL) and REDIS_URL (Redis)."; exit 1; fi
 	$(BIN)/python manage.py migrate --no-input
@@ -40,7 +64,7 @@ run-procfile: $(VENV)/.run-installed
 	@# The Procfile's release step (migrate) ran above; honcho runs its long-lived processes.
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start web worker dispatcher
 
-lint: $(VENV)/.test-installed
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -52,13 +76,17 @@ lint: $(VENV)/.test-installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/scoopboard
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 RUN_ID := $(shell date +%s)$$$$
+# pytest-xdist processes per pass, each test file in one of them (0: no xdist). The tests mostly wait on workers,
+# sockets and timers, so two per pass keep two cores busy; each has its own test database and Redis key prefix.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
-test-sqlite: $(VENV)/.test-installed browser-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test-sqlite: install-test browser-deps
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-test-services: $(VENV)/.test-installed
+test-services: install-test
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) REDIS_PREFIX=scoopboard-test-$(RUN_ID) \
-		TEST_DATABASE_NAME=test_scoopboard_$(RUN_ID) $(BIN)/python -m pytest -m services $(PYTEST_ARGS)
+		TEST_DATABASE_NAME=test_scoopboard_$(RUN_ID) $(BIN)/python -m pytest -m services $(XDIST) $(PYTEST_ARGS)
 
 # The two passes wait on processes, sockets and timers more than they compute: they run side by side.
 test: lint
@@ -70,12 +98,11 @@ browser-deps:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| echo "Could not install chromium (run as root, or install it yourself): browser tests will fail."; }
 
-bench: $(VENV)/.test-installed
-	$(BIN)/python -m pip install --quiet --group bench
+bench: install-bench
 	$(BIN)/python benchmarks/run.py
 
 # The retry layer's wheel alone (django-channels-retry), built with the backend pinned in the test group.
-dist: $(VENV)/.test-installed
+dist: install-test
 	rm -rf dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 	@ls -l dist/*.whl

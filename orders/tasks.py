@@ -1,10 +1,9 @@
 """The orders' background tasks: thin, they take ids and call a service. `order_id` is a keyword everywhere,
 so the kitchen board finds an order's tasks with TaskRecord.objects.filter(kwargs__order_id=...)."""
 
-from django.tasks import task
-
 from orders import emails, maintenance
 from orders.webhooks import deliveries
+from retry.api import task
 
 
 @task(queue_name="emails", max_attempts=8)

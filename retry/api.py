@@ -1,4 +1,5 @@
-"""Enqueueing with the retry layer's extras, beyond what Django's ``Task.enqueue`` takes."""
+"""The retry layer's API beyond Django's: ``task``, the typed ``@task`` with the retry options, and ``enqueue``
+with an idempotency key and a start-by deadline."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from django.tasks.base import Task, TaskResult
 
 from retry.backend import RetryBackend, to_result
 from retry.exceptions import RetryError
+from retry.task import task
+
+__all__ = ["enqueue", "task"]
 
 
 def enqueue(

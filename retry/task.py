@@ -1,17 +1,28 @@
-"""The task class of the retry backend: Django's Task plus retry options given to ``@task``."""
+"""The task class of the retry backend, Django's Task plus retry options, and ``task``, its typed decorator."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, TypedDict, Unpack, cast, overload
 
 from django.core.exceptions import ImproperlyConfigured
-from django.tasks.base import Task
+from django.tasks import TaskContext
+from django.tasks import task as django_task
+from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_PRIORITY, DEFAULT_TASK_QUEUE_NAME, Task
 
 from retry import conf, policy
-from retry.exceptions import PolicyMisconfigured
+from retry.exceptions import PolicyMisconfigured, RetryError
+
+if TYPE_CHECKING:
+    _GenericTask = Task
+else:
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class _GenericTask[**P, R](Task):
+        """Django's Task with the type parameters its stubs give it (at run time Django's takes none)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RetryTask(Task):  # type: ignore[type-arg]
+class RetryTask[**P, R](_GenericTask[P, R]):
     """A Django Task with retry options; ``@task(queue_name="emails", max_attempts=8)`` makes one.
 
     Each option left at None takes the operator's override, then the RETRY_* setting.
@@ -57,7 +68,94 @@ class RetryTask(Task):  # type: ignore[type-arg]
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
-def _reconstruct(cls: type[RetryTask], kwargs: dict[str, Any]) -> RetryTask:
+def _reconstruct(cls: type[RetryTask[..., Any]], kwargs: dict[str, Any]) -> RetryTask[..., Any]:
     """The task a pickle names, found again by its module path (as Django's ``Task._reconstruct``)."""
-    task: RetryTask = cls._reconstruct(kwargs)  # type: ignore[attr-defined]
+    task: RetryTask[..., Any] = cls._reconstruct(kwargs)  # type: ignore[attr-defined]
     return task
+
+
+class RetryOptions(TypedDict, total=False):
+    """The options ``task`` takes beyond Django's: the fields of RetryTask."""
+
+    max_attempts: int | None
+    base_delay: float | None
+    factor: float | None
+    max_delay: float | None
+    jitter: float | None
+    retry_on: tuple[type[BaseException], ...]
+    give_up_on: tuple[type[BaseException], ...]
+    time_limit: float | None
+    max_age: float | None
+    ignore_result: bool
+
+
+type _Context = TaskContext[Any, Any]
+
+
+@overload
+def task[**P, R](
+    function: Callable[Concatenate[_Context, P], R],
+    /,
+    *,
+    priority: int = ...,
+    queue_name: str = ...,
+    backend: str = ...,
+    takes_context: Literal[True],
+    **options: Unpack[RetryOptions],
+) -> RetryTask[P, R]: ...
+@overload
+def task[**P, R](
+    function: Callable[P, R],
+    /,
+    *,
+    priority: int = ...,
+    queue_name: str = ...,
+    backend: str = ...,
+    takes_context: Literal[False] = False,
+    **options: Unpack[RetryOptions],
+) -> RetryTask[P, R]: ...
+@overload
+def task[**P, R](
+    *,
+    priority: int = ...,
+    queue_name: str = ...,
+    backend: str = ...,
+    takes_context: Literal[True],
+    **options: Unpack[RetryOptions],
+) -> Callable[[Callable[Concatenate[_Context, P], R]], RetryTask[P, R]]: ...
+@overload
+def task[**P, R](
+    *,
+    priority: int = ...,
+    queue_name: str = ...,
+    backend: str = ...,
+    takes_context: Literal[False] = False,
+    **options: Unpack[RetryOptions],
+) -> Callable[[Callable[P, R]], RetryTask[P, R]]: ...
+def task(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    priority: int = DEFAULT_TASK_PRIORITY,
+    queue_name: str = DEFAULT_TASK_QUEUE_NAME,
+    backend: str = DEFAULT_TASK_BACKEND_ALIAS,
+    takes_context: bool = False,
+    **options: Unpack[RetryOptions],
+) -> RetryTask[..., Any] | Callable[[Callable[..., Any]], RetryTask[..., Any]]:
+    """Django's ``@task`` with the retry options typed: ``@task(queue_name="emails", max_attempts=8)``.
+
+    The task keeps its function's parameters and return type for ``enqueue``, ``call`` and ``get_result``.
+    Its backend must be a RetryBackend; the task is made and checked by that backend, as Django's ``@task`` does.
+    """
+    from django.tasks import task_backends
+
+    def wrapper(func: Callable[..., Any]) -> RetryTask[..., Any]:
+        if not issubclass(task_backends[backend].task_class, RetryTask):
+            path = f"{func.__module__}.{func.__qualname__}"
+            raise RetryError(f"{path} uses the backend {backend!r}, which is not a RetryBackend.")
+        made = django_task(  # type: ignore[call-overload]  # the stubs know Django's options alone
+            priority=priority, queue_name=queue_name, backend=backend, takes_context=takes_context, **options
+        )(func)
+        return cast(RetryTask[..., Any], made)
+
+    return wrapper if function is None else wrapper(function)

@@ -33,6 +33,20 @@ def uses_services() -> bool:
 SHARED_REDIS = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 
 
+def escaped(text: str) -> str:
+    """``text`` with what UTF-8 cannot carry (a lone surrogate) written as a backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """pytest-xdist sends each report to the main process as UTF-8: what a hostile-input test logged (a lone
+    surrogate) travels escaped instead of ending the worker with its remaining tests."""
+    report.sections = [(title, escaped(text)) for title, text in report.sections]
+    if report.longrepr is not None and escaped(text := str(report.longrepr)) != text:
+        report.longrepr = escaped(text)
+
+
 @pytest.fixture
 def redis_url() -> str:
     return SHARED_REDIS

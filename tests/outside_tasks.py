@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from django.tasks import task
+from retry.api import task
 
 
 def _append(path: str, key: str) -> None:

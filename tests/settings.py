@@ -3,6 +3,11 @@
 import os
 import tempfile
 
+# Each pytest-xdist worker keys its Redis channels and cache apart, as pytest-django gives it a test database of its
+# own: the tests flush the layer's keys between them. Processes the tests start inherit the worker's prefix.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["REDIS_PREFIX"] = f"{os.environ.get('REDIS_PREFIX', 'scoopboard')}-{worker}"
+
 from project.settings import *  # noqa: F403
 from retry import conf as retry_conf
 

@@ -7,8 +7,8 @@ import os
 import time
 
 from django.db import IntegrityError, transaction
-from django.tasks import task
 
+from retry.api import task
 from retry.exceptions import GiveUp, Retry
 from tests.effects.models import Effect, Run
 

@@ -1,6 +1,6 @@
 """Fixture tasks of the board tests: order tasks take the keyword argument order_id."""
 
-from django.tasks import task
+from retry.api import task
 
 
 class EndpointError(Exception):
