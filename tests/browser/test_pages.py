@@ -107,6 +107,6 @@ async def test_the_task_dashboard_styles_its_breadcrumbs_and_buttons_as_the_admi
     crumbs = staff.page.locator(".breadcrumbs")
     assert await crumbs.evaluate("(el) => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
     buttons = staff.page.locator("#retry-dashboard button")
-    assert await buttons.count() == 8  # four actions, four chart ranges
+    assert await buttons.count() == 12  # four actions, four chart ranges, a pause button for each of four queues
     for button in await buttons.all():
         assert await button.evaluate("(el) => getComputedStyle(el).borderTopStyle") == "none"  # admin's .button

@@ -14,11 +14,13 @@ from django.urls import reverse
 
 from retry.models import AuditEntry, TaskRecord
 from retry.monitoring import batches, operations, search
-from tests.conftest import running_worker
+from tests.conftest import running_worker, uses_services
 from tests.retry.rows import task
 
 pytestmark = [pytest.mark.services]
-MANY = 100_000
+#: The matches of the large batch test: 100,000 on PostgreSQL (a minute); 10,000 in the SQLite pass, where the
+#: request and the batches behave the same and the minute is better spent elsewhere.
+MANY = 100_000 if uses_services() else 10_000
 
 
 def insert_ready(count: int, queue: str) -> None:
@@ -57,10 +59,10 @@ def operator_client() -> Client:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(600)
-async def test_cancelling_100_000_matches_returns_at_once_and_a_worker_finishes_the_batch(
+async def test_cancelling_100_000_matches_on_postgresql_returns_at_once_and_a_worker_finishes_the_batch(
     layer, settings, tmp_path, caplog
 ):
-    # Waits for a worker to go through 100,000 rows, a log line and a signal for each: a minute or two.
+    # Waits for a worker to go through MANY rows, a log line and a signal for each: a minute on PostgreSQL.
     settings.STATIC_ROOT = tmp_path
     caplog.set_level(logging.ERROR, logger="retry.tasks")  # 100,000 "cancelled" lines would only slow it down
     caplog.set_level(logging.ERROR, logger="django.tasks")
