@@ -18,6 +18,7 @@ from playwright.async_api import expect
 from retry.models import Outcome, Rollup, RollupMark, TaskAttempt, TaskRecord
 from retry.models.rollups import MINUTE
 from retry.monitoring import history
+from tests.browser.conftest import CheckedBrowser, Server
 from tests.consumers.conftest import session_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -117,7 +118,9 @@ def line(page, name: str, chart: str, kind: str):
     return page.locator(f'.chart-row[data-name="{name}"] svg[data-chart="{chart}"] path.line-{kind}')
 
 
-async def test_the_dashboard_draws_every_queues_history_and_reads_other_ranges(browser, server, tmp_path):
+async def test_the_dashboard_draws_every_queues_history_and_reads_other_ranges(
+    browser: CheckedBrowser, server: Server, tmp_path: Path
+) -> None:
     await busy_hour()
     page = await open_as_operator(browser, server, "/admin/retry/taskrecord/dashboard/")
     await expect(page.locator("#feed-state")).to_have_text("live")
@@ -145,7 +148,7 @@ async def test_the_dashboard_draws_every_queues_history_and_reads_other_ranges(b
     await expect(line(page, "emails", "started", "succeeded")).to_have_attribute("data-points", re.compile("^[12]$"))
 
 
-async def test_each_task_name_has_a_page_of_its_charts(browser, server):
+async def test_each_task_name_has_a_page_of_its_charts(browser: CheckedBrowser, server: Server) -> None:
     await busy_hour()
     page = await open_as_operator(browser, server, "/admin/retry/taskrecord/dashboard/")
     await page.locator("#retry-charts .chart-tasks").get_by_role("link", name="orders.tasks.deliver_webhook").click()

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from playwright.async_api import expect
 
+from tests.browser.conftest import CheckedBrowser, Server
 from tests.consumers.conftest import session_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -29,12 +30,14 @@ async def open_dashboard(browser, server) -> tuple[Any, str, list[str]]:
     return page, cookie, sockets
 
 
-async def test_the_dashboard_goes_live_on_the_feed_of_retry_feed_path(browser, server):
+async def test_the_dashboard_goes_live_on_the_feed_of_retry_feed_path(browser: CheckedBrowser, server: Server) -> None:
     _, _, sockets = await open_dashboard(browser, server)
     assert sockets == [server.url.replace("http://", "ws://") + "/ops/task-feed/"]
 
 
-async def test_the_dashboard_stops_reconnecting_once_the_session_has_ended(browser, server):
+async def test_the_dashboard_stops_reconnecting_once_the_session_has_ended(
+    browser: CheckedBrowser, server: Server
+) -> None:
     page, cookie, sockets = await open_dashboard(browser, server)
     await sync_to_async(Session.objects.filter(session_key=cookie).delete)()  # logged out elsewhere
     await expect(page.locator("#feed-state")).to_have_text("session ended: reload to log in", timeout=15000)

@@ -11,6 +11,7 @@ from playwright.async_api import expect
 
 from orders import services
 from orders.models import StaffProfile, WebhookDelivery
+from tests.browser.conftest import CheckedBrowser, Server
 from tests.consumers.conftest import ORDER_FIELDS, session_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
@@ -73,7 +74,9 @@ async def open_watched(browser, server, width: int, cookie: str | None = None) -
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_every_page_loads_clean_under_the_content_security_policy(browser, server, width):
+async def test_every_page_loads_clean_under_the_content_security_policy(
+    browser: CheckedBrowser, server: Server, width: int
+) -> None:
     cookie = await superuser_session()
     staff = await open_watched(browser, server, width, cookie)
     for path in OWN_PAGES + await sync_to_async(admin_pages)():
@@ -90,7 +93,7 @@ async def test_every_page_loads_clean_under_the_content_security_policy(browser,
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_the_sites_own_pages_fit_the_screen(browser, server, width):
+async def test_the_sites_own_pages_fit_the_screen(browser: CheckedBrowser, server: Server, width: int) -> None:
     staff = await open_watched(browser, server, width, await superuser_session())
     for path in OWN_PAGES:
         await staff.visit(server.url + path)
@@ -101,7 +104,9 @@ async def test_the_sites_own_pages_fit_the_screen(browser, server, width):
             assert box is None or box["x"] + box["width"] <= width, f"{path}: {await link.inner_text()} is cut off"
 
 
-async def test_the_task_dashboard_styles_its_breadcrumbs_and_buttons_as_the_admin_does(browser, server):
+async def test_the_task_dashboard_styles_its_breadcrumbs_and_buttons_as_the_admin_does(
+    browser: CheckedBrowser, server: Server
+) -> None:
     staff = await open_watched(browser, server, 1280, await superuser_session())
     await staff.visit(server.url + "/admin/retry/taskrecord/dashboard/")
     crumbs = staff.page.locator(".breadcrumbs")

@@ -1,6 +1,7 @@
 """The origin check on its own: the Host, the scheme (TLS told by the proxy) and the trusted origins."""
 
 import pytest
+from pytest_django.fixtures import SettingsWrapper
 
 from consumers import origins
 
@@ -11,7 +12,7 @@ def scope(origin: str, host: str = "cakes.example", **headers: str) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def behind_a_proxy(settings):
+def behind_a_proxy(settings: SettingsWrapper) -> None:
     settings.ALLOWED_HOSTS = ["cakes.example"]
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     settings.CSRF_TRUSTED_ORIGINS = []
@@ -28,9 +29,9 @@ def behind_a_proxy(settings):
         (scope("http://other.example", host="other.example"), False),
     ],
 )
-def test_the_own_origin_is_judged_whole(given, allowed):
+def test_the_own_origin_is_judged_whole(given, allowed: bool) -> None:
     assert origins.allowed_origin(given) is allowed
 
 
-def test_a_missing_origin_is_refused():
+def test_a_missing_origin_is_refused() -> None:
     assert not origins.allowed_origin({"type": "websocket", "headers": [(b"host", b"cakes.example")]})

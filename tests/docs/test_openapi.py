@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from pytest_django.fixtures import SettingsWrapper
 
 from orders.models import Flavour, Order, Size, Step
 from tests.docs import markdown, schema
@@ -38,7 +39,7 @@ def operations() -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def api(settings, db) -> Client:
+def api(settings: SettingsWrapper, db: None) -> Client:
     """The test client, with a cache of the test's own so the rate-limit counters start at zero."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "docs"}}
     cache.clear()
@@ -46,7 +47,7 @@ def api(settings, db) -> Client:
 
 
 @pytest.mark.services
-def test_the_document_has_every_path_and_method_of_the_api_and_no_other(api):
+def test_the_document_has_every_path_and_method_of_the_api_and_no_other(api: Client) -> None:
     served = set()
     for path in set(api_routes()):
         for method in METHODS:
@@ -84,7 +85,9 @@ def post(api: Client, body: Any, key: str | None = None, content_type: str = "ap
 
 
 @pytest.mark.services
-def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_valid_under_its_schema(api, settings):
+def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_valid_under_its_schema(
+    api: Client, settings: SettingsWrapper
+) -> None:
     answered: set[int] = set()
     path, method = "/api/orders", "post"
     placed = post(api, ORDER["value"], key="order-1")
@@ -105,7 +108,7 @@ def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_vali
 
 
 @pytest.mark.services
-def test_every_answer_documented_for_reading_an_order_is_one_the_view_gives_valid_under_its_schema(api):
+def test_every_answer_documented_for_reading_an_order_is_one_the_view_gives_valid_under_its_schema(api: Client) -> None:
     answered: set[int] = set()
     path, method = "/api/orders/{number}", "get"
     number = post(api, ORDER["value"]).json()["number"]
@@ -127,14 +130,14 @@ def examples() -> Iterator[tuple[str, Any, dict[str, Any]]]:
                         yield f"{method} {path} {part} {name}", example["value"], media["schema"]
 
 
-def test_every_example_of_the_document_is_valid_under_its_schema():
+def test_every_example_of_the_document_is_valid_under_its_schema() -> None:
     found = list(examples())
     assert len(found) >= 8
     for where, value, body_schema in found:
         assert schema.errors(value, body_schema, DOCUMENT) == [], where
 
 
-def test_every_json_example_of_the_api_page_is_an_example_of_the_document():
+def test_every_json_example_of_the_api_page_is_an_example_of_the_document() -> None:
     values = [value for _, value, _ in examples()]
     blocks = markdown.code_blocks(markdown.read("docs/api.md"), "json")
     assert blocks
@@ -142,7 +145,7 @@ def test_every_json_example_of_the_api_page_is_an_example_of_the_document():
         assert json.loads(block) in values, f"docs/api.md shows an example docs/openapi.json lacks:\n{block}"
 
 
-def test_the_choices_of_the_document_are_the_models():
+def test_the_choices_of_the_document_are_the_models() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     assert schemas["Flavour"]["enum"] == Flavour.values
     assert schemas["Size"]["enum"] == Size.values
@@ -155,7 +158,7 @@ def test_the_choices_of_the_document_are_the_models():
             assert field["maxLength"] == Order._meta.get_field(name).max_length, name
 
 
-def test_the_validator_refuses_what_the_schemas_refuse():
+def test_the_validator_refuses_what_the_schemas_refuse() -> None:
     order = DOCUMENT["components"]["schemas"]["Order"]
     assert schema.errors({"id": "5"}, order, DOCUMENT)
     assert schema.errors({"error": "x", "extra": 1}, DOCUMENT["components"]["schemas"]["Error"], DOCUMENT)

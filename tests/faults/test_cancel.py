@@ -1,19 +1,20 @@
 """Cancelling running tasks across processes: the Procfile's worker with `project.settings`, PostgreSQL and Redis."""
 
 import time
+from pathlib import Path
 
 import pytest
 
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.monitoring import operations
 from tests import outside_tasks
-from tests.faults.conftest import wait_for
+from tests.faults.conftest import Faults, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
 PREFIX = "cancelled by an operator while it ran; "
 
 
-def test_an_operator_in_another_process_cancels_the_tasks_a_worker_runs(production, tmp_path):
+def test_an_operator_in_another_process_cancels_the_tasks_a_worker_runs(production: Faults, tmp_path: Path) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher()
     production.worker()

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from retry.models import TaskRecord
 from tests import tasks
-from tests.faults.conftest import enqueue_many, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, unfinished, wait_for
 from tests.faults.counts import Counts, count
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ def workers_used(task_ids: dict[str, str]) -> int:
 
 
 @pytest.mark.timeout(150)
-def test_two_workers_on_one_channel_run_each_of_1000_tasks_once(faults):
+def test_two_workers_on_one_channel_run_each_of_1000_tasks_once(faults: Faults) -> None:
     # channels-redis hands the same message to both workers now and then; the claim makes that harmless.
     # Not marked `services`: on PostgreSQL the next test puts three workers on one channel.
     faults.worker("worker-1", **BUSY)
@@ -44,7 +44,7 @@ def test_two_workers_on_one_channel_run_each_of_1000_tasks_once(faults):
 @pytest.mark.timeout(150)
 @pytest.mark.services
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="several dispatchers need PostgreSQL; SQLite runs one")
-def test_two_dispatchers_and_three_workers_run_each_of_1000_tasks_once(faults):
+def test_two_dispatchers_and_three_workers_run_each_of_1000_tasks_once(faults: Faults) -> None:
     for number in (1, 2):
         faults.dispatcher(f"dispatcher-{number}", **BUSY)
     for number in (1, 2, 3):

@@ -4,6 +4,7 @@ limit across three workers, a pause and a resume, and a rate limit held for a mi
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.db import close_old_connections, connection
@@ -13,7 +14,7 @@ from retry import clock, controls
 from retry.models import TaskAttempt, TaskLimit, TaskRecord
 from retry.monitoring import operations
 from tests import outside_tasks
-from tests.faults.conftest import enqueue_many, statuses, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, statuses, unfinished, wait_for
 
 pytestmark = pytest.mark.services
 # No process dies here: a lease of 10 s, so that no claim of a live worker on a busy machine expires (an expired
@@ -45,7 +46,7 @@ def holds_for(seconds: float, predicate: Callable[[], bool]) -> None:
 
 
 @pytest.mark.timeout(240)
-def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(production, tmp_path):
+def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(production: Faults, tmp_path: Path) -> None:
     limit(outside_tasks.sleep_then_record, concurrency=2)
     production.dispatcher(**QUIET)
     for number in (1, 2, 3):
@@ -72,8 +73,8 @@ def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(prod
 
 @pytest.mark.timeout(120)
 def test_a_paused_queue_runs_nothing_for_5_s_lets_running_tasks_finish_and_runs_everything_once_resumed(
-    production, tmp_path
-):
+    production: Faults, tmp_path: Path
+) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher(**QUIET)
     production.worker(**QUIET)
@@ -96,7 +97,7 @@ def test_a_paused_queue_runs_nothing_for_5_s_lets_running_tasks_finish_and_runs_
 @pytest.mark.soak
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a minute's wait: run once, in the services pass")
-def test_a_rate_limit_of_5_per_second_holds_within_10_percent_over_60_s(production, tmp_path):
+def test_a_rate_limit_of_5_per_second_holds_within_10_percent_over_60_s(production: Faults, tmp_path: Path) -> None:
     """Waits 60 s on purpose: a rate is judged over a minute. 330 tasks, so the backlog outlasts the minute."""
     limit(outside_tasks.record, rate=5, period=1)
     production.dispatcher(**QUIET)

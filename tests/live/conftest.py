@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ async def live(daphne: Daphne, transactional_db: None) -> AsyncIterator[Daphne]:
 
 
 @pytest.fixture
-def staff(live: Daphne):
+def staff(live: Daphne) -> Callable[..., Awaitable[Any]]:
     """staff(username, *permissions, **fields) → a staff user holding the named permissions ("app.codename")."""
 
     def create(username: str, *permissions: str, **fields: Any) -> Any:

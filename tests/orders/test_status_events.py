@@ -5,6 +5,8 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
+from django.test import AsyncClient
 
 from orders import services, status_events
 from orders.models import Order
@@ -18,7 +20,9 @@ def data(chunk: bytes) -> dict:
     return json.loads(payload)
 
 
-async def test_the_feed_shows_only_public_fields_and_follows_each_change(async_client, order, alice, monkeypatch):
+async def test_the_feed_shows_only_public_fields_and_follows_each_change(
+    async_client: AsyncClient, order: Order, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(status_events, "POLL_INTERVAL", 0.05)
     response = await async_client.get(f"/orders/{order.number}/events")
     chunks = aiter(response.streaming_content)
@@ -40,7 +44,9 @@ async def test_the_feed_shows_only_public_fields_and_follows_each_change(async_c
     assert order.customer_name not in json.dumps([first, second])
 
 
-async def test_the_feed_of_a_closed_order_sends_one_event_and_ends(async_client, order, alice):
+async def test_the_feed_of_a_closed_order_sends_one_event_and_ends(
+    async_client: AsyncClient, order: Order, alice: User
+) -> None:
     await sync_to_async(services.cancel_order)(order.pk, alice)
     response = await async_client.get(f"/orders/{order.number}/events")
     chunks = [chunk async for chunk in response.streaming_content]
@@ -48,6 +54,6 @@ async def test_the_feed_of_a_closed_order_sends_one_event_and_ends(async_client,
     assert data(chunks[1])["final"] is True
 
 
-async def test_the_feed_of_an_unknown_order_is_404(async_client):
+async def test_the_feed_of_an_unknown_order_is_404(async_client: AsyncClient) -> None:
     assert (await async_client.get("/orders/999/events")).status_code == 404
     assert not await Order.objects.aexists()

@@ -39,7 +39,7 @@ def near_db_now(moment, plus: float = 0.0) -> bool:
 
 
 @pytest.mark.parametrize("offset", [HOUR, -HOUR], ids=["ahead", "behind"])
-def test_a_producer_with_a_wrong_clock_enqueues_tasks_due_by_the_database_clock(offset):
+def test_a_producer_with_a_wrong_clock_enqueues_tasks_due_by_the_database_clock(offset) -> None:
     with process_clock_off_by(offset):
         result = tasks.record.enqueue("skewed")
         outbox.flush()
@@ -51,7 +51,7 @@ def test_a_producer_with_a_wrong_clock_enqueues_tasks_due_by_the_database_clock(
 
 
 @pytest.mark.parametrize("offset", [HOUR, -HOUR], ids=["ahead", "behind"])
-def test_a_worker_with_a_wrong_clock_takes_leases_and_retries_by_the_database_clock(offset):
+def test_a_worker_with_a_wrong_clock_takes_leases_and_retries_by_the_database_clock(offset) -> None:
     result = tasks.record.enqueue("lease")
     outbox.flush()
     with process_clock_off_by(offset):
@@ -65,7 +65,7 @@ def test_a_worker_with_a_wrong_clock_takes_leases_and_retries_by_the_database_cl
 
 
 @pytest.mark.parametrize("offset", [HOUR, -HOUR], ids=["ahead", "behind"])
-def test_heartbeats_and_their_ages_follow_the_database_clock(offset):
+def test_heartbeats_and_their_ages_follow_the_database_clock(offset) -> None:
     heartbeats.beat("worker-on-time", heartbeats.WORKER, ["default"], 8, [])
     with process_clock_off_by(offset):
         heartbeats.beat("dispatcher-off", heartbeats.DISPATCHER, [], 0, [])

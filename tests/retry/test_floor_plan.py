@@ -29,7 +29,7 @@ def state_writes(path: Path) -> list[str]:
     return found
 
 
-def test_only_the_transitions_write_a_tasks_state():
+def test_only_the_transitions_write_a_tasks_state() -> None:
     # The application reaches task rows through orders.task_facts alone (an import contract): it is scanned too.
     outside = [path for path in sources("retry") if STATE_MACHINE not in path.parents]
     outside = [path for path in outside if path != ROOT / "retry" / "sql.py"]  # the statements the transitions run
@@ -37,11 +37,11 @@ def test_only_the_transitions_write_a_tasks_state():
     assert [write for path in outside for write in state_writes(path)] == []
 
 
-def test_the_check_sees_a_write_of_state():
+def test_the_check_sees_a_write_of_state() -> None:
     sample = ROOT / "retry" / "transitions" / "attempts.py"
     assert state_writes(sample), "the scan must find the transitions' own writes"
 
 
 @pytest.mark.parametrize("path", sources("retry"), ids=lambda path: str(path.relative_to(ROOT)))
-def test_no_module_of_the_retry_layer_is_over_300_lines(path):
+def test_no_module_of_the_retry_layer_is_over_300_lines(path) -> None:
     assert len(path.read_text().splitlines()) <= 300

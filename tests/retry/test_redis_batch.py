@@ -4,6 +4,8 @@ system check and the decision, per layer, to fall back to the public send."""
 
 import logging
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -21,7 +23,7 @@ MESSAGES = [{"type": "task.run", "id": f"task-{number}", "note": "crème brûlé
 
 
 @pytest.fixture
-def client():
+def client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(SHARED_REDIS)
     yield client
     client.close()
@@ -37,14 +39,16 @@ def send_many(layer, messages) -> int:
 
 @pytest.mark.services
 @pytest.mark.parametrize("redis_layer", [100], indirect=True)
-def test_the_layers_own_receive_reads_a_batch_in_order(redis_layer):
+def test_the_layers_own_receive_reads_a_batch_in_order(redis_layer: Any) -> None:
     assert send_many(redis_layer, MESSAGES[:7]) == 7
     assert send_many(redis_layer, MESSAGES[7:]) == 13
     assert receive_all(redis_layer, CHANNEL) == MESSAGES
 
 
 @pytest.mark.services
-def test_send_and_the_batch_write_one_key_with_the_same_scores_and_expiry(redis_layer, client):
+def test_send_and_the_batch_write_one_key_with_the_same_scores_and_expiry(
+    redis_layer: Any, client: redis.Redis
+) -> None:
     key = redis_layer.prefix + CHANNEL
     before = time.time()
     send(redis_layer, MESSAGES[0])
@@ -64,7 +68,7 @@ def test_send_and_the_batch_write_one_key_with_the_same_scores_and_expiry(redis_
 
 
 @pytest.mark.services
-def test_send_and_the_batch_drop_expired_messages_by_the_same_cutoff(redis_layer, client):
+def test_send_and_the_batch_drop_expired_messages_by_the_same_cutoff(redis_layer: Any, client: redis.Redis) -> None:
     key = redis_layer.prefix + CHANNEL
     stale = time.time() - redis_layer.expiry - 5
     for sender in (lambda message: send(redis_layer, message), lambda message: send_many(redis_layer, [message])):
@@ -75,7 +79,7 @@ def test_send_and_the_batch_drop_expired_messages_by_the_same_cutoff(redis_layer
 
 @pytest.mark.services
 @pytest.mark.parametrize("redis_layer", [3], indirect=True)
-def test_the_batch_fills_to_the_capacity_send_counts_and_send_refuses_the_next(redis_layer):
+def test_the_batch_fills_to_the_capacity_send_counts_and_send_refuses_the_next(redis_layer: Any) -> None:
     assert send_many(redis_layer, MESSAGES[:5]) == 3
     with pytest.raises(ChannelFull):
         send(redis_layer, MESSAGES[5])
@@ -86,7 +90,7 @@ def test_the_batch_fills_to_the_capacity_send_counts_and_send_refuses_the_next(r
     assert receive_all(redis_layer, CHANNEL) == [MESSAGES[1], MESSAGES[2], MESSAGES[6]]
 
 
-def test_the_installed_channels_redis_is_a_verified_release():
+def test_the_installed_channels_redis_is_a_verified_release() -> None:
     # Fails on an upgrade: run this file's canary, then widen redis_batch.VERIFIED.
     assert redis_batch.unsupported() is None, redis_batch.unsupported()
 
@@ -100,12 +104,14 @@ def test_the_installed_channels_redis_is_a_verified_release():
         (None, "channels-redis is not installed"),
     ],
 )
-def test_a_release_outside_the_verified_ones_is_unsupported(monkeypatch, version, said):
+def test_a_release_outside_the_verified_ones_is_unsupported(
+    monkeypatch: pytest.MonkeyPatch, version: str | None, said: str
+) -> None:
     monkeypatch.setattr(redis_batch, "installed_version", lambda: version)
     assert redis_batch.unsupported().startswith(said)
 
 
-def test_a_release_without_the_internals_the_batch_uses_is_unsupported(monkeypatch):
+def test_a_release_without_the_internals_the_batch_uses_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RedisChannelLayer, "connection", None)
     assert "lacks RedisChannelLayer.connection" in redis_batch.unsupported()
     monkeypatch.undo()
@@ -124,7 +130,7 @@ def warnings_of_the_check() -> list[str]:
     return [f"{message.id}: {message.msg}" for message in checks.check_redis_batch()]
 
 
-def test_the_check_warns_when_the_release_of_the_redis_layer_is_not_verified(monkeypatch):
+def test_the_check_warns_when_the_release_of_the_redis_layer_is_not_verified(monkeypatch: pytest.MonkeyPatch) -> None:
     with override_settings(CHANNEL_LAYERS=REDIS_LAYER):
         assert warnings_of_the_check() == []
         monkeypatch.setattr(redis_batch, "installed_version", lambda: "4.4.0")
@@ -136,7 +142,9 @@ def test_the_check_warns_when_the_release_of_the_redis_layer_is_not_verified(mon
         assert warnings_of_the_check() == []  # nothing is batched on another layer
 
 
-def test_the_decision_is_taken_once_per_layer_with_one_warning(monkeypatch, caplog):
+def test_the_decision_is_taken_once_per_layer_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(redis_batch, "installed_version", lambda: "4.4.0")
     layer = RedisChannelLayer(hosts=[SHARED_REDIS])
     with caplog.at_level(logging.WARNING, logger="retry.redis_batch"):

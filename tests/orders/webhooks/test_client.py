@@ -6,8 +6,11 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from pytest_django.fixtures import SettingsWrapper
 
 from orders.webhooks import client, outcomes, signing
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL
@@ -19,7 +22,7 @@ CAP = 64 * 1024
 
 
 @pytest.fixture
-def receiver(settings):
+def receiver(settings: SettingsWrapper) -> Iterator[Receiver]:
     with Receiver(SECRET) as running:
         allow(settings, running.port)
         yield running
@@ -35,7 +38,7 @@ def post(url: str, *, deadline: float = 5.0, body: bytes = BODY, **kwargs) -> cl
     return client.post_json(url, body, headers, deadline=deadline, max_response_bytes=CAP, **kwargs)
 
 
-def test_a_delivery_arrives_signed_and_is_delivered(receiver):
+def test_a_delivery_arrives_signed_and_is_delivered(receiver: Receiver) -> None:
     response = post(receiver.url("/ok"))
 
     assert response.status == 200
@@ -49,7 +52,7 @@ def test_a_delivery_arrives_signed_and_is_delivered(receiver):
     assert 0 < response.duration < 5
 
 
-def test_the_receiver_refuses_a_signature_made_with_another_secret(receiver):
+def test_the_receiver_refuses_a_signature_made_with_another_secret(receiver: Receiver) -> None:
     headers = signing.headers([b"some other secret"], "evt_1", int(time.time()), BODY)
     response = client.post_json(receiver.url("/ok"), BODY, headers, deadline=5, max_response_bytes=CAP)
 
@@ -69,7 +72,9 @@ def test_the_receiver_refuses_a_signature_made_with_another_secret(receiver):
         ("/status/410", False, True, None),  # gone: give up and switch the webhook off
     ],
 )
-def test_a_response_status_decides_the_outcome(receiver, path, retryable, disable, retry_after):
+def test_a_response_status_decides_the_outcome(
+    receiver: Receiver, path: str, retryable: bool, disable: bool, retry_after: float | None
+) -> None:
     response = post(receiver.url(path))
     outcome = outcomes.classify(response.status, response.headers)
 
@@ -80,7 +85,7 @@ def test_a_response_status_decides_the_outcome(receiver, path, retryable, disabl
     assert outcome.retry_after == retry_after
 
 
-def test_a_hanging_receiver_times_out_within_the_deadline(receiver):
+def test_a_hanging_receiver_times_out_within_the_deadline(receiver: Receiver) -> None:
     started = time.monotonic()
     with pytest.raises(DeliveryFailed, match="timed out") as failure:
         post(receiver.url("/hang"), deadline=0.5)
@@ -97,7 +102,7 @@ def test_a_hanging_receiver_times_out_within_the_deadline(receiver):
         "/trickle-status",  # even the status line one byte every 50 ms
     ],
 )
-def test_a_trickling_receiver_hits_the_total_deadline(receiver, path):
+def test_a_trickling_receiver_hits_the_total_deadline(receiver: Receiver, path: str) -> None:
     started = time.monotonic()
     with pytest.raises(DeliveryFailed, match="timed out"):
         post(receiver.url(path), deadline=0.6)
@@ -106,7 +111,7 @@ def test_a_trickling_receiver_hits_the_total_deadline(receiver, path):
     assert time.monotonic() - started < 1.5
 
 
-def test_a_huge_response_is_read_only_up_to_the_cap(receiver):
+def test_a_huge_response_is_read_only_up_to_the_cap(receiver: Receiver) -> None:
     started = time.monotonic()
     response = post(receiver.url("/huge"))
 
@@ -115,7 +120,7 @@ def test_a_huge_response_is_read_only_up_to_the_cap(receiver):
     assert time.monotonic() - started < 3
 
 
-def test_a_redirect_is_returned_not_followed(settings):
+def test_a_redirect_is_returned_not_followed(settings: SettingsWrapper) -> None:
     with Receiver(SECRET) as first, Receiver(SECRET) as target:
         allow(settings, first.port, target.port)
         response = post(first.url(f"/redirect?to={target.url('/ok')}"))
@@ -128,7 +133,7 @@ def test_a_redirect_is_returned_not_followed(settings):
     assert target.hits == []
 
 
-def test_a_closed_port_is_a_retryable_connection_error(settings):
+def test_a_closed_port_is_a_retryable_connection_error(settings: SettingsWrapper) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -141,7 +146,7 @@ def test_a_closed_port_is_a_retryable_connection_error(settings):
     assert outcomes.classify_error(failure.value).retryable
 
 
-def test_an_unsafe_url_is_a_permanent_failure(settings):
+def test_an_unsafe_url_is_a_permanent_failure(settings: SettingsWrapper) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     with pytest.raises(UnsafeURL) as refusal:
         post("http://169.254.169.254/latest/meta-data/")
@@ -151,7 +156,9 @@ def test_an_unsafe_url_is_a_permanent_failure(settings):
     assert "cloud metadata" in outcome.reason
 
 
-def test_the_connection_goes_to_the_checked_address_and_keeps_the_host_name(receiver, monkeypatch):
+def test_the_connection_goes_to_the_checked_address_and_keeps_the_host_name(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """DNS rebinding: the name is resolved once, checked, and that very address is the one connected to."""
     answers = iter(["127.0.0.1", "10.0.0.1", "10.0.0.1"])
     lookups = []
@@ -169,7 +176,7 @@ def test_the_connection_goes_to_the_checked_address_and_keeps_the_host_name(rece
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for the name "localhost"."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
@@ -181,7 +188,7 @@ def certificate(tmp_path_factory):
 
 
 @pytest.fixture
-def tls_receiver(settings, certificate):
+def tls_receiver(settings: SettingsWrapper, certificate: tuple[Path, Path]) -> Iterator[Receiver]:
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(*certificate)
     with Receiver(SECRET, tls=server_context) as running:
@@ -189,7 +196,9 @@ def tls_receiver(settings, certificate):
         yield running
 
 
-def test_https_checks_the_certificate_against_the_host_name(tls_receiver, certificate):
+def test_https_checks_the_certificate_against_the_host_name(
+    tls_receiver: Receiver, certificate: tuple[Path, Path]
+) -> None:
     trusted = ssl.create_default_context(cafile=certificate[0])
 
     response = post(tls_receiver.url("/ok", host="localhost"), ssl_context=trusted)
@@ -198,7 +207,7 @@ def test_https_checks_the_certificate_against_the_host_name(tls_receiver, certif
     assert tls_receiver.hits[0].headers["Host"] == f"localhost:{tls_receiver.port}"
 
 
-def test_https_refuses_a_certificate_for_another_name(tls_receiver, certificate):
+def test_https_refuses_a_certificate_for_another_name(tls_receiver: Receiver, certificate: tuple[Path, Path]) -> None:
     trusted = ssl.create_default_context(cafile=certificate[0])
 
     # The address is the same; the name is not the one the certificate names.

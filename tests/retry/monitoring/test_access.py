@@ -62,7 +62,7 @@ def ready_emails() -> int:
     return TaskRecord.objects.filter(queue="emails", status=Status.READY).count()
 
 
-async def test_a_viewer_watches_but_is_refused_every_action_and_the_feed_goes_on(open_as):
+async def test_a_viewer_watches_but_is_refused_every_action_and_the_feed_goes_on(open_as: Any) -> None:
     await sync_to_async(task)("emails")
     feed = await open_as("vera", "view_taskrecord")
     reply = await reply_to(feed, CANCEL)
@@ -73,7 +73,7 @@ async def test_a_viewer_watches_but_is_refused_every_action_and_the_feed_goes_on
     assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"
 
 
-async def test_an_operator_starts_a_batch_action_over_the_feed(open_as):
+async def test_an_operator_starts_a_batch_action_over_the_feed(open_as: Any) -> None:
     await sync_to_async(lambda: [task("emails") for _ in range(3)])()
     feed = await open_as("otto", "view_taskrecord", "change_taskrecord")
     reply = await reply_to(feed, CANCEL)
@@ -89,7 +89,7 @@ async def test_an_operator_starts_a_batch_action_over_the_feed(open_as):
     assert (entry.operator, entry.filter, entry.state) == ("otto", {"queue": ["emails"]}, AuditEntry.State.RUNNING)
 
 
-async def test_an_operator_is_refused_from_another_sites_page(open_as):
+async def test_an_operator_is_refused_from_another_sites_page(open_as: Any) -> None:
     feed = await open_as("otto", "view_taskrecord", "change_taskrecord", headers=ELSEWHERE)
     assert (await reply_to(feed, CANCEL))["code"] == "forbidden"
     assert not await sync_to_async(AuditEntry.objects.exists)()
@@ -106,7 +106,7 @@ async def test_an_operator_is_refused_from_another_sites_page(open_as):
         ({**CANCEL, "version": 2}, "bad_version"),
     ],
 )
-async def test_a_bad_action_request_is_answered_and_changes_nothing(open_as, frame, code):
+async def test_a_bad_action_request_is_answered_and_changes_nothing(open_as: Any, frame, code: str) -> None:
     await sync_to_async(task)("emails")
     feed = await open_as("otto", "view_taskrecord", "change_taskrecord")
     assert (await reply_to(feed, frame))["code"] == code

@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from pytest_django.fixtures import SettingsWrapper
 
 from retry.dispatcher import Dispatcher
 from retry.monitoring import alarms
@@ -11,7 +12,9 @@ from tests.retry.rows import NOW, ago, task
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
-def test_the_alarm_logs_once_per_interval(emails_backlog, settings, caplog):
+def test_the_alarm_logs_once_per_interval(
+    emails_backlog: None, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 20}
     settings.RETRY_BACKLOG_ALARM_INTERVAL = 300
     clock = [1000.0]
@@ -28,7 +31,9 @@ def test_the_alarm_logs_once_per_interval(emails_backlog, settings, caplog):
     assert warnings[0].oldest_age == pytest.approx(30, abs=0.01)
 
 
-def test_the_alarm_is_quiet_without_thresholds_or_under_them(emails_backlog, settings, caplog):
+def test_the_alarm_is_quiet_without_thresholds_or_under_them(
+    emails_backlog: None, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+) -> None:
     alarm = alarms.BacklogAlarm()
     assert alarm.check(NOW) == []  # no RETRY_BACKLOG_ALARM
     settings.RETRY_BACKLOG_ALARM = {"emails": 31}
@@ -37,7 +42,9 @@ def test_the_alarm_is_quiet_without_thresholds_or_under_them(emails_backlog, set
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_dispatcher_pass_checks_the_backlog(transactional_db, settings, caplog):
+def test_the_dispatcher_pass_checks_the_backlog(
+    transactional_db: None, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.RETRY_BACKLOG_ALARM = {"*": 1}
     alarms.backlog_alarm.warned_at.clear()
     # NOW lies in the past: the dispatcher judges by the real clock, so this task has been due for months.

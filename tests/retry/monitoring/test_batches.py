@@ -3,6 +3,8 @@ and a batch task run again carries on where it stopped."""
 
 import asyncio
 import logging
+from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -11,6 +13,7 @@ from django.db import connection
 from django.tasks.base import TaskResultStatus as Status
 from django.test import Client
 from django.urls import reverse
+from pytest_django.fixtures import SettingsWrapper
 
 from retry.models import AuditEntry, TaskRecord
 from retry.monitoring import batches, operations, search
@@ -58,8 +61,8 @@ def operator_client() -> Client:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(600)
 async def test_cancelling_100_000_matches_returns_at_once_and_a_worker_finishes_the_batch(
-    layer, settings, tmp_path, caplog
-):
+    layer: Any, settings: SettingsWrapper, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # Waits for a worker to go through 100,000 rows, a log line and a signal for each: a minute or two.
     settings.STATIC_ROOT = tmp_path
     caplog.set_level(logging.ERROR, logger="retry.tasks")  # 100,000 "cancelled" lines would only slow it down
@@ -89,7 +92,7 @@ async def test_cancelling_100_000_matches_returns_at_once_and_a_worker_finishes_
 
 
 @pytest.mark.django_db
-def test_a_batch_task_run_again_carries_on_after_the_last_batch_that_committed(monkeypatch):
+def test_a_batch_task_run_again_carries_on_after_the_last_batch_that_committed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(operations, "BATCH_SIZE", 3)
     for n in range(7):
         task("emails", Status.FAILED, finished=10, attempts=3, kwargs={"n": n})
@@ -117,7 +120,7 @@ def test_a_batch_task_run_again_carries_on_after_the_last_batch_that_committed(m
 
 
 @pytest.mark.django_db
-def test_an_action_goes_only_through_the_tasks_it_can_change():
+def test_an_action_goes_only_through_the_tasks_it_can_change() -> None:
     task("emails", Status.FAILED, finished=10)
     task("emails", Status.SUCCESSFUL, finished=10)
     task("emails")

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -29,7 +30,7 @@ def series_of(figures: dict, name: str) -> dict:
 
 
 @pytest.fixture
-def history_until_now():
+def history_until_now() -> None:
     RollupMark.objects.create(name=history.MARK, until=NOW)
     rollup("emails", LAST, started=12, succeeded=10, failed=2, ready=7, oldest_ready_age=42.5, run_p95=1.25)
     rollup("emails", LAST - timedelta(minutes=59), succeeded=3)
@@ -38,7 +39,7 @@ def history_until_now():
     rollup("app.send", LAST, scope=Rollup.Scope.TASK, succeeded=4)
 
 
-def test_the_live_hour_is_every_queue_minute_by_minute_up_to_the_mark(history_until_now):
+def test_the_live_hour_is_every_queue_minute_by_minute_up_to_the_mark(history_until_now: None) -> None:
     figures = charts.read("queue")
     assert (figures["range"], figures["step"], figures["points"]) == ("hour", 60, 60)
     assert figures["start"] == (LAST - timedelta(minutes=59)).isoformat()
@@ -53,7 +54,7 @@ def test_the_live_hour_is_every_queue_minute_by_minute_up_to_the_mark(history_un
     assert series_of(figures, "default")["succeeded"] == [0] * 60
 
 
-def test_hours_are_shown_per_minute_and_the_hour_under_way_over_its_minutes_so_far(history_until_now):
+def test_hours_are_shown_per_minute_and_the_hour_under_way_over_its_minutes_so_far(history_until_now: None) -> None:
     RollupMark.objects.filter(name=history.MARK).update(until=NOW - timedelta(minutes=30))
     rollup("emails", NOW - timedelta(hours=2), resolution=HOUR, succeeded=120)
     week = series_of(charts.read("queue", "week"), "emails")
@@ -62,7 +63,7 @@ def test_hours_are_shown_per_minute_and_the_hour_under_way_over_its_minutes_so_f
     assert (week["ready"][-1], week["wait_p95"][-1]) == (9, 3.0)
 
 
-def test_a_task_names_series_and_the_names_with_history(history_until_now):
+def test_a_task_names_series_and_the_names_with_history(history_until_now: None) -> None:
     figures = charts.read("task", "hour", ["app.send"])
     assert [series["name"] for series in figures["series"]] == ["app.send"]
     assert figures["series"][0]["succeeded"][-1] == 4
@@ -70,7 +71,7 @@ def test_a_task_names_series_and_the_names_with_history(history_until_now):
     assert charts.task_names() == ["app.send"]
 
 
-def test_before_the_first_roll_up_every_queue_has_an_empty_series():
+def test_before_the_first_roll_up_every_queue_has_an_empty_series() -> None:
     figures = charts.read("queue", "day")
     assert figures["until"] is None and len(figures["series"]) == 4
     assert series_of(figures, "emails")["started"] == [0] * 1440
@@ -85,13 +86,15 @@ def test_before_the_first_roll_up_every_queue_has_an_empty_series():
         ({"scope": "task", "name": "x" * 256}, "Ask for 20 names at most"),
     ],
 )
-def test_a_bad_chart_request_gets_a_clear_error(admin_client, query, message):
+def test_a_bad_chart_request_gets_a_clear_error(admin_client: Client, query, message: str) -> None:
     response = admin_client.get(reverse("admin:retry_dashboard_charts"), query)
     assert response.status_code == 400
     assert response.json()["error"].startswith(message)
 
 
-def test_the_charts_json_and_a_task_page_for_those_who_may_view_tasks(admin_client, client, history_until_now):
+def test_the_charts_json_and_a_task_page_for_those_who_may_view_tasks(
+    admin_client: Client, client: Client, history_until_now: None
+) -> None:
     response = admin_client.get(reverse("admin:retry_dashboard_charts"), {"scope": "task", "name": "app.send"})
     assert response.json()["series"][0]["succeeded"][-1] == 4
     page = admin_client.get(reverse("admin:retry_task_charts", args=["app.send"]))
@@ -150,7 +153,7 @@ def chart_reads() -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-def test_a_chart_costs_the_same_at_a_thousand_and_at_a_million_source_rows():
+def test_a_chart_costs_the_same_at_a_thousand_and_at_a_million_source_rows() -> None:
     """Writes a million rows: a few seconds on an idle machine."""
     written = insert_source_rows(100, 0, NOW)  # in the last minutes...
     while history.roll_up(NOW, NOW)[0]:  # ...rolled up into the history the charts read

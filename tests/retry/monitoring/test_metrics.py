@@ -1,9 +1,12 @@
 """/metrics: Prometheus' text format with the dashboard's figures, for a staff session or the token only."""
 
 import pytest
+from django.contrib.auth.models import User
 from django.tasks.base import TaskResultStatus as Status
+from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
+from pytest_django.fixtures import SettingsWrapper
 
 from retry.models import Outcome
 from tests.retry.rows import heartbeat, task
@@ -13,7 +16,7 @@ TOKEN = "s3cret-scrape-token"
 
 
 @pytest.fixture(autouse=True)
-def metrics_token(settings):
+def metrics_token(settings: SettingsWrapper) -> None:
     settings.METRICS_TOKEN = TOKEN
 
 
@@ -34,7 +37,7 @@ def sample(samples, name, **labels):
     return value
 
 
-def test_the_figures_parse_and_have_the_expected_values(client, settings):
+def test_the_figures_parse_and_have_the_expected_values(client: Client, settings: SettingsWrapper) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 60}
     late = task("emails")
     late.enqueued_at = late.run_after = timezone.now() - timezone.timedelta(seconds=600)
@@ -76,21 +79,21 @@ def test_the_figures_parse_and_have_the_expected_values(client, settings):
     assert sample(samples, "retry_queue_advised_workers", queue="emails") >= 1
 
 
-def test_a_staff_session_may_scrape(admin_client):
+def test_a_staff_session_may_scrape(admin_client: Client) -> None:
     assert "retry_queue_ready_tasks" in {name for name, _ in scrape(admin_client)}
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {TOKEN}", "Bearer "])
-def test_others_are_refused(client, authorization):
+def test_others_are_refused(client: Client, authorization) -> None:
     headers = {"authorization": authorization} if authorization else {}
     assert client.get("/metrics", headers=headers).status_code == 403
 
 
-def test_an_empty_token_lets_no_one_in_without_a_session(client, settings):
+def test_an_empty_token_lets_no_one_in_without_a_session(client: Client, settings: SettingsWrapper) -> None:
     settings.METRICS_TOKEN = ""
     assert client.get("/metrics", headers={"authorization": "Bearer "}).status_code == 403
 
 
-def test_non_staff_sessions_are_refused(client, django_user_model):
+def test_non_staff_sessions_are_refused(client: Client, django_user_model: type[User]) -> None:
     client.force_login(django_user_model.objects.create_user("carol"))
     assert client.get("/metrics").status_code == 403

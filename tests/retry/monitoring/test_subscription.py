@@ -5,7 +5,7 @@ Runs once, in the first pass: it starts a Redis of its own whatever the pass's c
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -56,7 +56,9 @@ async def quiet(feed: WebsocketCommunicator) -> None:
         await figures(feed)
 
 
-async def test_the_feed_outlives_a_redis_outage_and_joins_the_group_again(redis_server, layer, open_feed):
+async def test_the_feed_outlives_a_redis_outage_and_joins_the_group_again(
+    redis_server: tuple[processes.Process, int], layer: Any, open_feed: Callable[..., Any]
+) -> None:
     server, port = redis_server
     feed = await watching(open_feed)
     await task_changes(layer)
@@ -74,7 +76,9 @@ async def test_the_feed_outlives_a_redis_outage_and_joins_the_group_again(redis_
     await figures(feed)
 
 
-async def test_a_feed_opened_while_redis_is_away_gets_events_once_it_is_back(redis_server, layer, open_feed):
+async def test_a_feed_opened_while_redis_is_away_gets_events_once_it_is_back(
+    redis_server: tuple[processes.Process, int], layer: Any, open_feed: Callable[..., Any]
+) -> None:
     server, port = redis_server
     server.kill()
     feed = await watching(open_feed)  # the figures come at once; the events later

@@ -1,6 +1,8 @@
 """An operator's transitions: a dead task run again (and sent at once), every dead task of a name requeued, a ready
 one cancelled."""
 
+from collections.abc import Callable
+
 import pytest
 from django.tasks.base import TaskResultStatus as Status
 
@@ -14,7 +16,7 @@ from tests.retry.conftest import enqueued
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-def test_operators_retry_cancel_and_requeue(layer_messages):
+def test_operators_retry_cancel_and_requeue(layer_messages: Callable[[str], list[dict[str, object]]]) -> None:
     dead = [enqueued(f"dead-{i}", status=Status.FAILED, attempts=5) for i in range(3)]
     ready = enqueued("ready")
     layer_messages("default")

@@ -3,11 +3,14 @@
 import asyncio
 import signal
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connections
 from django.tasks.base import TaskResultStatus as Status
+from pytest_django.fixtures import SettingsWrapper
 
 from retry import conf
 from retry.models import Outcome, TaskAttempt, TaskRecord
@@ -28,14 +31,16 @@ async def stop_while_running(task, *, seconds: float) -> TaskRecord:  # type: ig
 
 
 @pytest.mark.parametrize("task", [tasks.sleeps, tasks.async_sleeps])
-async def test_a_task_shorter_than_the_grace_period_finishes(layer, settings, task):
+async def test_a_task_shorter_than_the_grace_period_finishes(layer: Any, settings: SettingsWrapper, task) -> None:
     settings.RETRY_SHUTDOWN_GRACE = 5
     record = await stop_while_running(task, seconds=0.5)
     assert (record.status, record.attempts) == (Status.SUCCESSFUL, 1)
 
 
 @pytest.mark.parametrize("task", [tasks.sleeps, tasks.async_sleeps])
-async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(layer, settings, task):
+async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(
+    layer: Any, settings: SettingsWrapper, task
+) -> None:
     settings.RETRY_SHUTDOWN_GRACE = 0.2
     record = await stop_while_running(task, seconds=3)
     assert (record.status, record.attempts, record.notified_at) == (Status.READY, 0, None)
@@ -47,7 +52,7 @@ async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(
 
 
 @pytest.fixture
-def redis_events(tmp_path):  # type: ignore[no-untyped-def]
+def redis_events(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A Redis channel layer with a prefix of its own, a channel in the events group, and the env of a worker."""
     with redis_channel_layer("shutdown") as layer:
         channel = async_to_sync(layer.new_channel)()
@@ -72,7 +77,7 @@ def changes_of(layer, channel: str, task_id: str) -> list[str]:  # type: ignore[
 
 
 @pytest.mark.timeout(60)
-def test_a_stopping_worker_process_sends_the_events_of_its_stop_before_it_exits(redis_events):
+def test_a_stopping_worker_process_sends_the_events_of_its_stop_before_it_exits(redis_events) -> None:
     layer, channel, env, log_dir = redis_events
     worker = processes.Process("worker", processes.manage("runworker", "tasks.default"), env, log_dir).start()
     try:

@@ -5,15 +5,18 @@ import itertools
 import random
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError, transaction
 from django.tasks.base import TaskResultStatus as Status
+from pytest_django.fixtures import SettingsWrapper
 
 from retry import conf, transitions
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
 from retry.worker import runner, threads
+from retry.worker.process import RetryWorker
 from tests import tasks
 from tests.conftest import running_worker
 from tests.retry.conftest import all_finished, effects, runs, wait_for
@@ -31,7 +34,7 @@ def record_of(task_id: str) -> TaskRecord:
     return TaskRecord.objects.get(pk=task_id)
 
 
-async def test_a_task_runs_once_and_keeps_its_result(worker):
+async def test_a_task_runs_once_and_keeps_its_result(worker: RetryWorker) -> None:
     result = await tasks.record.aenqueue("plain")
     await wait_for(all_finished, what="the task to finish")
     await result.arefresh()
@@ -41,7 +44,7 @@ async def test_a_task_runs_once_and_keeps_its_result(worker):
     assert await sync_to_async(runs)("plain") == 1
 
 
-async def test_a_task_that_fails_twice_then_succeeds_ends_successful_after_three_attempts(worker):
+async def test_a_task_that_fails_twice_then_succeeds_ends_successful_after_three_attempts(worker: RetryWorker) -> None:
     result = await tasks.fails_then_succeeds.aenqueue("flaky", failures=2)
     await wait_for(all_finished, what="the retries to finish")
     record = await record_of(result.id)
@@ -55,7 +58,7 @@ async def test_a_task_that_fails_twice_then_succeeds_ends_successful_after_three
     assert "run 2 of flaky fails on purpose" in attempts[1].error_message
 
 
-async def test_a_task_that_always_fails_ends_failed_after_max_attempts(worker):
+async def test_a_task_that_always_fails_ends_failed_after_max_attempts(worker: RetryWorker) -> None:
     result = await tasks.always_fails.aenqueue("doomed")
     await wait_for(all_finished, what="the task to be given up")
     record = await record_of(result.id)
@@ -76,7 +79,7 @@ async def test_a_task_that_always_fails_ends_failed_after_max_attempts(worker):
         (tasks.returns_non_json, "builtins.TypeError"),  # a result that is not JSON, as Django's docs say
     ],
 )
-async def test_exception_rules_give_up_at_once(worker, task, error_class):
+async def test_exception_rules_give_up_at_once(worker: RetryWorker, task, error_class: str) -> None:
     key = f"rule-{uuid.uuid4().hex[:8]}"
     result = await task.aenqueue(key)
     await wait_for(all_finished, what="the task to be given up")
@@ -86,7 +89,9 @@ async def test_exception_rules_give_up_at_once(worker, task, error_class):
 
 @pytest.mark.parametrize("how", ["SystemExit", "exit", "KeyboardInterrupt"])
 @pytest.mark.parametrize("task", [tasks.ends_its_process, tasks.async_ends_its_process])
-async def test_a_task_that_raises_what_ends_a_process_fails_alone_and_the_worker_runs_on(worker, task, how):
+async def test_a_task_that_raises_what_ends_a_process_fails_alone_and_the_worker_runs_on(
+    worker: RetryWorker, task, how: str
+) -> None:
     bystander = await tasks.sleeps.aenqueue("bystander", seconds=0.5)
     await wait_for(lambda: runs("bystander") == 1, what="the bystander to start")
     result = await task.aenqueue("ender", how=how)
@@ -125,8 +130,8 @@ def enqueue_beside(kind: str, bystanders: int) -> tuple[str, list[str]]:
     ],
 )
 async def test_a_return_value_the_database_cannot_store_fails_its_task_alone_and_at_once(
-    worker, kind, error_class, message
-):
+    worker: RetryWorker, kind: str, error_class: str, message: str
+) -> None:
     hostile, bystanders = await enqueue_beside(kind, bystanders=2 * conf.get().CONCURRENCY)
     await wait_for(all_finished, what="every task to finish")
 
@@ -140,7 +145,9 @@ async def test_a_return_value_the_database_cannot_store_fails_its_task_alone_and
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_batch_of_successes_the_database_refuses_is_written_row_by_row_and_harms_no_other_row(layer):
+async def test_a_batch_of_successes_the_database_refuses_is_written_row_by_row_and_harms_no_other_row(
+    layer: Any,
+) -> None:
     ids = [(await tasks.record.aenqueue(f"good-{number}")).id for number in range(3)]
     claimed = await sync_to_async(transitions.claim_many)(ids, "worker-1")
     worker = runner.Runner(queues=["default"])
@@ -162,8 +169,8 @@ async def test_a_batch_of_successes_the_database_refuses_is_written_row_by_row_a
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_row_that_meets_another_database_error_waits_for_its_lease_and_the_rest_of_the_batch_is_written(
-    layer, monkeypatch
-):
+    layer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = [(await tasks.record.aenqueue(f"good-{number}")).id for number in range(3)]
     claimed = await sync_to_async(transitions.claim_many)(ids, "worker-1")
     worker = runner.Runner(queues=["default"])
@@ -184,7 +191,9 @@ async def test_a_row_that_meets_another_database_error_waits_for_its_lease_and_t
     await asyncio.get_running_loop().run_in_executor(None, threads.close_thread_connections, worker._executor)
 
 
-async def test_a_task_recovered_more_than_once_runs_alone_once_the_others_end_and_nothing_starts_beside_it(worker):
+async def test_a_task_recovered_more_than_once_runs_alone_once_the_others_end_and_nothing_starts_beside_it(
+    worker: RetryWorker,
+) -> None:
     before = [await tasks.sleeps_timed.aenqueue(f"before-{number}", seconds=0.4) for number in range(3)]
     await wait_for(lambda: all(runs(f"before-{number}") for number in range(3)), what="the first tasks to start")
     alone = await sync_to_async(enqueue_recovered)(RUN_ALONE_AFTER)
@@ -221,8 +230,8 @@ def priority_inversions(task_ids: list[str]) -> tuple[int, int]:
 
 
 async def test_a_free_slot_takes_the_highest_priority_due_task_whichever_message_woke_it(
-    layer, transactional_db, settings
-):
+    layer: Any, transactional_db: None, settings: SettingsWrapper
+) -> None:
     settings.RETRY_CONCURRENCY = 4
     priorities = random.Random(5).sample(range(32), 32)
     async with running_worker(["default"]):
@@ -235,7 +244,7 @@ async def test_a_free_slot_takes_the_highest_priority_due_task_whichever_message
     assert await sync_to_async(priority_inversions)(ordered) == (0, 496)
 
 
-async def test_a_task_can_ask_to_be_retried_after_a_delay(worker, settings):
+async def test_a_task_can_ask_to_be_retried_after_a_delay(worker: RetryWorker, settings: SettingsWrapper) -> None:
     result = await tasks.asks_for_retry.aenqueue("later", delay=0.3)
     await wait_for(all_finished, what="the requested retry")
     attempts = await attempts_of(result.id)
@@ -244,7 +253,7 @@ async def test_a_task_can_ask_to_be_retried_after_a_delay(worker, settings):
     assert attempts[1].started_at - attempts[0].finished_at >= timedelta(seconds=0.3)
 
 
-async def test_async_task_functions_run_in_the_event_loop(worker):
+async def test_async_task_functions_run_in_the_event_loop(worker: RetryWorker) -> None:
     result = await tasks.async_record.aenqueue("async")
     await wait_for(all_finished, what="the async task")
     await result.arefresh()
@@ -252,20 +261,20 @@ async def test_async_task_functions_run_in_the_event_loop(worker):
     assert await sync_to_async(effects)("async") == 1
 
 
-async def test_ignore_result_tasks_leave_no_row_once_they_succeed(worker):
+async def test_ignore_result_tasks_leave_no_row_once_they_succeed(worker: RetryWorker) -> None:
     result = await tasks.forgettable.aenqueue("gone")
     await wait_for(lambda: runs("gone") == 1 and all_finished(), what="the task")
     assert not await TaskRecord.objects.filter(pk=result.id).aexists()
 
 
-async def test_tasks_receive_their_context(worker):
+async def test_tasks_receive_their_context(worker: RetryWorker) -> None:
     result = await tasks.knows_its_attempt.aenqueue("context")
     await wait_for(all_finished, what="the task")
     await result.arefresh()
     assert (result.status, result.return_value, result.attempts) == (Status.SUCCESSFUL, 2, 2)  # counted from 1
 
 
-async def test_tasks_run_concurrently_up_to_the_limit(worker):
+async def test_tasks_run_concurrently_up_to_the_limit(worker: RetryWorker) -> None:
     limit = conf.get().CONCURRENCY
     results = [await tasks.sleeps.aenqueue(f"slow-{i}", seconds=0.5) for i in range(limit)]
     await wait_for(lambda: TaskRecord.objects.filter(status="RUNNING").count() >= min(limit, 4), what="overlap")
@@ -273,7 +282,7 @@ async def test_tasks_run_concurrently_up_to_the_limit(worker):
     assert {(await record_of(r.id)).status for r in results} == {Status.SUCCESSFUL}
 
 
-async def test_duplicate_and_stray_messages_are_harmless(worker, layer):
+async def test_duplicate_and_stray_messages_are_harmless(worker: RetryWorker, layer: Any) -> None:
     result = await tasks.sleeps.aenqueue("dup", seconds=0.2)
     channel = conf.get().CHANNEL_PREFIX + "default"
     for message in [
@@ -293,7 +302,7 @@ async def test_duplicate_and_stray_messages_are_harmless(worker, layer):
     assert (await record_of(after.id)).status == Status.SUCCESSFUL
 
 
-async def test_a_task_enqueued_for_later_waits_for_its_time(worker):
+async def test_a_task_enqueued_for_later_waits_for_its_time(worker: RetryWorker) -> None:
     from django.utils import timezone
 
     result = await tasks.record.using(run_after=timezone.now() + timedelta(seconds=0.6)).aenqueue("deferred")
@@ -304,7 +313,7 @@ async def test_a_task_enqueued_for_later_waits_for_its_time(worker):
     assert record.started_at >= record.run_after
 
 
-async def test_other_queues_are_served_on_their_own_channel(worker):
+async def test_other_queues_are_served_on_their_own_channel(worker: RetryWorker) -> None:
     result = await tasks.on_emails_queue.aenqueue("emailish")
     await wait_for(all_finished, what="the emails-queue task")
     record = await record_of(result.id)

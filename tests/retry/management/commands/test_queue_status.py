@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
+from pytest_django.fixtures import SettingsWrapper
 
 from retry.models import TaskRecord
 from tests.retry.rows import heartbeat, task
@@ -21,7 +22,7 @@ def queue_status(*args: str) -> str:
 
 
 @pytest.fixture
-def known_tasks(settings):
+def known_tasks(settings: SettingsWrapper) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 60}
     late = task("emails")
     TaskRecord.objects.filter(pk=late.pk).update(run_after=timezone.now() - timezone.timedelta(seconds=600))
@@ -30,7 +31,7 @@ def known_tasks(settings):
     heartbeat("oven:1:a", seen=0, host="oven")
 
 
-def test_json_has_every_queue_worker_and_failure(known_tasks):
+def test_json_has_every_queue_worker_and_failure(known_tasks: None) -> None:
     figures = json.loads(queue_status("--json"))
     queues = {q["queue"]: q for q in figures["queues"]}
     assert set(queues) == {"default", "emails", "webhooks", "maintenance"}
@@ -43,7 +44,7 @@ def test_json_has_every_queue_worker_and_failure(known_tasks):
     assert figures["window"] == 900
 
 
-def test_the_text_summary_shows_the_same(known_tasks):
+def test_the_text_summary_shows_the_same(known_tasks: None) -> None:
     text = queue_status()
     emails = next(line for line in text.splitlines() if line.strip().startswith("emails"))
     _, backend, ready, oldest, *_ = emails.split()

@@ -5,6 +5,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pyt
 
 
 @pytest.fixture
-def served(tmp_path):  # type: ignore[no-untyped-def]
+def served(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     env = {
         **os.environ,
@@ -46,7 +47,7 @@ def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
     return found
 
 
-def test_the_embedded_server_runs_tasks_and_its_dispatcher(served):
+def test_the_embedded_server_runs_tasks_and_its_dispatcher(served) -> None:
     result = tasks.record.enqueue("served")
     wait_for(lambda: TaskRecord.objects.filter(pk=result.id, status=Status.SUCCESSFUL).exists())
     try:
@@ -58,7 +59,7 @@ def test_the_embedded_server_runs_tasks_and_its_dispatcher(served):
     assert health["dispatcher"]["stale"] is False
 
 
-def test_a_task_that_raises_systemexit_fails_alone_and_the_embedded_server_runs_on(served):
+def test_a_task_that_raises_systemexit_fails_alone_and_the_embedded_server_runs_on(served) -> None:
     ender = tasks.ends_its_process.enqueue("ender", how="SystemExit")
     wait_for(lambda: TaskRecord.objects.filter(pk=ender.id, status=Status.FAILED).exists())
     after = tasks.record.enqueue("after the exit")
