@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from consumers import cards
 from consumers.kitchen_board import KitchenBoardConsumer
@@ -110,7 +110,7 @@ async def test_many_boards_share_one_read_of_the_changed_card(
 
 
 async def test_the_periodic_resync_repairs_a_change_nobody_announced(
-    connect: Callable[..., Any], alice: Any, order: Order, settings: SettingsWrapper
+    connect: Callable[..., Any], alice: Any, order: Order, settings: Settings
 ) -> None:
     settings.BOARD_RESYNC_INTERVAL = 0.2
     board, _ = await connect(user=alice)

@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from consumers import checks
 
@@ -32,7 +32,7 @@ def test_the_project_settings_pass() -> None:
         ("BOARD_RESYNC_INTERVAL", None, "consumers.E004"),
     ],
 )
-def test_a_bad_value_is_refused_naming_the_setting(settings: SettingsWrapper, name: str, value, check_id: str) -> None:
+def test_a_bad_value_is_refused_naming_the_setting(settings: Settings, name: str, value, check_id: str) -> None:
     setattr(settings, name, value)
 
     [(found_id, message)] = problems()
@@ -42,20 +42,20 @@ def test_a_bad_value_is_refused_naming_the_setting(settings: SettingsWrapper, na
     assert repr(value) in message
 
 
-def test_a_missing_setting_is_named(settings: SettingsWrapper) -> None:
+def test_a_missing_setting_is_named(settings: Settings) -> None:
     del settings.BOARD_RESYNC_INTERVAL
 
     assert problems() == [("consumers.E004", "BOARD_RESYNC_INTERVAL is not set: declare it in the settings.")]
 
 
 @pytest.mark.parametrize("value", [(1, 0.001), [3, 2], (10, 5.0)])
-def test_a_pair_of_burst_and_rate_passes(settings: SettingsWrapper, value) -> None:
+def test_a_pair_of_burst_and_rate_passes(settings: Settings, value) -> None:
     settings.BOARD_RATE_LIMIT = value
 
     assert problems() == []
 
 
-def test_check_fails_on_a_bad_board_setting(settings: SettingsWrapper) -> None:
+def test_check_fails_on_a_bad_board_setting(settings: Settings) -> None:
     settings.BOARD_SLOW_GRACE = 0
 
     with pytest.raises(SystemCheckError, match=r"\(consumers.E003\) BOARD_SLOW_GRACE must be a positive number"):

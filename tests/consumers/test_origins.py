@@ -1,7 +1,7 @@
 """The origin check on its own: the Host, the scheme (TLS told by the proxy) and the trusted origins."""
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from consumers import origins
 
@@ -12,7 +12,7 @@ def scope(origin: str, host: str = "cakes.example", **headers: str) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def behind_a_proxy(settings: SettingsWrapper) -> None:
+def behind_a_proxy(settings: Settings) -> None:
     settings.ALLOWED_HOSTS = ["cakes.example"]
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     settings.CSRF_TRUSTED_ORIGINS = []

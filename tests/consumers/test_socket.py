@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.models import Session
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from consumers import protocol
 from orders.models import Order, Step
@@ -67,7 +67,7 @@ async def test_a_user_logged_out_elsewhere_loses_access_on_the_next_action(
 
 
 async def test_staff_rights_taken_away_close_the_board_at_the_next_resync(
-    connect: Callable[..., Any], alice: Any, order: Order, settings: SettingsWrapper
+    connect: Callable[..., Any], alice: Any, order: Order, settings: Settings
 ) -> None:
     settings.BOARD_RESYNC_INTERVAL = 0.2
     board, _ = await connect(user=alice)
@@ -123,7 +123,7 @@ async def test_an_oversize_frame_closes_the_socket(connect: Callable[..., Any], 
 
 
 async def test_a_flood_of_actions_is_slowed_down_then_cut_off(
-    connect: Callable[..., Any], alice: Any, order: Order, settings: SettingsWrapper
+    connect: Callable[..., Any], alice: Any, order: Order, settings: Settings
 ) -> None:
     settings.BOARD_RATE_LIMIT = (3, 0.001)
     board, _ = await connect(user=alice)

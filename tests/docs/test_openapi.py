@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders.models import Flavour, Order, Size, Step
 from tests.docs import markdown, schema
@@ -39,7 +39,7 @@ def operations() -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def api(settings: SettingsWrapper, db: None) -> Client:
+def api(settings: Settings, db: None) -> Client:
     """The test client, with a cache of the test's own so the rate-limit counters start at zero."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "docs"}}
     cache.clear()
@@ -86,7 +86,7 @@ def post(api: Client, body: Any, key: str | None = None, content_type: str = "ap
 
 @pytest.mark.services
 def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_valid_under_its_schema(
-    api: Client, settings: SettingsWrapper
+    api: Client, settings: Settings
 ) -> None:
     answered: set[int] = set()
     path, method = "/api/orders", "post"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders import services, tasks
 from orders.models import WebhookDelivery
@@ -30,7 +30,7 @@ def snippet() -> Callable[..., bool]:
 
 
 @pytest.fixture
-def delivered(settings: SettingsWrapper, db: None) -> Hit:
+def delivered(settings: Settings, db: None) -> Hit:
     """One delivery of an order's first event, sent by the webhook task to a real receiver on 127.0.0.1."""
     with Receiver(NEW_SECRET) as receiver:
         settings.WEBHOOK_SECRETS = [NEW_SECRET, OLD_SECRET]

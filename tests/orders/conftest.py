@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders import services
 from orders.models import Order, Step
@@ -60,7 +60,7 @@ SECRET = "whsec_" + "c2Nvb3Bib2FyZC10ZXN0LXNlY3JldC0zMi1ieXRlcyE="
 
 
 @pytest.fixture
-def receiver(settings: SettingsWrapper) -> Iterator[Receiver]:
+def receiver(settings: Settings) -> Iterator[Receiver]:
     """A receiver on 127.0.0.1, reachable through the allow-list, verifying signatures with the shared secret."""
     with Receiver(SECRET) as running:
         settings.WEBHOOK_SECRETS = [SECRET]
@@ -71,7 +71,7 @@ def receiver(settings: SettingsWrapper) -> Iterator[Receiver]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(settings: SettingsWrapper) -> None:
+def fresh_cache(settings: Settings) -> None:
     """A cache of each test's own, so rate-limit counters start at zero (the shared Redis is never flushed)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "orders"}}
     cache.clear()

@@ -4,13 +4,14 @@ and an Idempotency-Key that makes a retried POST return the first order instead 
 import json
 import threading
 import uuid
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import global_settings
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders.models import Order
 from project import settings as project_settings
@@ -18,10 +19,13 @@ from tests.conftest import uses_services
 from tests.factories import ORDER_FIELDS
 from tests.strategies import HOSTILE_SCALARS
 
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
+
 pytestmark = pytest.mark.django_db
 
 
-def post_api(client, body, **headers):
+def post_api(client: Client, body: object, **headers: Any) -> "_MonkeyPatchedWSGIResponse":
     return client.post(reverse("orders:api-create"), json.dumps(body), content_type="application/json", **headers)
 
 
@@ -29,7 +33,7 @@ def with_email(email: str) -> dict[str, str]:
     return {**ORDER_FIELDS, "customer_email": email}
 
 
-def test_one_email_address_gets_at_most_its_limit_of_orders(client: Client, settings: SettingsWrapper) -> None:
+def test_one_email_address_gets_at_most_its_limit_of_orders(client: Client, settings: Settings) -> None:
     settings.ORDER_RATE_LIMIT_PER_EMAIL = 2
     answers = [post_api(client, with_email("Sam@Example.com" if i % 2 else "sam@example.com")) for i in range(3)]
 
@@ -41,7 +45,7 @@ def test_one_email_address_gets_at_most_its_limit_of_orders(client: Client, sett
     assert Order.objects.count() == 2
 
 
-def test_one_client_address_gets_at_most_its_limit_of_orders(client: Client, settings: SettingsWrapper) -> None:
+def test_one_client_address_gets_at_most_its_limit_of_orders(client: Client, settings: Settings) -> None:
     settings.ORDER_RATE_LIMIT_PER_ADDRESS = 3
     statuses = [post_api(client, with_email(f"guest{i}@example.com")).status_code for i in range(4)]
     other = post_api(client, with_email("guest9@example.com"), REMOTE_ADDR="198.51.100.7")
@@ -51,7 +55,7 @@ def test_one_client_address_gets_at_most_its_limit_of_orders(client: Client, set
     assert Order.objects.count() == 4
 
 
-def test_the_form_shows_the_limit_and_places_nothing(client: Client, settings: SettingsWrapper) -> None:
+def test_the_form_shows_the_limit_and_places_nothing(client: Client, settings: Settings) -> None:
     settings.ORDER_RATE_LIMIT_PER_EMAIL = 1
     client.post(reverse("orders:new"), ORDER_FIELDS)
     refused = client.post(reverse("orders:new"), ORDER_FIELDS)
@@ -62,7 +66,7 @@ def test_the_form_shows_the_limit_and_places_nothing(client: Client, settings: S
     assert Order.objects.count() == 1
 
 
-def test_invalid_requests_do_not_count(client: Client, settings: SettingsWrapper) -> None:
+def test_invalid_requests_do_not_count(client: Client, settings: Settings) -> None:
     settings.ORDER_RATE_LIMIT_PER_EMAIL = 1
     for _ in range(3):
         assert post_api(client, {**ORDER_FIELDS, "flavour": "liquorice"}).status_code == 400
@@ -96,7 +100,7 @@ def test_the_same_key_with_another_body_is_refused(client: Client) -> None:
     assert Order.objects.get().flavour == "pistachio"
 
 
-def test_a_replay_does_not_count_against_the_limits(client: Client, settings: SettingsWrapper) -> None:
+def test_a_replay_does_not_count_against_the_limits(client: Client, settings: Settings) -> None:
     settings.ORDER_RATE_LIMIT_PER_EMAIL = 1
     answers = [post_api(client, ORDER_FIELDS, HTTP_IDEMPOTENCY_KEY="k1").status_code for _ in range(3)]
     assert answers == [201, 201, 201]
@@ -145,7 +149,7 @@ def test_concurrent_posts_with_one_key_place_one_order() -> None:
 
 
 @pytest.mark.services
-def test_the_limits_count_in_the_projects_cache(client: Client, settings: SettingsWrapper) -> None:
+def test_the_limits_count_in_the_projects_cache(client: Client, settings: Settings) -> None:
     settings.CACHES = getattr(project_settings, "CACHES", global_settings.CACHES)  # Redis when REDIS_URL is set
     settings.ORDER_RATE_LIMIT_PER_EMAIL = 1
     email = f"{uuid.uuid4().hex}@example.com"  # the project's cache may be the shared Redis: a key of its own

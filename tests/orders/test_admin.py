@@ -1,5 +1,7 @@
 """The admin pages of orders, steps and staff: open to staff, closed to everyone else."""
 
+from typing import TYPE_CHECKING
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission, User
@@ -10,6 +12,9 @@ from orders import services
 from orders.models import Order, StaffProfile, Step, WebhookDelivery
 from tests.orders.conftest import ORDER_FIELDS, SECRET
 from tests.orders.webhooks.receiver import Receiver
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +114,7 @@ def test_the_changelist_filters_by_status(staff_client: Client, order: Order, re
     assert list(response.context["cl"].result_list) == [ready_order]
 
 
-def run_action(client, action, orders):
+def run_action(client: Client, action: str, orders: list[Order]) -> "_MonkeyPatchedWSGIResponse":
     return client.post(
         reverse("admin:orders_order_changelist"),
         {"action": action, "_selected_action": [order.pk for order in orders]},

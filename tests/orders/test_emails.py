@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.core import mail
 from django.tasks.base import TaskResultStatus as Status
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders import emails, services, tasks
 from orders.models import Order
@@ -41,7 +41,7 @@ class FlakySMTP:
 
 
 @pytest.fixture
-def smtp_server(settings: SettingsWrapper) -> Iterator[Callable[..., FlakySMTP]]:
+def smtp_server(settings: Settings) -> Iterator[Callable[..., FlakySMTP]]:
     """Start a local SMTP server with `smtp_server(refusals)`; Django's mailer is pointed at it."""
     controllers = []
 

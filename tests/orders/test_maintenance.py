@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders import maintenance, services, task_facts
 from orders.models import Order, WebhookDelivery
@@ -69,13 +69,13 @@ def test_a_delivery_committed_while_the_clean_up_reads_is_no_orphan(
 
 
 @pytest.fixture
-def hooked_orders(settings: SettingsWrapper) -> list[Order]:
+def hooked_orders(settings: Settings) -> list[Order]:
     settings.WEBHOOK_ALLOWED_PORTS = [443]
     return [services.place_order(**ORDER_FIELDS, webhook_url="https://example.com/hook") for _ in range(2)]
 
 
 @pytest.mark.django_db
-def test_old_webhook_deliveries_go_and_recent_ones_stay(hooked_orders: list[Order], settings: SettingsWrapper) -> None:
+def test_old_webhook_deliveries_go_and_recent_ones_stay(hooked_orders: list[Order], settings: Settings) -> None:
     settings.WEBHOOK_DELIVERY_RETENTION = 30
     old, recent = (WebhookDelivery.objects.get(order=order) for order in hooked_orders)
     age(WebhookDelivery.objects.filter(pk=old.pk), created_at=31)

@@ -1,6 +1,7 @@
 """The public order form, the confirmation page and the order API."""
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from django.test import Client
@@ -8,6 +9,9 @@ from django.urls import reverse
 
 from orders.models import Order, Step
 from tests.orders.conftest import ORDER_FIELDS
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +80,7 @@ def test_confirmation_page_of_an_unknown_number_is_404(client: Client, db: None)
     assert client.get(reverse("orders:detail", args=[999])).status_code == 404
 
 
-def post_json(client, body, content_type="application/json"):
+def post_json(client: Client, body: object, content_type: str = "application/json") -> "_MonkeyPatchedWSGIResponse":
     payload = body if isinstance(body, str | bytes) else json.dumps(body)
     return client.post(reverse("orders:api-create"), payload, content_type=content_type)
 

@@ -2,7 +2,7 @@
 
 import pytest
 from django.test import Client
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from tests.project.conftest import load_settings
 
@@ -27,7 +27,7 @@ def test_hsts_subdomains_and_preload_are_settings() -> None:
     assert load_settings(names, **PRODUCTION, **off) == dict.fromkeys(names, False)
 
 
-def test_healthz_answers_plain_http_while_pages_go_to_https(client: Client, settings: SettingsWrapper) -> None:
+def test_healthz_answers_plain_http_while_pages_go_to_https(client: Client, settings: Settings) -> None:
     settings.SECURE_SSL_REDIRECT = True
 
     assert client.get("/healthz").status_code == 200

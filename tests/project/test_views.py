@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.dispatcher import Dispatcher
 
@@ -26,7 +26,7 @@ def test_healthz_reports_the_dispatchers_last_pass(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_healthz_reports_503_when_the_channel_layer_is_unreachable(client: Client, settings: SettingsWrapper) -> None:
+def test_healthz_reports_503_when_the_channel_layer_is_unreachable(client: Client, settings: Settings) -> None:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

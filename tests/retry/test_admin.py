@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.admin import helpers
@@ -10,11 +11,14 @@ from django.tasks.base import TaskResultStatus as Status
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import registry
 from retry.models import Heartbeat, Outcome, PolicyOverride, TaskRecord
 from tests.retry.rows import attempt, heartbeat, task
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db, pytest.mark.usefixtures("static_root")]
 CHANGELIST = "admin:retry_taskrecord_changelist"
@@ -46,14 +50,14 @@ def viewer(django_user_model: type[User]) -> User:
     return user
 
 
-def act(client, action, *tasks, confirmed=False):
+def act(client: Client, action: str, *tasks: TaskRecord, confirmed: bool = False) -> "_MonkeyPatchedWSGIResponse":
     data = {"action": action, helpers.ACTION_CHECKBOX_NAME: [str(t.pk) for t in tasks]}
     if confirmed:
         data["confirmed"] = "yes"
     return client.post(reverse(CHANGELIST), data)
 
 
-def status_of(record):
+def status_of(record: TaskRecord) -> str | None:
     return TaskRecord.objects.filter(pk=record.pk).values_list("status", flat=True).first()
 
 
@@ -172,7 +176,7 @@ def test_saving_an_override_takes_effect_at_once(admin_client: Client) -> None:
     assert path not in registry.overrides()
 
 
-def test_workers_show_which_are_stale(admin_client: Client, settings: SettingsWrapper) -> None:
+def test_workers_show_which_are_stale(admin_client: Client, settings: Settings) -> None:
     settings.RETRY_WORKER_STALE_AFTER = 60
     heartbeat("oven:1:live", seen=0)
     heartbeat("oven:2:gone", seen=0, pid=2)

@@ -8,8 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.tasks.signals import task_enqueued
 from django.test.utils import CaptureQueriesContext
-from pytest_django import DjangoCaptureOnCommitCallbacks
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from retry import api, bulk
 from retry.exceptions import InvalidTaskArguments
@@ -119,7 +118,7 @@ def test_the_call_is_logged_and_published_as_one_event(caplog: pytest.LogCapture
     )
 
 
-def test_a_task_of_another_backend_is_refused(settings: SettingsWrapper) -> None:
+def test_a_task_of_another_backend_is_refused(settings: Settings) -> None:
     from django.tasks import task
 
     settings.TASKS = {**settings.TASKS, "immediate": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

@@ -4,7 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import checks, clock
 from retry.dispatcher import Dispatcher
@@ -39,13 +39,13 @@ def periodic_errors() -> list[str]:
 
 
 @pytest.mark.parametrize(("entry", "said"), BAD_ENTRIES)
-def test_a_bad_periodic_entry_fails_the_system_check_naming_it(settings: SettingsWrapper, entry, said: str) -> None:
+def test_a_bad_periodic_entry_fails_the_system_check_naming_it(settings: Settings, entry, said: str) -> None:
     settings.RETRY_PERIODIC = {"good": GOOD, "nightly": entry}
     [error] = periodic_errors()
     assert error.startswith("RETRY_PERIODIC['nightly']: ") and said in error
 
 
-def test_good_periodic_entries_pass_the_check(settings: SettingsWrapper) -> None:
+def test_good_periodic_entries_pass_the_check(settings: Settings) -> None:
     settings.RETRY_PERIODIC = {"good": GOOD, "cron": {"task": "tests.tasks.record", "cron": "*/5 * * * *"}}
     assert periodic_errors() == []
     settings.RETRY_PERIODIC = ["not", "a", "dict"]
@@ -55,7 +55,7 @@ def test_good_periodic_entries_pass_the_check(settings: SettingsWrapper) -> None
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_bad_entry_that_reaches_the_dispatcher_stops_nothing_else(
-    settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.RETRY_PERIODIC = {"typo": {"task": "tests.tasks.recrod", "every": 60}, "good": GOOD}
     far_retry = tasks.record.enqueue("far")
@@ -81,7 +81,7 @@ def test_a_bad_periodic_entry_stops_every_process_naming_it(command) -> None:
 
 
 @pytest.mark.parametrize("path", ["ws/tasks/", "ws/tasks", "ops/task-feed/", "a.b/c~d_e-f/"])
-def test_a_feed_path_as_path_writes_it_passes_the_check(settings: SettingsWrapper, path: str) -> None:
+def test_a_feed_path_as_path_writes_it_passes_the_check(settings: Settings, path: str) -> None:
     settings.RETRY_FEED_PATH = path
     assert checks.check_feed_path() == []
 
@@ -100,7 +100,7 @@ def test_a_feed_path_as_path_writes_it_passes_the_check(settings: SettingsWrappe
         (5, "not 5"),
     ],
 )
-def test_a_malformed_feed_path_fails_the_check_naming_it(settings: SettingsWrapper, path, said: str) -> None:
+def test_a_malformed_feed_path_fails_the_check_naming_it(settings: Settings, path, said: str) -> None:
     settings.RETRY_FEED_PATH = path
     [error] = checks.check_feed_path()
     assert error.id == "retry.E004"

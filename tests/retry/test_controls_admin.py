@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import controls
 from retry.forms import TaskLimitForm
@@ -25,7 +25,7 @@ RECORD = "tests.tasks.record"
 
 
 @pytest.fixture(autouse=True)
-def setup(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
+def setup(settings: Settings, tmp_path: Path) -> Iterator[None]:
     settings.STATIC_ROOT = tmp_path  # WhiteNoise warns about a missing one
     settings.METRICS_TOKEN = TOKEN
     controls.forget()

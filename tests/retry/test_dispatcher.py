@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from harness.layers import flush_channel_layer
 from retry import clock, conf, transitions
@@ -32,7 +32,7 @@ CAPACITY = 5
 
 
 @pytest.fixture
-def small_channels(settings: SettingsWrapper) -> Iterator[Callable[[], None]]:
+def small_channels(settings: Settings) -> Iterator[Callable[[], None]]:
     """Gives the project's channel layer room for CAPACITY messages per channel, when called."""
 
     def shrink() -> None:

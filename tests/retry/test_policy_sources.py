@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.tasks import task
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import checks, registry
 from retry.exceptions import PolicyMisconfigured
@@ -31,7 +31,7 @@ def pick_up(key: str) -> None:
         ({"max_delay": 1}, "max_delay must be at least the base delay (10 s), not 1"),
     ],
 )
-def test_the_task_decorator_refuses_a_broken_policy(settings: SettingsWrapper, options, said: str) -> None:
+def test_the_task_decorator_refuses_a_broken_policy(settings: Settings, options, said: str) -> None:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600
@@ -39,7 +39,7 @@ def test_the_task_decorator_refuses_a_broken_policy(settings: SettingsWrapper, o
         task(**options)(pick_up)
 
 
-def test_a_lower_floor_set_on_purpose_allows_shorter_delays(settings: SettingsWrapper) -> None:
+def test_a_lower_floor_set_on_purpose_allows_shorter_delays(settings: Settings) -> None:
     settings.RETRY_MIN_DELAY = 0.01
     assert task(base_delay=0.05, max_delay=0.5)(pick_up).base_delay == 0.05
 
@@ -53,7 +53,7 @@ def test_a_lower_floor_set_on_purpose_allows_shorter_delays(settings: SettingsWr
         ({"RETRY_MIN_DELAY": 0}, "RETRY_MIN_DELAY must be positive, not 0"),
     ],
 )
-def test_settings_that_break_the_policy_fail_the_system_check(settings: SettingsWrapper, names, said: str) -> None:
+def test_settings_that_break_the_policy_fail_the_system_check(settings: Settings, names, said: str) -> None:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600
@@ -64,7 +64,7 @@ def test_settings_that_break_the_policy_fail_the_system_check(settings: Settings
 
 
 @pytest.fixture
-def floor_of_ten(settings: SettingsWrapper) -> Iterator[None]:
+def floor_of_ten(settings: Settings) -> Iterator[None]:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600

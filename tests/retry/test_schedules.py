@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import schedules
 from retry.models import PeriodicRun, Schedule, TaskRecord
@@ -23,7 +23,7 @@ NOW = datetime(2026, 1, 15, 12, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def periodic(settings: SettingsWrapper) -> SettingsWrapper:
+def periodic(settings: Settings) -> Settings:
     settings.RETRY_PERIODIC = {"hourly": HOURLY, "nightly": NIGHTLY}
     schedules.load_settings()
     return settings
@@ -37,7 +37,7 @@ def enqueued(name: str) -> int:
     return TaskRecord.objects.filter(idempotency_key__startswith=f"periodic:{name}:").count()
 
 
-def test_the_settings_are_loaded_once_whatever_the_number_of_loads(periodic: SettingsWrapper) -> None:
+def test_the_settings_are_loaded_once_whatever_the_number_of_loads(periodic: Settings) -> None:
     nightly = row("nightly")
     assert (nightly.task_path, nightly.cron, nightly.timezone, nightly.args) == (
         "tests.tasks.record",
@@ -54,20 +54,20 @@ def test_the_settings_are_loaded_once_whatever_the_number_of_loads(periodic: Set
     assert schedules.load_settings() == 0  # idempotent: nothing to write
 
 
-def test_migrate_loads_the_settings(periodic: SettingsWrapper) -> None:
+def test_migrate_loads_the_settings(periodic: Settings) -> None:
     Schedule.objects.all().delete()
     call_command("migrate", "retry", verbosity=0)
     assert set(Schedule.objects.values_list("name", flat=True)) == {"hourly", "nightly"}
 
 
-def test_a_changed_entry_changes_its_row_and_a_removed_one_takes_it_away(periodic: SettingsWrapper) -> None:
+def test_a_changed_entry_changes_its_row_and_a_removed_one_takes_it_away(periodic: Settings) -> None:
     periodic.RETRY_PERIODIC = {"hourly": {**HOURLY, "every": 1800}}
     assert schedules.load_settings() == 2
     assert row("hourly").every == 1800
     assert not Schedule.objects.filter(name="nightly").exists()
 
 
-def test_an_operators_edit_wins_over_the_settings_until_reset(periodic: SettingsWrapper) -> None:
+def test_an_operators_edit_wins_over_the_settings_until_reset(periodic: Settings) -> None:
     Schedule.objects.filter(name="hourly").update(every=60, edited_at=NOW, edited_by="alice")
     periodic.RETRY_PERIODIC = {"nightly": NIGHTLY, "hourly": {**HOURLY, "every": 1800}}
     schedules.load_settings()
@@ -77,21 +77,21 @@ def test_an_operators_edit_wins_over_the_settings_until_reset(periodic: Settings
     assert (row("hourly").every, row("hourly").edited_at) == (1800, None)
 
 
-def test_an_edited_row_stays_when_its_entry_leaves_the_settings(periodic: SettingsWrapper) -> None:
+def test_an_edited_row_stays_when_its_entry_leaves_the_settings(periodic: Settings) -> None:
     Schedule.objects.filter(name="nightly").update(edited_at=NOW, edited_by="alice")
     periodic.RETRY_PERIODIC = {"hourly": HOURLY}
     schedules.load_settings()
     assert Schedule.objects.filter(name="nightly").exists()
 
 
-def test_loading_never_enables_what_an_operator_disabled(periodic: SettingsWrapper) -> None:
+def test_loading_never_enables_what_an_operator_disabled(periodic: Settings) -> None:
     operations.disable_schedules(["nightly"], "alice")
     schedules.load_settings()
     assert row("nightly").enabled is False
 
 
 def test_an_entry_the_check_refuses_is_not_loaded_and_is_logged(
-    settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.RETRY_PERIODIC = {"typo": {"task": "tests.tasks.recrod", "every": 60}, "hourly": HOURLY}
     schedules.load_settings()
@@ -102,7 +102,7 @@ def test_an_entry_the_check_refuses_is_not_loaded_and_is_logged(
 
 
 def test_disabling_and_enabling_take_effect_at_the_dispatchers_next_pass(
-    periodic: SettingsWrapper, caplog: pytest.LogCaptureFixture
+    periodic: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="retry.monitoring.operations")
     assert operations.disable_schedules(["hourly", "nightly"], "alice") == 2
@@ -116,7 +116,7 @@ def test_disabling_and_enabling_take_effect_at_the_dispatchers_next_pass(
     assert logged == [("disable_schedules", "alice", 2), ("enable_schedules", "alice", 1)]
 
 
-def test_an_edit_takes_effect_at_the_next_pass(periodic: SettingsWrapper) -> None:
+def test_an_edit_takes_effect_at_the_next_pass(periodic: Settings) -> None:
     Schedule.objects.filter(name="hourly").update(every=60)
     schedules.enqueue_due(NOW)
     schedules.enqueue_due(NOW + timedelta(minutes=1))
@@ -138,7 +138,7 @@ def test_a_cron_runs_in_its_time_zone(now, start) -> None:
     assert schedules.next_start(NIGHTLY, now) == start + timedelta(days=1)
 
 
-def test_an_unknown_time_zone_is_refused_by_the_system_check(settings: SettingsWrapper) -> None:
+def test_an_unknown_time_zone_is_refused_by_the_system_check(settings: Settings) -> None:
     from retry.checks import check_periodic
 
     settings.RETRY_PERIODIC = {"nightly": {**NIGHTLY, "timezone": "Mars/Olympus"}}
@@ -192,7 +192,7 @@ def test_the_admin_refuses_a_schedule_the_dispatcher_could_not_run(
     assert not Schedule.objects.filter(name="reminders").exists()
 
 
-def test_a_schedule_added_in_the_admin_runs_in_its_time_zone(admin_client: Client, settings: SettingsWrapper) -> None:
+def test_a_schedule_added_in_the_admin_runs_in_its_time_zone(admin_client: Client, settings: Settings) -> None:
     settings.RETRY_PERIODIC = {}
     assert add(admin_client, timezone="Asia/Tokyo").status_code == 302
     added = row("reminders")
@@ -205,9 +205,7 @@ def test_a_schedule_added_in_the_admin_runs_in_its_time_zone(admin_client: Clien
     assert schedules.enqueue_due(NOW) == 1
 
 
-def test_an_operators_edit_in_the_admin_is_marked_but_enabling_is_not(
-    admin_client: Client, periodic: SettingsWrapper
-) -> None:
+def test_an_operators_edit_in_the_admin_is_marked_but_enabling_is_not(admin_client: Client, periodic: Settings) -> None:
     hourly = row("hourly")
     changelist = reverse("admin:retry_schedule_changelist")
     admin_client.post(changelist, {"action": "disable", ACTION_CHECKBOX_NAME: [hourly.pk]})
@@ -220,7 +218,7 @@ def test_an_operators_edit_in_the_admin_is_marked_but_enabling_is_not(
     assert (edited.name, edited.every, edited.edited_by) == ("hourly", 600, "admin")  # a settings' name stays
 
 
-def test_a_settings_schedule_cannot_be_deleted_only_disabled(admin_client: Client, periodic: SettingsWrapper) -> None:
+def test_a_settings_schedule_cannot_be_deleted_only_disabled(admin_client: Client, periodic: Settings) -> None:
     response = admin_client.post(reverse("admin:retry_schedule_delete", args=[row("hourly").pk]), {"post": "yes"})
     assert response.status_code == 403
     assert Schedule.objects.filter(name="hourly").exists()
@@ -230,7 +228,7 @@ def test_a_settings_schedule_cannot_be_deleted_only_disabled(admin_client: Clien
 
 
 def test_the_page_lists_every_schedule_with_its_last_and_next_run_and_outcome(
-    admin_client: Client, periodic: SettingsWrapper
+    admin_client: Client, periodic: Settings
 ) -> None:
     operations.disable_schedules(["nightly"], "alice")
     page = admin_client.get(reverse("admin:retry_schedules")).content.decode()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders.webhooks import client, outcomes, signing
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL
@@ -22,7 +22,7 @@ CAP = 64 * 1024
 
 
 @pytest.fixture
-def receiver(settings: SettingsWrapper) -> Iterator[Receiver]:
+def receiver(settings: Settings) -> Iterator[Receiver]:
     with Receiver(SECRET) as running:
         allow(settings, running.port)
         yield running
@@ -120,7 +120,7 @@ def test_a_huge_response_is_read_only_up_to_the_cap(receiver: Receiver) -> None:
     assert time.monotonic() - started < 3
 
 
-def test_a_redirect_is_returned_not_followed(settings: SettingsWrapper) -> None:
+def test_a_redirect_is_returned_not_followed(settings: Settings) -> None:
     with Receiver(SECRET) as first, Receiver(SECRET) as target:
         allow(settings, first.port, target.port)
         response = post(first.url(f"/redirect?to={target.url('/ok')}"))
@@ -133,7 +133,7 @@ def test_a_redirect_is_returned_not_followed(settings: SettingsWrapper) -> None:
     assert target.hits == []
 
 
-def test_a_closed_port_is_a_retryable_connection_error(settings: SettingsWrapper) -> None:
+def test_a_closed_port_is_a_retryable_connection_error(settings: Settings) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -146,7 +146,7 @@ def test_a_closed_port_is_a_retryable_connection_error(settings: SettingsWrapper
     assert outcomes.classify_error(failure.value).retryable
 
 
-def test_an_unsafe_url_is_a_permanent_failure(settings: SettingsWrapper) -> None:
+def test_an_unsafe_url_is_a_permanent_failure(settings: Settings) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     with pytest.raises(UnsafeURL) as refusal:
         post("http://169.254.169.254/latest/meta-data/")
@@ -188,7 +188,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def tls_receiver(settings: SettingsWrapper, certificate: tuple[Path, Path]) -> Iterator[Receiver]:
+def tls_receiver(settings: Settings, certificate: tuple[Path, Path]) -> Iterator[Receiver]:
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(*certificate)
     with Receiver(SECRET, tls=server_context) as running:

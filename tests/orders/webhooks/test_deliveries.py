@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.tasks.base import TaskResultStatus as Status
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders import services, tasks
 from orders.models import Order, WebhookDelivery
@@ -125,7 +125,7 @@ async def test_a_404_fails_at_once(worker: RetryWorker, receiver: Receiver) -> N
 
 @through_the_worker
 async def test_a_429_is_retried_no_sooner_than_its_retry_after(
-    worker: RetryWorker, receiver: Receiver, settings: SettingsWrapper
+    worker: RetryWorker, receiver: Receiver, settings: Settings
 ) -> None:
     settings.RETRY_MAX_DELAY = 5.0  # the tests' 0.5 s cap would cut the receiver's 1 s short
     order = await place_and_settle(receiver.url("/flaky/1?status=429&retry_after=1"), "the delayed retry")
@@ -141,7 +141,7 @@ async def test_a_429_is_retried_no_sooner_than_its_retry_after(
 
 @through_the_worker
 async def test_a_hanging_receiver_times_out_and_is_retried(
-    worker: RetryWorker, receiver: Receiver, settings: SettingsWrapper
+    worker: RetryWorker, receiver: Receiver, settings: Settings
 ) -> None:
     settings.WEBHOOK_TIMEOUT = 0.5
     order = await place_and_settle(receiver.url("/flaky/1?status=hang"), "the retry after the timeout")
@@ -206,7 +206,7 @@ def test_orders_without_a_webhook_record_no_delivery(order: Order) -> None:
 
 @pytest.mark.django_db
 def test_an_unsafe_address_at_delivery_time_fails_for_good_without_a_connection(
-    receiver: Receiver, settings: SettingsWrapper
+    receiver: Receiver, settings: Settings
 ) -> None:
     order = place(receiver.url("/ok"))
     settings.WEBHOOK_ALLOWED_NETWORKS = []
@@ -220,7 +220,7 @@ def test_an_unsafe_address_at_delivery_time_fails_for_good_without_a_connection(
 
 
 @pytest.mark.django_db
-def test_without_secrets_nothing_is_sent_and_the_row_says_why(receiver: Receiver, settings: SettingsWrapper) -> None:
+def test_without_secrets_nothing_is_sent_and_the_row_says_why(receiver: Receiver, settings: Settings) -> None:
     order = place(receiver.url("/ok"))
     settings.WEBHOOK_SECRETS = []
     delivery = WebhookDelivery.objects.get(order=order)
@@ -264,7 +264,7 @@ def test_the_last_allowed_attempt_gives_up_and_says_so(receiver: Receiver) -> No
     ],
 )
 async def test_a_hostile_receiver_ends_the_delivery_failed_with_a_short_clean_error(
-    worker: RetryWorker, receiver: Receiver, settings: SettingsWrapper, path: str, says: str
+    worker: RetryWorker, receiver: Receiver, settings: Settings, path: str, says: str
 ) -> None:
     settings.WEBHOOK_TIMEOUT = 0.5
     order = await place_and_settle(receiver.url(path), "the delivery to give up")

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders.webhooks import outcomes
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL, WebhookError
@@ -59,7 +59,7 @@ def test_retry_after_is_read_as_seconds_or_a_date_and_capped(status: int, value:
     assert outcome.retry_after == expected
 
 
-def test_the_retry_after_cap_comes_from_the_setting(settings: SettingsWrapper) -> None:
+def test_the_retry_after_cap_comes_from_the_setting(settings: Settings) -> None:
     settings.WEBHOOK_MAX_RETRY_AFTER = 60
 
     assert outcomes.classify(429, {"retry-after": "120"}).retry_after == 60.0

@@ -53,7 +53,7 @@ def test_headers_need_a_secret() -> None:
         signing.headers([], "evt_1", NOW, b"{}")
 
 
-def signed(**changes):
+def signed(**changes: str) -> dict[str, str]:
     headers = signing.headers([VECTOR_SECRET], "evt_1", NOW, b'{"a": 1}')
     return {**headers, **changes}
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from orders.webhooks import client, ssrf
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL
@@ -61,7 +61,7 @@ class Listener:
 
 
 @pytest.fixture
-def listener(settings: SettingsWrapper) -> Iterator[Listener]:
+def listener(settings: Settings) -> Iterator[Listener]:
     """A listener whose port is allowed, with no network allowed: only the address rules can refuse."""
     probe = Listener()
     settings.WEBHOOK_ALLOWED_NETWORKS = []
@@ -128,7 +128,7 @@ def test_an_unsafe_address_is_refused_and_not_connected_to(listener: Listener, h
     assert listener.accepted() == 0
 
 
-def test_the_listener_does_see_a_connection_that_is_allowed(listener: Listener, settings: SettingsWrapper) -> None:
+def test_the_listener_does_see_a_connection_that_is_allowed(listener: Listener, settings: Settings) -> None:
     """The proof above can fail: with the network allowed, the same kind of URL does connect."""
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
 
@@ -148,7 +148,7 @@ def test_the_listener_does_see_a_connection_that_is_allowed(listener: Listener, 
         ("localhost", "127.0.0.1"),
     ],
 )
-def test_the_resolvers_answer_is_judged(settings: SettingsWrapper, host: str, resolved: str) -> None:
+def test_the_resolvers_answer_is_judged(settings: Settings, host: str, resolved: str) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     with pytest.raises(UnsafeURL, match=re.escape(f"resolves to {resolved}, which is a loopback address")):
         ssrf.resolve_and_check(host, 80)
@@ -158,7 +158,7 @@ def test_the_resolvers_answer_is_judged(settings: SettingsWrapper, host: str, re
 
 
 def test_one_bad_address_in_a_dns_answer_refuses_the_whole_url(
-    settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     answer = ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "10.0.0.7"]
@@ -199,7 +199,7 @@ def test_one_bad_address_in_a_dns_answer_refuses_the_whole_url(
         ("http://example.com/" + "a" * 2048, "longer than 2048 characters"),
     ],
 )
-def test_check_url_refuses_unsafe_urls_statically(settings: SettingsWrapper, url, reason: str) -> None:
+def test_check_url_refuses_unsafe_urls_statically(settings: Settings, url, reason: str) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["0.0.0.0/0"]  # even allowing every address does not help these
 
     with pytest.raises(UnsafeURL) as refusal:
@@ -218,7 +218,7 @@ def test_check_url_refuses_unsafe_urls_statically(settings: SettingsWrapper, url
         ("http://[2606:4700::1111]/", ("http", "2606:4700::1111", 80, "/", ipaddress.ip_address("2606:4700::1111"))),
     ],
 )
-def test_check_url_returns_the_parts_of_a_safe_url(settings: SettingsWrapper, url: str, expected) -> None:
+def test_check_url_returns_the_parts_of_a_safe_url(settings: Settings, url: str, expected) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
 
     target = ssrf.check_url(url)
@@ -226,7 +226,7 @@ def test_check_url_returns_the_parts_of_a_safe_url(settings: SettingsWrapper, ur
     assert (target.scheme, target.host, target.port, target.path, target.address) == expected
 
 
-def test_the_port_allow_list_comes_from_the_setting(settings: SettingsWrapper) -> None:
+def test_the_port_allow_list_comes_from_the_setting(settings: Settings) -> None:
     settings.WEBHOOK_ALLOWED_PORTS = [9000]
 
     assert ssrf.check_url("http://example.com:9000/").port == 9000
@@ -234,7 +234,7 @@ def test_the_port_allow_list_comes_from_the_setting(settings: SettingsWrapper) -
         ssrf.check_url("http://example.com/")
 
 
-def test_the_network_allow_list_reaches_only_what_it_lists(settings: SettingsWrapper) -> None:
+def test_the_network_allow_list_reaches_only_what_it_lists(settings: Settings) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32", "fd00::/8"]
 
     assert ssrf.check_url("http://127.0.0.1/").address == ipaddress.ip_address("127.0.0.1")
@@ -243,7 +243,7 @@ def test_the_network_allow_list_reaches_only_what_it_lists(settings: SettingsWra
         ssrf.check_url("http://127.0.0.2/")
 
 
-def test_a_malformed_network_setting_is_a_configuration_error(settings: SettingsWrapper) -> None:
+def test_a_malformed_network_setting_is_a_configuration_error(settings: Settings) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/33"]
 
     with pytest.raises(ImproperlyConfigured, match=re.escape("WEBHOOK_ALLOWED_NETWORKS has '127.0.0.1/33'")):

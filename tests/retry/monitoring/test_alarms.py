@@ -3,7 +3,7 @@
 import logging
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.dispatcher import Dispatcher
 from retry.monitoring import alarms
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 def test_the_alarm_logs_once_per_interval(
-    emails_backlog: None, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+    emails_backlog: None, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 20}
     settings.RETRY_BACKLOG_ALARM_INTERVAL = 300
@@ -32,7 +32,7 @@ def test_the_alarm_logs_once_per_interval(
 
 
 def test_the_alarm_is_quiet_without_thresholds_or_under_them(
-    emails_backlog: None, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+    emails_backlog: None, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     alarm = alarms.BacklogAlarm()
     assert alarm.check(NOW) == []  # no RETRY_BACKLOG_ALARM
@@ -43,7 +43,7 @@ def test_the_alarm_is_quiet_without_thresholds_or_under_them(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_dispatcher_pass_checks_the_backlog(
-    transactional_db: None, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+    transactional_db: None, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.RETRY_BACKLOG_ALARM = {"*": 1}
     alarms.backlog_alarm.warned_at.clear()

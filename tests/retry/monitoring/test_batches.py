@@ -13,7 +13,7 @@ from django.db import connection
 from django.tasks.base import TaskResultStatus as Status
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.models import AuditEntry, TaskRecord
 from retry.monitoring import batches, operations, search
@@ -61,7 +61,7 @@ def operator_client() -> Client:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(600)
 async def test_cancelling_100_000_matches_returns_at_once_and_a_worker_finishes_the_batch(
-    layer: Any, settings: SettingsWrapper, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    layer: Any, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Waits for a worker to go through 100,000 rows, a log line and a signal for each: a minute or two.
     settings.STATIC_ROOT = tmp_path

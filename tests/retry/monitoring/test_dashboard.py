@@ -6,7 +6,7 @@ import pytest
 from django.tasks.base import TaskResultStatus as Status
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.models import TaskRecord
 from tests.retry.rows import task
@@ -19,13 +19,11 @@ def dead() -> TaskRecord:
     return task(status=Status.FAILED, attempts=3, finished=10, error_class="builtins.KeyError", error_message="'x'")
 
 
-def status_of(record):
+def status_of(record: TaskRecord) -> str | None:
     return TaskRecord.objects.filter(pk=record.pk).values_list("status", flat=True).first()
 
 
-def test_the_dashboard_page_carries_the_figures(
-    admin_client: Client, dead: TaskRecord, settings: SettingsWrapper
-) -> None:
+def test_the_dashboard_page_carries_the_figures(admin_client: Client, dead: TaskRecord, settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"*": 1}
     task("emails", enqueued=120)
     response = admin_client.get(reverse("admin:retry_dashboard"))
@@ -66,7 +64,7 @@ def test_dashboard_actions_refuse_bad_requests(admin_client: Client, data) -> No
     assert admin_client.post(reverse("admin:retry_dashboard_action"), data).status_code == 400
 
 
-def test_the_dashboard_page_connects_to_retry_feed_path(admin_client: Client, settings: SettingsWrapper) -> None:
+def test_the_dashboard_page_connects_to_retry_feed_path(admin_client: Client, settings: Settings) -> None:
     settings.RETRY_FEED_PATH = "ops/task-feed/"
     page = admin_client.get(reverse("admin:retry_dashboard")).content.decode()
     assert 'data-feed="/ops/task-feed/"' in page

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import OperationalError
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import conf, routing, transitions
 from retry.monitoring import feed as feed_module
@@ -212,7 +212,7 @@ async def test_a_layer_failing_under_a_watching_feed_is_waited_out(
     assert "Channel layer back; group joined again" in said
 
 
-async def test_the_feed_is_served_at_retry_feed_path(open_feed: Callable[..., Any], settings: SettingsWrapper) -> None:
+async def test_the_feed_is_served_at_retry_feed_path(open_feed: Callable[..., Any], settings: Settings) -> None:
     settings.RETRY_FEED_PATH = "ops/task-feed/"
     feed, (accepted, _) = await open_feed("olga", **STAFF)
     assert accepted and feed.scope["path"] == "/ops/task-feed/"

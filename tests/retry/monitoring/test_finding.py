@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission, User
 from django.tasks.base import TaskResultStatus as Status
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.models import AuditEntry, TaskRecord
 from retry.monitoring import batches, search
@@ -19,7 +19,7 @@ SEARCH, ACT = reverse("admin:retry_search"), reverse("admin:retry_search_act")
 
 
 @pytest.fixture(autouse=True)
-def static_root(settings: SettingsWrapper, tmp_path: Path) -> None:
+def static_root(settings: Settings, tmp_path: Path) -> None:
     settings.STATIC_ROOT = tmp_path  # WhiteNoise warns about a missing one, and warnings fail tests
 
 

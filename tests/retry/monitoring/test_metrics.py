@@ -6,7 +6,7 @@ from django.tasks.base import TaskResultStatus as Status
 from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.models import Outcome
 from tests.retry.rows import heartbeat, task
@@ -16,11 +16,11 @@ TOKEN = "s3cret-scrape-token"
 
 
 @pytest.fixture(autouse=True)
-def metrics_token(settings: SettingsWrapper) -> None:
+def metrics_token(settings: Settings) -> None:
     settings.METRICS_TOKEN = TOKEN
 
 
-def scrape(client, **headers):
+def scrape(client: Client, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     response = client.get("/metrics", headers=headers)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain")
@@ -31,13 +31,13 @@ def scrape(client, **headers):
     }
 
 
-def sample(samples, name, **labels):
+def sample(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
     """The one sample of ``name`` whose labels include ``labels``."""
     [value] = [value for (found, have), value in samples.items() if found == name and set(labels.items()) <= set(have)]
     return value
 
 
-def test_the_figures_parse_and_have_the_expected_values(client: Client, settings: SettingsWrapper) -> None:
+def test_the_figures_parse_and_have_the_expected_values(client: Client, settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 60}
     late = task("emails")
     late.enqueued_at = late.run_after = timezone.now() - timezone.timedelta(seconds=600)
@@ -89,7 +89,7 @@ def test_others_are_refused(client: Client, authorization) -> None:
     assert client.get("/metrics", headers=headers).status_code == 403
 
 
-def test_an_empty_token_lets_no_one_in_without_a_session(client: Client, settings: SettingsWrapper) -> None:
+def test_an_empty_token_lets_no_one_in_without_a_session(client: Client, settings: Settings) -> None:
     settings.METRICS_TOKEN = ""
     assert client.get("/metrics", headers={"authorization": "Bearer "}).status_code == 403
 

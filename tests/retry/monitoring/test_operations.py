@@ -8,7 +8,7 @@ import pytest
 from django.tasks.base import TaskResultStatus as Status
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import clock, housekeeping
 from retry.models import AuditEntry, TaskRecord
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
-def static_root(settings: SettingsWrapper, tmp_path: Path) -> None:
+def static_root(settings: Settings, tmp_path: Path) -> None:
     settings.STATIC_ROOT = tmp_path  # WhiteNoise warns about a missing one, and warnings fail tests
 
 
@@ -67,7 +67,7 @@ def test_a_batch_action_is_one_row_with_its_filter_and_how_many_it_changed() -> 
     assert AuditEntry.objects.count() == 1  # its batches wrote no rows of their own
 
 
-def test_purges_and_housekeeping_leave_the_audit_log_alone(settings: SettingsWrapper) -> None:
+def test_purges_and_housekeeping_leave_the_audit_log_alone(settings: Settings) -> None:
     settings.RETRY_RESULT_RETENTION = 1
     settings.RETRY_FAILED_RETENTION = 1
     record = task(status=Status.FAILED, finished=5)

@@ -6,7 +6,7 @@ import pytest
 from django.http import QueryDict
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.monitoring import search
 from tests.retry.rows import NOW, attempt, task
@@ -81,7 +81,7 @@ def test_time_ranges_on_enqueue_or_finish(rows: dict[str, str]) -> None:
     assert names(rows, finished) == {"dead"}
 
 
-def test_times_read_iso_dates_and_relative_ages(settings: SettingsWrapper) -> None:
+def test_times_read_iso_dates_and_relative_ages(settings: Settings) -> None:
     settings.TIME_ZONE = "Europe/Paris"
     timezone.activate("Europe/Paris")
     try:

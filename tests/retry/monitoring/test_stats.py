@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.tasks.base import TaskResultStatus as Status
 from django.test.utils import CaptureQueriesContext
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.models import Outcome, TaskRecord
 from retry.monitoring import figures, stats
@@ -68,7 +68,7 @@ def test_attempts_by_outcome_and_the_duration_histogram(db: None) -> None:
     assert default.durations.sum == pytest.approx(2.32, abs=0.01)
 
 
-def test_workers_are_listed_and_stale_ones_marked(db: None, settings: SettingsWrapper) -> None:
+def test_workers_are_listed_and_stale_ones_marked(db: None, settings: Settings) -> None:
     settings.RETRY_WORKER_STALE_AFTER = 60
     heartbeat("oven:101:a", seen=5, current_tasks=["f00d"])
     heartbeat("oven:102:b", seen=600, pid=102)
@@ -98,7 +98,7 @@ def test_recent_failures_come_newest_first_with_their_error(db: None) -> None:
     ]
 
 
-def test_a_queue_over_its_threshold_is_in_alarm(emails_backlog: None, settings: SettingsWrapper) -> None:
+def test_a_queue_over_its_threshold_is_in_alarm(emails_backlog: None, settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 20, "*": 100}
     task("default", enqueued=50)
     snapshot = {q.queue: q for q in stats.snapshot(NOW).queues}
@@ -126,7 +126,7 @@ def test_scaling_advice_follows_littles_law(
     assert advised == workers
 
 
-def test_scaling_advice_from_the_window(db: None, settings: SettingsWrapper) -> None:
+def test_scaling_advice_from_the_window(db: None, settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"*": 60}
     heartbeat("oven:101:a", seen=1, concurrency=2, queues=["default"])
     for number in range(60):  # with the 30 below, 90 arrivals in 15 minutes, 10 s each: 1 busy slot

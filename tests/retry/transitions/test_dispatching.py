@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import transitions
 from retry.dispatcher import Dispatcher
@@ -70,7 +70,7 @@ def test_a_task_not_started_by_its_deadline_fails_as_expired_instead_of_running_
     assert (expired.status, expired.error_class) == (Status.FAILED, "retry.exceptions.TaskExpired")
 
 
-def test_finished_tasks_are_purged_after_their_retention(settings: SettingsWrapper) -> None:
+def test_finished_tasks_are_purged_after_their_retention(settings: Settings) -> None:
     settings.RETRY_RESULT_RETENTION = 3600
     settings.RETRY_FAILED_RETENTION = 7200
     now = timezone.now()

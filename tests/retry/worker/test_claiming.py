@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.tasks.base import TaskResultStatus as Status
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from harness.layers import flush_channel_layer
 from retry.models import TaskAttempt, TaskRecord
@@ -22,7 +22,7 @@ def enqueue(key: str, task=tasks.record, **changes: object) -> str:  # type: ign
 
 
 async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_dispatcher(
-    settings: SettingsWrapper, layer: Any
+    settings: Settings, layer: Any
 ) -> None:
     settings.RETRY_CONCURRENCY = 3
     lost = [await sync_to_async(enqueue)(f"lost-{number}") for number in range(10)]

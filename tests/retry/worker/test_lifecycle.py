@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connections
 from django.tasks.base import TaskResultStatus as Status
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import conf
 from retry.models import Outcome, TaskAttempt, TaskRecord
@@ -31,7 +31,7 @@ async def stop_while_running(task, *, seconds: float) -> TaskRecord:  # type: ig
 
 
 @pytest.mark.parametrize("task", [tasks.sleeps, tasks.async_sleeps])
-async def test_a_task_shorter_than_the_grace_period_finishes(layer: Any, settings: SettingsWrapper, task) -> None:
+async def test_a_task_shorter_than_the_grace_period_finishes(layer: Any, settings: Settings, task) -> None:
     settings.RETRY_SHUTDOWN_GRACE = 5
     record = await stop_while_running(task, seconds=0.5)
     assert (record.status, record.attempts) == (Status.SUCCESSFUL, 1)
@@ -39,7 +39,7 @@ async def test_a_task_shorter_than_the_grace_period_finishes(layer: Any, setting
 
 @pytest.mark.parametrize("task", [tasks.sleeps, tasks.async_sleeps])
 async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(
-    layer: Any, settings: SettingsWrapper, task
+    layer: Any, settings: Settings, task
 ) -> None:
     settings.RETRY_SHUTDOWN_GRACE = 0.2
     record = await stop_while_running(task, seconds=3)

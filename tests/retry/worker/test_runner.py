@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError, transaction
 from django.tasks.base import TaskResultStatus as Status
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry import conf, transitions
 from retry.models import RUN_ALONE_AFTER, Outcome, TaskAttempt, TaskRecord
@@ -230,7 +230,7 @@ def priority_inversions(task_ids: list[str]) -> tuple[int, int]:
 
 
 async def test_a_free_slot_takes_the_highest_priority_due_task_whichever_message_woke_it(
-    layer: Any, transactional_db: None, settings: SettingsWrapper
+    layer: Any, transactional_db: None, settings: Settings
 ) -> None:
     settings.RETRY_CONCURRENCY = 4
     priorities = random.Random(5).sample(range(32), 32)
@@ -244,7 +244,7 @@ async def test_a_free_slot_takes_the_highest_priority_due_task_whichever_message
     assert await sync_to_async(priority_inversions)(ordered) == (0, 496)
 
 
-async def test_a_task_can_ask_to_be_retried_after_a_delay(worker: RetryWorker, settings: SettingsWrapper) -> None:
+async def test_a_task_can_ask_to_be_retried_after_a_delay(worker: RetryWorker, settings: Settings) -> None:
     result = await tasks.asks_for_retry.aenqueue("later", delay=0.3)
     await wait_for(all_finished, what="the requested retry")
     attempts = await attempts_of(result.id)

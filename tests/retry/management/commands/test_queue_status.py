@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django import Settings
 
 from retry.models import TaskRecord
 from tests.retry.rows import heartbeat, task
@@ -22,7 +22,7 @@ def queue_status(*args: str) -> str:
 
 
 @pytest.fixture
-def known_tasks(settings: SettingsWrapper) -> None:
+def known_tasks(settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 60}
     late = task("emails")
     TaskRecord.objects.filter(pk=late.pk).update(run_after=timezone.now() - timezone.timedelta(seconds=600))
