@@ -14,8 +14,8 @@ from orders import services
 from orders.models import Order, Step
 from retry.models import TaskRecord
 from tests.browser.conftest import SCREENSHOT_DIR, CheckedBrowser, Server, card, staff_member, step
-from tests.consumers.conftest import ORDER_FIELDS
 from tests.consumers.tasks import send_order_email
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

@@ -7,7 +7,7 @@ from playwright.async_api import expect
 from orders import services
 from orders.models import Order, Step
 from tests.browser.conftest import CheckedBrowser, Server, staff_member
-from tests.consumers.conftest import ORDER_FIELDS
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

@@ -12,7 +12,8 @@ from playwright.async_api import expect
 from orders import services
 from orders.models import StaffProfile, WebhookDelivery
 from tests.browser.conftest import CheckedBrowser, Server
-from tests.consumers.conftest import ORDER_FIELDS, session_of
+from tests.consumers.conftest import session_of
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

@@ -11,8 +11,9 @@ from asgiref.sync import sync_to_async
 from orders import services
 from orders.models import Order, StaffProfile
 from retry.worker.process import RetryWorker
-from tests.consumers.conftest import ORDER_FIELDS, make_user, step_ids, step_of
+from tests.consumers.conftest import make_user, step_ids, step_of
 from tests.consumers.tasks import send_order_email
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 

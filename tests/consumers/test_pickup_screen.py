@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from orders import services
 from orders.models import Order
-from tests.consumers.conftest import ORDER_FIELDS
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 

@@ -20,9 +20,10 @@ from django.db import connections
 from django.test import override_settings
 from websockets.asyncio.client import ClientConnection
 
+from harness.layers import flush_channel_layer
 from retry.outbox import outbox
 from tests import processes
-from tests.conftest import SHARED_REDIS, flush_channel_layer
+from tests.conftest import SHARED_REDIS
 from tests.consumers.conftest import make_user, session_of
 
 KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from orders import services
 from orders.models import Order, StaffProfile, Step, WebhookDelivery
-from tests.orders.conftest import ORDER_FIELDS, SECRET
+from tests.factories import ORDER_FIELDS
+from tests.orders.conftest import SECRET
 from tests.orders.webhooks.receiver import Receiver
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ from retry import conf
 from retry.models import TaskRecord
 from retry.policy import GiveUp
 from retry.worker.process import RetryWorker
-from tests.orders.conftest import ORDER_FIELDS, finish_all
+from tests.factories import ORDER_FIELDS
+from tests.orders.conftest import finish_all
 from tests.retry.conftest import all_finished, wait_for
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

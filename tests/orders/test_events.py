@@ -8,7 +8,8 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from orders import services
 from orders.models import Order
-from tests.orders.conftest import ORDER_FIELDS, finish_all
+from tests.factories import ORDER_FIELDS
+from tests.orders.conftest import finish_all
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 

@@ -14,7 +14,7 @@ from orders.models import Order, WebhookDelivery
 from retry import schedules
 from retry.models import TaskRecord
 from retry.worker.process import RetryWorker
-from tests.orders.conftest import ORDER_FIELDS
+from tests.factories import ORDER_FIELDS
 from tests.retry.conftest import all_finished, wait_for
 
 pytestmark = pytest.mark.services

@@ -19,7 +19,7 @@ from orders.exceptions import (
 from orders.models import Order, StaffProfile, Step
 from retry.models import TaskRecord
 from tests.conftest import uses_services
-from tests.orders.conftest import ORDER_FIELDS
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 

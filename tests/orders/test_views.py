@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from orders.models import Order, Step
-from tests.orders.conftest import ORDER_FIELDS
+from tests.factories import ORDER_FIELDS
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse

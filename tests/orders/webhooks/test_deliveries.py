@@ -18,7 +18,8 @@ from retry import conf, text
 from retry.models import TaskAttempt, TaskRecord
 from retry.policy import GiveUp, Retry
 from retry.worker.process import RetryWorker
-from tests.orders.conftest import ORDER_FIELDS, SECRET
+from tests.factories import ORDER_FIELDS
+from tests.orders.conftest import SECRET
 from tests.orders.webhooks.receiver import Receiver
 from tests.retry.conftest import all_finished, wait_for
 
