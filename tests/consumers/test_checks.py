@@ -49,7 +49,7 @@ def test_a_missing_setting_is_named(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("value", [(1, 0.001), [3, 2], (10, 5.0)])
-def test_a_pair_of_burst_and_rate_passes(settings: Settings, value) -> None:
+def test_a_pair_of_burst_and_rate_passes(settings: Settings, value: list[int] | tuple[int, float]) -> None:
     settings.BOARD_RATE_LIMIT = value
 
     assert problems() == []

@@ -108,7 +108,7 @@ def test_a_replay_does_not_count_against_the_limits(client: Client, settings: Se
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
-def test_a_malformed_key_is_refused(client: Client, key) -> None:
+def test_a_malformed_key_is_refused(client: Client, key: str) -> None:
     answer = post_api(client, ORDER_FIELDS, HTTP_IDEMPOTENCY_KEY=key)
     assert answer.status_code == 400
     assert answer.json() == {"error": "The Idempotency-Key header must be 1 to 255 printable ASCII characters."}

@@ -54,7 +54,9 @@ def test_order_form_is_refused_without_its_csrf_token(db: None) -> None:
         ({"webhook_url": "not a url"}, "webhook_url", "Enter a valid URL."),
     ],
 )
-def test_order_form_shows_each_error_next_to_its_field(client: Client, changes, field: str, error: str) -> None:
+def test_order_form_shows_each_error_next_to_its_field(
+    client: Client, changes: dict[str, str], field: str, error: str
+) -> None:
     response = client.post(reverse("orders:new"), {**ORDER_FIELDS, **changes})
     assert response.status_code == 200
     assert error in response.text

@@ -115,7 +115,7 @@ def test_each_action_asks_first_then_acts_and_logs(
     caplog: pytest.LogCaptureFixture,
     action: str,
     fixture: str,
-    after,
+    after: Status | None,
 ) -> None:
     record = request.getfixturevalue(fixture)
     before = status_of(record)

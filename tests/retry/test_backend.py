@@ -142,7 +142,7 @@ def test_get_result_of_an_unknown_id_raises() -> None:
         },
     ],
 )
-def test_a_failed_send_never_raises_and_leaves_the_row_for_the_dispatcher(layer) -> None:
+def test_a_failed_send_never_raises_and_leaves_the_row_for_the_dispatcher(layer: dict[str, object]) -> None:
     with override_settings(CHANNEL_LAYERS={"default": layer}):
         results = [tasks.record.enqueue(f"k{i}") for i in range(3)]
         assert outbox.flush(timeout=10)

@@ -3,14 +3,14 @@ enqueue, checks, dispatcher, workers, the embedded server and the figures."""
 
 import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import get_default_application
-from django.tasks import task
+from django.tasks import Task, task
 from django.test import override_settings
 from django.utils import timezone
 
@@ -41,14 +41,14 @@ def two_backends(**bulk: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def bulk():
+def bulk() -> Iterator[Task[[str], str]]:
     with override_settings(TASKS=two_backends()):
         yield tasks.record.using(backend="bulk", queue_name="bulk")
 
 
 @pytest.mark.services
 @pytest.mark.django_db
-def test_a_task_of_another_alias_runs_under_that_backends_options(bulk) -> None:
+def test_a_task_of_another_alias_runs_under_that_backends_options(bulk: Task[[str], str]) -> None:
     result = bulk.enqueue("bulk-1")
     row = TaskRecord.objects.get(pk=result.id)
     assert (row.queue, row.max_attempts, row.time_limit, row.policy["base_delay"]) == ("bulk", 2, 20, 0.2)
@@ -58,7 +58,7 @@ def test_a_task_of_another_alias_runs_under_that_backends_options(bulk) -> None:
 
 
 @pytest.mark.django_db
-def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bulk) -> None:
+def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bulk: Task[[str], str]) -> None:
     assert conf.queues("bulk") == ["bulk", "reports"]
     assert set(conf.queues()) == set(conf.queues("default")) | {"bulk", "reports"}
     assert conf.backend_of("reports") == "bulk" and conf.backend_of("default") == "default"
@@ -70,7 +70,7 @@ def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bu
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_the_dispatcher_sends_every_backends_due_tasks_to_their_channels(
-    bulk, layer_messages: Callable[[str], list[dict[str, object]]]
+    bulk: Task[[str], str], layer_messages: Callable[[str], list[dict[str, object]]]
 ) -> None:
     later = timezone.now() + timezone.timedelta(seconds=1)
     task_id = bulk.using(run_after=later).enqueue("bulk-due").id
@@ -81,7 +81,7 @@ def test_the_dispatcher_sends_every_backends_due_tasks_to_their_channels(
 
 
 @pytest.mark.django_db
-def test_the_embedded_server_runs_a_worker_per_backend(bulk) -> None:
+def test_the_embedded_server_runs_a_worker_per_backend(bulk: Task[[str], str]) -> None:
     embedded = Embedded(application=None, channel_layer=get_channel_layer())
     served = sorted(sorted(worker.runner.queues) for worker in embedded.workers)
     assert served == sorted([sorted(conf.queues("default")), ["bulk", "reports"]])
@@ -100,7 +100,7 @@ def test_the_embedded_server_runs_a_worker_per_backend(bulk) -> None:
         ({"OPTIONS": {"DATABASE": "tasks"}}, "The retry backends' DATABASE options differ (default, tasks)"),
     ],
 )
-def test_a_bad_backend_configuration_fails_the_system_check_naming_it(bulk, said: str) -> None:
+def test_a_bad_backend_configuration_fails_the_system_check_naming_it(bulk: dict[str, object], said: str) -> None:
     with override_settings(TASKS=two_backends(**bulk)):
         errors = checks.check_backends()
     assert [error.id for error in errors] == ["retry.E003"], [error.msg for error in errors]
@@ -108,13 +108,13 @@ def test_a_bad_backend_configuration_fails_the_system_check_naming_it(bulk, said
 
 
 @pytest.mark.django_db
-def test_the_figures_say_which_backend_serves_each_queue(bulk) -> None:
+def test_the_figures_say_which_backend_serves_each_queue(bulk: Task[[str], str]) -> None:
     bulk.enqueue("bulk-figures")
     by_queue = {queue["queue"]: queue["backend"] for queue in stats.snapshot().as_dict()["queues"]}
     assert by_queue["bulk"] == "bulk" and by_queue["default"] == "default"
 
 
-def test_a_worker_runs_the_queues_of_one_backend(bulk) -> None:
+def test_a_worker_runs_the_queues_of_one_backend(bulk: Task[[str], str]) -> None:
     from django.core.management.base import CommandError
 
     from retry.management.commands import runworker
@@ -134,7 +134,7 @@ class AuditedBackend(RetryBackend):
     """A project's own subclass of the retry backend."""
 
 
-def test_a_subclass_of_the_retry_backend_is_one_of_its_backends(bulk) -> None:
+def test_a_subclass_of_the_retry_backend_is_one_of_its_backends(bulk: Task[[str], str]) -> None:
     with override_settings(TASKS={**two_backends(), "bulk": {**BULK, "BACKEND": f"{__name__}.AuditedBackend"}}):
         assert conf.queues("bulk") == ["bulk", "reports"]
         assert "tasks.reports" in routing.channel_routes()
@@ -149,7 +149,9 @@ def test_task_options_are_checked_against_their_backends_options() -> None:
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-async def test_the_embedded_server_runs_each_backends_tasks_on_that_backends_worker(bulk, layer: Any) -> None:
+async def test_the_embedded_server_runs_each_backends_tasks_on_that_backends_worker(
+    bulk: Task[[str], str], layer: Any
+) -> None:
     embedded = Embedded(get_default_application(), get_channel_layer())
     embedded.start()
     try:

@@ -100,7 +100,7 @@ def test_a_feed_path_as_path_writes_it_passes_the_check(settings: Settings, path
         (5, "not 5"),
     ],
 )
-def test_a_malformed_feed_path_fails_the_check_naming_it(settings: Settings, path, said: str) -> None:
+def test_a_malformed_feed_path_fails_the_check_naming_it(settings: Settings, path: str | int, said: str) -> None:
     settings.RETRY_FEED_PATH = path
     [error] = checks.check_feed_path()
     assert error.id == "retry.E004"

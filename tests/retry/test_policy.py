@@ -97,7 +97,7 @@ class Permanent(Exception):
         (RetryPolicy(max_attempts=2), 2, Retry(delay=5), False),  # a requested retry still counts
     ],
 )
-def test_decide(policy, attempts: int, error, retried: bool) -> None:
+def test_decide(policy: RetryPolicy, attempts: int, error, retried: bool) -> None:
     assert (decide(policy, attempts, error) is not None) is retried
 
 
@@ -147,7 +147,7 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("numbers", "field", "said"), BROKEN)
-def test_a_broken_policy_is_named_field_by_field(numbers, field: str, said: str) -> None:
+def test_a_broken_policy_is_named_field_by_field(numbers: dict[str, object], field: str, said: str) -> None:
     assert problems(RetryPolicy(**{"base_delay": 10.0, **numbers}), floor=10.0) == {field: f"must be {said}"}
 
 

@@ -31,7 +31,7 @@ def pick_up(key: str) -> None:
         ({"max_delay": 1}, "max_delay must be at least the base delay (10 s), not 1"),
     ],
 )
-def test_the_task_decorator_refuses_a_broken_policy(settings: Settings, options, said: str) -> None:
+def test_the_task_decorator_refuses_a_broken_policy(settings: Settings, options: dict[str, int], said: str) -> None:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600
@@ -53,7 +53,9 @@ def test_a_lower_floor_set_on_purpose_allows_shorter_delays(settings: Settings) 
         ({"RETRY_MIN_DELAY": 0}, "RETRY_MIN_DELAY must be positive, not 0"),
     ],
 )
-def test_settings_that_break_the_policy_fail_the_system_check(settings: Settings, names, said: str) -> None:
+def test_settings_that_break_the_policy_fail_the_system_check(
+    settings: Settings, names: dict[str, object], said: str
+) -> None:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600
@@ -84,7 +86,9 @@ def floor_of_ten(settings: Settings) -> Iterator[None]:
         ({"max_delay": "5"}, "must be at least the base delay (10 s), not 5"),
     ],
 )
-def test_the_override_form_refuses_a_broken_policy(admin_client: Client, floor_of_ten: None, fields, said: str) -> None:
+def test_the_override_form_refuses_a_broken_policy(
+    admin_client: Client, floor_of_ten: None, fields: dict[str, str], said: str
+) -> None:
     response = admin_client.post(
         reverse("admin:retry_policyoverride_add"), {"task_path": "tests.tasks.record", "note": "", **fields}
     )
@@ -114,7 +118,7 @@ def test_an_override_for_no_existing_task_is_flagged_in_the_list(admin_client: C
     "fields",
     [{"base_delay": 0}, {"base_delay": -5}, {"max_attempts": 0}, {"jitter": -1}, {"factor": 0.5}, {"max_delay": 0}],
 )
-def test_the_database_refuses_an_override_row_that_cannot_work(fields) -> None:
+def test_the_database_refuses_an_override_row_that_cannot_work(fields: dict[str, object]) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         PolicyOverride.objects.create(task_path="tests.tasks.record", **fields)
 

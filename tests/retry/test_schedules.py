@@ -183,7 +183,7 @@ def add(admin_client, **changes):  # type: ignore[no-untyped-def]
     ],
 )
 def test_the_admin_refuses_a_schedule_the_dispatcher_could_not_run(
-    admin_client: Client, changes, field: str, said: str
+    admin_client: Client, changes: dict[str, str], field: str, said: str
 ) -> None:
     response = add(admin_client, **changes)
     assert response.status_code == 200

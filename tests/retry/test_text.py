@@ -22,7 +22,7 @@ ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=300)
         ("x" * 100, 5, " […10"),  # a limit below the marker still holds
     ],
 )
-def test_storable_replaces_what_no_database_stores_and_cuts_to_the_limit(value, limit: int, expected) -> None:
+def test_storable_replaces_what_no_database_stores_and_cuts_to_the_limit(value: str, limit: int, expected: str) -> None:
     assert text.storable(value, limit) == expected
 
 

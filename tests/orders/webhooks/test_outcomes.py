@@ -75,7 +75,9 @@ def test_the_retry_after_cap_comes_from_the_setting(settings: Settings) -> None:
         (WebhookError("something else"), True, "something else"),
     ],
 )
-def test_classify_error_gives_up_on_a_refused_url_and_retries_the_rest(error, retryable: bool, reason: str) -> None:
+def test_classify_error_gives_up_on_a_refused_url_and_retries_the_rest(
+    error: DeliveryFailed | WebhookError | UnsafeURL, retryable: bool, reason: str
+) -> None:
     outcome = outcomes.classify_error(error)
 
     assert not outcome.delivered

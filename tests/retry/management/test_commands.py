@@ -59,7 +59,7 @@ def manage(*arguments: str) -> subprocess.CompletedProcess[str]:
         (["runworker", "--max-tasks", "2.5"], "CommandError: --max-tasks '2.5' is not a whole number of at least 1."),
     ],
 )
-def test_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments, error: str) -> None:
+def test_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments: list[str], error: str) -> None:
     result = manage(*arguments)
     assert result.returncode != 0
     assert result.stderr.strip() == error

@@ -86,7 +86,7 @@ def test_before_the_first_roll_up_every_queue_has_an_empty_series() -> None:
         ({"scope": "task", "name": "x" * 256}, "Ask for 20 names at most"),
     ],
 )
-def test_a_bad_chart_request_gets_a_clear_error(admin_client: Client, query, message: str) -> None:
+def test_a_bad_chart_request_gets_a_clear_error(admin_client: Client, query: dict[str, object], message: str) -> None:
     response = admin_client.get(reverse("admin:retry_dashboard_charts"), query)
     assert response.status_code == 400
     assert response.json()["error"].startswith(message)

@@ -60,7 +60,7 @@ def test_dashboard_actions_ask_first_then_act(
         {"action": "requeue_dead", "target": ""},
     ],
 )
-def test_dashboard_actions_refuse_bad_requests(admin_client: Client, data) -> None:
+def test_dashboard_actions_refuse_bad_requests(admin_client: Client, data: dict[str, str]) -> None:
     assert admin_client.post(reverse("admin:retry_dashboard_action"), data).status_code == 400
 
 

@@ -84,7 +84,7 @@ def test_a_staff_session_may_scrape(admin_client: Client) -> None:
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {TOKEN}", "Bearer "])
-def test_others_are_refused(client: Client, authorization) -> None:
+def test_others_are_refused(client: Client, authorization: str | None) -> None:
     headers = {"authorization": authorization} if authorization else {}
     assert client.get("/metrics", headers=headers).status_code == 403
 

@@ -141,7 +141,7 @@ def test_a_filter_goes_to_json_and_back_and_says_itself_in_one_line() -> None:
         ({"error": "x" * 201}, "error: Ensure this value has at most 200 characters (it has 201)."),
     ],
 )
-def test_a_bad_filter_gets_one_line_naming_its_part(data, problem: str) -> None:
+def test_a_bad_filter_gets_one_line_naming_its_part(data: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError) as raised:
         search.read(data)
     assert str(raised.value) == problem

@@ -164,7 +164,7 @@ def manage(*arguments: str, **kwargs) -> subprocess.CompletedProcess[str]:
         (["retry", "--yes", "--wat"], "Error: unrecognized arguments: --wat"),
     ],
 )
-def test_a_bad_argument_is_refused_with_a_message_naming_it(arguments, error: str) -> None:
+def test_a_bad_argument_is_refused_with_a_message_naming_it(arguments: list[str], error: str) -> None:
     with pytest.raises(CommandError) as refused:
         run(*arguments)
     assert str(refused.value) == error
