@@ -40,7 +40,7 @@ def step(order: Order) -> Step:
     return order.steps.get(kind=Step.Kind.SCOOP)
 
 
-def finish_all(order: Order, user) -> Order:
+def finish_all(order: Order, user: User) -> Order:
     """Claim and finish every step of the order, leaving it ready."""
     for step in order.steps.all():
         if step.status == Step.Status.TODO:

@@ -129,7 +129,7 @@ def test_a_lone_surrogate_in_the_body_is_refused_not_a_server_error(client: Clie
 @pytest.mark.skipif(not uses_services(), reason="SQLite serialises writers; the race needs PostgreSQL")
 def test_concurrent_posts_with_one_key_place_one_order() -> None:
     start = threading.Barrier(4)
-    answers: list[dict] = []
+    answers: list[dict[str, Any]] = []
 
     def post() -> None:
         start.wait()
@@ -164,7 +164,7 @@ DEEP = "[" * 50_000 + "]" * 50_000
 @pytest.mark.services
 @pytest.mark.parametrize("field", ["customer_name", "customer_email", "message", "webhook_url", "flavour"])
 @pytest.mark.parametrize("value", [*map(json.dumps, HOSTILE_SCALARS), DEEP, '{"a": "dict"}', '["a", "list"]'])
-def test_hostile_values_in_any_field_are_refused_and_nothing_is_saved(client: Client, field: str, value) -> None:
+def test_hostile_values_in_any_field_are_refused_and_nothing_is_saved(client: Client, field: str, value: str) -> None:
     body = json.dumps({**ORDER_FIELDS, field: "VALUE"}).replace('"VALUE"', value)
     answer = client.post(reverse("orders:api-create"), body, content_type="application/json")
     assert answer.status_code == 400, answer.content[:200]

@@ -31,13 +31,15 @@ def staff_client(client: Client, superuser: User) -> Client:
     return client
 
 
-def order_pages(order):
+def order_pages(order: Order) -> list[str]:
+    step = order.steps.first()
+    assert step is not None
     return [
         reverse("admin:orders_order_changelist"),
         reverse("admin:orders_order_change", args=[order.pk]),
         reverse("admin:orders_order_add"),
         reverse("admin:orders_step_changelist"),
-        reverse("admin:orders_step_change", args=[order.steps.first().pk]),
+        reverse("admin:orders_step_change", args=[step.pk]),
         reverse("admin:orders_staffprofile_changelist"),
         reverse("admin:orders_staffprofile_add"),
     ]

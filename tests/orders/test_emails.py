@@ -2,10 +2,11 @@
 
 import socket
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.core import mail
@@ -33,11 +34,11 @@ class FlakySMTP:
         self.code = code
         self.received: list[bytes] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.refusals > 0:
             self.refusals -= 1
             return self.code
-        self.received.append(envelope.content)
+        self.received.append(cast(bytes, envelope.content))
         return "250 OK"
 
 
@@ -63,11 +64,11 @@ def smtp_server(settings: Settings) -> Iterator[Callable[..., FlakySMTP]]:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return cast(int, probe.getsockname()[1])
 
 
 def subjects() -> list[str]:
-    return [message.subject for message in mail.outbox]
+    return [cast(str, message.subject) for message in mail.outbox]
 
 
 @pytest.mark.django_db
@@ -165,7 +166,7 @@ async def test_duplicate_messages_and_duplicate_tasks_send_one_email(worker: Ret
 
     assert subjects() == [f"Your cake order {order.label} is in"]
     results = TaskRecord.objects.filter(task_path="orders.tasks.send_order_email").values_list("return_value")
-    assert sorted([value async for (value,) in results]) == [False, True]
+    assert sorted([cast(bool, value) async for (value,) in results]) == [False, True]
 
 
 @pytest.mark.services

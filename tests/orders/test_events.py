@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
-from orders import services
+from orders import events, services
+from orders.exceptions import TransitionNotAllowed
 from orders.models import Order
 from tests.factories import ORDER_FIELDS
 from tests.orders.conftest import finish_all
@@ -14,8 +15,10 @@ from tests.orders.conftest import finish_all
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
 
-def changes(caplog) -> list[tuple[int, str]]:
-    return [(record.order_id, record.change) for record in caplog.records if record.name == "orders"]
+def changes(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [
+        (record.__dict__["order_id"], record.__dict__["change"]) for record in caplog.records if record.name == "orders"
+    ]
 
 
 def test_each_change_is_logged_after_commit(
@@ -49,12 +52,13 @@ def test_a_refused_change_announces_nothing(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     step = order.steps.first()
-    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(services.TransitionNotAllowed):
+    assert step is not None
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(TransitionNotAllowed):
         services.finish_step(step.pk, alice)
     assert callbacks == []
 
 
 def test_the_log_line_names_order_and_change(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="orders")
-    services.events.order_changed(42, "ready")
+    events.order_changed(42, "ready")
     assert caplog.records[-1].getMessage() == "Order id=42 change=ready"

@@ -3,8 +3,10 @@
 (Old task rows and stale heartbeats: tests/retry/test_housekeeping.py.)"""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.db.models import QuerySet
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
 from pytest_django import Settings
@@ -20,7 +22,7 @@ from tests.retry.conftest import all_finished, wait_for
 pytestmark = pytest.mark.services
 
 
-def age(rows, **fields_days_ago) -> None:
+def age(rows: QuerySet[Any], **fields_days_ago: float) -> None:
     now = timezone.now()
     rows.update(**{name: now - timedelta(days=days) for name, days in fields_days_ago.items()})
 
@@ -58,7 +60,7 @@ def test_a_delivery_committed_while_the_clean_up_reads_is_no_orphan(
 ) -> None:
     read_tasks, placed = task_facts.delivery_ids_with_unfinished_tasks, []
 
-    def then_an_order_is_placed(task_path):
+    def then_an_order_is_placed(task_path: str) -> list[int]:
         tried = read_tasks(task_path)
         placed.append(services.place_order(**ORDER_FIELDS, webhook_url="https://example.com/hook"))
         return tried
@@ -103,4 +105,5 @@ async def test_the_worker_runs_the_scheduled_clean_up(worker: RetryWorker) -> No
 
     record = await TaskRecord.objects.aget(task_path="orders.tasks.clean_up")
     assert record.status == Status.SUCCESSFUL
+    assert record.return_value is not None
     assert set(record.return_value) == {"webhook_deliveries", "orphaned_deliveries"}

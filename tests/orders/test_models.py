@@ -15,7 +15,7 @@ def test_label_pads_the_number_to_three_digits(number: int, label: str) -> None:
 
 
 def test_open_names_received_in_progress_and_ready(order: Order) -> None:
-    by_status = {}
+    by_status: dict[str, Order] = {}
     for status in Order.Status.values:
         by_status[status] = Order.objects.create(
             number=order.number + 1 + len(by_status), customer_name="x", customer_email="x@example.com", status=status

@@ -23,7 +23,9 @@ def test_seed_demo_creates_accounts_with_the_printed_passwords(db: None) -> None
     output = seed()
     users = get_user_model().objects
     for username in ("ana", "ben", "admin"):
-        password = re.search(rf"username: {username}\s+password: (\S+)", output).group(1)
+        found = re.search(rf"username: {username}\s+password: (\S+)", output)
+        assert found is not None
+        password = found.group(1)
         assert users.get(username=username).check_password(password)
     for cook in ("ana", "ben"):
         assert users.get(username=cook).is_staff
@@ -44,10 +46,13 @@ def test_next_for_me_gives_the_two_cooks_different_steps_of_the_same_order(db: N
     seed()
     ana, ben = (get_user_model().objects.get(username=name) for name in ("ana", "ben"))
     for_ana, for_ben = services.next_step_for(ana), services.next_step_for(ben)
+    assert for_ana is not None and for_ben is not None
     assert (for_ana.order.label, for_ana.kind) == ("#001", "decorate")
     assert (for_ben.order.label, for_ben.kind) == ("#001", "spread")
-    assert services.claim_next_step(ben).pk == for_ben.pk
-    assert services.next_step_for(ana).pk == for_ana.pk  # taken or not, Ben's habit leaves Ana's step alone
+    claimed, next_for_ana = services.claim_next_step(ben), services.next_step_for(ana)
+    assert claimed is not None and next_for_ana is not None
+    assert claimed.pk == for_ben.pk
+    assert next_for_ana.pk == for_ana.pk  # taken or not, Ben's habit leaves Ana's step alone
 
 
 def test_seed_demo_creates_orders_in_varied_states(db: None) -> None:

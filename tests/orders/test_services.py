@@ -2,6 +2,8 @@
 member by their preferences; two people at the same moment on a real PostgreSQL."""
 
 import threading
+from collections.abc import Callable
+from typing import cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -61,6 +63,7 @@ def test_order_goes_through_its_whole_lifecycle(order: Order, alice: User, bob: 
     assert order.ready_at is not None
     delivered = services.mark_delivered(order.pk, bob)
     assert delivered.status == Order.Status.DELIVERED
+    assert delivered.delivered_at is not None and delivered.ready_at is not None
     assert delivered.delivered_at >= delivered.ready_at
 
 
@@ -76,6 +79,7 @@ def test_finish_step_records_when(step: Step, alice: User) -> None:
     services.finish_step(step.pk, alice)
     step.refresh_from_db()
     assert step.status == Step.Status.DONE
+    assert step.done_at is not None and step.claimed_at is not None
     assert step.done_at >= step.claimed_at
 
 
@@ -145,7 +149,7 @@ def test_releasing_or_finishing_a_done_step_is_refused(step: Step, alice: User, 
 
 @pytest.mark.parametrize("status", [Order.Status.READY, Order.Status.DELIVERED, Order.Status.CANCELLED])
 @pytest.mark.parametrize("verb", ["claim_step", "release_step", "finish_step"])
-def test_steps_of_a_closed_order_cannot_change(step: Step, alice: User, status, verb: str) -> None:
+def test_steps_of_a_closed_order_cannot_change(step: Step, alice: User, status: Order.Status, verb: str) -> None:
     services.claim_step(step.pk, alice)
     Order.objects.filter(pk=step.order_id).update(status=status)
     with pytest.raises(TransitionNotAllowed, match="its steps can no longer change"):
@@ -159,7 +163,7 @@ def test_steps_of_a_cancelled_order_cannot_be_claimed(order: Order, step: Step, 
 
 
 @pytest.mark.parametrize("status", [Order.Status.RECEIVED, Order.Status.IN_PROGRESS, Order.Status.CANCELLED])
-def test_only_a_ready_order_can_be_delivered(order: Order, alice: User, status) -> None:
+def test_only_a_ready_order_can_be_delivered(order: Order, alice: User, status: Order.Status) -> None:
     Order.objects.filter(pk=order.pk).update(status=status)
     with pytest.raises(TransitionNotAllowed, match="only a ready order can be delivered"):
         services.mark_delivered(order.pk, alice)
@@ -174,7 +178,7 @@ def test_delivering_twice_is_refused(ready_order: Order, alice: User) -> None:
 
 
 @pytest.mark.parametrize("status", [Order.Status.DELIVERED, Order.Status.CANCELLED])
-def test_a_closed_order_cannot_be_cancelled(order: Order, alice: User, status) -> None:
+def test_a_closed_order_cannot_be_cancelled(order: Order, alice: User, status: Order.Status) -> None:
     Order.objects.filter(pk=order.pk).update(status=status)
     with pytest.raises(TransitionNotAllowed, match="can no longer be cancelled"):
         services.cancel_order(order.pk, alice)
@@ -217,6 +221,7 @@ def test_unknown_order_ids_are_refused(db: None, alice: User, verb: str) -> None
 def test_without_a_profile_the_usual_order_from_the_oldest_order(alice: User, order: Order) -> None:
     services.place_order(**ORDER_FIELDS)
     step = services.next_step_for(alice)
+    assert step is not None
     assert (step.order_id, step.kind) == (order.pk, Step.Kind.SCOOP)
 
 
@@ -225,12 +230,13 @@ def test_the_preferred_kind_comes_first_even_from_a_newer_order(alice: User, ord
     services.claim_step(order.steps.get(kind=Step.Kind.DECORATE).pk, alice)
     newer = services.place_order(**ORDER_FIELDS)
     step = services.next_step_for(alice)
+    assert step is not None
     assert (step.order_id, step.kind) == (newer.pk, Step.Kind.DECORATE)
 
 
 def test_claim_next_step_claims_it_and_says_none_when_all_are_taken(alice: User, order: Order) -> None:
     claimed = [services.claim_next_step(alice) for _ in range(3)]
-    assert {step.status for step in claimed} == {Step.Status.CLAIMED}
+    assert {cast(Step, step).status for step in claimed} == {Step.Status.CLAIMED}
     assert services.claim_next_step(alice) is None
 
 
@@ -253,13 +259,15 @@ def test_saving_a_status_enqueues_nothing_and_each_service_enqueues_its_notifica
     assert emails() == ["cancelled", "received"]
 
 
-def racing(test):
+def racing[T: Callable[..., object]](test: T) -> T:
     """Marks a test of two people at the same moment: committed transactions in threads, on a real PostgreSQL."""
     test = pytest.mark.django_db(transaction=True)(test)
-    return pytest.mark.skipif(not uses_services(), reason="SQLite serialises writers; the race needs PostgreSQL")(test)
+    return cast(
+        T, pytest.mark.skipif(not uses_services(), reason="SQLite serialises writers; the race needs PostgreSQL")(test)
+    )
 
 
-def race(step_id: int, users: list) -> list[object]:
+def race(step_id: int, users: list[User]) -> list[object]:
     """Run claim_step for each user in its own thread and connection, all released at once."""
     start = threading.Barrier(len(users))
     outcomes: list[object] = [None] * len(users)

@@ -126,7 +126,9 @@ def test_api_returns_field_errors(client: Client) -> None:
         (json.dumps(ORDER_FIELDS), "text/plain", 415),
     ],
 )
-def test_api_refuses_bodies_that_are_not_a_json_object(client: Client, body, content_type: str, status: int) -> None:
+def test_api_refuses_bodies_that_are_not_a_json_object(
+    client: Client, body: str | bytes, content_type: str, status: int
+) -> None:
     response = post_json(client, body, content_type)
     assert response.status_code == status
     assert "error" in response.json()

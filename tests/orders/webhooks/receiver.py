@@ -2,6 +2,7 @@
 
 import dataclasses
 import http.server
+import socket
 import ssl
 import threading
 import time
@@ -9,6 +10,9 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from orders.webhooks import signing
 from orders.webhooks.errors import InvalidSignature
+
+#: One answer of socket.getaddrinfo, as the tests' stand-in resolvers give it.
+AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int]]
 
 
 @dataclasses.dataclass

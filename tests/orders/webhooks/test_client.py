@@ -8,13 +8,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_django import Settings
 
 from orders.webhooks import client, outcomes, signing
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL
-from tests.orders.webhooks.receiver import Receiver
+from tests.orders.webhooks.receiver import AddressInfo, Receiver
 
 SECRET = "whsec_" + "c2Nvb3Bib2FyZC10ZXN0LXNlY3JldC0zMi1ieXRlcyE="
 BODY = json.dumps({"id": "evt_1", "type": "order.status_changed", "data": {"order_id": 7}}).encode()
@@ -28,12 +29,12 @@ def receiver(settings: Settings) -> Iterator[Receiver]:
         yield running
 
 
-def allow(settings, *ports: int) -> None:
+def allow(settings: Settings, *ports: int) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     settings.WEBHOOK_ALLOWED_PORTS = [80, 443, *ports]
 
 
-def post(url: str, *, deadline: float = 5.0, body: bytes = BODY, **kwargs) -> client.Response:
+def post(url: str, *, deadline: float = 5.0, body: bytes = BODY, **kwargs: Any) -> client.Response:
     headers = signing.headers([SECRET], "evt_1", int(time.time()), body)
     return client.post_json(url, body, headers, deadline=deadline, max_response_bytes=CAP, **kwargs)
 
@@ -163,7 +164,7 @@ def test_the_connection_goes_to_the_checked_address_and_keeps_the_host_name(
     answers = iter(["127.0.0.1", "10.0.0.1", "10.0.0.1"])
     lookups = []
 
-    def resolver(host, port, *args, **kwargs):
+    def resolver(host: str, port: int, *args: object, **kwargs: object) -> list[AddressInfo]:
         lookups.append(host)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
 
@@ -181,7 +182,18 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     folder = tmp_path_factory.mktemp("tls")
-    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    command: list[str | Path] = [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+    ]
     command += ["-addext", "subjectAltName=DNS:localhost", "-keyout", folder / "key.pem", "-out", folder / "cert.pem"]
     subprocess.run(command, check=True, capture_output=True)
     return folder / "cert.pem", folder / "key.pem"

@@ -27,7 +27,7 @@ def test_secrets_come_from_the_setting_current_first(settings: Settings) -> None
     ],
 )
 def test_a_bad_secret_setting_is_a_configuration_error_that_does_not_quote_it(
-    settings: Settings, secrets, message: str
+    settings: Settings, secrets: list[str], message: str
 ) -> None:
     settings.WEBHOOK_SECRETS = secrets
 

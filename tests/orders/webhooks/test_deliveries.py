@@ -3,7 +3,8 @@ given up and recorded, also when the receiver answers with what no receiver shou
 a final state, and what was recorded is storable text of a bounded size: PostgreSQL refuses NUL)."""
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn, cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -34,7 +35,7 @@ async def aplace(url: str) -> Order:
     return await sync_to_async(place)(url)
 
 
-def through_the_worker(test):
+def through_the_worker[T: Callable[..., object]](test: T) -> T:
     """Marks a test that runs the real worker: the services, committed transactions, a time limit."""
     for mark in (pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)):
         test = mark(test)
@@ -88,6 +89,7 @@ async def test_the_documented_event_arrives_signed_and_is_recorded(worker: Retry
     assert hit.headers["webhook-id"] == delivery.webhook_id
     signing.verify(SECRET, hit.headers, hit.body)
     assert (delivery.state, delivery.attempts, delivery.response_status, delivery.error) == ("delivered", 1, 200, "")
+    assert delivery.duration is not None
     assert delivery.duration > 0
     record = await webhook_task()
     assert (record.queue, record.status, record.kwargs) == (
@@ -173,7 +175,7 @@ async def test_duplicate_messages_and_a_duplicate_task_deliver_once(
     await delivery.arefresh_from_db()
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
     values = TaskRecord.objects.filter(task_path=TASK).values_list("return_value", flat=True)
-    assert sorted([value async for value in values]) == ["200: delivered", "nothing to send"]
+    assert sorted([cast(str, value) async for value in values]) == ["200: delivered", "nothing to send"]
 
 
 @through_the_worker
@@ -287,7 +289,7 @@ async def test_a_hostile_receiver_ends_the_delivery_failed_with_a_short_clean_er
 async def test_an_unforeseen_error_full_of_nul_ends_the_row_and_the_task_failed(
     worker: RetryWorker, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(*args, **kwargs):
+    def explode(*args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("no \x00 such luck \ud800" + "!" * 60_000)
 
     monkeypatch.setattr(client, "post_json", explode)

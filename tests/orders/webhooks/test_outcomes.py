@@ -26,7 +26,7 @@ from orders.webhooks.errors import DeliveryFailed, UnsafeURL, WebhookError
         (102, {}, "permanent"),  # not a final status: nothing sensible to retry
     ],
 )
-def test_classify_maps_each_status(status: int, headers, expected: str) -> None:
+def test_classify_maps_each_status(status: int, headers: dict[str, str], expected: str) -> None:
     outcome = outcomes.classify(status, headers, max_retry_after=3600)
 
     kind = "delivered" if outcome.delivered else "disable" if outcome.disable else "retry"
@@ -64,7 +64,9 @@ def test_the_retry_after_cap_comes_from_the_setting(settings: Settings) -> None:
 
     assert outcomes.classify(429, {"retry-after": "120"}).retry_after == 60.0
     later = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert 25 <= outcomes.classify(503, {"retry-after": later}).retry_after <= 30
+    wait = outcomes.classify(503, {"retry-after": later}).retry_after
+    assert wait is not None
+    assert 25 <= wait <= 30
 
 
 @pytest.mark.parametrize(

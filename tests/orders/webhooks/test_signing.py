@@ -71,7 +71,7 @@ def signed(**changes: str) -> dict[str, str]:
         ({"webhook-id": "evt_1", "webhook-timestamp": str(NOW)}, b'{"a": 1}', NOW, "are all required"),
     ],
 )
-def test_verify_refuses_what_does_not_check_out(headers, body: bytes, now, message: str) -> None:
+def test_verify_refuses_what_does_not_check_out(headers: dict[str, str], body: bytes, now: int, message: str) -> None:
     with pytest.raises(InvalidSignature, match=message):
         signing.verify(VECTOR_SECRET, headers, body, now=now)
 
@@ -83,7 +83,7 @@ def test_verify_accepts_a_fresh_request_with_any_header_case() -> None:
 
 
 @given(st.binary(max_size=512), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=40))
-def test_any_signed_body_verifies_and_any_changed_byte_does_not(body, msg_id) -> None:
+def test_any_signed_body_verifies_and_any_changed_byte_does_not(body: bytes, msg_id: str) -> None:
     headers = signing.headers([VECTOR_SECRET], msg_id, NOW, body)
     signing.verify(VECTOR_SECRET, headers, body, now=NOW)
 

@@ -14,6 +14,7 @@ from pytest_django import Settings
 
 from orders.webhooks import client, ssrf
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL
+from tests.orders.webhooks.receiver import AddressInfo
 
 
 class Listener:
@@ -163,7 +164,7 @@ def test_one_bad_address_in_a_dns_answer_refuses_the_whole_url(
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     answer = ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "10.0.0.7"]
 
-    def resolver(host, port, *args, **kwargs):
+    def resolver(host: str, port: int, *args: object, **kwargs: object) -> list[AddressInfo]:
         return [
             (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in answer
         ]
@@ -199,7 +200,7 @@ def test_one_bad_address_in_a_dns_answer_refuses_the_whole_url(
         ("http://example.com/" + "a" * 2048, "longer than 2048 characters"),
     ],
 )
-def test_check_url_refuses_unsafe_urls_statically(settings: Settings, url, reason: str) -> None:
+def test_check_url_refuses_unsafe_urls_statically(settings: Settings, url: str, reason: str) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["0.0.0.0/0"]  # even allowing every address does not help these
 
     with pytest.raises(UnsafeURL) as refusal:
@@ -218,7 +219,9 @@ def test_check_url_refuses_unsafe_urls_statically(settings: Settings, url, reaso
         ("http://[2606:4700::1111]/", ("http", "2606:4700::1111", 80, "/", ipaddress.ip_address("2606:4700::1111"))),
     ],
 )
-def test_check_url_returns_the_parts_of_a_safe_url(settings: Settings, url: str, expected) -> None:
+def test_check_url_returns_the_parts_of_a_safe_url(
+    settings: Settings, url: str, expected: tuple[str, str, int, str, ssrf.IPAddress | None]
+) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
 
     target = ssrf.check_url(url)
@@ -252,10 +255,12 @@ def test_a_malformed_network_setting_is_a_configuration_error(settings: Settings
 
 REFUSED_NETWORKS = [network for network, _ in ssrf.IPV4_REFUSED + ssrf.IPV6_REFUSED]
 REFUSED_IPV4 = [network for network, _ in ssrf.IPV4_REFUSED]
+#: An IPv4 or IPv6 network.
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def addresses_in(networks):
-    def pick(network):
+def addresses_in(networks: list[IPNetwork]) -> st.SearchStrategy[ssrf.IPAddress]:
+    def pick(network: IPNetwork) -> st.SearchStrategy[ssrf.IPAddress]:
         first, last = int(network.network_address), int(network.broadcast_address)
         return st.integers(first, last).map(type(network.network_address))
 
@@ -263,23 +268,27 @@ def addresses_in(networks):
 
 
 @given(addresses_in(REFUSED_NETWORKS))
-def test_any_address_in_a_refused_network_is_refused(address) -> None:
+def test_any_address_in_a_refused_network_is_refused(address: ssrf.IPAddress) -> None:
     assert ssrf.refusal(address) is not None
 
 
 @given(addresses_in(REFUSED_IPV4), st.sampled_from(["::ffff:{}", "::{}", "64:ff9b::{}", "::ffff:0:{}"]))
-def test_any_refused_ipv4_address_stays_refused_inside_ipv6(inner, form) -> None:
+def test_any_refused_ipv4_address_stays_refused_inside_ipv6(inner: ssrf.IPAddress, form: str) -> None:
     address = ipaddress.IPv6Address(form.format(inner))
     assume(address not in (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")))  # their own reasons
 
-    assert f"of {inner}, which is" in ssrf.refusal(address)
+    said = ssrf.refusal(address)
+    assert said is not None
+    assert f"of {inner}, which is" in said
 
 
 @given(addresses_in(REFUSED_IPV4), st.integers(0, 2**80 - 1))
-def test_any_refused_ipv4_address_stays_refused_inside_6to4(inner, suffix) -> None:
+def test_any_refused_ipv4_address_stays_refused_inside_6to4(inner: ssrf.IPAddress, suffix: int) -> None:
     address = ipaddress.IPv6Address((0x2002 << 112) | (int(inner) << 80) | suffix)
 
-    assert f"6to4 address of {inner}, which is" in ssrf.refusal(address)
+    said = ssrf.refusal(address)
+    assert said is not None
+    assert f"6to4 address of {inner}, which is" in said
 
 
 @pytest.mark.parametrize(
