@@ -16,9 +16,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
 
 def changes(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
-    return [
-        (record.__dict__["order_id"], record.__dict__["change"]) for record in caplog.records if record.name == "orders"
-    ]
+    return [(vars(record)["order_id"], vars(record)["change"]) for record in caplog.records if record.name == "orders"]
 
 
 def test_each_change_is_logged_after_commit(

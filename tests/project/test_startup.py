@@ -71,14 +71,14 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_variable_that_does_not_read_stops_every_process_in_one_line(command) -> None:
+def test_a_variable_that_does_not_read_stops_every_process_in_one_line(command: str) -> None:
     result = run(COMMANDS[command], {"RETRY_LEASE": "soon"})
     assert result.returncode != 0
     assert result.stderr.strip() == "Configuration error: RETRY_LEASE='soon' is not a number."
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_setting_out_of_range_fails_the_system_check_of_every_process(command) -> None:
+def test_a_setting_out_of_range_fails_the_system_check_of_every_process(command: str) -> None:
     result = run(COMMANDS[command], {"RETRY_LEASE": "0"})
     assert result.returncode != 0
     assert "(retry.E001) RETRY_LEASE must be positive, not 0.0." in result.stderr

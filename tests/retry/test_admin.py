@@ -128,7 +128,7 @@ def test_each_action_asks_first_then_acts_and_logs(
     assert done.status_code == 302
     assert status_of(record) == after
     logged = [r for r in caplog.records if r.name == "retry.monitoring.operations"]
-    assert [(r.action, r.operator, r.changed) for r in logged] == [(action, "admin", 1)]
+    assert [(vars(r)["action"], vars(r)["operator"], vars(r)["changed"]) for r in logged] == [(action, "admin", 1)]
 
 
 def test_requeue_dead_takes_every_dead_task_of_the_name(admin_client: Client, dead: TaskRecord) -> None:

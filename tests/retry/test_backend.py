@@ -4,6 +4,8 @@ import json
 import math
 import re
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import hypothesis
 import pytest
@@ -16,6 +18,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from retry import api
+from retry.backend import RetryBackend
 from retry.exceptions import InvalidTaskArguments
 from retry.models import TaskRecord
 from retry.outbox import outbox
@@ -44,7 +47,9 @@ class NotJson:
         (("x" * 70_000,), {}, "the limit is 65536"),  # too large
     ],
 )
-def test_non_json_and_oversized_arguments_are_refused_and_nothing_is_written(args, kwargs, message: str) -> None:
+def test_non_json_and_oversized_arguments_are_refused_and_nothing_is_written(
+    args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidTaskArguments, match=message.replace("[", r"\[").replace("]", r"\]")):
         tasks.record.enqueue(*args, **kwargs)
     assert not TaskRecord.objects.exists()
@@ -71,8 +76,9 @@ def test_enqueue_writes_a_ready_row_with_the_policy_snapshot() -> None:
 
 @pytest.mark.services
 def test_the_row_written_reads_back_as_the_record_enqueue_returns() -> None:
-    later = timezone.now() + timezone.timedelta(minutes=5)
+    later = timezone.now() + timedelta(minutes=5)
     backend = tasks.on_emails_queue.get_backend()
+    assert isinstance(backend, RetryBackend)
     for task, key in ((tasks.on_emails_queue, None), (tasks.record.using(run_after=later, priority=-3), "k-1")):
         args = ["a", {"b": [1, 2.5, None]}]
         record = backend.enqueue_record(task, args, {"c": True}, idempotency_key=key, max_age=30)
@@ -116,10 +122,10 @@ def test_an_idempotency_key_returns_the_unfinished_task_instead_of_a_second() ->
 
 
 def test_max_age_sets_the_start_by_deadline() -> None:
-    later = timezone.now() + timezone.timedelta(minutes=5)
+    later = timezone.now() + timedelta(minutes=5)
     result = api.enqueue(tasks.record.using(run_after=later), "x", max_age=60)
     record = TaskRecord.objects.get(pk=result.id)
-    assert record.expires_at == later + timezone.timedelta(seconds=60)
+    assert record.expires_at == later + timedelta(seconds=60)
     assert record.notified_at is None  # not due: the dispatcher sends it when it is
 
 
@@ -171,7 +177,9 @@ def nested(levels: int) -> list[object]:
         ((), lambda: {"small": 1, "blob": "x" * 50_000_000}, "argument 'blob' alone takes 50000002 bytes"),
     ],
 )
-def test_hostile_arguments_are_refused_by_name_and_the_callers_transaction_goes_on(args, kwargs, names: str) -> None:
+def test_hostile_arguments_are_refused_by_name_and_the_callers_transaction_goes_on(
+    args: tuple[Any, ...], kwargs: dict[str, Any] | Callable[[], dict[str, Any]], names: str
+) -> None:
     kwargs = kwargs() if callable(kwargs) else kwargs  # 50 MB made only for its own test
     with transaction.atomic():
         with pytest.raises(InvalidTaskArguments, match=names):
@@ -198,7 +206,7 @@ same_everywhere = strategies.json_values.filter(lambda value: "e+" not in json.d
     args=st.lists(same_everywhere, max_size=3),
     kwargs=st.dictionaries(strategies.storable_text, same_everywhere, max_size=3),
 )
-def test_every_json_argument_is_stored_and_read_back_alike(args, kwargs) -> None:
+def test_every_json_argument_is_stored_and_read_back_alike(args: list[Any], kwargs: dict[str, Any]) -> None:
     with pytest.raises(RolledBack), transaction.atomic():
         result = tasks.record.enqueue(*args, **kwargs)
         stored = TaskRecord.objects.get(pk=result.id)
@@ -209,7 +217,9 @@ def test_every_json_argument_is_stored_and_read_back_alike(args, kwargs) -> None
 @pytest.mark.services
 @HYPOTHESIS
 @given(value=strategies.hostile_values() | strategies.not_json, as_keyword=st.booleans())
-def test_a_hostile_argument_is_refused_by_name_and_the_transaction_goes_on(value, as_keyword) -> None:
+def test_a_hostile_argument_is_refused_by_name_and_the_transaction_goes_on(value: Any, as_keyword: bool) -> None:
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
     args, kwargs, name = ((), {"order": value}, "argument 'order'") if as_keyword else ((1, value), {}, "argument 1")
     with pytest.raises(RolledBack), transaction.atomic():
         with pytest.raises(InvalidTaskArguments) as refused:
@@ -222,9 +232,9 @@ def test_a_hostile_argument_is_refused_by_name_and_the_transaction_goes_on(value
 @pytest.mark.services
 @HYPOTHESIS
 @given(name=strategies.hostile_scalars.filter(lambda scalar: isinstance(scalar, str)))
-def test_a_hostile_keyword_name_is_refused_by_name(name) -> None:
+def test_a_hostile_keyword_name_is_refused_by_name(name: str) -> None:
     with pytest.raises(RolledBack), transaction.atomic():
         with pytest.raises(InvalidTaskArguments, match=re.escape(f"The keyword argument {name!r}")):
-            tasks.record.enqueue(**{name: 1})
+            tasks.record.enqueue(**{name: 1})  # type: ignore[arg-type]  # no keyword of record's, on purpose
         assert not TaskRecord.objects.exists()
         raise RolledBack

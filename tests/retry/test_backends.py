@@ -4,6 +4,7 @@ enqueue, checks, dispatcher, workers, the embedded server and the figures."""
 import copy
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -72,10 +73,10 @@ def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bu
 def test_the_dispatcher_sends_every_backends_due_tasks_to_their_channels(
     bulk: Task[[str], str], layer_messages: Callable[[str], list[dict[str, object]]]
 ) -> None:
-    later = timezone.now() + timezone.timedelta(seconds=1)
+    later = timezone.now() + timedelta(seconds=1)
     task_id = bulk.using(run_after=later).enqueue("bulk-due").id
     layer_messages("bulk")
-    Dispatcher().tick(now=later + timezone.timedelta(seconds=1))
+    Dispatcher().tick(now=later + timedelta(seconds=1))
     outbox.flush()
     assert [message["id"] for message in layer_messages("bulk")] == [task_id]
 

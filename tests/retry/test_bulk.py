@@ -110,7 +110,7 @@ def test_the_call_is_logged_and_published_as_one_event(caplog: pytest.LogCapture
     caplog.set_level(logging.INFO, logger="retry.tasks")
     bulk.enqueue_many(tasks.record, [{"key": f"k{n}"} for n in range(300)])
     [line] = [record for record in caplog.records if record.name == "retry.tasks"]
-    assert (line.change, line.count, line.task_name, line.queue) == (
+    assert (vars(line)["change"], vars(line)["count"], vars(line)["task_name"], vars(line)["queue"]) == (
         "enqueued_many",
         300,
         "tests.tasks.record",

@@ -1,6 +1,7 @@
 """Cancelling a running task: async tasks stop at once, plain ones see their flag, and nothing cancelled is retried."""
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -138,7 +139,7 @@ def test_a_request_is_recorded_once_and_only_for_running_tasks() -> None:
     ],
     ids=["failed", "released"],
 )
-def test_no_end_of_an_attempt_asked_to_stop_retries_it(end, how: str) -> None:
+def test_no_end_of_an_attempt_asked_to_stop_retries_it(end: Callable[[TaskRecord], object], how: str) -> None:
     record = claimed()
     transitions.request_cancel(str(record.pk))
     end(record)
@@ -191,7 +192,7 @@ def test_the_end_of_a_cancelled_attempt_is_published_and_signalled_failed(
     finally:
         task_finished.disconnect(receiver)
     assert finished == [Status.FAILED]
-    changes = [entry.change for entry in caplog.records if entry.name == "retry.tasks"]
+    changes = [vars(entry)["change"] for entry in caplog.records if entry.name == "retry.tasks"]
     assert changes[-2:] == ["cancel_requested", "cancelled"]
 
 

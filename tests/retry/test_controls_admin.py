@@ -48,7 +48,7 @@ def setup(settings: Settings, tmp_path: Path) -> Iterator[None]:
         ({"concurrency": "-3"}, "concurrency", "greater than or equal to"),
     ],
 )
-def test_the_limit_form_refuses_what_cannot_work_and_says_why(data, field: str, message: str) -> None:
+def test_the_limit_form_refuses_what_cannot_work_and_says_why(data: dict[str, str], field: str, message: str) -> None:
     form = TaskLimitForm({"task_path": RECORD, "period": "1", **data})
     assert not form.is_valid()
     assert any(message in error for error in form.errors[field]), form.errors
@@ -88,7 +88,7 @@ def test_the_dashboard_pauses_and_resumes_a_queue_after_asking(
     assert list(QueuePause.objects.values_list("queue", "paused_by")) == [("emails", "admin")]
     admin_client.post(url, {"action": "resume", "target": "emails", "confirmed": "yes"})
     assert not QueuePause.objects.exists()
-    assert [r.action for r in caplog.records if r.name == "retry.monitoring.operations"] == ["pause", "resume"]
+    assert [vars(r)["action"] for r in caplog.records if r.name == "retry.monitoring.operations"] == ["pause", "resume"]
 
 
 @pytest.mark.parametrize("target", ["", "bulk", "emails; DROP TABLE retry_queuepause"])

@@ -6,6 +6,7 @@ import copy
 import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -48,8 +49,10 @@ def fill(queue: str, count: int) -> None:
     """Put ``count`` messages that are not task messages on a queue's channel."""
 
     async def send() -> None:
+        layer = get_channel_layer()
+        assert layer is not None
         for _ in range(count):
-            await get_channel_layer().send(conf.get().CHANNEL_PREFIX + queue, {"type": "filler"})
+            await layer.send(conf.get().CHANNEL_PREFIX + queue, {"type": "filler"})
 
     async_to_sync(send)()
 
@@ -134,7 +137,7 @@ def test_a_layer_that_hangs_instead_of_refusing_does_not_hold_the_pass(
     layer_messages("default")
     TaskRecord.objects.update(notified_at=None)
 
-    async def hang(channel: str, messages: list) -> tuple[int, None]:
+    async def hang(channel: str, messages: list[dict[str, Any]]) -> tuple[int, None]:
         await asyncio.Event().wait()  # a Redis that takes the call and never answers
         return 0, None
 

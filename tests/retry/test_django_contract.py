@@ -11,6 +11,7 @@ import pickle
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -38,7 +39,7 @@ from tests.retry.conftest import wait_for
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-async def finished(result: TaskResult) -> TaskResult:
+async def finished(result: TaskResult[Any, Any]) -> TaskResult[Any, Any]:
     """The result once the worker has finished the task."""
     await wait_for(lambda: result.task.get_result(result.id).is_finished, what=f"{result.task.name} to finish")
     return await result.task.aget_result(result.id)
@@ -147,7 +148,7 @@ def test_naive_datetime() -> None:
 def test_invalid_priority(priority: float) -> None:
     message = f"priority must be a whole number between {TASK_MIN_PRIORITY} and {TASK_MAX_PRIORITY}."
     with pytest.raises(InvalidTask, match=re.escape(message)):
-        test_tasks.noop_task.using(priority=priority)
+        test_tasks.noop_task.using(priority=priority)  # type: ignore[arg-type]  # a float, on purpose
 
 
 def test_valid_priorities() -> None:
@@ -168,12 +169,12 @@ async def test_call_task() -> None:
 
 
 def test_get_result() -> None:
-    result = default_task_backend.enqueue(test_tasks.noop_task, (), {})
+    result = default_task_backend.enqueue(test_tasks.noop_task, (), {})  # type: ignore[arg-type]  # Task.enqueue passes a tuple
     assert test_tasks.noop_task.get_result(result.id) == result
 
 
 async def test_get_result_async() -> None:
-    result = await default_task_backend.aenqueue(test_tasks.noop_task, (), {})
+    result = await default_task_backend.aenqueue(test_tasks.noop_task, (), {})  # type: ignore[arg-type]  # as Task.aenqueue does
     assert await test_tasks.noop_task.aget_result(result.id) == result
 
 
@@ -193,7 +194,7 @@ async def test_get_missing_result() -> None:
 
 
 async def test_get_incorrect_result() -> None:
-    result = await default_task_backend.aenqueue(test_tasks.noop_task_async, (), {})
+    result = await default_task_backend.aenqueue(test_tasks.noop_task_async, (), {})  # type: ignore[arg-type]  # as Task.aenqueue does
     with pytest.raises(TaskResultMismatch, match="Task does not match"):
         await sync_to_async(test_tasks.noop_task.get_result)(result.id)
     with pytest.raises(TaskResultMismatch, match="Task does not match"):
@@ -219,12 +220,12 @@ def test_pickle_task() -> None:
 
 def test_unpickle_arbitrary_string() -> None:
     with pytest.raises(ValueError, match=re.escape("Expected 'does.not.exist.fake_task' to point to a Task instance.")):
-        Task._reconstruct({"func": "does.not.exist.fake_task"})
+        Task._reconstruct({"func": "does.not.exist.fake_task"})  # type: ignore[attr-defined]  # private, not in the stubs
 
 
 def test_unpickle_non_task_object() -> None:
     with pytest.raises(ValueError, match=re.escape("Expected 'builtins.any' to point to a Task instance.")):
-        Task._reconstruct({"func": "builtins.any"})
+        Task._reconstruct({"func": "builtins.any"})  # type: ignore[attr-defined]  # private, not in the stubs
 
 
 def test_get_backend() -> None:
@@ -234,7 +235,7 @@ def test_get_backend() -> None:
 
 def test_run_after_in_decorator() -> None:
     with pytest.raises(TypeError, match=re.escape("run_after cannot be defined statically with the @task decorator.")):
-        task(run_after=timezone.now())(test_tasks.calculate_meaning_of_life.func)
+        task(run_after=timezone.now())(test_tasks.calculate_meaning_of_life.func)  # type: ignore[call-overload]  # refused, on purpose
 
 
 def test_pickle_task_result() -> None:
@@ -253,12 +254,14 @@ def test_takes_context_without_taking_context() -> None:
 
 
 @pytest.mark.parametrize("noop", [test_tasks.noop_task, test_tasks.noop_task_async])
-async def test_enqueue_task_runs(worker: RetryWorker, noop) -> None:
+async def test_enqueue_task_runs(worker: RetryWorker, noop: Task[..., None]) -> None:
     result = await finished(await noop.aenqueue(1, two=3))
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.is_finished is True
+    assert result.started_at is not None and result.enqueued_at is not None
     assert result.started_at >= result.enqueued_at
     assert result.last_attempted_at is not None
+    assert result.finished_at is not None and result.started_at is not None
     assert result.finished_at >= result.started_at
     assert result.return_value is None
     assert result.task == noop
@@ -273,6 +276,7 @@ async def test_catches_exception(worker: RetryWorker, task_logs: pytest.LogCaptu
     assert result.status == TaskResultStatus.FAILED
     with pytest.raises(ValueError, match="Task failed"):
         result.return_value  # noqa: B018
+    assert result.finished_at is not None and result.started_at is not None and result.enqueued_at is not None
     assert result.finished_at >= result.started_at >= result.enqueued_at
     assert result.errors[0].exception_class is ValueError
     assert result.errors[0].traceback.endswith("ValueError: This Task failed due to ValueError\n")
@@ -283,7 +287,7 @@ async def test_complex_exception(worker: RetryWorker, task_logs: pytest.LogCaptu
     result = await finished(await test_tasks.complex_exception.aenqueue())
     assert [line for line in await logged(task_logs, result.id, 3) if line.startswith("ERROR")]
     assert result.status == TaskResultStatus.FAILED
-    assert result._return_value is None
+    assert result._return_value is None  # type: ignore[attr-defined]  # private, not in the stubs
     assert result.errors[0].exception_class is ValueError
     assert 'ValueError(ValueError("This task failed"))' in result.errors[0].traceback
 
@@ -293,7 +297,7 @@ async def test_complex_return_value(worker: RetryWorker, task_logs: pytest.LogCa
     assert [line for line in await logged(task_logs, result.id, 3) if line.startswith("ERROR")]
     assert result.status == TaskResultStatus.FAILED
     assert result.attempts == 1  # never JSON, so never tried again
-    assert result._return_value is None
+    assert result._return_value is None  # type: ignore[attr-defined]  # private, not in the stubs
     assert issubclass(result.errors[0].exception_class, TypeError)
     assert "Unsupported type" in result.errors[0].traceback
 
@@ -379,9 +383,9 @@ async def test_refresh_result_after_it_ran(worker: RetryWorker) -> None:
 
 
 @pytest.fixture
-def sent() -> Iterator[list[tuple[str, TaskResult]]]:
+def sent() -> Iterator[list[tuple[str, TaskResult[Any, Any]]]]:
     """Each task signal as (name, task_result), in the order sent."""
-    received: list[tuple[str, TaskResult]] = []
+    received: list[tuple[str, TaskResult[Any, Any]]] = []
     receivers = {}
     for name in ("task_enqueued", "task_started", "task_finished"):
         receivers[name] = lambda sender, task_result, _name=name, **kwargs: received.append((_name, task_result))
@@ -391,11 +395,11 @@ def sent() -> Iterator[list[tuple[str, TaskResult]]]:
         getattr(signals, name).disconnect(receiver)
 
 
-def of(sent: list[tuple[str, TaskResult]], task_id: str) -> list[tuple[str, TaskResult]]:
+def of(sent: list[tuple[str, TaskResult[Any, Any]]], task_id: str) -> list[tuple[str, TaskResult[Any, Any]]]:
     return [(name, result) for name, result in sent if result.id == task_id]
 
 
-async def test_signals_of_a_successful_task(worker: RetryWorker, sent: list[tuple[str, TaskResult]]) -> None:
+async def test_signals_of_a_successful_task(worker: RetryWorker, sent: list[tuple[str, TaskResult[Any, Any]]]) -> None:
     result = await test_tasks.calculate_meaning_of_life.aenqueue()
     await wait_for(lambda: len(of(sent, result.id)) == 3, what="three signals")
     assert [(name, r.status) for name, r in of(sent, result.id)] == [
@@ -406,7 +410,7 @@ async def test_signals_of_a_successful_task(worker: RetryWorker, sent: list[tupl
     assert of(sent, result.id)[2][1].return_value == 42
 
 
-async def test_signals_of_a_failed_task(worker: RetryWorker, sent: list[tuple[str, TaskResult]]) -> None:
+async def test_signals_of_a_failed_task(worker: RetryWorker, sent: list[tuple[str, TaskResult[Any, Any]]]) -> None:
     result = await test_tasks.failing_task_value_error.aenqueue()
     await wait_for(lambda: len(of(sent, result.id)) == 3, what="three signals")
     assert [(name, r.status) for name, r in of(sent, result.id)][1:] == [
@@ -416,7 +420,7 @@ async def test_signals_of_a_failed_task(worker: RetryWorker, sent: list[tuple[st
     assert of(sent, result.id)[2][1].errors[-1].exception_class is ValueError
 
 
-def test_task_enqueued_is_sent_once_the_task_is_committed(sent: list[tuple[str, TaskResult]]) -> None:
+def test_task_enqueued_is_sent_once_the_task_is_committed(sent: list[tuple[str, TaskResult[Any, Any]]]) -> None:
     with transaction.atomic():
         result = test_tasks.noop_task.enqueue()
         assert sent == []

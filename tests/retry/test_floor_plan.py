@@ -19,8 +19,16 @@ def state_writes(path: Path) -> list[str]:
     """The writes of task state in ``path``: ``.update(status=...)`` and the like, and raw UPDATEs of the table."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
-        writing = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        if writing and node.func.attr in {"update", "bulk_update", "update_or_create"}:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr
+            in {
+                "update",
+                "bulk_update",
+                "update_or_create",
+            }
+        ):
             written = {keyword.arg for keyword in node.keywords} & STATE
             if written:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} writes {sorted(written)}")
@@ -43,5 +51,5 @@ def test_the_check_sees_a_write_of_state() -> None:
 
 
 @pytest.mark.parametrize("path", sources("retry"), ids=lambda path: str(path.relative_to(ROOT)))
-def test_no_module_of_the_retry_layer_is_over_300_lines(path) -> None:
+def test_no_module_of_the_retry_layer_is_over_300_lines(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 300

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 import redis
@@ -31,7 +31,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 FIELDS = {"task_id": "7d1c", "task_name": "orders.tasks.send_ready_email", "queue": "emails", "attempt": 2}
 
 
-def record(**extra) -> logging.LogRecord:
+def record(**extra: object) -> logging.LogRecord:
     made = logging.makeLogRecord({"name": "retry.tasks", "levelno": logging.WARNING, "levelname": "WARNING"})
     made.msg, made.args = "task %s", ("retry_scheduled",)
     made.__dict__.update(extra)
@@ -63,8 +63,9 @@ def test_the_json_format_has_every_field() -> None:
 
 
 def test_settings_pick_the_key_value_formatter_for_text() -> None:
-    assert settings.LOGGING["formatters"]["text"] == {"()": "retry.logs.KeyValueFormatter"}
-    assert settings.LOGGING["formatters"]["json"] == {"()": "retry.logs.JsonFormatter"}
+    formatters = cast(dict[str, Any], settings.LOGGING)["formatters"]
+    assert formatters["text"] == {"()": "retry.logs.KeyValueFormatter"}
+    assert formatters["json"] == {"()": "retry.logs.JsonFormatter"}
 
 
 def test_tagging_without_sentry_does_nothing() -> None:

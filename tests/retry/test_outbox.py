@@ -5,7 +5,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -29,7 +29,7 @@ class Refusals:
         self.errors: dict[str, BaseException] = {}
         self._lock = threading.Lock()
 
-    def for_task(self, task_id: str, *, raises: bool = False):
+    def for_task(self, task_id: str, *, raises: bool = False) -> Callable[[BaseException], None]:
         def on_failure(error: BaseException) -> None:
             with self._lock:
                 self.errors[task_id] = error
@@ -103,7 +103,7 @@ def test_messages_left_for_a_loop_that_closed_go_out_on_the_outbox_loop(
         loop.close()
     outbox.send("tasks.default", run_message("later"), refusals.for_task("later"))
     assert outbox.flush(timeout=10)
-    assert sorted(message["id"] for message in layer_messages("default")) == ["later", "stranded"]
+    assert sorted(cast(str, message["id"]) for message in layer_messages("default")) == ["later", "stranded"]
     assert refusals.errors == {}
 
 
@@ -148,7 +148,7 @@ def test_a_producer_whose_messages_are_refused_at_exit_leaves_them_to_the_dispat
 def unverified_release(monkeypatch: pytest.MonkeyPatch) -> None:
     """channels-redis claims a release the batch send was not verified with; a batch send would fail the test."""
 
-    async def no_batch(*args):
+    async def no_batch(*args: object) -> NoReturn:
         raise AssertionError("the batch send was used")
 
     monkeypatch.setattr(redis_batch, "installed_version", lambda: "4.4.0")
@@ -168,7 +168,7 @@ def test_an_unverified_release_sends_through_the_public_send_with_the_same_refus
     assert (sent, type(refusal)) == (10, ChannelFull)
     assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
     warnings = [record for record in caplog.records if record.name == "retry.redis_batch"]
-    assert len(warnings) == 1 and "channels-redis 4.4.0" in warnings[0].reason
+    assert len(warnings) == 1 and "channels-redis 4.4.0" in vars(warnings[0])["reason"]
 
 
 @pytest.mark.services

@@ -1,6 +1,7 @@
 """The retry policy alone: pure functions, no database."""
 
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -38,19 +39,23 @@ def delay(policy: RetryPolicy, retry: int, rng: random.Random | None = None) -> 
 
 
 @given(policies(), retries, st.randoms(use_true_random=False))
-def test_a_delay_never_falls_below_the_floor_nor_exceeds_the_cap(policy, retry, rng) -> None:
+def test_a_delay_never_falls_below_the_floor_nor_exceeds_the_cap(
+    policy: RetryPolicy, retry: int, rng: random.Random
+) -> None:
     assert policy.base_delay <= delay(policy, retry, rng) <= policy.max_delay
 
 
 @given(policies(), retries)
-def test_without_jitter_delays_grow_until_the_cap(policy, retry) -> None:
+def test_without_jitter_delays_grow_until_the_cap(policy: RetryPolicy, retry: int) -> None:
     steady = RetryPolicy(**{**policy.snapshot(), "jitter": 0.0})
     assert delay(steady, retry + 1) >= delay(steady, retry)
     assert delay(steady, retry) == min(policy.max_delay, policy.base_delay * policy.factor ** min(retry - 1, 64))
 
 
 @given(policies(), retries, st.randoms(use_true_random=False))
-def test_jitter_only_lengthens_a_delay_and_by_at_most_its_fraction(policy, retry, rng) -> None:
+def test_jitter_only_lengthens_a_delay_and_by_at_most_its_fraction(
+    policy: RetryPolicy, retry: int, rng: random.Random
+) -> None:
     steady = delay(RetryPolicy(**{**policy.snapshot(), "jitter": 0.0}), retry)
     jittered = delay(policy, retry, rng)
     assert steady <= jittered <= min(policy.max_delay, steady * (1 + policy.jitter)) + 1e-9
@@ -97,7 +102,7 @@ class Permanent(Exception):
         (RetryPolicy(max_attempts=2), 2, Retry(delay=5), False),  # a requested retry still counts
     ],
 )
-def test_decide(policy: RetryPolicy, attempts: int, error, retried: bool) -> None:
+def test_decide(policy: RetryPolicy, attempts: int, error: BaseException, retried: bool) -> None:
     assert (decide(policy, attempts, error) is not None) is retried
 
 
@@ -147,7 +152,7 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("numbers", "field", "said"), BROKEN)
-def test_a_broken_policy_is_named_field_by_field(numbers: dict[str, object], field: str, said: str) -> None:
+def test_a_broken_policy_is_named_field_by_field(numbers: dict[str, Any], field: str, said: str) -> None:
     assert problems(RetryPolicy(**{"base_delay": 10.0, **numbers}), floor=10.0) == {field: f"must be {said}"}
 
 

@@ -155,4 +155,4 @@ def test_the_decision_is_taken_once_per_layer_with_one_warning(
         assert redis_batch.supports(RedisChannelLayer(hosts=[SHARED_REDIS]), "tasks.default")
     [warning] = [record for record in caplog.records if record.name == "retry.redis_batch"]
     assert warning.getMessage() == "Task messages go through the channel layer's send, one at a time"
-    assert "channels-redis 4.4.0" in warning.reason
+    assert "channels-redis 4.4.0" in vars(warning)["reason"]

@@ -96,9 +96,9 @@ def test_an_entry_the_check_refuses_is_not_loaded_and_is_logged(
     settings.RETRY_PERIODIC = {"typo": {"task": "tests.tasks.recrod", "every": 60}, "hourly": HOURLY}
     schedules.load_settings()
     assert list(Schedule.objects.values_list("name", flat=True)) == ["hourly"]
-    assert [r.schedule for r in caplog.records if r.name == "retry.schedules" and r.levelno == logging.ERROR] == [
-        "typo"
-    ]
+    assert [
+        vars(r)["schedule"] for r in caplog.records if r.name == "retry.schedules" and r.levelno == logging.ERROR
+    ] == ["typo"]
 
 
 def test_disabling_and_enabling_take_effect_at_the_dispatchers_next_pass(
@@ -112,7 +112,11 @@ def test_disabling_and_enabling_take_effect_at_the_dispatchers_next_pass(
     assert schedules.enqueue_due(NOW) == 1
     assert (enqueued("hourly"), enqueued("nightly")) == (1, 0)
     assert schedules.enqueue_due(NOW + timedelta(minutes=10)) == 0  # once per period
-    logged = [(r.action, r.operator, r.changed) for r in caplog.records if r.name == "retry.monitoring.operations"]
+    logged = [
+        (vars(r)["action"], vars(r)["operator"], vars(r)["changed"])
+        for r in caplog.records
+        if r.name == "retry.monitoring.operations"
+    ]
     assert logged == [("disable_schedules", "alice", 2), ("enable_schedules", "alice", 1)]
 
 

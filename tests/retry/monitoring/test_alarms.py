@@ -27,8 +27,8 @@ def test_the_alarm_logs_once_per_interval(
     assert alarm.check(NOW) == ["emails"]
     warnings = [r for r in caplog.records if r.name == "retry.monitoring.alarms"]
     assert len(warnings) == 2
-    assert (warnings[0].queue, warnings[0].ready, warnings[0].threshold) == ("emails", 3, 20)
-    assert warnings[0].oldest_age == pytest.approx(30, abs=0.01)
+    assert (vars(warnings[0])["queue"], vars(warnings[0])["ready"], vars(warnings[0])["threshold"]) == ("emails", 3, 20)
+    assert vars(warnings[0])["oldest_age"] == pytest.approx(30, abs=0.01)
 
 
 def test_the_alarm_is_quiet_without_thresholds_or_under_them(
@@ -51,5 +51,5 @@ def test_the_dispatcher_pass_checks_the_backlog(
     task("maintenance", enqueued=3600, notified_at=ago(0))
     caplog.set_level(logging.WARNING, logger="retry.monitoring.alarms")
     Dispatcher().tick()
-    assert [r.queue for r in caplog.records if r.name == "retry.monitoring.alarms"] == ["maintenance"]
+    assert [vars(r)["queue"] for r in caplog.records if r.name == "retry.monitoring.alarms"] == ["maintenance"]
     alarms.backlog_alarm.warned_at.clear()

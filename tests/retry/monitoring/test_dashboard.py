@@ -49,7 +49,7 @@ def test_dashboard_actions_ask_first_then_act(
     done = admin_client.post(url, {"action": "retry_now", "target": str(dead.pk), "confirmed": "yes"})
     assert done.status_code == 302 and done["Location"] == reverse("admin:retry_dashboard")
     assert status_of(dead) == Status.READY
-    assert [r.action for r in caplog.records if r.name == "retry.monitoring.operations"] == ["retry_now"]
+    assert [vars(r)["action"] for r in caplog.records if r.name == "retry.monitoring.operations"] == ["retry_now"]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """/metrics: Prometheus' text format with the dashboard's figures, for a staff session or the token only."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import User
 from django.tasks.base import TaskResultStatus as Status
@@ -40,19 +42,19 @@ def sample(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: 
 def test_the_figures_parse_and_have_the_expected_values(client: Client, settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 60}
     late = task("emails")
-    late.enqueued_at = late.run_after = timezone.now() - timezone.timedelta(seconds=600)
+    late.enqueued_at = late.run_after = timezone.now() - timedelta(seconds=600)
     late.save()
     task("emails", status=Status.RUNNING, attempts=1)
     for _ in range(2):
         task("webhooks", status=Status.FAILED, attempts=3)
     done = task("default", status=Status.SUCCESSFUL, attempts=2)
-    started = timezone.now() - timezone.timedelta(seconds=60)
+    started = timezone.now() - timedelta(seconds=60)
     for number, (seconds, outcome) in enumerate([(0.03, Outcome.RETRIED), (2.0, Outcome.SUCCEEDED)], start=1):
         done.attempt_set.create(
             number=number,
             worker_id="w",
             started_at=started,
-            finished_at=started + timezone.timedelta(seconds=seconds),
+            finished_at=started + timedelta(seconds=seconds),
             outcome=outcome,
         )
     beat = heartbeat("oven:1:a", seen=0)

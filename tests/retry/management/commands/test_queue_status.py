@@ -1,6 +1,7 @@
 """`manage.py queue_status`: the dashboard's summary in the terminal, and as JSON."""
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -25,7 +26,7 @@ def queue_status(*args: str) -> str:
 def known_tasks(settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 60}
     late = task("emails")
-    TaskRecord.objects.filter(pk=late.pk).update(run_after=timezone.now() - timezone.timedelta(seconds=600))
+    TaskRecord.objects.filter(pk=late.pk).update(run_after=timezone.now() - timedelta(seconds=600))
     task("emails", status=Status.RUNNING, attempts=1)
     task("webhooks", status=Status.FAILED, attempts=3, error_class="builtins.KeyError", error_message="'url'")
     heartbeat("oven:1:a", seen=0, host="oven")
