@@ -2,7 +2,7 @@
 start batch actions from the site's own pages, and only from there."""
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -37,7 +37,7 @@ async def open_as(layer: Any) -> AsyncIterator[Any]:
 
     async def connect(username: str, *codenames: str, headers: list[tuple[bytes, bytes]] = SITE) -> Any:
         cookie = await sync_to_async(staff_cookie)(username, *codenames)
-        application = AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns()))
+        application = AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns()))  # type: ignore[arg-type]  # URLRouter takes path()s of ASGI apps; the stubs want its own patterns
         feed = WebsocketCommunicator(application, "/" + conf.get().FEED_PATH, headers=[(b"cookie", cookie), *headers])
         opened.append(feed)
         accepted, _ = await feed.connect(timeout=5)
@@ -55,7 +55,7 @@ async def reply_to(feed: WebsocketCommunicator, frame: dict[str, Any]) -> dict[s
     await feed.send_json_to(frame)
     while (message := await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures":
         pass
-    return message
+    return cast(dict[str, Any], message)
 
 
 def ready_emails() -> int:
@@ -106,7 +106,9 @@ async def test_an_operator_is_refused_from_another_sites_page(open_as: Any) -> N
         ({**CANCEL, "version": 2}, "bad_version"),
     ],
 )
-async def test_a_bad_action_request_is_answered_and_changes_nothing(open_as: Any, frame, code: str) -> None:
+async def test_a_bad_action_request_is_answered_and_changes_nothing(
+    open_as: Any, frame: dict[str, Any], code: str
+) -> None:
     await sync_to_async(task)("emails")
     feed = await open_as("otto", "view_taskrecord", "change_taskrecord")
     assert (await reply_to(feed, frame))["code"] == code

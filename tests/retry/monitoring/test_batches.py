@@ -4,7 +4,7 @@ and a batch task run again carries on where it stopped."""
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -27,7 +27,7 @@ MANY = 100_000
 def insert_ready(count: int, queue: str) -> None:
     """``count`` ready tasks in one statement: copies of a first one, each with an id of its own and kwargs {"n": i}."""
     first = task(queue)
-    columns = [field.column for field in TaskRecord._meta.concrete_fields]
+    columns = [cast(str, field.column) for field in TaskRecord._meta.concrete_fields]
     copied = ", ".join(column for column in columns if column not in ("id", "kwargs"))
     if connection.vendor == "postgresql":
         series, new_id, kwargs = (

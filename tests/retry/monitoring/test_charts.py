@@ -1,7 +1,8 @@
 """The charts' read: series from the Rollup rows alone, the JSON and the task pages, and a cost that stays the
 same at a thousand and at a million task and attempt rows."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,11 +22,13 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db]
 LAST = NOW - timedelta(minutes=1)
 
 
-def rollup(name: str, bucket, resolution=MINUTE, scope=Rollup.Scope.QUEUE, **figures) -> Rollup:
+def rollup(
+    name: str, bucket: datetime, resolution: int = MINUTE, scope: str = Rollup.Scope.QUEUE, **figures: float
+) -> Rollup:
     return Rollup.objects.create(scope=scope, name=name, resolution=resolution, bucket=bucket, **figures)
 
 
-def series_of(figures: dict, name: str) -> dict:
+def series_of(figures: dict[str, Any], name: str) -> dict[str, Any]:
     return next(series for series in figures["series"] if series["name"] == name)
 
 
@@ -86,7 +89,9 @@ def test_before_the_first_roll_up_every_queue_has_an_empty_series() -> None:
         ({"scope": "task", "name": "x" * 256}, "Ask for 20 names at most"),
     ],
 )
-def test_a_bad_chart_request_gets_a_clear_error(admin_client: Client, query: dict[str, object], message: str) -> None:
+def test_a_bad_chart_request_gets_a_clear_error(
+    admin_client: Client, query: dict[str, str | list[str]], message: str
+) -> None:
     response = admin_client.get(reverse("admin:retry_dashboard_charts"), query)
     assert response.status_code == 400
     assert response.json()["error"].startswith(message)
@@ -127,7 +132,7 @@ SELECT {id}, 1 + (i - 1) %% 9, 'w', {ago}, {ago}, CASE WHEN i %% 9 = 0 THEN 'SUC
 ATTEMPTS_PER_TASK = 9
 
 
-def insert_source_rows(tasks: int, offset: int, before) -> int:
+def insert_source_rows(tasks: int, offset: int, before: datetime) -> int:
     """``tasks`` tasks from id ``offset`` on, with their attempts, finished before ``before``; the rows written."""
     vendor = connection.vendor
     start = before.isoformat() if vendor == "postgresql" else before.strftime("%Y-%m-%d %H:%M:%S")

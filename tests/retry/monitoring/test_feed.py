@@ -79,7 +79,7 @@ async def test_a_refresh_request_gets_fresh_figures(open_feed: Callable[..., Any
     ],
 )
 async def test_others_are_closed_out_before_any_figures(
-    open_feed: Callable[..., Any], username: str | None, fields
+    open_feed: Callable[..., Any], username: str | None, fields: dict[str, bool]
 ) -> None:
     feed, _ = await open_feed(username, **fields)
     closing = await feed.receive_output(timeout=5)
@@ -106,7 +106,7 @@ async def test_a_push_after_the_account_was_demoted_closes_the_feed_instead(
 
 
 #: Frames that are not a request of the feed, and the error code each gets.
-HOSTILE = [
+HOSTILE: list[tuple[str | bytes, str]] = [
     ("{not json", "bad_json"),
     ("[1, 2]", "bad_json"),
     ('{"type": "\\ud800\\u0000", "version": 1}', "unknown_type"),
@@ -166,7 +166,7 @@ async def test_other_messages_on_the_group_are_dropped(open_feed: Callable[..., 
 async def test_without_a_session_in_the_scope_the_feed_closes_and_says_why(
     layer: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    application = URLRouter(routing.websocket_urlpatterns())
+    application = URLRouter(routing.websocket_urlpatterns())  # type: ignore[arg-type]  # URLRouter takes path()s of ASGI apps; the stubs want its own patterns
     feed = WebsocketCommunicator(application, "/" + conf.get().FEED_PATH)
     await feed.connect(timeout=5)
     assert await closed_with(feed) == frames.NOT_LOGGED_IN

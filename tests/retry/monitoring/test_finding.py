@@ -23,7 +23,7 @@ def static_root(settings: Settings, tmp_path: Path) -> None:
     settings.STATIC_ROOT = tmp_path  # WhiteNoise warns about a missing one, and warnings fail tests
 
 
-def staff(django_user_model, username, *codenames):
+def staff(django_user_model: type[User], username: str, *codenames: str) -> User:
     user = django_user_model.objects.create_user(username, is_staff=True)
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
     return user
@@ -41,7 +41,7 @@ def operator(client: Client, django_user_model: type[User]) -> Client:
     return client
 
 
-def dead(count, queue="emails"):
+def dead(count: int, queue: str = "emails") -> list[TaskRecord]:
     return [task(queue, Status.FAILED, finished=10, attempts=3, kwargs={"order_id": n}) for n in range(count)]
 
 
@@ -60,7 +60,7 @@ def test_viewers_see_matches_and_their_count_without_action_buttons(viewer: Clie
 
 def test_the_matches_come_a_page_at_a_time(viewer: Client) -> None:
     dead(60)
-    first, second = viewer.get(SEARCH, {"status": "FAILED"}), viewer.get(SEARCH, {"status": "FAILED", "page": 2})
+    first, second = viewer.get(SEARCH, {"status": "FAILED"}), viewer.get(SEARCH, {"status": "FAILED", "page": "2"})
     assert (len(first.context["found"]), len(second.context["found"])) == (50, 10)
     assert "page 1 of 2" in first.content.decode()
 

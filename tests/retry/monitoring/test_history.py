@@ -1,7 +1,8 @@
 """The charts' roll-up against attempts with known times: counts, percentiles, backlog, hours, the mark, purges."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NoReturn
 
 import pytest
 from django.db import connection
@@ -21,16 +22,16 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db]
 THIS, BEFORE = NOW - timedelta(minutes=2), NOW - timedelta(minutes=3)
 
 
-def at(minute, seconds: float) -> float:
+def at(minute: datetime, seconds: float) -> float:
     """Seconds before NOW of ``seconds`` into ``minute``."""
     return (NOW - minute).total_seconds() - seconds
 
 
-def mark_at(moment) -> None:
+def mark_at(moment: datetime) -> None:
     RollupMark.objects.update_or_create(name=history.MARK, defaults={"until": moment})
 
 
-def roll(now=NOW) -> int:
+def roll(now: datetime = NOW) -> int:
     """Every pass until the history has caught up with ``now``; the minutes rolled up."""
     total = 0
     while minutes := history.roll_up(now, history.floor(now - history.SETTLE, MINUTE))[0]:
@@ -38,7 +39,7 @@ def roll(now=NOW) -> int:
     return total
 
 
-def row(name: str, bucket, *, scope=Rollup.Scope.QUEUE, resolution=MINUTE) -> Rollup:
+def row(name: str, bucket: datetime, *, scope: str = Rollup.Scope.QUEUE, resolution: int = MINUTE) -> Rollup:
     return Rollup.objects.get(scope=scope, name=name, resolution=resolution, bucket=bucket)
 
 
@@ -131,7 +132,8 @@ def test_the_backlog_is_sampled_into_the_minute_just_rolled_up() -> None:
     roll()
     last = history.floor(NOW - history.SETTLE, MINUTE) - timedelta(minutes=1)
     emails = row("emails", last)
-    assert (emails.ready, emails.oldest_ready_age) == (2, pytest.approx(90, abs=0.01))
+    assert emails.ready == 2
+    assert emails.oldest_ready_age == pytest.approx(90, abs=0.01)
     assert row("app.other", last, scope=Rollup.Scope.TASK).ready == 1
 
 
@@ -156,7 +158,7 @@ def test_rows_past_their_retention_are_purged() -> None:
 def test_a_failing_roll_up_is_logged_and_the_dispatchers_pass_goes_on(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(*args, **kwargs):
+    def broken(*args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("rollup table is gone")
 
     monkeypatch.setattr(history, "count", broken)
@@ -188,7 +190,7 @@ def test_a_dispatcher_skips_the_roll_up_while_another_holds_the_mark() -> None:
     mark_at(BEFORE)
     held, release = threading.Event(), threading.Event()
 
-    def other_dispatcher():
+    def other_dispatcher() -> None:
         from django.db import connections, transaction
 
         with transaction.atomic():

@@ -31,7 +31,7 @@ def targets_for(kind: str) -> list[str]:
 
 
 @pytest.mark.parametrize("action", sorted(operations.ACTIONS))
-def test_every_operator_action_writes_its_audit_row(action) -> None:
+def test_every_operator_action_writes_its_audit_row(action: str) -> None:
     function, kind = operations.ACTIONS[action]
     targets = targets_for(kind)
     before = clock.now()

@@ -14,7 +14,7 @@ from tests.retry.rows import NOW, attempt, task
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
-def matching(**data) -> set[str]:
+def matching(**data: str | list[str]) -> set[str]:
     return {str(pk) for pk in search.read(data).tasks().values_list("pk", flat=True)}
 
 
@@ -35,7 +35,7 @@ def rows() -> dict[str, str]:
     return {str(record.pk): name for name, record in made.items()}
 
 
-def names(rows, found: set[str]) -> set[str]:
+def names(rows: dict[str, str], found: set[str]) -> set[str]:
     return {rows[pk] for pk in found}
 
 
@@ -69,7 +69,7 @@ def names(rows, found: set[str]) -> set[str]:
         ({"error": "100%"}, set()),  # LIKE's wildcards are text
     ],
 )
-def test_each_part_of_a_filter(rows: dict[str, str], data, expected) -> None:
+def test_each_part_of_a_filter(rows: dict[str, str], data: dict[str, str | list[str]], expected: set[str]) -> None:
     assert names(rows, matching(**data)) == expected
 
 

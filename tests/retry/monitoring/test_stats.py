@@ -1,6 +1,8 @@
 """Every dashboard figure against rows with known timestamps, the scaling advice, the query count as the table grows."""
 
 import time
+from datetime import datetime
+from typing import cast
 
 import pytest
 from django.db import connection
@@ -15,7 +17,7 @@ from tests.retry.rows import NOW, attempt, heartbeat, task
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
-def figures_of(queue: str, now=NOW) -> figures.QueueFigures:
+def figures_of(queue: str, now: datetime = NOW) -> figures.QueueFigures:
     return next(q for q in stats.snapshot(now).queues if q.queue == queue)
 
 
@@ -159,7 +161,7 @@ def bulk_tasks(count: int) -> None:
 def grow_to(count: int) -> None:
     """Copy the task rows in SQL, with fresh ids, until there are ``count``: quicker than building them in Python."""
     new_id = "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"
-    columns = ", ".join(f.column for f in TaskRecord._meta.concrete_fields if f.column != "id")
+    columns = ", ".join(cast(str, f.column) for f in TaskRecord._meta.concrete_fields if f.column != "id")
     table = TaskRecord._meta.db_table
     with connection.cursor() as cursor:
         while (have := TaskRecord.objects.count()) < count:

@@ -6,12 +6,14 @@ Runs once, in the first pass: it starts a Redis of its own whatever the pass's c
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from channels_redis.core import RedisChannelLayer
+from pytest_django import Settings
 
 from tests import processes
 from tests.retry.feeds import task_changes, watching
@@ -20,13 +22,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
 @pytest.fixture
-async def layer(redis_server: tuple[processes.Process, int], settings: Any) -> AsyncIterator[Any]:
+async def layer(redis_server: tuple[processes.Process, int], settings: Settings) -> AsyncIterator[RedisChannelLayer]:
     """The project's channel layer, on the Redis of this test."""
     _, port = redis_server
     hosts = [{"address": f"redis://127.0.0.1:{port}/0", "socket_connect_timeout": 1, "socket_timeout": 30}]
     config = {"hosts": hosts, "prefix": "feed-outage"}
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
-    layer = get_channel_layer()
+    layer = cast(RedisChannelLayer, get_channel_layer())
     yield layer
     await layer.close_pools()
 

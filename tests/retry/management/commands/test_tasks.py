@@ -7,6 +7,7 @@ import os
 import pty
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -21,7 +22,7 @@ from tests.retry.rows import attempt, task
 pytestmark = [pytest.mark.django_db]
 
 
-def run(*args: str, **options) -> str:
+def run(*args: str, **options: Any) -> str:
     out = io.StringIO()
     call_command("tasks", *args, stdout=out, stderr=io.StringIO(), **options)
     return out.getvalue()
@@ -131,7 +132,7 @@ def test_ids_and_a_filter_together_are_refused() -> None:
         run("cancel", "0b1c2d3e-0000-4000-8000-000000000000", "--queue", "emails")
 
 
-def manage(*arguments: str, **kwargs) -> subprocess.CompletedProcess[str]:
+def manage(*arguments: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     env = {
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": processes.database_url(connections["default"].settings_dict),
@@ -185,7 +186,7 @@ def test_a_filter_that_matches_nothing_does_nothing_without_asking() -> None:
         (["list", "--queue", "nothere"], "CommandError: --queue: nothere is not a queue; this project's are "),
     ],
 )
-def test_from_the_shell_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments, error: str) -> None:
+def test_from_the_shell_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments: list[str], error: str) -> None:
     result = manage(*arguments)
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
