@@ -2,7 +2,7 @@
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 from django.db import connection, transaction
@@ -51,7 +51,7 @@ def test_five_thousand_tasks_take_one_insert_per_batch(
 
 
 def test_one_bad_call_refuses_them_all_and_names_it() -> None:
-    calls = [{"key": "fine"}, {"key": "fine too"}, {"key": float("nan")}]
+    calls: list[Mapping[str, object]] = [{"key": "fine"}, {"key": "fine too"}, {"key": float("nan")}]
     with pytest.raises(InvalidTaskArguments, match=r"^Call 2: .*argument 'key'"):
         bulk.enqueue_many(tasks.record, calls)
     assert not TaskRecord.objects.exists()

@@ -29,7 +29,7 @@ def state_writes(path: Path) -> list[str]:
                 "update_or_create",
             }
         ):
-            written = {keyword.arg for keyword in node.keywords} & STATE
+            written = {keyword.arg for keyword in node.keywords if keyword.arg is not None} & STATE
             if written:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} writes {sorted(written)}")
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "UPDATE retry_taskrecord" in node.value:

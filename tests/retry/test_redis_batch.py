@@ -5,7 +5,7 @@ system check and the decision, per layer, to fall back to the public send."""
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -29,11 +29,11 @@ def client() -> Iterator[redis.Redis]:
     client.close()
 
 
-def send(layer, message):
+def send(layer: RedisChannelLayer, message: dict[str, Any]) -> None:
     async_to_sync(layer.send)(CHANNEL, message)
 
 
-def send_many(layer, messages) -> int:
+def send_many(layer: RedisChannelLayer, messages: list[dict[str, Any]]) -> int:
     return async_to_sync(redis_batch.send_many)(layer, CHANNEL, messages)
 
 
@@ -61,7 +61,7 @@ def test_send_and_the_batch_write_one_key_with_the_same_scores_and_expiry(
 
     assert [name.decode() for name in client.scan_iter(f"{redis_layer.prefix}*")] == [key]
     assert redis_layer.expiry - 1 <= client.ttl(key) <= redis_layer.expiry
-    entries = client.zrange(key, 0, -1, withscores=True)
+    entries = cast(list[tuple[bytes, float]], client.zrange(key, 0, -1, withscores=True))
     assert [redis_layer.deserialize(member) for member, _ in entries] == MESSAGES[:3]
     # Scores are send times in seconds, both ways: the layer drops what is older than its expiry by them.
     assert all(before <= score <= after + 0.001 for _, score in entries)
@@ -108,18 +108,21 @@ def test_a_release_outside_the_verified_ones_is_unsupported(
     monkeypatch: pytest.MonkeyPatch, version: str | None, said: str
 ) -> None:
     monkeypatch.setattr(redis_batch, "installed_version", lambda: version)
-    assert redis_batch.unsupported().startswith(said)
+    reason = redis_batch.unsupported()
+    assert reason is not None and reason.startswith(said)
 
 
 def test_a_release_without_the_internals_the_batch_uses_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RedisChannelLayer, "connection", None)
-    assert "lacks RedisChannelLayer.connection" in redis_batch.unsupported()
+    reason = redis_batch.unsupported()
+    assert reason is not None and "lacks RedisChannelLayer.connection" in reason
     monkeypatch.undo()
 
     class Layer:  # an instance of a layer without ``ring_size``
         prefix, expiry = "asgi", 60
 
-    assert "lacks the layer's ring_size" in redis_batch.unsupported(Layer())
+    reason = redis_batch.unsupported(Layer())
+    assert reason is not None and "lacks the layer's ring_size" in reason
 
 
 REDIS_LAYER = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [SHARED_REDIS]}}}

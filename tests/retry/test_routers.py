@@ -4,6 +4,7 @@ transaction, and the whole journey there."""
 import contextlib
 import copy
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -18,7 +19,9 @@ from tests import tasks
 def test_task_rows_in_another_database_need_the_router() -> None:
     from django.conf import settings
 
-    options = {"default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}}
+    options: dict[str, dict[str, Any]] = {
+        "default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}
+    }
     with override_settings(TASKS=options):
         assert "add 'retry.routers.TaskRouter' to DATABASE_ROUTERS" in checks.check_backends()[0].msg
     options["default"]["OPTIONS"]["DATABASE"] = "elsewhere"

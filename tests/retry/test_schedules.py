@@ -2,6 +2,7 @@
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -15,6 +16,9 @@ from pytest_django import Settings
 from retry import schedules
 from retry.models import PeriodicRun, Schedule, TaskRecord
 from retry.monitoring import operations
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]  # the admin takes what operators type
 HOURLY = {"task": "tests.tasks.record", "every": 3600, "kwargs": {"key": "hourly"}}
@@ -137,7 +141,7 @@ def test_an_edit_takes_effect_at_the_next_pass(periodic: Settings) -> None:
         (datetime(2026, 1, 15, 1, 30, tzinfo=UTC), datetime(2026, 1, 14, 2, 0, tzinfo=UTC)),
     ],
 )
-def test_a_cron_runs_in_its_time_zone(now, start) -> None:
+def test_a_cron_runs_in_its_time_zone(now: datetime, start: datetime) -> None:
     assert schedules.period_start(NIGHTLY, now) == start
     assert schedules.next_start(NIGHTLY, now) == start + timedelta(days=1)
 
@@ -164,7 +168,7 @@ FORM = {
 }
 
 
-def add(admin_client, **changes):  # type: ignore[no-untyped-def]
+def add(admin_client: Client, **changes: str) -> "_MonkeyPatchedWSGIResponse":
     return admin_client.post(reverse("admin:retry_schedule_add"), {**FORM, **changes})
 
 
@@ -241,6 +245,7 @@ def test_the_page_lists_every_schedule_with_its_last_and_next_run_and_outcome(
 
     schedules.enqueue_due(NOW)
     run = PeriodicRun.objects.get(name="hourly")
+    assert run.task_id is not None
     TaskRecord.objects.filter(pk=run.task_id).update(status="FAILED", error_class="tests.tasks.Flaky")
     with CaptureQueriesContext(connection) as queries:
         page = admin_client.get(reverse("admin:retry_schedules")).content.decode()

@@ -37,7 +37,7 @@ def test_a_cut_traceback_keeps_the_error_at_its_end() -> None:
 
 
 @given(value=ANY_TEXT, limit=st.integers(min_value=0, max_value=400))
-def test_whatever_comes_in_goes_out_as_utf8_without_nul_within_the_limit(value, limit) -> None:
+def test_whatever_comes_in_goes_out_as_utf8_without_nul_within_the_limit(value: str, limit: int) -> None:
     kept = text.storable(value, limit)
     kept.encode("utf-8")
     assert "\x00" not in kept

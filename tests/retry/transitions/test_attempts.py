@@ -67,6 +67,7 @@ def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_wait
     if connections["default"].vendor != "postgresql":
         pytest.skip("row locks are a PostgreSQL matter; SQLite has one writer at a time")
     busy, free = (transitions.claim(enqueue(key), "worker-1") for key in ("busy", "free"))
+    assert busy is not None and free is not None
     ending = connections.create_connection("default")  # a second connection, as a batch of successes would use
     try:
         ending.set_autocommit(False)
@@ -77,6 +78,7 @@ def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_wait
         ending.rollback()
         ending.close()
     renewed = TaskRecord.objects.get(pk=free.pk)
+    assert renewed.lease_until is not None and free.lease_until is not None
     assert renewed.lease_until > free.lease_until
     assert TaskRecord.objects.get(pk=busy.pk).lease_until == busy.lease_until
 

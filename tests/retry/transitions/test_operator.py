@@ -2,6 +2,7 @@
 one cancelled."""
 
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 from django.tasks.base import TaskResultStatus as Status
@@ -27,7 +28,7 @@ def test_operators_retry_cancel_and_requeue(layer_messages: Callable[[str], list
     assert [m["id"] for m in layer_messages("default")] == [str(dead[0].pk)]  # sent at once, not at the next pass
     assert operations.requeue_dead([tasks.record.module_path], "operator") == 2
     outbox.flush()
-    assert sorted(m["id"] for m in layer_messages("default")) == sorted(str(d.pk) for d in dead[1:])
+    assert sorted(cast(str, m["id"]) for m in layer_messages("default")) == sorted(str(d.pk) for d in dead[1:])
     assert set(TaskRecord.objects.filter(pk__in=[d.pk for d in dead]).values_list("status", "attempts")) == {
         (Status.READY, 0)
     }

@@ -32,7 +32,7 @@ async def test_tasks_whose_messages_were_lost_run_from_the_backlog_without_the_d
         await wait_for(all_finished, what="the backlog to be run")
     for key in [f"lost-{number}" for number in range(10)] + ["wakes-the-worker"]:
         assert await sync_to_async(runs)(key) == 1
-    workers = await sync_to_async(lambda: set(TaskAttempt.objects.filter(task_id__in=lost).values_list("worker_id")))()
+    workers = await sync_to_async(lambda: set(TaskAttempt.objects.filter(task_id__in=lost).values_list("worker_id")))()  # type: ignore[misc]  # Django takes a UUID's text; the plugin wants a UUID
     assert workers == {(worker.runner.id,)}
 
 

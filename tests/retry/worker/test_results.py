@@ -1,6 +1,7 @@
 """Return values: every JSON value is stored and read back as it was; anything else is refused, saying why."""
 
 import math
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ def row() -> TaskRecord:
 
 @IN_THE_DATABASE
 @given(value=strategies.json_values)
-def test_every_json_value_is_stored_and_read_back_as_it_was_returned(row: TaskRecord, value) -> None:
+def test_every_json_value_is_stored_and_read_back_as_it_was_returned(row: TaskRecord, value: Any) -> None:
     stored = results.storable(value)
     TaskRecord.objects.filter(pk=row.pk).update(return_value=stored)
     assert same(TaskRecord.objects.get(pk=row.pk).return_value, value)
@@ -43,18 +44,18 @@ def same(read: Any, returned: Any) -> bool:
 
 
 @given(value=strategies.json_values)
-def test_tuples_are_stored_as_lists(value) -> None:
+def test_tuples_are_stored_as_lists(value: Any) -> None:
     assert results.storable((value, (value,))) == [value, [value]]
 
 
 @given(value=strategies.hostile_values())
-def test_json_a_database_refuses_is_a_value_error_naming_the_place(value) -> None:
+def test_json_a_database_refuses_is_a_value_error_naming_the_place(value: Any) -> None:
     with pytest.raises(ValueError, match=r"^the return value"):
         results.storable(value)
 
 
 @pytest.mark.parametrize("value", [v for v in strategies.NOT_JSON if not isinstance(v, bytes)], ids=repr)
-def test_what_is_not_json_is_a_type_error(value) -> None:
+def test_what_is_not_json_is_a_type_error(value: object) -> None:
     with pytest.raises(TypeError, match=r"Unsupported type|JSON keys are strings"):
         results.storable(value)
 
@@ -71,6 +72,6 @@ def test_a_value_nested_past_the_recursion_limit_is_a_value_error() -> None:
 
 
 @given(value=st.datetimes())
-def test_a_datetime_fails_with_the_error_djangos_tasks_api_raises(value) -> None:
+def test_a_datetime_fails_with_the_error_djangos_tasks_api_raises(value: datetime) -> None:
     with pytest.raises(TypeError, match=r"^Unsupported type: <class 'datetime.datetime'>"):
         results.storable({"when": value})

@@ -4,12 +4,13 @@ import asyncio
 import itertools
 import random
 import uuid
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError, transaction
+from django.tasks import Task
 from django.tasks.base import TaskResultStatus as Status
 from pytest_django import Settings
 
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pyt
 
 @sync_to_async
 def attempts_of(task_id: str) -> list[TaskAttempt]:
-    return list(TaskAttempt.objects.filter(task_id=task_id).order_by("number"))
+    return list(TaskAttempt.objects.filter(task_id=task_id).order_by("number"))  # type: ignore[misc]  # Django takes a UUID's text; the plugin wants a UUID
 
 
 @sync_to_async
@@ -79,7 +80,7 @@ async def test_a_task_that_always_fails_ends_failed_after_max_attempts(worker: R
         (tasks.returns_non_json, "builtins.TypeError"),  # a result that is not JSON, as Django's docs say
     ],
 )
-async def test_exception_rules_give_up_at_once(worker: RetryWorker, task, error_class: str) -> None:
+async def test_exception_rules_give_up_at_once(worker: RetryWorker, task: Task[..., Any], error_class: str) -> None:
     key = f"rule-{uuid.uuid4().hex[:8]}"
     result = await task.aenqueue(key)
     await wait_for(all_finished, what="the task to be given up")
@@ -90,7 +91,7 @@ async def test_exception_rules_give_up_at_once(worker: RetryWorker, task, error_
 @pytest.mark.parametrize("how", ["SystemExit", "exit", "KeyboardInterrupt"])
 @pytest.mark.parametrize("task", [tasks.ends_its_process, tasks.async_ends_its_process])
 async def test_a_task_that_raises_what_ends_a_process_fails_alone_and_the_worker_runs_on(
-    worker: RetryWorker, task, how: str
+    worker: RetryWorker, task: Task[..., Any], how: str
 ) -> None:
     bystander = await tasks.sleeps.aenqueue("bystander", seconds=0.5)
     await wait_for(lambda: runs("bystander") == 1, what="the bystander to start")
@@ -176,7 +177,7 @@ async def test_a_row_that_meets_another_database_error_waits_for_its_lease_and_t
     worker = runner.Runner(queues=["default"])
     succeed_many = transitions.succeed_many
 
-    def deadlocked_on_the_first(results):
+    def deadlocked_on_the_first(results: list[tuple[TaskRecord, object, float]]) -> list[bool]:
         if any(str(record.pk) == str(claimed[0].pk) for record, _, _ in results):
             raise OperationalError("deadlock detected")  # the batch, then that row alone
         return succeed_many(results)
@@ -207,9 +208,11 @@ async def test_a_task_recovered_more_than_once_runs_alone_once_the_others_end_an
         RUN_ALONE_AFTER,
         1,
     )
+    assert record.return_value is not None
     started, ended = record.return_value
     for other in [await record_of(result.id) for result in before + after]:
         assert (other.status, other.attempts) == (Status.SUCCESSFUL, 1)
+        assert other.return_value is not None
         other_started, other_ended = other.return_value
         assert other_ended <= started or other_started >= ended  # none overlapped the task that ran alone
 
@@ -224,7 +227,10 @@ def enqueue_recovered(recoveries: int) -> str:
 
 def priority_inversions(task_ids: list[str]) -> tuple[int, int]:
     """Pairs of ``task_ids`` where the one of higher priority was claimed later, and the number of pairs."""
-    claims = list(TaskRecord.objects.filter(pk__in=task_ids).values_list("priority", "started_at"))
+    claims = [
+        (priority, cast(datetime, started_at))
+        for priority, started_at in TaskRecord.objects.filter(pk__in=task_ids).values_list("priority", "started_at")
+    ]
     pairs = list(itertools.combinations(claims, 2))
     return sum(1 for (p1, s1), (p2, s2) in pairs if (p1 - p2) * ((s1 - s2).total_seconds()) > 0), len(pairs)
 
@@ -257,7 +263,8 @@ async def test_async_task_functions_run_in_the_event_loop(worker: RetryWorker) -
     result = await tasks.async_record.aenqueue("async")
     await wait_for(all_finished, what="the async task")
     await result.arefresh()
-    assert (result.status, result.return_value) == (Status.SUCCESSFUL, "async")
+    # The stubs take an async task's result for its coroutine.
+    assert (result.status, result.return_value) == (Status.SUCCESSFUL, "async")  # type: ignore[comparison-overlap]
     assert await sync_to_async(effects)("async") == 1
 
 
@@ -310,6 +317,7 @@ async def test_a_task_enqueued_for_later_waits_for_its_time(worker: RetryWorker)
     assert await sync_to_async(runs)("deferred") == 0
     await wait_for(all_finished, what="the deferred task")
     record = await record_of(result.id)
+    assert record.started_at is not None
     assert record.started_at >= record.run_after
 
 
