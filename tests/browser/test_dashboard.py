@@ -1,12 +1,10 @@
 """The task dashboard in Chromium: its script connects to the feed where the page says RETRY_FEED_PATH is."""
 
-from typing import Any
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.browser.conftest import CheckedBrowser, Server
 from tests.consumers.conftest import session_of
@@ -16,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pyte
 SERVER_ENV = {"RETRY_FEED_PATH": "ops/task-feed/"}
 
 
-async def open_dashboard(browser, server) -> tuple[Any, str, list[str]]:
+async def open_dashboard(browser: CheckedBrowser, server: Server) -> tuple[Page, str, list[str]]:
     """A superuser's dashboard, live: the page, its session key and the URLs of the sockets it opened."""
     user = await sync_to_async(get_user_model().objects.create_superuser)("root", password="cake-pass-1")
     cookie = await sync_to_async(session_of)(user)

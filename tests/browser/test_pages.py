@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from django.urls import reverse
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from orders import services
 from orders.models import StaffProfile, WebhookDelivery
@@ -42,13 +42,13 @@ def admin_pages() -> list[str]:
 class Watched:
     """A page of the checked browser, checked after each step: no console error, no policy violation."""
 
-    def __init__(self, browser, page) -> None:
+    def __init__(self, browser: CheckedBrowser, page: Page) -> None:
         self.browser = browser
         self.page = page
 
     async def visit(self, url: str) -> None:
         response = await self.page.goto(url)
-        assert response.status == 200, url
+        assert response is not None and response.status == 200, url
         await self.page.wait_for_load_state("networkidle")
         await self.check(url)
 
@@ -67,7 +67,7 @@ def superuser_session() -> str:
     return session_of(user)
 
 
-async def open_watched(browser, server, width: int, cookie: str | None = None) -> Watched:
+async def open_watched(browser: CheckedBrowser, server: Server, width: int, cookie: str | None = None) -> Watched:
     context = await browser.new_context(viewport={"width": width, "height": 800})
     if cookie:
         await context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
