@@ -61,7 +61,7 @@ async def test_a_lost_event_brings_what_changed_meanwhile(
 
 @pytest.mark.parametrize("numbers", [(5, 4, 5), (1, 3, 2), (7, 9, 8, 10)])
 async def test_a_late_or_repeated_event_changes_nothing(
-    connect: Callable[..., Any], alice: Any, layer: Any, order: Order, numbers
+    connect: Callable[..., Any], alice: Any, layer: Any, order: Order, numbers: tuple[int, ...]
 ) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
@@ -93,7 +93,7 @@ async def test_many_boards_share_one_read_of_the_changed_card(
 ) -> None:
     reads = []
 
-    def counted(order_id: int) -> dict | None:
+    def counted(order_id: int) -> dict[str, Any] | None:
         reads.append(order_id)
         return cards.kitchen_card_of(order_id)
 

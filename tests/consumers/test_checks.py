@@ -8,7 +8,7 @@ from pytest_django import Settings
 from consumers import checks
 
 
-def problems() -> list[tuple[str, str]]:
+def problems() -> list[tuple[str | None, str]]:
     return [(error.id, error.msg) for error in checks.check_board_settings()]
 
 
@@ -32,7 +32,7 @@ def test_the_project_settings_pass() -> None:
         ("BOARD_RESYNC_INTERVAL", None, "consumers.E004"),
     ],
 )
-def test_a_bad_value_is_refused_naming_the_setting(settings: Settings, name: str, value, check_id: str) -> None:
+def test_a_bad_value_is_refused_naming_the_setting(settings: Settings, name: str, value: object, check_id: str) -> None:
     setattr(settings, name, value)
 
     [(found_id, message)] = problems()

@@ -24,12 +24,12 @@ def status_of(order: Order) -> str:
     return order.status
 
 
-def email_task_of(card: dict | None) -> dict | None:
+def email_task_of(card: dict[str, Any] | None) -> dict[str, Any] | None:
     tasks = [task for task in (card or {"tasks": []})["tasks"] if task["task_name"] == send_order_email.module_path]
     return tasks[0] if tasks else None
 
 
-def retrying(card: dict | None) -> bool:
+def retrying(card: dict[str, Any] | None) -> bool:
     task = email_task_of(card)
     return bool(task and task["attempt"] == 1 and task["status"] == "READY")
 
@@ -171,6 +171,7 @@ async def test_an_orders_background_task_shows_its_retry(
     event = await board.until(lambda message: retrying(message.get("order")), timeout=15)
     assert event["change"].startswith("task.")
     task = email_task_of(event["order"])
+    assert task is not None
     assert (task["name"], task["queue"], task["status"]) == ("e-mail", "emails", "READY")
     assert (task["attempt"], task["max_attempts"], task["error"]) == (1, 5, "503 from endpoint")
     assert task["task_name"] == "tests.consumers.tasks.send_order_email"

@@ -1,12 +1,14 @@
 """The origin check on its own: the Host, the scheme (TLS told by the proxy) and the trusted origins."""
 
+from typing import Any
+
 import pytest
 from pytest_django import Settings
 
 from consumers import origins
 
 
-def scope(origin: str, host: str = "cakes.example", **headers: str) -> dict:
+def scope(origin: str, host: str = "cakes.example", **headers: str) -> dict[str, Any]:
     pairs = [(b"origin", origin.encode()), (b"host", host.encode())]
     return {"type": "websocket", "headers": pairs + [(k.encode(), v.encode()) for k, v in headers.items()]}
 
@@ -29,7 +31,7 @@ def behind_a_proxy(settings: Settings) -> None:
         (scope("http://other.example", host="other.example"), False),
     ],
 )
-def test_the_own_origin_is_judged_whole(given, allowed: bool) -> None:
+def test_the_own_origin_is_judged_whole(given: dict[str, Any], allowed: bool) -> None:
     assert origins.allowed_origin(given) is allowed
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 
 from orders import services
 from orders.models import Order
@@ -14,7 +15,7 @@ from tests.factories import ORDER_FIELDS
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-def finish_all(order, user) -> None:
+def finish_all(order: Order, user: User) -> None:
     for step in order.steps.all():
         services.claim_step(step.pk, user)
         services.finish_step(step.pk, user)

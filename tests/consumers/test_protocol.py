@@ -8,7 +8,7 @@ from consumers import protocol
 from retry.monitoring import frames
 
 
-def frame(**content) -> str:
+def frame(**content: object) -> str:
     return json.dumps({"version": 1, **content})
 
 
@@ -22,7 +22,7 @@ def frame(**content) -> str:
         (frame(type="next", step_id="ignored"), protocol.Action("next")),
     ],
 )
-def test_valid_frames_become_actions(text, action) -> None:
+def test_valid_frames_become_actions(text: str, action: protocol.Action) -> None:
     assert protocol.parse(text) == action
 
 
@@ -45,7 +45,7 @@ def test_valid_frames_become_actions(text, action) -> None:
         (frame(type="snapshot", ref="r" * (protocol.MAX_REF + 1)), "bad_field"),
     ],
 )
-def test_bad_frames_raise_a_named_error(text, code: str) -> None:
+def test_bad_frames_raise_a_named_error(text: str | None, code: str) -> None:
     with pytest.raises(frames.FrameError) as raised:
         protocol.parse(text)
     assert raised.value.code == code

@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+from collections.abc import Awaitable
 
 import pytest
 
@@ -28,7 +29,7 @@ class Source:
         return value
 
 
-async def held(source: Source, call: object) -> asyncio.Future:
+async def held[T](source: Source, call: Awaitable[T]) -> asyncio.Future[T]:
     """Start ``call`` with the source's gate closed; return once the read is under way."""
     source.gate.clear()
     source.entered.clear()

@@ -1,8 +1,8 @@
 """The relay: one member of each board group per process, one delivery per event, handed to every local board."""
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import pytest
 import redis.asyncio
@@ -47,7 +47,7 @@ def event(number: int) -> dict[str, Any]:
 
 def claimed_by(message: dict[str, Any]) -> str | None:
     scoop = next(step for step in message["order"]["steps"] if step["kind"] == "scoop")
-    return scoop["claimed_by"]
+    return cast(str | None, scoop["claimed_by"])
 
 
 async def test_the_boards_of_a_process_get_each_event_through_one_delivery(
@@ -119,12 +119,12 @@ async def test_a_consumer_that_ends_without_disconnecting_is_forgotten(
 
 
 @pytest.fixture
-async def second_process(layer: Any) -> Any:
+async def second_process(layer: Any) -> AsyncIterator[Any]:
     """The channel layer as another process sees it: on Redis, a layer of its own; in memory, the same one."""
     if not isinstance(layer, RedisChannelLayer):
         yield layer
         return
-    other = RedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    other = RedisChannelLayer(**cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"]))
     yield other
     await other.close_pools()
 

@@ -1,7 +1,7 @@
 """Who may use the kitchen board, and what a board does with bad or too many frames."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -10,15 +10,15 @@ from pytest_django import Settings
 
 from consumers import protocol
 from orders.models import Order, Step
-from tests.consumers.conftest import make_user
+from tests.consumers.conftest import Board, make_user
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-async def closed_with(board) -> int:
+async def closed_with(board: Board) -> int:
     message = await board.communicator.receive_output(timeout=5)
     assert message["type"] == "websocket.close", message
-    return message["code"]
+    return cast(int, message["code"])
 
 
 async def test_an_anonymous_visitor_is_closed_out_before_any_data(connect: Callable[..., Any], order: Order) -> None:
