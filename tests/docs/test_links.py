@@ -18,7 +18,7 @@ def relative_links() -> list[tuple[Path, str]]:
 
 
 @pytest.mark.parametrize(("page", "target"), relative_links(), ids=lambda value: str(value))
-def test_a_relative_link_leads_to_an_existing_file_and_heading(page, target) -> None:
+def test_a_relative_link_leads_to_an_existing_file_and_heading(page: Path, target: str) -> None:
     path, _, heading = target.partition("#")
     file = (page.parent / path).resolve() if path else page
     assert file.exists(), f"{page.name} links to {target}, which does not exist"

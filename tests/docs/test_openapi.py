@@ -4,16 +4,20 @@ answer produced by the real views and valid under its schema, every example vali
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from django.core.cache import cache
+from django.db.models import Field
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from pytest_django import Settings
 
 from orders.models import Flavour, Order, Size, Step
 from tests.docs import markdown, schema
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 DOCUMENT: dict[str, Any] = json.loads(markdown.read("docs/openapi.json"))
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -62,7 +66,7 @@ def media_schema(path: str, method: str, status: int) -> dict[str, Any] | None:
     return content["application/json"]["schema"] if content else None
 
 
-def check(response, path: str, method: str, answered: set[int]) -> None:
+def check(response: "_MonkeyPatchedWSGIResponse", path: str, method: str, answered: set[int]) -> None:
     """The answer is documented for the operation, its body valid under the schema, its headers present."""
     responses = DOCUMENT["paths"][path][method]["responses"]
     assert str(response.status_code) in responses, f"{method} {path}: {response.status_code} is not documented"
@@ -78,7 +82,9 @@ def check(response, path: str, method: str, answered: set[int]) -> None:
     answered.add(response.status_code)
 
 
-def post(api: Client, body: Any, key: str | None = None, content_type: str = "application/json"):
+def post(
+    api: Client, body: Any, key: str | None = None, content_type: str = "application/json"
+) -> "_MonkeyPatchedWSGIResponse":
     data = body if isinstance(body, str) else json.dumps(body)
     headers = {"Idempotency-Key": key} if key is not None else {}
     return api.post("/api/orders", data, content_type=content_type, headers=headers)
@@ -155,7 +161,7 @@ def test_the_choices_of_the_document_are_the_models() -> None:
     fields = schemas["OrderRequest"]["properties"]
     for name, field in fields.items():
         if "maxLength" in field:
-            assert field["maxLength"] == Order._meta.get_field(name).max_length, name
+            assert field["maxLength"] == cast("Field[Any, Any]", Order._meta.get_field(name)).max_length, name
 
 
 def test_the_validator_refuses_what_the_schemas_refuse() -> None:

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from pytest_django import Settings
@@ -24,9 +25,9 @@ NEW_SECRET = "whsec_" + base64.b64encode(b"docs-test-secret-of-32-bytes-ok!").de
 
 def snippet() -> Callable[..., bool]:
     [code] = markdown.code_blocks(PAGE, "python")
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec(code, namespace)
-    return namespace["verify_webhook"]
+    return cast(Callable[..., bool], namespace["verify_webhook"])
 
 
 @pytest.fixture

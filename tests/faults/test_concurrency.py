@@ -1,6 +1,7 @@
 """Several workers and dispatchers at once, over 1,000 tasks: every task runs, and its effect happens once."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 NOTHING_WRONG = Counts(lost=0, duplicated=0, unexpected=0, recovered=0)
 # No process dies in these tests: a lease of 10 s, so that claims of live workers waiting on a busy database
 # (16 writers on 2 cores) do not expire.
-BUSY = {"LOG_LEVEL": "warning", "RETRY_LEASE": 10}
+BUSY: dict[str, Any] = {"LOG_LEVEL": "warning", "RETRY_LEASE": 10}
 
 
 def keys(prefix: str, number: int) -> list[str]:

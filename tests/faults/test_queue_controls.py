@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import close_old_connections, connection
@@ -19,10 +20,10 @@ from tests.faults.conftest import Faults, enqueue_many, statuses, unfinished, wa
 pytestmark = pytest.mark.services
 # No process dies here: a lease of 10 s, so that no claim of a live worker on a busy machine expires (an expired
 # lease makes its task READY again while its worker may still run it).
-QUIET = {"LOG_LEVEL": "warning", "RETRY_LEASE": "10"}
+QUIET: dict[str, Any] = {"LOG_LEVEL": "warning", "RETRY_LEASE": "10"}
 
 
-def limit(task: Task, **numbers: object) -> None:
+def limit(task: Task[..., Any], **numbers: object) -> None:
     TaskLimit.objects.create(task_path=task.module_path, **numbers)
 
 
@@ -58,9 +59,10 @@ def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(prod
     wait_for(lambda: unfinished(ids.values()) == 0, 200, "every task to finish")
     assert set(TaskRecord.objects.filter(pk__in=ids.values()).values_list("status", flat=True)) == {"SUCCESSFUL"}
     # Each attempt, from its claim to its recorded success, by the database's clock: the time it held a slot.
-    attempts = TaskAttempt.objects.filter(task_id__in=ids.values())
+    attempts = TaskAttempt.objects.filter(task_id__in=ids.values())  # type: ignore[misc]  # Django takes a UUID's text; the plugin wants a UUID
     spans = list(attempts.values_list("started_at", "finished_at"))
-    assert set(TaskAttempt.objects.filter(task_id__in=ids.values()).values_list("outcome", flat=True)) == {"SUCCEEDED"}
+    outcomes = TaskAttempt.objects.filter(task_id__in=ids.values()).values_list("outcome", flat=True)  # type: ignore[misc]  # Django takes a UUID's text; the plugin wants a UUID
+    assert set(outcomes) == {"SUCCEEDED"}
     assert len(spans) == 200
     observed = most_at_once(spans)
     print(f"most tasks running at once: {observed}")

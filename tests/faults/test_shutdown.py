@@ -1,6 +1,7 @@
 """SIGTERM (every deploy sends one) during a long task: it finishes within the grace period, or is handed back."""
 
 import signal
+from uuid import UUID
 
 import pytest
 from django.tasks.base import TaskResultStatus as Status
@@ -18,7 +19,7 @@ def started(key: str) -> bool:
     return Run.objects.filter(key=key).exists()
 
 
-def outcomes(task_id: str) -> list[str]:
+def outcomes(task_id: UUID | str) -> list[str]:
     return list(TaskRecord.objects.get(pk=task_id).attempt_set.order_by("id").values_list("outcome", flat=True))
 
 

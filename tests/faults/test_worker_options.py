@@ -3,17 +3,18 @@ exits. Each worker is the real `runworker` with `project.settings` and environme
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from retry.models import Heartbeat, TaskRecord
-from tests import outside_tasks
+from tests import outside_tasks, processes
 from tests.faults.conftest import Faults, enqueue_many, statuses, unfinished, wait_for
 
 pytestmark = pytest.mark.services
 
 
-def log_lines(process) -> list[dict[str, object]]:
+def log_lines(process: processes.Process) -> list[dict[str, object]]:
     """The JSON log lines of ``process`` (started with LOG_FORMAT=json)."""
     return [json.loads(line) for line in process.log().splitlines() if line.startswith("{")]
 
@@ -32,7 +33,7 @@ def test_max_tasks_exits_cleanly_after_that_many_and_leaves_the_rest_ready(produ
     assert sorted(outside_tasks.runs(trace).values()) == [1, 1, 1]
     assert statuses() == {"SUCCESSFUL": 3, "READY": 2}
     assert "Traceback" not in worker.log()
-    messages = [line["message"] for line in log_lines(worker)]
+    messages = [cast(str, line["message"]) for line in log_lines(worker)]
     assert "Ran its maximum number of tasks" in messages and messages[-1] == "Worker stopped"
     assert not any("handed back" in message for message in messages)  # nothing was running when it stopped
 
