@@ -10,7 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import websockets
@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Origin
 
 from harness.layers import flush_channel_layer
 from retry.outbox import outbox
@@ -70,7 +71,7 @@ class Daphne:
             headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={await sync_to_async(session_of)(user)}"
         return await websockets.connect(
             self.url(path),
-            origin=self.origin if origin == "" else origin,
+            origin=cast(Origin | None, self.origin if origin == "" else origin),
             additional_headers=headers,
             open_timeout=PATIENCE,
             **options,
@@ -124,7 +125,7 @@ def staff(live: Daphne) -> Callable[..., Awaitable[Any]]:
 
 
 async def receive(client: ClientConnection, timeout: float = PATIENCE) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(client.recv(), timeout))
+    return cast(dict[str, Any], json.loads(await asyncio.wait_for(client.recv(), timeout)))
 
 
 async def until(client: ClientConnection, kind: str, timeout: float = PATIENCE) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.contrib.sessions.models import Session
 
 from consumers import protocol
@@ -54,7 +54,7 @@ async def task_changes(layer: Any) -> None:
 
 @pytest.mark.parametrize(("revoke", "code"), REVOCATIONS)
 async def test_the_dashboard_closes_on_the_next_message_after_access_ends(
-    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable, code: int
+    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable[[User], object], code: int
 ) -> None:
     olga = await staff("olga", VIEW_TASKS)
     client = await live.connect("/ws/dashboard/", olga)
@@ -67,7 +67,7 @@ async def test_the_dashboard_closes_on_the_next_message_after_access_ends(
 
 @pytest.mark.parametrize(("revoke", "code"), REVOCATIONS)
 async def test_the_dashboard_closes_on_the_next_push_after_access_ends(
-    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable, code: int
+    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable[[User], object], code: int
 ) -> None:
     from channels.layers import get_channel_layer
 
@@ -100,7 +100,7 @@ KITCHEN_REVOCATIONS = REVOCATIONS[:3]
 
 @pytest.mark.parametrize(("revoke", "code"), KITCHEN_REVOCATIONS)
 async def test_the_kitchen_board_closes_on_the_next_message_after_access_ends(
-    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke, code
+    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable[[User], object], code: int
 ) -> None:
     alice = await staff("alice")
     client = await live.connect("/ws/kitchen/", alice)
@@ -114,7 +114,7 @@ async def test_the_kitchen_board_closes_on_the_next_message_after_access_ends(
 
 @pytest.mark.parametrize(("revoke", "code"), KITCHEN_REVOCATIONS)
 async def test_the_kitchen_board_closes_on_the_next_push_after_access_ends(
-    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke, code
+    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable[[User], object], code: int
 ) -> None:
     alice = await staff("alice")
     client = await live.connect("/ws/kitchen/", alice)

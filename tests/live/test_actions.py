@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Permission
+from websockets.asyncio.client import ClientConnection
 
 from orders import services
 from orders.models import Order, Step
@@ -15,7 +16,7 @@ from tests.live.conftest import Daphne, receive, until
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-async def reply_to(client, kind: str, **fields) -> dict:
+async def reply_to(client: ClientConnection, kind: str, **fields: object) -> dict[str, Any]:
     import json
 
     await client.send(json.dumps({"type": kind, "version": 1, "ref": kind, **fields}))
@@ -29,7 +30,7 @@ async def order(live: Daphne) -> Order:
     return await sync_to_async(services.place_order)(**ORDER_FIELDS)
 
 
-async def status_of(order) -> str:
+async def status_of(order: Order) -> str:
     return (await Order.objects.aget(pk=order.pk)).status
 
 

@@ -4,7 +4,7 @@ and the path it left is refused like any unknown one."""
 import asyncio
 import urllib.request
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import websockets
@@ -25,7 +25,7 @@ def dashboard_page(port: int, session: str) -> str:
         headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read().decode()
+        return cast(str, response.read().decode())
 
 
 async def test_the_page_connects_where_the_feed_is_served(live: Daphne, staff: Callable[..., Awaitable[Any]]) -> None:

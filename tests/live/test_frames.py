@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import websockets
+from django.contrib.auth.models import User
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection
@@ -32,7 +33,7 @@ async def open_socket(
     """open_socket(name) → a client of that socket, logged in as staff who may watch tasks, its first message read."""
     user = await staff("olga", VIEW_TASKS)
 
-    async def open_named(name: str):
+    async def open_named(name: str) -> ClientConnection:
         path, _, first = SOCKETS[name]
         client = await live.connect(path, user)
         assert (await receive(client))["type"] == first
@@ -43,7 +44,7 @@ async def open_socket(
 
 @pytest.mark.parametrize("name", SOCKETS)
 async def test_a_frame_over_the_limit_closes_with_a_code_daphne_sends(
-    live: Daphne, open_socket: Callable[[str], Awaitable[ClientConnection]], name
+    live: Daphne, open_socket: Callable[[str], Awaitable[ClientConnection]], name: str
 ) -> None:
     mark = len(live.log())
     client = await open_socket(name)
@@ -55,7 +56,7 @@ async def test_a_frame_over_the_limit_closes_with_a_code_daphne_sends(
 
 
 #: Frames that are not a message the socket takes, and the error code each gets.
-HOSTILE = [
+HOSTILE: list[tuple[str | bytes, str]] = [
     ("{not json", "bad_json"),
     ("[1, 2]", "bad_json"),
     ('"\\ud800"', "bad_json"),
@@ -68,7 +69,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("name", SOCKETS)
 async def test_hostile_frames_get_an_error_and_the_socket_goes_on(
-    live: Daphne, open_socket: Callable[[str], Awaitable[ClientConnection]], name
+    live: Daphne, open_socket: Callable[[str], Awaitable[ClientConnection]], name: str
 ) -> None:
     mark = len(live.log())
     client = await open_socket(name)
@@ -113,7 +114,9 @@ frames = st.lists(messages | st.text(max_size=60) | st.binary(max_size=60), min_
 @pytest.mark.parametrize("name", SOCKETS)
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sent=frames)
-def test_fuzzed_frames_get_one_reply_each_and_never_a_traceback(live: Daphne, name, sent) -> None:
+def test_fuzzed_frames_get_one_reply_each_and_never_a_traceback(
+    live: Daphne, name: str, sent: list[str | bytes]
+) -> None:
     async def exchange() -> None:
         from asgiref.sync import sync_to_async
 
@@ -135,7 +138,7 @@ def test_fuzzed_frames_get_one_reply_each_and_never_a_traceback(live: Daphne, na
     assert tracebacks(live.log()[mark:]) == []
 
 
-def user_for(make_user):
+def user_for(make_user: Callable[..., User]) -> User:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 

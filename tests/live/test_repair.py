@@ -28,10 +28,12 @@ class Sender:
 
     async def send(self, number: int, order: Order) -> None:
         event = {"type": "order.changed", "version": 1, "order_id": order.pk, "change": "placed"}
-        await get_channel_layer().group_send(events.KITCHEN_GROUP, {**event, "source": self.source, "n": number})
+        layer = get_channel_layer()
+        assert layer is not None
+        await layer.group_send(events.KITCHEN_GROUP, {**event, "source": self.source, "n": number})
 
 
-async def heard(client, timeout: float) -> list[dict]:
+async def heard(client: ClientConnection, timeout: float) -> list[dict[str, Any]]:
     """Every message the client gets within ``timeout`` seconds."""
     got = []
     try:
