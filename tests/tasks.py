@@ -1,5 +1,7 @@
 """Fixture tasks, named for what they do."""
 
+from __future__ import annotations
+
 import asyncio
 import datetime
 import functools

@@ -1,5 +1,7 @@
 """The fault-injection harness: real runworker, dispatcher and Redis processes around the test's database."""
 
+from __future__ import annotations
+
 import asyncio
 import os
 import threading

@@ -1,6 +1,8 @@
 """Queue controls with the Procfile's processes (`project.settings` and environment variables): a concurrency
 limit across three workers, a pause and a resume, and a rate limit held for a minute."""
 
+from __future__ import annotations
+
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta

@@ -1,5 +1,7 @@
 """The fixture tasks of Django's own Tasks tests (tests/tasks/tasks.py in Django's source), for this backend."""
 
+from __future__ import annotations
+
 from typing import Any
 
 from django.tasks import TaskContext, task

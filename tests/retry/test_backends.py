@@ -1,6 +1,8 @@
 """Several TASKS aliases of the retry backend, each with its own OPTIONS, queues and workers, across every stage:
 enqueue, checks, dispatcher, workers, the embedded server and the figures."""
 
+from __future__ import annotations
+
 import copy
 import uuid
 from collections.abc import Callable, Iterator

@@ -4,6 +4,8 @@ Each test carries the name of the Django test whose semantics it checks (test_ta
 test_dummy_backend.py of Django's source distribution); the immediate backend's checks run here on a worker.
 """
 
+from __future__ import annotations
+
 import asyncio
 import dataclasses
 import logging

@@ -1,5 +1,7 @@
 """Graceful shutdown inside one worker: running tasks finish within the grace period or go back uncharged."""
 
+from __future__ import annotations
+
 import asyncio
 import signal
 import time

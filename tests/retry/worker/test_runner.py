@@ -1,5 +1,7 @@
 """Tasks run by a real worker over the channel layer: in-memory and SQLite, then Redis and PostgreSQL."""
 
+from __future__ import annotations
+
 import asyncio
 import itertools
 import random
