@@ -17,7 +17,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from websockets.typing import Origin
 
 PG = "postgres://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -65,9 +68,9 @@ class Client:
     async def run(self, url: str, cookie: str, origin: str) -> None:
         import websockets
 
-        options = {"max_queue": 1} if self.slow else {}
+        options: dict[str, Any] = {"max_queue": 1} if self.slow else {}
         async with websockets.connect(
-            url, additional_headers={"Cookie": cookie}, origin=origin, max_size=2**24, **options
+            url, additional_headers={"Cookie": cookie}, origin=cast("Origin", origin), max_size=2**24, **options
         ) as socket:
             self.socket = socket
             try:
@@ -101,6 +104,7 @@ async def publish(order_ids: list[int], events: int) -> float:
     from orders.models import Order
 
     layer, source, rng = get_channel_layer(), uuid.uuid4().hex, random.Random(4)
+    assert layer is not None
     late: set[asyncio.Task[Any]] = set()
     started = time.monotonic()
     for number in range(1, events + 1):
@@ -121,7 +125,9 @@ async def later(delay: float, send: Any) -> None:
     await send
 
 
-async def measure(port: int, pid: int, cookie: str, order_ids: list[int], options: argparse.Namespace) -> dict:
+async def measure(
+    port: int, pid: int, cookie: str, order_ids: list[int], options: argparse.Namespace
+) -> dict[str, Any]:
     from benchmarks import processes
 
     url, origin = f"ws://127.0.0.1:{port}/ws/kitchen/", f"http://127.0.0.1:{port}"

@@ -1,5 +1,6 @@
 """The benchmark's own PostgreSQL database and SQLite file: made fresh for a run, dropped after it."""
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -40,6 +41,6 @@ def migrate(env: dict[str, str]) -> None:
     subprocess.run(
         [processes.PYTHON, "manage.py", "migrate", "--no-input", "--verbosity", "0"],
         cwd=processes.ROOT,
-        env={**processes.os.environ, **env},
+        env={**os.environ, **env},
         check=True,
     )

@@ -114,7 +114,7 @@ def explain_tick() -> list[dict[str, str]]:
 
 def measure_full_channel(dues: list[int], passes: int = 3) -> dict[str, Any]:
     """Passes over ``dues`` due rows whose channel is full: time (pass plus the outbox's refusals) and statements."""
-    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    layers: dict[str, dict[str, Any]] = {"default": {**settings.CHANNEL_LAYERS["default"]}}
     layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "capacity": FULL_CAPACITY}
     results = []
     with override_settings(CHANNEL_LAYERS=layers), StatementCounter() as statements:

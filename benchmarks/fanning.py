@@ -3,10 +3,11 @@
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 import websockets
 from asgiref.sync import sync_to_async
+from websockets.typing import Origin
 
 from benchmarks import figures, processes, systems
 from harness import servers
@@ -54,13 +55,15 @@ def kitchen_fixture() -> tuple[Any, int, str]:
         flavour=first_choice("Flavour"),
         size=first_choice("Size"),
     )
-    return user, order.steps.order_by("pk").first().pk, f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+    first_step = order.steps.order_by("pk").first()
+    assert first_step is not None
+    return user, first_step.pk, f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
 def first_choice(name: str) -> str:
     from orders import models
 
-    return getattr(models, name).values[0]
+    return cast(str, getattr(models, name).values[0])
 
 
 async def fan_out(pid: int, port: int, cookie: str, size: int, rounds: int, user: Any, step_id: int) -> dict[str, Any]:
@@ -94,7 +97,9 @@ async def fan_out(pid: int, port: int, cookie: str, size: int, rounds: int, user
 
 
 async def connect(url: str, headers: dict[str, str], origin: str) -> Any:
-    client = await websockets.connect(url, additional_headers=headers, origin=origin, max_size=2**22, open_timeout=60)
+    client = await websockets.connect(
+        url, additional_headers=headers, origin=Origin(origin), max_size=2**22, open_timeout=60
+    )
     snapshot = json.loads(await asyncio.wait_for(client.recv(), 60))
     assert snapshot["type"] == "snapshot", snapshot
     return client

@@ -13,7 +13,10 @@ def percentile(values: list[float], share: float) -> float | None:
 
 def summary_ms(values: list[float]) -> dict[str, float | None]:
     """p50, p99 and max of seconds, in milliseconds."""
-    scale = lambda value: None if value is None else round(value * 1000, 2)  # noqa: E731
+
+    def scale(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 2)
+
     return {
         "p50_ms": scale(percentile(values, 0.5)),
         "p99_ms": scale(percentile(values, 0.99)),

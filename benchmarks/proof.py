@@ -7,6 +7,7 @@ by one clock and checked by one count. With BENCH_PROOF_URL unset (one process, 
 import os
 import threading
 import time
+from typing import cast
 
 import redis
 
@@ -62,7 +63,7 @@ def collect() -> list[tuple[int, float]]:
     if client is None:
         with _lock:
             return list(_memory)
-    rows = (item.decode().split() for item in client.lrange(key(), 0, -1))
+    rows = (item.decode().split() for item in cast(list[bytes], client.lrange(key(), 0, -1)))
     return [(int(number), float(stamp)) for number, stamp in rows]
 
 

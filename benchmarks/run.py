@@ -14,6 +14,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,7 +48,7 @@ def suite(name: str, env: dict[str, str], *args: str) -> dict[str, object]:
         command = [processes.PYTHON, "-m", "benchmarks.suite", name, out.name, *args]
         with open(processes.RESULTS / "logs" / f"suite-{name}.log", "ab") as log:
             subprocess.run(command, cwd=processes.ROOT, env={**os.environ, **env}, check=True, stdout=log, stderr=log)
-        result = json.loads(Path(out.name).read_text())
+        result: dict[str, object] = json.loads(Path(out.name).read_text())
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     result["load_average_after"] = machine.load_average()
     return result
@@ -64,7 +65,9 @@ def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
     results["task_systems"] = [
         suite("tasks", pg, "--system", system, "--tasks", tasks) for system in ("ours", "raw", "celery")
     ]
-    results["task_systems"].append(suite("tasks", sqlite, "--system", "ours-in-process", "--tasks", tasks))
+    cast(list[dict[str, object]], results["task_systems"]).append(
+        suite("tasks", sqlite, "--system", "ours-in-process", "--tasks", tasks)
+    )
     retry_env = {**pg, "RETRY_MIN_DELAY": "0.1", "RETRY_BASE_DELAY": "0.1", "RETRY_MAX_DELAY": "1", "RETRY_JITTER": "0"}
     results["retry"] = suite("retry", retry_env, "--tasks", "200" if options.quick else "1000")
     results["dispatcher"] = suite("dispatcher", pg, "--sizes", sizes)

@@ -168,10 +168,14 @@ class RawChannels(System):
         flush_channel_layer()
 
     def enqueue(self, number: int) -> None:
-        async_to_sync(get_channel_layer().send)(RAW_CHANNEL, {"type": "task.run", "n": number})
+        layer = get_channel_layer()
+        assert layer is not None
+        async_to_sync(layer.send)(RAW_CHANNEL, {"type": "task.run", "n": number})
 
     async def aenqueue(self, number: int) -> None:
-        await get_channel_layer().send(RAW_CHANNEL, {"type": "task.run", "n": number})
+        layer = get_channel_layer()
+        assert layer is not None
+        await layer.send(RAW_CHANNEL, {"type": "task.run", "n": number})
 
     def start_workers(self, count: int) -> list[Any]:
         return [processes.raw_worker(index) for index in range(count)]

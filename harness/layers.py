@@ -1,7 +1,9 @@
 """The channel layer between two runs: emptied, whether it is Redis or the in-memory layer."""
 
+from typing import cast
+
 import redis
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
 
@@ -16,5 +18,6 @@ def flush_channel_layer() -> None:
                 client.delete(*keys)
             client.close()
     else:
-        layer.channels.clear()
-        layer.groups.clear()
+        memory = cast(InMemoryChannelLayer, layer)
+        memory.channels.clear()
+        memory.groups.clear()

@@ -20,7 +20,8 @@ from harness.layers import flush_channel_layer
 from retry import conf
 from retry.dispatcher import Dispatcher
 from retry.outbox import outbox
-from retry.worker.process import RetryWorker, runner
+from retry.worker import runner
+from retry.worker.process import RetryWorker
 from tests import processes
 
 

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from harness.servers import wait_until_listening as wait_until_listening
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def database_url(database: dict[str, Any]) -> str:
+def database_url(database: Mapping[str, Any]) -> str:
     """A DATABASE_URL for the database the test runs on (pytest-django's test database)."""
     if database["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{database['NAME']}"

@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 #: Text PostgreSQL stores: no NUL character and no lone surrogate.
-storable_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=20)
+storable_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=20)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
 #: Every JSON value both databases store, nested a few levels.
 json_values = st.recursive(

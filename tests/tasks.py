@@ -1,12 +1,17 @@
 """Fixture tasks, named for what they do."""
 
+from __future__ import annotations
+
 import asyncio
 import datetime
 import functools
 import os
 import time
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
+from django.tasks import TaskContext
 
 from retry.api import task
 from retry.exceptions import GiveUp, Retry
@@ -117,7 +122,7 @@ def on_emails_queue(key: str) -> str:
 
 
 @task(takes_context=True)
-def knows_its_attempt(context, key: str) -> int:  # type: ignore[no-untyped-def]
+def knows_its_attempt(context: TaskContext[Any, Any], key: str) -> int:
     _run(key)
     if context.attempt < 2:
         raise Flaky("first attempt fails")
@@ -184,13 +189,13 @@ async def async_ends_its_process(key: str, how: str) -> None:
 
 
 #: Return values no database should be asked to store, by name (arguments cannot carry them in).
-HOSTILE_RETURN_VALUES = {
+HOSTILE_RETURN_VALUES: dict[str, Callable[[], object]] = {
     "nan": lambda: float("nan"),
     "infinity": lambda: [1, {"deep": float("-inf")}],
     "nul": lambda: {"text": "a\x00b"},
     "nul-in-key": lambda: {"a\x00": 1},
     "lone-surrogate": lambda: ["\ud800"],
-    "too-deep": lambda: functools.reduce(lambda inner, _: [inner], range(100_000), []),
+    "too-deep": lambda: functools.reduce(lambda inner, _: [inner], range(100_000), cast(object, [])),
     "datetime": lambda: {"when": datetime.datetime(2026, 5, 1, tzinfo=datetime.UTC)},
     "set": lambda: {1, 2},
 }

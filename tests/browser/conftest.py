@@ -1,7 +1,7 @@
 """Fixtures of the browser tests: the site served by `manage.py serve` in a subprocess, and headless Chromium."""
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from playwright.async_api import async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize, async_playwright
 
 from tests import processes
 from tests.consumers.conftest import kitchen_staff, session_of
@@ -97,15 +97,20 @@ class CheckedBrowser:
     A test that provokes an error on purpose names it in `expected` (a substring of the message).
     """
 
-    def __init__(self, chromium: Any) -> None:
+    def __init__(self, chromium: Browser) -> None:
         self.chromium = chromium
         self.problems: list[str] = []
         self.expected: list[str] = []
 
-    async def new_context(self, **options: Any) -> Any:
+    async def new_context(self, **options: Any) -> BrowserContext:
         context = await self.chromium.new_context(**options)
         await context.add_init_script(CATCH_VIOLATIONS)
-        context.on("console", lambda message: message.type == "error" and self.problems.append(message.text))
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                self.problems.append(message.text)
+
+        context.on("console", on_console)
         context.on("weberror", lambda error: self.problems.append(f"uncaught: {error.error}"))
         return context
 
@@ -125,10 +130,10 @@ async def browser(server: Server) -> AsyncIterator[CheckedBrowser]:
 
 
 @pytest.fixture
-def staff_page(browser: Any, server: Server) -> Any:
+def staff_page(browser: CheckedBrowser, server: Server) -> Callable[..., Awaitable[Page]]:
     """open_as(username) → a page in a browser context of its own, logged in as that staff member."""
 
-    async def open_as(username: str, path: str = "/kitchen/", viewport: dict[str, int] | None = None) -> Any:
+    async def open_as(username: str, path: str = "/kitchen/", viewport: ViewportSize | None = None) -> Page:
         user = await sync_to_async(staff_member)(username)
         cookie = await sync_to_async(session_of)(user)
         context = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})

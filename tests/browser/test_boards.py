@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,14 +13,14 @@ from playwright.async_api import expect
 from orders import services
 from orders.models import Order, Step
 from retry.models import TaskRecord
-from tests.browser.conftest import SCREENSHOT_DIR, card, staff_member, step
-from tests.consumers.conftest import ORDER_FIELDS
+from tests.browser.conftest import SCREENSHOT_DIR, CheckedBrowser, Server, card, staff_member, step
 from tests.consumers.tasks import send_order_email
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 
-async def test_one_staff_members_work_shows_on_anothers_board_without_reload(staff_page):
+async def test_one_staff_members_work_shows_on_anothers_board_without_reload(staff_page: Any) -> None:
     await sync_to_async(services.place_order)(**ORDER_FIELDS)
     alice = await staff_page("alice")
     bob = await staff_page("bob")
@@ -49,7 +50,9 @@ async def test_one_staff_members_work_shows_on_anothers_board_without_reload(sta
     await expect(alice.locator(".board-message")).to_have_text("Step #001 spread is already claimed by bob.")
 
 
-async def test_an_order_from_the_form_reaches_the_kitchen_and_then_the_pickup_screen(staff_page, browser, server):
+async def test_an_order_from_the_form_reaches_the_kitchen_and_then_the_pickup_screen(
+    staff_page: Any, browser: CheckedBrowser, server: Server
+) -> None:
     kitchen = await staff_page("alice")
     await expect(kitchen.locator(".board-empty")).to_be_visible()
     customer = await (await browser.new_context()).new_page()
@@ -71,7 +74,9 @@ async def test_an_order_from_the_form_reaches_the_kitchen_and_then_the_pickup_sc
     await expect(pickup.locator("body")).not_to_contain_text("Robin")
 
 
-async def test_the_board_recovers_after_the_server_restarts(staff_page, browser, server):
+async def test_the_board_recovers_after_the_server_restarts(
+    staff_page: Any, browser: CheckedBrowser, server: Server
+) -> None:
     browser.expected.append("net::ERR_CONNECTION_REFUSED")  # the board's reconnects while the server is down
     page = await staff_page("alice")
     await expect(page.locator(".connection")).to_have_text("Live")
@@ -83,7 +88,7 @@ async def test_the_board_recovers_after_the_server_restarts(staff_page, browser,
     await expect(card(page, "#001")).to_be_visible()
 
 
-async def test_an_anonymous_visitor_is_sent_to_the_login(browser, server):
+async def test_an_anonymous_visitor_is_sent_to_the_login(browser: CheckedBrowser, server: Server) -> None:
     page = await (await browser.new_context()).new_page()
     await page.goto(server.url + "/kitchen/")
     await expect(page).to_have_url(f"{server.url}/admin/login/?next=/kitchen/")
@@ -127,7 +132,9 @@ def busy_kitchen() -> None:
     )
 
 
-async def test_a_busy_kitchen_and_a_screenshot_of_the_pickup_screen(staff_page, browser, server, tmp_path):
+async def test_a_busy_kitchen_and_a_screenshot_of_the_pickup_screen(
+    staff_page: Any, browser: CheckedBrowser, server: Server, tmp_path: Path
+) -> None:
     folder = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path
     for name in ("alice", "bob"):
         await sync_to_async(staff_member)(name)

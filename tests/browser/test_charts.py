@@ -4,7 +4,7 @@ task name's page, other ranges read on demand; the dashboard screenshot of the d
 import math
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,11 +13,12 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
-from playwright.async_api import expect
+from playwright.async_api import Locator, Page, expect
 
 from retry.models import Outcome, Rollup, RollupMark, TaskAttempt, TaskRecord
 from retry.models.rollups import MINUTE
 from retry.monitoring import history
+from tests.browser.conftest import CheckedBrowser, Server
 from tests.consumers.conftest import session_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -30,7 +31,9 @@ WORK = {  # queue: (task, attempts a minute at the calmest, at the busiest)
 }
 
 
-def one_task(queue: str, path: str, started, *, wait: float, run: float, outcomes: list[str]):
+def one_task(
+    queue: str, path: str, started: datetime, *, wait: float, run: float, outcomes: list[str]
+) -> tuple[TaskRecord, list[TaskAttempt]]:
     status = Status.FAILED if outcomes[-1] == Outcome.FAILED else Status.SUCCESSFUL
     enqueued = started - timedelta(seconds=wait)
     record = TaskRecord(
@@ -72,7 +75,7 @@ def busy_hour() -> None:
         for queue, (path, calm, busy) in WORK.items():
             for n in range(round(calm + (busy - calm) * swell)):
                 failing = queue == "webhooks" and 18 <= minute <= 26
-                outcomes = [Outcome.RETRIED, Outcome.FAILED] if failing and n % 2 else [Outcome.SUCCEEDED]
+                outcomes: list[str] = [Outcome.RETRIED, Outcome.FAILED] if failing and n % 2 else [Outcome.SUCCEEDED]
                 started = now - timedelta(minutes=minute, seconds=-((n * 13) % 45))
                 record, tries = one_task(
                     queue, path, started, wait=0.3 + swell * 4 + n % 3, run=0.1 + (n % 4) * 0.2, outcomes=outcomes
@@ -94,7 +97,7 @@ def busy_hour() -> None:
         )
 
 
-async def open_as_operator(browser, server, path: str):
+async def open_as_operator(browser: CheckedBrowser, server: Server, path: str) -> Page:
     """The page in Chromium, its timers on a clock the test moves (page.clock.fast_forward)."""
     user = await sync_to_async(get_user_model().objects.create_superuser)("operator", password="cake-pass-1")
     cookie = await sync_to_async(session_of)(user)
@@ -107,28 +110,37 @@ async def open_as_operator(browser, server, path: str):
 
 
 @sync_to_async
-def a_minute_more(scope: str, name: str, **figures) -> None:
+def a_minute_more(scope: str, name: str, **figures: float) -> None:
     """A row for the last minute rolled up, as the next roll-up would write it."""
     last = RollupMark.objects.get(name=history.MARK).until - timedelta(minutes=1)
     Rollup.objects.update_or_create(scope=scope, name=name, resolution=MINUTE, bucket=last, defaults=figures)
 
 
-def line(page, name: str, chart: str, kind: str):
+async def attribute(locator: Locator, name: str) -> str:
+    """An attribute that every chart line carries."""
+    value = await locator.get_attribute(name)
+    assert value is not None, name
+    return value
+
+
+def line(page: Page, name: str, chart: str, kind: str) -> Locator:
     return page.locator(f'.chart-row[data-name="{name}"] svg[data-chart="{chart}"] path.line-{kind}')
 
 
-async def test_the_dashboard_draws_every_queues_history_and_reads_other_ranges(browser, server, tmp_path):
+async def test_the_dashboard_draws_every_queues_history_and_reads_other_ranges(
+    browser: CheckedBrowser, server: Server, tmp_path: Path
+) -> None:
     await busy_hour()
     page = await open_as_operator(browser, server, "/admin/retry/taskrecord/dashboard/")
     await expect(page.locator("#feed-state")).to_have_text("live")
     rows = page.locator("#retry-charts .chart-row")
     await expect(rows).to_have_count(4)  # every queue, the idle "default" too
     succeeded = line(page, "emails", "started", "succeeded")
-    assert int(await succeeded.get_attribute("data-points")) >= 50  # a point a minute with successes
-    assert (await succeeded.get_attribute("d")).count("L") >= 50
-    assert int(await line(page, "webhooks", "started", "failed").get_attribute("data-points")) >= 5
-    assert int(await line(page, "emails", "wait_p95", "wait_p95").get_attribute("data-points")) >= 50
-    assert int(await line(page, "emails", "ready", "ready").get_attribute("data-points")) >= 10
+    assert int(await attribute(succeeded, "data-points")) >= 50  # a point a minute with successes
+    assert (await attribute(succeeded, "d")).count("L") >= 50
+    assert int(await attribute(line(page, "webhooks", "started", "failed"), "data-points")) >= 5
+    assert int(await attribute(line(page, "emails", "wait_p95", "wait_p95"), "data-points")) >= 50
+    assert int(await attribute(line(page, "emails", "ready", "ready"), "data-points")) >= 10
     await expect(page.locator("#retry-charts .chart-until")).to_contain_text("rolled up until")
     await page.screenshot(path=(Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path) / "dashboard.png", full_page=True)
 
@@ -145,18 +157,18 @@ async def test_the_dashboard_draws_every_queues_history_and_reads_other_ranges(b
     await expect(line(page, "emails", "started", "succeeded")).to_have_attribute("data-points", re.compile("^[12]$"))
 
 
-async def test_each_task_name_has_a_page_of_its_charts(browser, server):
+async def test_each_task_name_has_a_page_of_its_charts(browser: CheckedBrowser, server: Server) -> None:
     await busy_hour()
     page = await open_as_operator(browser, server, "/admin/retry/taskrecord/dashboard/")
     await page.locator("#retry-charts .chart-tasks").get_by_role("link", name="orders.tasks.deliver_webhook").click()
     await expect(page).to_have_url(server.url + "/admin/retry/taskrecord/dashboard/tasks/orders.tasks.deliver_webhook/")
     await expect(page.locator("#retry-charts .chart-row")).to_have_count(1)
-    assert int(await line(page, "orders.tasks.deliver_webhook", "started", "retried").get_attribute("data-points")) >= 5
+    assert int(await attribute(line(page, "orders.tasks.deliver_webhook", "started", "retried"), "data-points")) >= 5
     await a_minute_more(Rollup.Scope.TASK, "orders.tasks.deliver_webhook", lost=3)
     await page.clock.fast_forward(31_000)  # a task page reads its live hour again every 30 s
     await expect(line(page, "orders.tasks.deliver_webhook", "started", "lost")).to_have_attribute("data-points", "1")
     await page.get_by_role("button", name="last day").click()
     await expect(page.locator("#retry-charts button[data-range=day]")).to_have_attribute("aria-pressed", "true")
     day = line(page, "orders.tasks.deliver_webhook", "started", "started")
-    await expect(day).to_have_attribute("data-points", str(await day.get_attribute("data-points")))
-    assert int(await day.get_attribute("data-points")) >= 50  # the same minutes, among the day's 1,440
+    await expect(day).to_have_attribute("data-points", str(await attribute(day, "data-points")))
+    assert int(await attribute(day, "data-points")) >= 50  # the same minutes, among the day's 1,440

@@ -3,6 +3,7 @@
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -15,7 +16,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pyte
 MINE = re.compile(r"\bstep-mine\b")
 
 
-async def test_next_for_me_gives_the_demo_cooks_different_steps_on_the_same_board(staff_page, tmp_path):
+async def test_next_for_me_gives_the_demo_cooks_different_steps_on_the_same_board(
+    staff_page: Any, tmp_path: Path
+) -> None:
     await sync_to_async(call_command)("seed_demo", stdout=io.StringIO())
     ana, ben = await staff_page("ana"), await staff_page("ben")
     for page in (ana, ben):

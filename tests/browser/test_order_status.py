@@ -6,8 +6,8 @@ from playwright.async_api import expect
 
 from orders import services
 from orders.models import Order, Step
-from tests.browser.conftest import staff_member
-from tests.consumers.conftest import ORDER_FIELDS
+from tests.browser.conftest import CheckedBrowser, Server, staff_member
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -29,7 +29,7 @@ def deliver() -> None:
     services.mark_delivered(Order.objects.get(number=1).pk, staff_member("alice"))
 
 
-async def test_the_status_page_changes_with_the_order_without_a_reload(browser, server):
+async def test_the_status_page_changes_with_the_order_without_a_reload(browser: CheckedBrowser, server: Server) -> None:
     await sync_to_async(services.place_order)(**ORDER_FIELDS)
     page = await (await browser.new_context(viewport={"width": 390, "height": 800})).new_page()
     await page.goto(server.url + "/orders/1/")

@@ -7,11 +7,13 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from django.urls import reverse
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from orders import services
 from orders.models import StaffProfile, WebhookDelivery
-from tests.consumers.conftest import ORDER_FIELDS, session_of
+from tests.browser.conftest import CheckedBrowser, Server
+from tests.consumers.conftest import session_of
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -40,13 +42,13 @@ def admin_pages() -> list[str]:
 class Watched:
     """A page of the checked browser, checked after each step: no console error, no policy violation."""
 
-    def __init__(self, browser, page) -> None:
+    def __init__(self, browser: CheckedBrowser, page: Page) -> None:
         self.browser = browser
         self.page = page
 
     async def visit(self, url: str) -> None:
         response = await self.page.goto(url)
-        assert response.status == 200, url
+        assert response is not None and response.status == 200, url
         await self.page.wait_for_load_state("networkidle")
         await self.check(url)
 
@@ -65,7 +67,7 @@ def superuser_session() -> str:
     return session_of(user)
 
 
-async def open_watched(browser, server, width: int, cookie: str | None = None) -> Watched:
+async def open_watched(browser: CheckedBrowser, server: Server, width: int, cookie: str | None = None) -> Watched:
     context = await browser.new_context(viewport={"width": width, "height": 800})
     if cookie:
         await context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
@@ -73,7 +75,9 @@ async def open_watched(browser, server, width: int, cookie: str | None = None) -
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_every_page_loads_clean_under_the_content_security_policy(browser, server, width):
+async def test_every_page_loads_clean_under_the_content_security_policy(
+    browser: CheckedBrowser, server: Server, width: int
+) -> None:
     cookie = await superuser_session()
     staff = await open_watched(browser, server, width, cookie)
     for path in OWN_PAGES + await sync_to_async(admin_pages)():
@@ -90,7 +94,7 @@ async def test_every_page_loads_clean_under_the_content_security_policy(browser,
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_the_sites_own_pages_fit_the_screen(browser, server, width):
+async def test_the_sites_own_pages_fit_the_screen(browser: CheckedBrowser, server: Server, width: int) -> None:
     staff = await open_watched(browser, server, width, await superuser_session())
     for path in OWN_PAGES:
         await staff.visit(server.url + path)
@@ -101,7 +105,9 @@ async def test_the_sites_own_pages_fit_the_screen(browser, server, width):
             assert box is None or box["x"] + box["width"] <= width, f"{path}: {await link.inner_text()} is cut off"
 
 
-async def test_the_task_dashboard_styles_its_breadcrumbs_and_buttons_as_the_admin_does(browser, server):
+async def test_the_task_dashboard_styles_its_breadcrumbs_and_buttons_as_the_admin_does(
+    browser: CheckedBrowser, server: Server
+) -> None:
     staff = await open_watched(browser, server, 1280, await superuser_session())
     await staff.visit(server.url + "/admin/retry/taskrecord/dashboard/")
     crumbs = staff.page.locator(".breadcrumbs")

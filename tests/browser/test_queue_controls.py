@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
 from retry.models import QueuePause
+from tests.browser.conftest import CheckedBrowser, Server
 from tests.browser.test_dashboard import open_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -14,7 +15,7 @@ def paused() -> list[tuple[str, str]]:
     return list(QueuePause.objects.values_list("queue", "paused_by"))
 
 
-async def test_an_operator_pauses_and_resumes_a_queue_from_its_row(browser, server):
+async def test_an_operator_pauses_and_resumes_a_queue_from_its_row(browser: CheckedBrowser, server: Server) -> None:
     page, _, _ = await open_dashboard(browser, server)
     row = page.locator("#queues tr[data-queue=emails]")
     await expect(row.locator("td.state")).to_have_text("active")

@@ -11,6 +11,7 @@ from django.tasks.base import TaskResultStatus as Status
 from playwright.async_api import expect
 
 from retry.models import TaskRecord
+from tests.browser.conftest import CheckedBrowser, Server
 from tests.consumers.conftest import session_of
 from tests.retry.rows import task
 
@@ -39,7 +40,7 @@ def far_future_tasks(count: int) -> None:
         task("emails", kwargs={"order_id": n}, due=-365 * 86400)
 
 
-async def test_a_viewer_finds_tasks_and_gets_no_action_buttons(browser, server):
+async def test_a_viewer_finds_tasks_and_gets_no_action_buttons(browser: CheckedBrowser, server: Server) -> None:
     await sync_to_async(far_future_tasks)(3)
     page = await open_as(browser, server, "vera", "view_taskrecord")
     await page.get_by_label("emails").check()
@@ -48,7 +49,9 @@ async def test_a_viewer_finds_tasks_and_gets_no_action_buttons(browser, server):
     await expect(page.locator("#filter-actions")).to_have_count(0)
 
 
-async def test_an_operator_cancels_all_that_match_and_watches_the_batch_finish(browser, server):
+async def test_an_operator_cancels_all_that_match_and_watches_the_batch_finish(
+    browser: CheckedBrowser, server: Server
+) -> None:
     await sync_to_async(far_future_tasks)(4)
     page = await open_as(browser, server, "otto", "view_taskrecord", "change_taskrecord")
     await page.locator("input[name=arg]").last.fill("kwargs.order_id=2")

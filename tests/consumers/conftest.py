@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -47,8 +47,8 @@ def step_ids(order: Order) -> dict[str, int]:
     return dict(order.steps.values_list("kind", "id"))
 
 
-def step_of(card: dict, kind: str) -> dict:
-    return next(step for step in card["steps"] if step["kind"] == kind)
+def step_of(card: dict[str, Any], kind: str) -> dict[str, Any]:
+    return cast(dict[str, Any], next(step for step in card["steps"] if step["kind"] == kind))
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ class Board:
         await self.communicator.send_json_to({"type": kind, "version": 1, **fields})
 
     async def receive(self, timeout: float = 5) -> dict[str, Any]:
-        message = await self.communicator.receive_json_from(timeout=timeout)
+        message: dict[str, Any] = await self.communicator.receive_json_from(timeout=timeout)
         if "seq" in message:
             self.seq = message["seq"]
         return message

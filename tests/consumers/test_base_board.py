@@ -2,9 +2,12 @@
 repair of lost and late events, one shared read per change, the periodic resync."""
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from pytest_django import Settings
 
 from consumers import cards
 from consumers.kitchen_board import KitchenBoardConsumer
@@ -15,7 +18,9 @@ from tests.consumers.conftest import step_ids, step_of
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-async def test_a_change_made_elsewhere_arrives_as_the_next_numbered_event(connect, alice, bob, order):
+async def test_a_change_made_elsewhere_arrives_as_the_next_numbered_event(
+    connect: Callable[..., Any], alice: Any, bob: Any, order: Order
+) -> None:
     board, _ = await connect(user=alice)
     snapshot = await board.receive()
     steps = await step_ids(order)
@@ -28,7 +33,7 @@ async def test_a_change_made_elsewhere_arrives_as_the_next_numbered_event(connec
     assert event["order"]["status"] == "in_progress"
 
 
-async def test_asking_for_a_snapshot_sends_a_fresh_one(connect, alice, order):
+async def test_asking_for_a_snapshot_sends_a_fresh_one(connect: Callable[..., Any], alice: Any, order: Order) -> None:
     board, _ = await connect(user=alice)
     first = await board.receive()
     first["seq"] += len(await board.drain())  # the order's own task events, if any
@@ -39,7 +44,9 @@ async def test_asking_for_a_snapshot_sends_a_fresh_one(connect, alice, order):
     assert fresh["orders"] == []
 
 
-async def test_a_lost_event_brings_what_changed_meanwhile(connect, alice, layer, order):
+async def test_a_lost_event_brings_what_changed_meanwhile(
+    connect: Callable[..., Any], alice: Any, layer: Any, order: Order
+) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     event = {"type": "order.changed", "version": 1, "order_id": order.pk, "change": "placed", "source": "elsewhere"}
@@ -53,7 +60,9 @@ async def test_a_lost_event_brings_what_changed_meanwhile(connect, alice, layer,
 
 
 @pytest.mark.parametrize("numbers", [(5, 4, 5), (1, 3, 2), (7, 9, 8, 10)])
-async def test_a_late_or_repeated_event_changes_nothing(connect, alice, layer, order, numbers):
+async def test_a_late_or_repeated_event_changes_nothing(
+    connect: Callable[..., Any], alice: Any, layer: Any, order: Order, numbers: tuple[int, ...]
+) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     event = {"type": "order.changed", "version": 1, "order_id": order.pk, "change": "placed", "source": "elsewhere"}
@@ -62,7 +71,9 @@ async def test_a_late_or_repeated_event_changes_nothing(connect, alice, layer, o
     assert await board.quiet(1.0)
 
 
-async def test_a_replayed_older_event_never_brings_back_the_older_card(connect, alice, bob, layer, order):
+async def test_a_replayed_older_event_never_brings_back_the_older_card(
+    connect: Callable[..., Any], alice: Any, bob: Any, layer: Any, order: Order
+) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     scoop = Step.objects.filter(pk=(await step_ids(order))["scoop"])
@@ -77,10 +88,12 @@ async def test_a_replayed_older_event_never_brings_back_the_older_card(connect, 
     assert await board.quiet(1.0)
 
 
-async def test_many_boards_share_one_read_of_the_changed_card(connect, alice, bob, order, monkeypatch):
+async def test_many_boards_share_one_read_of_the_changed_card(
+    connect: Callable[..., Any], alice: Any, bob: Any, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reads = []
 
-    def counted(order_id: int) -> dict | None:
+    def counted(order_id: int) -> dict[str, Any] | None:
         reads.append(order_id)
         return cards.kitchen_card_of(order_id)
 
@@ -96,7 +109,9 @@ async def test_many_boards_share_one_read_of_the_changed_card(connect, alice, bo
     assert reads == [order.pk]
 
 
-async def test_the_periodic_resync_repairs_a_change_nobody_announced(connect, alice, order, settings):
+async def test_the_periodic_resync_repairs_a_change_nobody_announced(
+    connect: Callable[..., Any], alice: Any, order: Order, settings: Settings
+) -> None:
     settings.BOARD_RESYNC_INTERVAL = 0.2
     board, _ = await connect(user=alice)
     await board.receive()

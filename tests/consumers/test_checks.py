@@ -3,15 +3,16 @@
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from pytest_django import Settings
 
 from consumers import checks
 
 
-def problems() -> list[tuple[str, str]]:
+def problems() -> list[tuple[str | None, str]]:
     return [(error.id, error.msg) for error in checks.check_board_settings()]
 
 
-def test_the_project_settings_pass():
+def test_the_project_settings_pass() -> None:
     assert problems() == []
 
 
@@ -31,7 +32,7 @@ def test_the_project_settings_pass():
         ("BOARD_RESYNC_INTERVAL", None, "consumers.E004"),
     ],
 )
-def test_a_bad_value_is_refused_naming_the_setting(settings, name, value, check_id):
+def test_a_bad_value_is_refused_naming_the_setting(settings: Settings, name: str, value: object, check_id: str) -> None:
     setattr(settings, name, value)
 
     [(found_id, message)] = problems()
@@ -41,20 +42,20 @@ def test_a_bad_value_is_refused_naming_the_setting(settings, name, value, check_
     assert repr(value) in message
 
 
-def test_a_missing_setting_is_named(settings):
+def test_a_missing_setting_is_named(settings: Settings) -> None:
     del settings.BOARD_RESYNC_INTERVAL
 
     assert problems() == [("consumers.E004", "BOARD_RESYNC_INTERVAL is not set: declare it in the settings.")]
 
 
 @pytest.mark.parametrize("value", [(1, 0.001), [3, 2], (10, 5.0)])
-def test_a_pair_of_burst_and_rate_passes(settings, value):
+def test_a_pair_of_burst_and_rate_passes(settings: Settings, value: list[int] | tuple[int, float]) -> None:
     settings.BOARD_RATE_LIMIT = value
 
     assert problems() == []
 
 
-def test_check_fails_on_a_bad_board_setting(settings):
+def test_check_fails_on_a_bad_board_setting(settings: Settings) -> None:
     settings.BOARD_SLOW_GRACE = 0
 
     with pytest.raises(SystemCheckError, match=r"\(consumers.E003\) BOARD_SLOW_GRACE must be a positive number"):

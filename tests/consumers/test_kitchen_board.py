@@ -2,14 +2,18 @@
 
 import asyncio
 import io
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from orders import services
 from orders.models import Order, StaffProfile
-from tests.consumers.conftest import ORDER_FIELDS, make_user, step_ids, step_of
+from retry.worker.process import RetryWorker
+from tests.consumers.conftest import make_user, step_ids, step_of
 from tests.consumers.tasks import send_order_email
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -20,17 +24,19 @@ def status_of(order: Order) -> str:
     return order.status
 
 
-def email_task_of(card: dict | None) -> dict | None:
+def email_task_of(card: dict[str, Any] | None) -> dict[str, Any] | None:
     tasks = [task for task in (card or {"tasks": []})["tasks"] if task["task_name"] == send_order_email.module_path]
     return tasks[0] if tasks else None
 
 
-def retrying(card: dict | None) -> bool:
+def retrying(card: dict[str, Any] | None) -> bool:
     task = email_task_of(card)
     return bool(task and task["attempt"] == 1 and task["status"] == "READY")
 
 
-async def test_connect_sends_a_snapshot_of_every_open_order(connect, alice, order):
+async def test_connect_sends_a_snapshot_of_every_open_order(
+    connect: Callable[..., Any], alice: Any, order: Order
+) -> None:
     await sync_to_async(services.place_order)(**ORDER_FIELDS)
     board, accepted = await connect(user=alice)
     snapshot = await board.receive()
@@ -44,13 +50,13 @@ async def test_connect_sends_a_snapshot_of_every_open_order(connect, alice, orde
     assert card["created_at"] and isinstance(card["tasks"], list)
 
 
-async def test_closed_orders_are_not_on_the_board(connect, alice, order):
+async def test_closed_orders_are_not_on_the_board(connect: Callable[..., Any], alice: Any, order: Order) -> None:
     await sync_to_async(services.cancel_order)(order.pk, alice)
     board, _ = await connect(user=alice)
     assert (await board.receive())["orders"] == []
 
 
-async def test_a_new_order_appears_on_an_open_board(connect, alice):
+async def test_a_new_order_appears_on_an_open_board(connect: Callable[..., Any], alice: Any) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     order = await sync_to_async(services.place_order)(**ORDER_FIELDS)
@@ -59,7 +65,7 @@ async def test_a_new_order_appears_on_an_open_board(connect, alice):
     assert "customer_email" not in event["order"]
 
 
-async def test_claim_finish_and_deliver_from_the_board(connect, alice, order):
+async def test_claim_finish_and_deliver_from_the_board(connect: Callable[..., Any], alice: Any, order: Order) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     for kind, step_id in (await step_ids(order)).items():
@@ -77,7 +83,7 @@ async def test_claim_finish_and_deliver_from_the_board(connect, alice, order):
     assert await status_of(order) == "delivered"
 
 
-async def test_release_gives_the_step_back(connect, alice, order):
+async def test_release_gives_the_step_back(connect: Callable[..., Any], alice: Any, order: Order) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     scoop = (await step_ids(order))["scoop"]
@@ -91,7 +97,7 @@ async def test_release_gives_the_step_back(connect, alice, order):
     assert step_of(released["order"], "scoop")["claimed_by"] is None
 
 
-async def test_cancel_from_the_board(connect, alice, order):
+async def test_cancel_from_the_board(connect: Callable[..., Any], alice: Any, order: Order) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     await board.send("cancel", order_id=order.pk)
@@ -99,7 +105,9 @@ async def test_cancel_from_the_board(connect, alice, order):
     assert await status_of(order) == "cancelled"
 
 
-async def test_a_refused_transition_is_a_clear_error_and_changes_nothing(connect, alice, order):
+async def test_a_refused_transition_is_a_clear_error_and_changes_nothing(
+    connect: Callable[..., Any], alice: Any, order: Order
+) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     await board.send("deliver", order_id=order.pk, ref="d1")
@@ -109,7 +117,9 @@ async def test_a_refused_transition_is_a_clear_error_and_changes_nothing(connect
     assert await status_of(order) == "received"
 
 
-async def test_finishing_someone_elses_step_is_refused(connect, alice, bob, order):
+async def test_finishing_someone_elses_step_is_refused(
+    connect: Callable[..., Any], alice: Any, bob: Any, order: Order
+) -> None:
     scoop = (await step_ids(order))["scoop"]
     await sync_to_async(services.claim_step)(scoop, bob)
     board, _ = await connect(user=alice)
@@ -120,7 +130,9 @@ async def test_finishing_someone_elses_step_is_refused(connect, alice, bob, orde
     assert reply["message"] == "Step #001 scoop is claimed by bob; only bob can finish it."
 
 
-async def test_two_staff_claiming_the_same_step_at_once_one_wins(connect, alice, bob, order):
+async def test_two_staff_claiming_the_same_step_at_once_one_wins(
+    connect: Callable[..., Any], alice: Any, bob: Any, order: Order
+) -> None:
     scoop = (await step_ids(order))["scoop"]
     alices, _ = await connect(user=alice)
     bobs, _ = await connect(user=bob)
@@ -135,7 +147,7 @@ async def test_two_staff_claiming_the_same_step_at_once_one_wins(connect, alice,
     assert loser["message"] == f"Step #001 scoop is already claimed by {winner}."
 
 
-async def test_next_for_me_follows_the_staff_profile(connect, alice, order):
+async def test_next_for_me_follows_the_staff_profile(connect: Callable[..., Any], alice: Any, order: Order) -> None:
     await sync_to_async(StaffProfile.objects.create)(user=alice, preferred_steps="decorate,scoop")
     board, _ = await connect(user=alice)
     await board.receive()
@@ -150,33 +162,38 @@ async def test_next_for_me_follows_the_staff_profile(connect, alice, order):
     assert (reply["type"], reply["code"]) == ("error", "not_allowed")
 
 
-async def test_an_orders_background_task_shows_its_retry(connect, alice, order, worker):
+async def test_an_orders_background_task_shows_its_retry(
+    connect: Callable[..., Any], alice: Any, order: Order, worker: RetryWorker
+) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     await sync_to_async(send_order_email.enqueue)(order_id=order.pk)
     event = await board.until(lambda message: retrying(message.get("order")), timeout=15)
     assert event["change"].startswith("task.")
     task = email_task_of(event["order"])
+    assert task is not None
     assert (task["name"], task["queue"], task["status"]) == ("e-mail", "emails", "READY")
     assert (task["attempt"], task["max_attempts"], task["error"]) == (1, 5, "503 from endpoint")
     assert task["task_name"] == "tests.consumers.tasks.send_order_email"
     assert task["run_after"] > event["order"]["created_at"]
 
 
-async def test_tasks_of_other_orders_are_not_shown(connect, alice, worker):
+async def test_tasks_of_other_orders_are_not_shown(
+    connect: Callable[..., Any], alice: Any, worker: RetryWorker
+) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     await sync_to_async(send_order_email.enqueue)(order_id=999)
     assert await board.quiet(1.0)
 
 
-async def test_a_non_staff_users_snapshot_never_leaves(connect, order):
+async def test_a_non_staff_users_snapshot_never_leaves(connect: Callable[..., Any], order: Order) -> None:
     customer = await sync_to_async(make_user)("carol")
     board, _ = await connect(user=customer)
     assert await board.communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": 4403}
 
 
-def test_the_demo_cooks_may_take_every_board_action():
+def test_the_demo_cooks_may_take_every_board_action() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 

@@ -1,17 +1,20 @@
 """The origin check on its own: the Host, the scheme (TLS told by the proxy) and the trusted origins."""
 
+from typing import Any
+
 import pytest
+from pytest_django import Settings
 
 from consumers import origins
 
 
-def scope(origin: str, host: str = "cakes.example", **headers: str) -> dict:
+def scope(origin: str, host: str = "cakes.example", **headers: str) -> dict[str, Any]:
     pairs = [(b"origin", origin.encode()), (b"host", host.encode())]
     return {"type": "websocket", "headers": pairs + [(k.encode(), v.encode()) for k, v in headers.items()]}
 
 
 @pytest.fixture(autouse=True)
-def behind_a_proxy(settings):
+def behind_a_proxy(settings: Settings) -> None:
     settings.ALLOWED_HOSTS = ["cakes.example"]
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     settings.CSRF_TRUSTED_ORIGINS = []
@@ -28,9 +31,9 @@ def behind_a_proxy(settings):
         (scope("http://other.example", host="other.example"), False),
     ],
 )
-def test_the_own_origin_is_judged_whole(given, allowed):
+def test_the_own_origin_is_judged_whole(given: dict[str, Any], allowed: bool) -> None:
     assert origins.allowed_origin(given) is allowed
 
 
-def test_a_missing_origin_is_refused():
+def test_a_missing_origin_is_refused() -> None:
     assert not origins.allowed_origin({"type": "websocket", "headers": [(b"host", b"cakes.example")]})

@@ -1,23 +1,27 @@
 """The public pickup screen: order numbers in two columns, and nothing personal."""
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 
 from orders import services
-from tests.consumers.conftest import ORDER_FIELDS
+from orders.models import Order
+from tests.factories import ORDER_FIELDS
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-def finish_all(order, user) -> None:
+def finish_all(order: Order, user: User) -> None:
     for step in order.steps.all():
         services.claim_step(step.pk, user)
         services.finish_step(step.pk, user)
 
 
-async def test_anyone_gets_the_numbers_in_two_columns(connect, alice, order):
+async def test_anyone_gets_the_numbers_in_two_columns(connect: Callable[..., Any], alice: Any, order: Order) -> None:
     second = await sync_to_async(services.place_order)(**ORDER_FIELDS)
     await sync_to_async(finish_all)(second, alice)
     screen, accepted = await connect("/ws/pickup/")
@@ -29,7 +33,7 @@ async def test_anyone_gets_the_numbers_in_two_columns(connect, alice, order):
     ]
 
 
-async def test_nothing_personal_reaches_the_screen(connect, alice):
+async def test_nothing_personal_reaches_the_screen(connect: Callable[..., Any], alice: Any) -> None:
     screen, _ = await connect("/ws/pickup/")
     await screen.receive()
     order = await sync_to_async(services.place_order)(**ORDER_FIELDS)
@@ -50,7 +54,7 @@ async def test_nothing_personal_reaches_the_screen(connect, alice):
         assert private not in text
 
 
-async def test_the_screen_moves_an_order_to_ready(connect, alice, order):
+async def test_the_screen_moves_an_order_to_ready(connect: Callable[..., Any], alice: Any, order: Order) -> None:
     screen, _ = await connect("/ws/pickup/")
     await screen.receive()
     await sync_to_async(finish_all)(order, alice)
@@ -58,7 +62,7 @@ async def test_the_screen_moves_an_order_to_ready(connect, alice, order):
     assert [event["order"]["column"] for event in sent] == ["ready"]
 
 
-async def test_the_screen_takes_snapshot_requests_and_nothing_else(connect, order):
+async def test_the_screen_takes_snapshot_requests_and_nothing_else(connect: Callable[..., Any], order: Order) -> None:
     screen, _ = await connect("/ws/pickup/")
     first = await screen.receive()
     await screen.send("cancel", order_id=order.pk)
@@ -67,6 +71,6 @@ async def test_the_screen_takes_snapshot_requests_and_nothing_else(connect, orde
     assert (await screen.receive())["seq"] == first["seq"] + 1
 
 
-async def test_a_foreign_origin_is_refused(connect):
+async def test_a_foreign_origin_is_refused(connect: Callable[..., Any]) -> None:
     _, accepted = await connect("/ws/pickup/", origin="https://evil.example")
     assert not accepted

@@ -8,7 +8,7 @@ from consumers import protocol
 from retry.monitoring import frames
 
 
-def frame(**content) -> str:
+def frame(**content: object) -> str:
     return json.dumps({"version": 1, **content})
 
 
@@ -22,7 +22,7 @@ def frame(**content) -> str:
         (frame(type="next", step_id="ignored"), protocol.Action("next")),
     ],
 )
-def test_valid_frames_become_actions(text, action):
+def test_valid_frames_become_actions(text: str, action: protocol.Action) -> None:
     assert protocol.parse(text) == action
 
 
@@ -45,19 +45,19 @@ def test_valid_frames_become_actions(text, action):
         (frame(type="snapshot", ref="r" * (protocol.MAX_REF + 1)), "bad_field"),
     ],
 )
-def test_bad_frames_raise_a_named_error(text, code):
+def test_bad_frames_raise_a_named_error(text: str | None, code: str) -> None:
     with pytest.raises(frames.FrameError) as raised:
         protocol.parse(text)
     assert raised.value.code == code
     assert raised.value.message
 
 
-def test_a_board_can_narrow_the_allowed_types():
+def test_a_board_can_narrow_the_allowed_types() -> None:
     with pytest.raises(frames.FrameError, match="Unknown message type 'claim'"):
         protocol.parse(frame(type="claim", step_id=1), protocol.PICKUP_ACTIONS)
 
 
-def test_every_server_message_carries_type_and_version():
+def test_every_server_message_carries_type_and_version() -> None:
     action = protocol.Action("claim", ref="r", step_id=1)
     assert protocol.ok(action, "done") == {
         "type": "ok",

@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+from collections.abc import Awaitable
 
 import pytest
 
@@ -30,7 +31,7 @@ class Source:
         return value
 
 
-async def held(source: Source, call: object) -> asyncio.Future:
+async def held[T](source: Source, call: Awaitable[T]) -> asyncio.Future[T]:
     """Start ``call`` with the source's gate closed; return once the read is under way."""
     source.gate.clear()
     source.entered.clear()
@@ -39,7 +40,7 @@ async def held(source: Source, call: object) -> asyncio.Future:
     return started
 
 
-async def test_every_consumer_of_one_event_shares_one_read():
+async def test_every_consumer_of_one_event_shares_one_read() -> None:
     source = Source()
     reads = SharedReads(source)
     results = await asyncio.gather(*(reads.after_event(("s", 1, 7), 7) for _ in range(200)))
@@ -47,7 +48,7 @@ async def test_every_consumer_of_one_event_shares_one_read():
     assert {value for _, value in results} == {"7:first"}
 
 
-async def test_a_consumer_that_sees_the_event_later_still_shares_the_read():
+async def test_a_consumer_that_sees_the_event_later_still_shares_the_read() -> None:
     source = Source()
     reads = SharedReads(source)
     first = await reads.after_event(("s", 1, 7), 7)
@@ -55,7 +56,7 @@ async def test_a_consumer_that_sees_the_event_later_still_shares_the_read():
     assert source.calls == 1 and late == first
 
 
-async def test_a_new_event_reads_again():
+async def test_a_new_event_reads_again() -> None:
     source = Source()
     reads = SharedReads(source)
     before, _ = await reads.after_event(("s", 1, 7), 7)
@@ -64,7 +65,7 @@ async def test_a_new_event_reads_again():
     assert source.calls == 2 and value == "7:second" and after > before
 
 
-async def test_a_read_under_way_is_too_old_for_a_later_caller_but_the_queued_one_is_shared():
+async def test_a_read_under_way_is_too_old_for_a_later_caller_but_the_queued_one_is_shared() -> None:
     source = Source()
     reads = SharedReads(source)
     running = await held(source, reads.now(7))
@@ -78,7 +79,7 @@ async def test_a_read_under_way_is_too_old_for_a_later_caller_but_the_queued_one
     assert source.calls == 2 and rest[0][0] == rest[1][0] > first_at
 
 
-async def test_a_repeated_old_event_gets_the_newest_read_not_its_own():
+async def test_a_repeated_old_event_gets_the_newest_read_not_its_own() -> None:
     source = Source()
     reads = SharedReads(source)
     await reads.after_event(("s", 1, 7), 7)
@@ -87,14 +88,14 @@ async def test_a_repeated_old_event_gets_the_newest_read_not_its_own():
     assert await reads.after_event(("s", 1, 7), 7) == newest
 
 
-async def test_keys_are_read_apart():
+async def test_keys_are_read_apart() -> None:
     source = Source()
     reads = SharedReads(source)
     values = await asyncio.gather(reads.after_event(("s", 1), 7), reads.after_event(("s", 1), 8))
     assert [value for _, value in values] == ["7:first", "8:first"] and source.calls == 2
 
 
-async def test_a_failed_read_is_not_shared_with_the_next_caller():
+async def test_a_failed_read_is_not_shared_with_the_next_caller() -> None:
     calls = []
 
     def flaky(key: object) -> str:
@@ -109,7 +110,7 @@ async def test_a_failed_read_is_not_shared_with_the_next_caller():
     assert (await reads.after_event(("s", 1), 7))[1] == "card"
 
 
-async def test_a_caller_that_goes_away_does_not_cancel_the_read_of_the_others():
+async def test_a_caller_that_goes_away_does_not_cancel_the_read_of_the_others() -> None:
     source = Source()
     reads = SharedReads(source)
     leaving = await held(source, reads.now(7))

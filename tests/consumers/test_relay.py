@@ -1,7 +1,8 @@
 """The relay: one member of each board group per process, one delivery per event, handed to every local board."""
 
 import asyncio
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import pytest
 import redis.asyncio
@@ -11,7 +12,7 @@ from django.conf import settings
 
 from consumers import relay
 from orders import events, services
-from orders.models import Step
+from orders.models import Order, Step
 from retry.outbox import outbox
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
@@ -46,10 +47,12 @@ def event(number: int) -> dict[str, Any]:
 
 def claimed_by(message: dict[str, Any]) -> str | None:
     scoop = next(step for step in message["order"]["steps"] if step["kind"] == "scoop")
-    return scoop["claimed_by"]
+    return cast(str | None, scoop["claimed_by"])
 
 
-async def test_the_boards_of_a_process_get_each_event_through_one_delivery(connect, alice, bob, layer, order):
+async def test_the_boards_of_a_process_get_each_event_through_one_delivery(
+    connect: Callable[..., Any], alice: Any, bob: Any, layer: Any, order: Order
+) -> None:
     boards = [board for board, _ in [await connect(user=alice) for _ in range(5)]]
     for board in boards:
         await board.receive()
@@ -66,7 +69,9 @@ async def test_the_boards_of_a_process_get_each_event_through_one_delivery(conne
     assert feed.received == received + 1
 
 
-async def test_boards_that_leave_get_nothing_more_and_the_last_takes_the_process_out(connect, alice, bob, layer, order):
+async def test_boards_that_leave_get_nothing_more_and_the_last_takes_the_process_out(
+    connect: Callable[..., Any], alice: Any, bob: Any, layer: Any, order: Order
+) -> None:
     staying, _ = await connect(user=alice)
     leaving, _ = await connect(user=alice)
     await staying.receive()
@@ -82,7 +87,7 @@ async def test_boards_that_leave_get_nothing_more_and_the_last_takes_the_process
     assert not feed.inboxes and feed.channel is None and feed.task is None
 
 
-async def test_a_listener_that_leaves_gets_nothing_more(layer):
+async def test_a_listener_that_leaves_gets_nothing_more(layer: Any) -> None:
     hub = relay.relay_of(layer)
     staying, leaving = relay.Inbox(), relay.Inbox()
     await hub.join(staying, (GROUP,))
@@ -99,7 +104,9 @@ async def test_a_listener_that_leaves_gets_nothing_more(layer):
     assert await members(layer, GROUP) == 0
 
 
-async def test_a_consumer_that_ends_without_disconnecting_is_forgotten(connect, alice, layer):
+async def test_a_consumer_that_ends_without_disconnecting_is_forgotten(
+    connect: Callable[..., Any], alice: Any, layer: Any
+) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     feed = relay.relay_of(layer).feeds[events.KITCHEN_GROUP]
@@ -112,17 +119,17 @@ async def test_a_consumer_that_ends_without_disconnecting_is_forgotten(connect, 
 
 
 @pytest.fixture
-async def second_process(layer: Any) -> Any:
+async def second_process(layer: Any) -> AsyncIterator[Any]:
     """The channel layer as another process sees it: on Redis, a layer of its own; in memory, the same one."""
     if not isinstance(layer, RedisChannelLayer):
         yield layer
         return
-    other = RedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    other = RedisChannelLayer(**cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"]))
     yield other
     await other.close_pools()
 
 
-async def test_two_processes_each_get_each_event_once(layer, second_process):
+async def test_two_processes_each_get_each_event_once(layer: Any, second_process: Any) -> None:
     here, there = relay.Relay(layer), relay.Relay(second_process)
     inboxes = {hub: [relay.Inbox() for _ in range(3)] for hub in (here, there)}
     for hub, listeners in inboxes.items():
@@ -139,7 +146,9 @@ async def test_two_processes_each_get_each_event_once(layer, second_process):
     assert await members(layer, GROUP) == 0
 
 
-async def test_a_board_resyncs_when_the_relay_is_back_after_a_failure(connect, alice, layer, order):
+async def test_a_board_resyncs_when_the_relay_is_back_after_a_failure(
+    connect: Callable[..., Any], alice: Any, layer: Any, order: Order
+) -> None:
     board, _ = await connect(user=alice)
     await board.receive()
     await board.drain()  # the order's own task events, if any

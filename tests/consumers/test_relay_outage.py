@@ -41,7 +41,9 @@ async def restart(server: processes.Process, port: int) -> None:
     await asyncio.to_thread(processes.wait_until_listening, port)
 
 
-async def test_the_relay_outlives_a_redis_outage_and_joins_again(redis_server, redis_layer):
+async def test_the_relay_outlives_a_redis_outage_and_joins_again(
+    redis_server: tuple[processes.Process, int], redis_layer: RedisChannelLayer
+) -> None:
     server, port = redis_server
     hub = relay.Relay(redis_layer)
     inbox = relay.Inbox()
@@ -61,7 +63,9 @@ async def test_the_relay_outlives_a_redis_outage_and_joins_again(redis_server, r
     assert hub.feeds["boards.one"].task is None
 
 
-async def test_a_listener_joining_while_redis_is_away_gets_events_once_it_is_back(redis_server, redis_layer):
+async def test_a_listener_joining_while_redis_is_away_gets_events_once_it_is_back(
+    redis_server: tuple[processes.Process, int], redis_layer: RedisChannelLayer
+) -> None:
     server, port = redis_server
     hub = relay.Relay(redis_layer)
     inbox = relay.Inbox()

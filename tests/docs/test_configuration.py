@@ -41,15 +41,15 @@ def drift(kind: str, reads: frozenset[code_reads.Read]) -> str:
     return "; ".join(problems)
 
 
-def test_every_environment_variable_the_code_reads_has_a_row_and_no_other_does():
+def test_every_environment_variable_the_code_reads_has_a_row_and_no_other_does() -> None:
     assert not (problems := drift("environment", code_reads.environment_reads())), problems
 
 
-def test_every_setting_of_the_project_the_code_reads_has_a_row_and_no_other_does():
+def test_every_setting_of_the_project_the_code_reads_has_a_row_and_no_other_does() -> None:
     assert not (problems := drift("settings", code_reads.setting_reads())), problems
 
 
-def test_the_scanner_finds_each_kind_of_read():
+def test_the_scanner_finds_each_kind_of_read() -> None:
     """The scan sees reads through os.environ, env.read_*, from_environ, getattr and a settings helper."""
     environment = {read.name for read in code_reads.environment_reads()}
     settings = {read.name for read in code_reads.setting_reads()}
@@ -58,7 +58,7 @@ def test_the_scanner_finds_each_kind_of_read():
     assert "SESSION_ENGINE" not in settings  # Django's own
 
 
-def test_a_retry_default_in_the_table_is_the_code_default():
+def test_a_retry_default_in_the_table_is_the_code_default() -> None:
     table = markdown.table_under(markdown.read("docs/configuration.md"), HEADER)
     rows = {cells[0].strip("`"): cells[2].strip("`") for cells in table}
     for field in fields(conf.RetrySettings):

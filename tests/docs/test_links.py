@@ -18,7 +18,7 @@ def relative_links() -> list[tuple[Path, str]]:
 
 
 @pytest.mark.parametrize(("page", "target"), relative_links(), ids=lambda value: str(value))
-def test_a_relative_link_leads_to_an_existing_file_and_heading(page, target):
+def test_a_relative_link_leads_to_an_existing_file_and_heading(page: Path, target: str) -> None:
     path, _, heading = target.partition("#")
     file = (page.parent / path).resolve() if path else page
     assert file.exists(), f"{page.name} links to {target}, which does not exist"
@@ -32,12 +32,12 @@ def linked_from(page: Path) -> set[Path]:
     return {(page.parent / target.partition("#")[0]).resolve() for target in markdown.links(text)}
 
 
-def test_the_readme_links_every_page_of_docs():
+def test_the_readme_links_every_page_of_docs() -> None:
     pages = set(markdown.DOCS.glob("*.md"))
     assert pages - linked_from(markdown.ROOT / "README.md") == set()
 
 
-def test_the_operator_controls_list_every_page_of_docs_operations():
+def test_the_operator_controls_list_every_page_of_docs_operations() -> None:
     operations = markdown.DOCS / "operations.md"
     controls = operations.read_text(encoding="utf-8").split("## Operator controls", 1)[1].split("\n## ", 1)[0]
     listed = {(operations.parent / target.partition("#")[0]).resolve() for target in markdown.links(controls)}
@@ -45,7 +45,7 @@ def test_the_operator_controls_list_every_page_of_docs_operations():
     assert not missing, f"add a line to docs/operations.md's Operator controls for: {', '.join(missing)}"
 
 
-def test_the_anchors_are_githubs():
+def test_the_anchors_are_githubs() -> None:
     assert markdown.anchor("`/metrics`") == "metrics"
     assert markdown.anchor("Scoopboard's effects, once each") == "scoopboards-effects-once-each"
     assert markdown.anchor("Client → server") == "client--server"

@@ -4,15 +4,20 @@ answer produced by the real views and valid under its schema, every example vali
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from django.core.cache import cache
+from django.db.models import Field
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from pytest_django import Settings
 
 from orders.models import Flavour, Order, Size, Step
 from tests.docs import markdown, schema
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 DOCUMENT: dict[str, Any] = json.loads(markdown.read("docs/openapi.json"))
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -38,7 +43,7 @@ def operations() -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def api(settings, db) -> Client:
+def api(settings: Settings, db: None) -> Client:
     """The test client, with a cache of the test's own so the rate-limit counters start at zero."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "docs"}}
     cache.clear()
@@ -46,7 +51,7 @@ def api(settings, db) -> Client:
 
 
 @pytest.mark.services
-def test_the_document_has_every_path_and_method_of_the_api_and_no_other(api):
+def test_the_document_has_every_path_and_method_of_the_api_and_no_other(api: Client) -> None:
     served = set()
     for path in set(api_routes()):
         for method in METHODS:
@@ -61,7 +66,7 @@ def media_schema(path: str, method: str, status: int) -> dict[str, Any] | None:
     return content["application/json"]["schema"] if content else None
 
 
-def check(response, path: str, method: str, answered: set[int]) -> None:
+def check(response: "_MonkeyPatchedWSGIResponse", path: str, method: str, answered: set[int]) -> None:
     """The answer is documented for the operation, its body valid under the schema, its headers present."""
     responses = DOCUMENT["paths"][path][method]["responses"]
     assert str(response.status_code) in responses, f"{method} {path}: {response.status_code} is not documented"
@@ -77,14 +82,18 @@ def check(response, path: str, method: str, answered: set[int]) -> None:
     answered.add(response.status_code)
 
 
-def post(api: Client, body: Any, key: str | None = None, content_type: str = "application/json"):
+def post(
+    api: Client, body: Any, key: str | None = None, content_type: str = "application/json"
+) -> "_MonkeyPatchedWSGIResponse":
     data = body if isinstance(body, str) else json.dumps(body)
     headers = {"Idempotency-Key": key} if key is not None else {}
     return api.post("/api/orders", data, content_type=content_type, headers=headers)
 
 
 @pytest.mark.services
-def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_valid_under_its_schema(api, settings):
+def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_valid_under_its_schema(
+    api: Client, settings: Settings
+) -> None:
     answered: set[int] = set()
     path, method = "/api/orders", "post"
     placed = post(api, ORDER["value"], key="order-1")
@@ -105,7 +114,7 @@ def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_vali
 
 
 @pytest.mark.services
-def test_every_answer_documented_for_reading_an_order_is_one_the_view_gives_valid_under_its_schema(api):
+def test_every_answer_documented_for_reading_an_order_is_one_the_view_gives_valid_under_its_schema(api: Client) -> None:
     answered: set[int] = set()
     path, method = "/api/orders/{number}", "get"
     number = post(api, ORDER["value"]).json()["number"]
@@ -127,14 +136,14 @@ def examples() -> Iterator[tuple[str, Any, dict[str, Any]]]:
                         yield f"{method} {path} {part} {name}", example["value"], media["schema"]
 
 
-def test_every_example_of_the_document_is_valid_under_its_schema():
+def test_every_example_of_the_document_is_valid_under_its_schema() -> None:
     found = list(examples())
     assert len(found) >= 8
     for where, value, body_schema in found:
         assert schema.errors(value, body_schema, DOCUMENT) == [], where
 
 
-def test_every_json_example_of_the_api_page_is_an_example_of_the_document():
+def test_every_json_example_of_the_api_page_is_an_example_of_the_document() -> None:
     values = [value for _, value, _ in examples()]
     blocks = markdown.code_blocks(markdown.read("docs/api.md"), "json")
     assert blocks
@@ -142,7 +151,7 @@ def test_every_json_example_of_the_api_page_is_an_example_of_the_document():
         assert json.loads(block) in values, f"docs/api.md shows an example docs/openapi.json lacks:\n{block}"
 
 
-def test_the_choices_of_the_document_are_the_models():
+def test_the_choices_of_the_document_are_the_models() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     assert schemas["Flavour"]["enum"] == Flavour.values
     assert schemas["Size"]["enum"] == Size.values
@@ -152,10 +161,10 @@ def test_the_choices_of_the_document_are_the_models():
     fields = schemas["OrderRequest"]["properties"]
     for name, field in fields.items():
         if "maxLength" in field:
-            assert field["maxLength"] == Order._meta.get_field(name).max_length, name
+            assert field["maxLength"] == cast("Field[Any, Any]", Order._meta.get_field(name)).max_length, name
 
 
-def test_the_validator_refuses_what_the_schemas_refuse():
+def test_the_validator_refuses_what_the_schemas_refuse() -> None:
     order = DOCUMENT["components"]["schemas"]["Order"]
     assert schema.errors({"id": "5"}, order, DOCUMENT)
     assert schema.errors({"error": "x", "extra": 1}, DOCUMENT["components"]["schemas"]["Error"], DOCUMENT)

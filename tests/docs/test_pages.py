@@ -13,18 +13,18 @@ README = markdown.read("README.md")
 TEST_REFERENCE = re.compile(r"((?:tests/[\w/]+/)?test_\w+\.py)(?:::(\w+))?")
 
 
-def test_the_readme_is_at_most_150_lines():
+def test_the_readme_is_at_most_150_lines() -> None:
     assert len(README.splitlines()) <= 150
 
 
-def test_the_readme_sets_up_with_make_run_and_make_test_alone():
+def test_the_readme_sets_up_with_make_run_and_make_test_alone() -> None:
     [commands] = markdown.code_blocks(README, "sh")
     assert [line.split("#")[0].strip() for line in commands.splitlines()] == ["make run", "make test"]
     makefile = markdown.read("Makefile")
     assert re.search(r"^run:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
 
 
-def test_every_url_of_the_readme_is_served():
+def test_every_url_of_the_readme_is_served() -> None:
     rows = markdown.table_under(README, ["URL", "who", "what"])
     for cells in rows:
         for url in markdown.backticked(cells[0]):
@@ -34,18 +34,18 @@ def test_every_url_of_the_readme_is_served():
                 raise AssertionError(f"the README lists {url}, which the URLconf does not serve") from None
 
 
-def test_the_readme_copies_no_table_of_the_benchmarks():
+def test_the_readme_copies_no_table_of_the_benchmarks() -> None:
     benchmark_rows = {tuple(row) for table in markdown.tables(markdown.read("docs/benchmarks.md")) for row in table}
     readme_rows = {tuple(row) for table in markdown.tables(README) for row in table}
     assert benchmark_rows & readme_rows == set()
 
 
-def test_the_task_example_is_scoopboards_own_task():
+def test_the_task_example_is_scoopboards_own_task() -> None:
     [declaration, *_] = markdown.code_blocks(markdown.read("docs/tasks.md"), "python")
     assert declaration in markdown.read("orders/tasks.py")
 
 
-def test_every_test_the_pages_name_exists():
+def test_every_test_the_pages_name_exists() -> None:
     found: dict[str, list[Path]] = {}
     for path in (markdown.ROOT / "tests").rglob("test_*.py"):
         for name in (path.name, str(path.relative_to(markdown.ROOT))):

@@ -6,8 +6,10 @@ import json
 import re
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
+from pytest_django import Settings
 
 from orders import services, tasks
 from orders.models import WebhookDelivery
@@ -23,13 +25,13 @@ NEW_SECRET = "whsec_" + base64.b64encode(b"docs-test-secret-of-32-bytes-ok!").de
 
 def snippet() -> Callable[..., bool]:
     [code] = markdown.code_blocks(PAGE, "python")
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec(code, namespace)
-    return namespace["verify_webhook"]
+    return cast(Callable[..., bool], namespace["verify_webhook"])
 
 
 @pytest.fixture
-def delivered(settings, db) -> Hit:
+def delivered(settings: Settings, db: None) -> Hit:
     """One delivery of an order's first event, sent by the webhook task to a real receiver on 127.0.0.1."""
     with Receiver(NEW_SECRET) as receiver:
         settings.WEBHOOK_SECRETS = [NEW_SECRET, OLD_SECRET]
@@ -47,14 +49,14 @@ def lower(hit: Hit) -> dict[str, str]:
 
 
 @pytest.mark.services
-def test_the_snippet_accepts_a_real_delivery_under_either_secret_of_a_rotation(delivered):
+def test_the_snippet_accepts_a_real_delivery_under_either_secret_of_a_rotation(delivered: Hit) -> None:
     verify_webhook = snippet()
     assert verify_webhook(NEW_SECRET, lower(delivered), delivered.body)
     assert verify_webhook(OLD_SECRET, lower(delivered), delivered.body)
 
 
 @pytest.mark.services
-def test_the_snippet_refuses_a_changed_body_another_secret_and_a_stale_timestamp(delivered):
+def test_the_snippet_refuses_a_changed_body_another_secret_and_a_stale_timestamp(delivered: Hit) -> None:
     verify_webhook = snippet()
     headers = lower(delivered)
     assert not verify_webhook(NEW_SECRET, headers, delivered.body.replace(b"received", b"ready"))
@@ -65,7 +67,7 @@ def test_the_snippet_refuses_a_changed_body_another_secret_and_a_stale_timestamp
 
 
 @pytest.mark.services
-def test_the_delivery_has_the_documented_headers_and_event(delivered):
+def test_the_delivery_has_the_documented_headers_and_event(delivered: Hit) -> None:
     headers = lower(delivered)
     documented = markdown.table_under(PAGE, ["header", "value"])
     assert {markdown.backticked(cells[0])[0] for cells in documented} <= set(headers)

@@ -1,5 +1,7 @@
 """The fault-injection harness: real runworker, dispatcher and Redis processes around the test's database."""
 
+from __future__ import annotations
+
 import asyncio
 import os
 import threading
@@ -226,7 +228,7 @@ def statuses() -> dict[str, int]:
     return dict(rows.values_list("status", "number"))
 
 
-def enqueue_many(task: Task, keys: list[str], **kwargs: Any) -> dict[str, str]:
+def enqueue_many(task: Task[..., Any], keys: list[str], **kwargs: Any) -> dict[str, str]:
     """Enqueue ``task(key=…)`` for every key in one transaction; returns the task id of each key."""
     with transaction.atomic():
         return {key: task.enqueue(key=key, **kwargs).id for key in keys}

@@ -2,11 +2,15 @@
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.db.models import Count, Q
 
 from retry.models import Outcome, TaskRecord
 from tests.effects.models import Effect, Run
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,14 @@ class Counts:
     recovered: int
 
 
+class Tallies(TypedDict):
+    """The attempts of a task, counted in the query."""
+
+    claims: int
+    successes: int
+    setbacks: int
+
+
 def count(task_ids: dict[str, str]) -> Counts:
     """The counts for the tasks ``task_ids`` (key → task id) whose function records a Run and an Effect by key."""
     tasks = TaskRecord.objects.filter(pk__in=task_ids.values()).annotate(
@@ -28,7 +40,7 @@ def count(task_ids: dict[str, str]) -> Counts:
         successes=Count("attempt_set", filter=Q(attempt_set__outcome=Outcome.SUCCEEDED)),
         setbacks=Count("attempt_set", filter=Q(attempt_set__outcome__in=[Outcome.LOST, Outcome.RELEASED])),
     )
-    by_id = {str(task.pk): task for task in tasks}
+    by_id = {str(task.pk): cast("WithAnnotations[TaskRecord, Tallies]", task) for task in tasks}
     runs = Counter(Run.objects.values_list("key", flat=True))
     effects = Counter(Effect.objects.values_list("key", flat=True))
     lost = duplicated = recovered = 0

@@ -2,18 +2,20 @@
 task runs once, though only the first ones got a message. 1,000 tasks, ten times WAKE_UP, keep the test short
 (tests/retry/test_bulk.py writes 5,000)."""
 
+from pathlib import Path
+
 import pytest
 
 from retry import bulk
 from retry.models import TaskRecord
 from tests import outside_tasks
-from tests.faults.conftest import unfinished, wait_for
+from tests.faults.conftest import Faults, unfinished, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(240)]
 TASKS = 1000
 
 
-def test_a_worker_drains_a_bulk_enqueue_running_each_task_once(production, tmp_path):
+def test_a_worker_drains_a_bulk_enqueue_running_each_task_once(production: Faults, tmp_path: Path) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher()
     production.worker()

@@ -1,19 +1,20 @@
 """Cancelling running tasks across processes: the Procfile's worker with `project.settings`, PostgreSQL and Redis."""
 
 import time
+from pathlib import Path
 
 import pytest
 
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.monitoring import operations
 from tests import outside_tasks
-from tests.faults.conftest import wait_for
+from tests.faults.conftest import Faults, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
 PREFIX = "cancelled by an operator while it ran; "
 
 
-def test_an_operator_in_another_process_cancels_the_tasks_a_worker_runs(production, tmp_path):
+def test_an_operator_in_another_process_cancels_the_tasks_a_worker_runs(production: Faults, tmp_path: Path) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher()
     production.worker()
@@ -36,8 +37,7 @@ def test_an_operator_in_another_process_cancels_the_tasks_a_worker_runs(producti
         "stubborn": "it ran to its end without looking at its cancel flag; its outcome is discarded",
     }
     assert {record.status for record in records.values()} == {"FAILED"}
-    assert set(TaskAttempt.objects.filter(task_id__in=ids.values()).values_list("outcome", flat=True)) == {
-        Outcome.CANCELLED
-    }
+    outcomes = TaskAttempt.objects.filter(task_id__in=ids.values()).values_list("outcome", flat=True)  # type: ignore[misc]
+    assert set(outcomes) == {Outcome.CANCELLED}
     ran = outside_tasks.runs(trace)
     assert ran == {"async-start": 1, "flag-start": 1, "flag-stopped": 1, "stubborn-start": 1, "stubborn-end": 1}

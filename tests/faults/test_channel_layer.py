@@ -6,7 +6,7 @@ import pytest
 
 from retry.models import Heartbeat, TaskRecord
 from tests import processes, tasks
-from tests.faults.conftest import enqueue_many, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, unfinished, wait_for
 from tests.faults.counts import Counts, count
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -18,7 +18,7 @@ def keys(prefix: str, number: int) -> list[str]:
 
 
 @pytest.mark.timeout(90)
-def test_tasks_enqueued_before_and_during_a_redis_outage_all_complete(faults):
+def test_tasks_enqueued_before_and_during_a_redis_outage_all_complete(faults: Faults) -> None:
     port = processes.free_port()
     redis = faults.redis(port)
     # Messages count as lost 3 s after they were sent, so the dispatcher sends again soon after Redis returns.
@@ -41,7 +41,7 @@ def test_tasks_enqueued_before_and_during_a_redis_outage_all_complete(faults):
 
 
 @pytest.mark.timeout(60)
-def test_tasks_refused_by_a_full_channel_all_complete_once_workers_start(faults):
+def test_tasks_refused_by_a_full_channel_all_complete_once_workers_start(faults: Faults) -> None:
     faults.use_layer(capacity=10)
     ids = {}
     for key in keys("full", 50):
@@ -60,7 +60,7 @@ def test_tasks_refused_by_a_full_channel_all_complete_once_workers_start(faults)
 
 
 @pytest.mark.timeout(60)
-def test_a_worker_idle_longer_than_the_redis_socket_timeout_still_takes_tasks(faults):
+def test_a_worker_idle_longer_than_the_redis_socket_timeout_still_takes_tasks(faults: Faults) -> None:
     # No dispatcher: a message the worker lost would not be sent again, so only a healthy listener passes.
     worker = faults.worker()
     wait_for(lambda: Heartbeat.objects.filter(kind=Heartbeat.Kind.WORKER).exists(), 30, "the worker to start")
@@ -75,7 +75,7 @@ def test_a_worker_idle_longer_than_the_redis_socket_timeout_still_takes_tasks(fa
 
 
 @pytest.mark.timeout(60)
-def test_a_burst_of_300_enqueues_in_one_transaction_sends_every_message(faults):
+def test_a_burst_of_300_enqueues_in_one_transaction_sends_every_message(faults: Faults) -> None:
     ids = enqueue_many(tasks.record, keys("burst", 300))
     assert faults.flush_outbox()
     assert TaskRecord.objects.filter(pk__in=ids.values(), notified_at__isnull=True).count() == 0

@@ -1,6 +1,7 @@
 """Several workers and dispatchers at once, over 1,000 tasks: every task runs, and its effect happens once."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -8,14 +9,14 @@ from django.utils import timezone
 
 from retry.models import TaskRecord
 from tests import tasks
-from tests.faults.conftest import enqueue_many, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, unfinished, wait_for
 from tests.faults.counts import Counts, count
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOTHING_WRONG = Counts(lost=0, duplicated=0, unexpected=0, recovered=0)
 # No process dies in these tests: a lease of 10 s, so that claims of live workers waiting on a busy database
 # (16 writers on 2 cores) do not expire.
-BUSY = {"LOG_LEVEL": "warning", "RETRY_LEASE": 10}
+BUSY: dict[str, Any] = {"LOG_LEVEL": "warning", "RETRY_LEASE": 10}
 
 
 def keys(prefix: str, number: int) -> list[str]:
@@ -27,7 +28,7 @@ def workers_used(task_ids: dict[str, str]) -> int:
 
 
 @pytest.mark.timeout(150)
-def test_two_workers_on_one_channel_run_each_of_1000_tasks_once(faults):
+def test_two_workers_on_one_channel_run_each_of_1000_tasks_once(faults: Faults) -> None:
     # channels-redis hands the same message to both workers now and then; the claim makes that harmless.
     # Not marked `services`: on PostgreSQL the next test puts three workers on one channel.
     faults.worker("worker-1", **BUSY)
@@ -44,7 +45,7 @@ def test_two_workers_on_one_channel_run_each_of_1000_tasks_once(faults):
 @pytest.mark.timeout(150)
 @pytest.mark.services
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="several dispatchers need PostgreSQL; SQLite runs one")
-def test_two_dispatchers_and_three_workers_run_each_of_1000_tasks_once(faults):
+def test_two_dispatchers_and_three_workers_run_each_of_1000_tasks_once(faults: Faults) -> None:
     for number in (1, 2):
         faults.dispatcher(f"dispatcher-{number}", **BUSY)
     for number in (1, 2, 3):

@@ -1,6 +1,8 @@
 """A worker process dies with SIGKILL: its task runs again after the lease, and a task that kills every worker ends."""
 
 import time
+from pathlib import Path
+from uuid import UUID
 
 import pytest
 from django.db import transaction
@@ -9,18 +11,18 @@ from django.tasks.base import TaskResultStatus as Status
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from tests import outside_tasks, tasks
 from tests.effects.models import Effect, Run
-from tests.faults.conftest import unfinished, wait_for
+from tests.faults.conftest import Faults, unfinished, wait_for
 from tests.faults.counts import Counts, count
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-def outcomes(task_id: str) -> list[str]:
+def outcomes(task_id: UUID | str) -> list[str]:
     return list(TaskRecord.objects.get(pk=task_id).attempt_set.order_by("number").values_list("outcome", flat=True))
 
 
 @pytest.mark.timeout(60)
-def test_a_task_whose_worker_is_killed_mid_run_runs_again_after_its_lease_and_succeeds_once(faults):
+def test_a_task_whose_worker_is_killed_mid_run_runs_again_after_its_lease_and_succeeds_once(faults: Faults) -> None:
     faults.dispatcher()
     first = faults.worker("worker-1")
     ids = {"killed": tasks.sleeps.enqueue(key="killed", seconds=3).id}
@@ -39,7 +41,7 @@ def test_a_task_whose_worker_is_killed_mid_run_runs_again_after_its_lease_and_su
 
 
 @pytest.mark.timeout(90)
-def test_a_task_that_kills_its_worker_every_time_ends_failed_after_max_attempts_of_its_own(faults):
+def test_a_task_that_kills_its_worker_every_time_ends_failed_after_max_attempts_of_its_own(faults: Faults) -> None:
     faults.dispatcher()
     worker = faults.worker("worker", supervised=True)
     task_id = tasks.kills_its_worker.enqueue(key="poison").id
@@ -58,8 +60,8 @@ def test_a_task_that_kills_its_worker_every_time_ends_failed_after_max_attempts_
 
 @pytest.mark.timeout(150)
 def test_a_poison_pill_ends_failed_alone_and_each_task_beside_it_succeeds_once_with_its_policy_untouched(
-    production, tmp_path
-):
+    production: Faults, tmp_path: Path
+) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher()
     worker = production.worker("worker", supervised=True)
@@ -77,7 +79,7 @@ def test_a_poison_pill_ends_failed_alone_and_each_task_beside_it_succeeds_once_w
     assert {task.status for task in finished} == {Status.SUCCESSFUL}
     # Lost attempts beside the pill are recoveries, not failures: no bystander's policy was spent on them.
     assert {task.failures for task in finished} == {1}
-    succeeded = TaskAttempt.objects.filter(task__in=bystanders, outcome=Outcome.SUCCEEDED)
+    succeeded = TaskAttempt.objects.filter(task__in=bystanders, outcome=Outcome.SUCCEEDED)  # type: ignore[misc]  # Django takes a UUID's text; the plugin wants a UUID
     assert sorted(succeeded.values_list("task_id", flat=True)) == sorted(task.pk for task in finished)
     runs = outside_tasks.runs(trace)
     assert worker.starts == runs["pill"] + 1  # one restart per death of the pill, and no loop

@@ -1,13 +1,14 @@
 """Messages lost with the layer (a FLUSHALL, a Redis restart) delay nothing: idle workers find due work themselves."""
 
 import time
+from pathlib import Path
 
 import pytest
 import redis
 
 from retry.models import TaskRecord
 from tests import outside_tasks, processes
-from tests.faults.conftest import enqueue_many, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, unfinished, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +18,9 @@ def all_successful(ids: dict[str, str]) -> bool:
 
 
 @pytest.mark.timeout(90)
-def test_a_worker_with_free_slots_runs_due_tasks_whose_messages_were_flushed_within_seconds(production, tmp_path):
+def test_a_worker_with_free_slots_runs_due_tasks_whose_messages_were_flushed_within_seconds(
+    production: Faults, tmp_path: Path
+) -> None:
     trace = str(tmp_path / "runs")
     port = processes.free_port()
     production.redis(port)
@@ -39,7 +42,7 @@ def test_a_worker_with_free_slots_runs_due_tasks_whose_messages_were_flushed_wit
 
 
 @pytest.mark.timeout(90)
-def test_tasks_enqueued_while_redis_is_down_run_before_it_comes_back(production, tmp_path):
+def test_tasks_enqueued_while_redis_is_down_run_before_it_comes_back(production: Faults, tmp_path: Path) -> None:
     trace = str(tmp_path / "runs")
     port = processes.free_port()
     server = production.redis(port)

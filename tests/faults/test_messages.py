@@ -1,19 +1,22 @@
 """Whatever arrives on a task channel, the worker's consumer survives it and runs the task messages behind it."""
 
 import uuid
+from pathlib import Path
 
 import pytest
 
 from retry.models import TaskRecord
 from tests import outside_tasks
-from tests.faults.conftest import enqueue_many, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, unfinished, wait_for
 
 pytestmark = pytest.mark.services
 #: Types a client of the layer could put on a task channel: attributes of the consumer, a near miss, non-strings.
 HOSTILE_TYPES = ["send", "dispatch", "task_run", "websocket.connect", "__init__", 42, None]
 
 
-def test_messages_of_other_types_are_skipped_and_the_task_messages_behind_them_run_at_once(production, tmp_path):
+def test_messages_of_other_types_are_skipped_and_the_task_messages_behind_them_run_at_once(
+    production: Faults, tmp_path: Path
+) -> None:
     trace = str(tmp_path / "runs")
     for kind in HOSTILE_TYPES:
         production.send("tasks.default", {"type": kind, "id": str(uuid.uuid4())})
@@ -29,7 +32,7 @@ def test_messages_of_other_types_are_skipped_and_the_task_messages_behind_them_r
     assert "Traceback" not in worker.log()
 
 
-def test_a_message_for_a_task_that_does_not_exist_is_logged_where_an_operator_sees_it(production):
+def test_a_message_for_a_task_that_does_not_exist_is_logged_where_an_operator_sees_it(production: Faults) -> None:
     missing = str(uuid.uuid4())
     production.send("tasks.default", {"type": "task.run", "id": missing})
     worker = production.worker()

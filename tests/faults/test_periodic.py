@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connections
+from pytest_django import Settings
 
 from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
@@ -35,7 +36,7 @@ def run_dispatcher(offset: float, start_together: threading.Barrier, errors: lis
 
 
 @pytest.mark.timeout(60)
-def test_two_dispatchers_over_ten_periods_enqueue_each_schedule_once_per_period(settings):
+def test_two_dispatchers_over_ten_periods_enqueue_each_schedule_once_per_period(settings: Settings) -> None:
     settings.RETRY_PERIODIC = SCHEDULES
     start_together = threading.Barrier(2, timeout=20)
     errors: list[BaseException] = []

@@ -1,15 +1,17 @@
 """The Procfile's worker and dispatcher with `project.settings` and environment variables run tasks to the end."""
 
+from pathlib import Path
+
 import pytest
 
 from retry.models import TaskRecord
 from tests import outside_tasks
-from tests.faults.conftest import enqueue_many, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, unfinished, wait_for
 
 pytestmark = pytest.mark.services
 
 
-def test_tasks_run_once_each_under_the_production_settings(production, tmp_path):
+def test_tasks_run_once_each_under_the_production_settings(production: Faults, tmp_path: Path) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher()
     production.worker()

@@ -1,9 +1,13 @@
 """Queue controls with the Procfile's processes (`project.settings` and environment variables): a concurrency
 limit across three workers, a pause and a resume, and a rate limit held for a minute."""
 
+from __future__ import annotations
+
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import close_old_connections, connection
@@ -13,15 +17,15 @@ from retry import clock, controls
 from retry.models import TaskAttempt, TaskLimit, TaskRecord
 from retry.monitoring import operations
 from tests import outside_tasks
-from tests.faults.conftest import enqueue_many, statuses, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, statuses, unfinished, wait_for
 
 pytestmark = pytest.mark.services
 # No process dies here: a lease of 10 s, so that no claim of a live worker on a busy machine expires (an expired
 # lease makes its task READY again while its worker may still run it).
-QUIET = {"LOG_LEVEL": "warning", "RETRY_LEASE": "10"}
+QUIET: dict[str, Any] = {"LOG_LEVEL": "warning", "RETRY_LEASE": "10"}
 
 
-def limit(task: Task, **numbers: object) -> None:
+def limit(task: Task[..., Any], **numbers: object) -> None:
     TaskLimit.objects.create(task_path=task.module_path, **numbers)
 
 
@@ -45,7 +49,7 @@ def holds_for(seconds: float, predicate: Callable[[], bool]) -> None:
 
 
 @pytest.mark.timeout(240)
-def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(production, tmp_path):
+def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(production: Faults, tmp_path: Path) -> None:
     limit(outside_tasks.sleep_then_record, concurrency=2)
     production.dispatcher(**QUIET)
     for number in (1, 2, 3):
@@ -57,9 +61,10 @@ def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(prod
     wait_for(lambda: unfinished(ids.values()) == 0, 200, "every task to finish")
     assert set(TaskRecord.objects.filter(pk__in=ids.values()).values_list("status", flat=True)) == {"SUCCESSFUL"}
     # Each attempt, from its claim to its recorded success, by the database's clock: the time it held a slot.
-    attempts = TaskAttempt.objects.filter(task_id__in=ids.values())
+    attempts = TaskAttempt.objects.filter(task_id__in=ids.values())  # type: ignore[misc]  # Django takes a UUID's text; the plugin wants a UUID
     spans = list(attempts.values_list("started_at", "finished_at"))
-    assert set(TaskAttempt.objects.filter(task_id__in=ids.values()).values_list("outcome", flat=True)) == {"SUCCEEDED"}
+    outcomes = TaskAttempt.objects.filter(task_id__in=ids.values()).values_list("outcome", flat=True)  # type: ignore[misc]  # Django takes a UUID's text; the plugin wants a UUID
+    assert set(outcomes) == {"SUCCEEDED"}
     assert len(spans) == 200
     observed = most_at_once(spans)
     print(f"most tasks running at once: {observed}")
@@ -72,8 +77,8 @@ def test_a_concurrency_limit_of_2_holds_across_three_workers_over_200_tasks(prod
 
 @pytest.mark.timeout(120)
 def test_a_paused_queue_runs_nothing_for_5_s_lets_running_tasks_finish_and_runs_everything_once_resumed(
-    production, tmp_path
-):
+    production: Faults, tmp_path: Path
+) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher(**QUIET)
     production.worker(**QUIET)
@@ -96,7 +101,7 @@ def test_a_paused_queue_runs_nothing_for_5_s_lets_running_tasks_finish_and_runs_
 @pytest.mark.soak
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a minute's wait: run once, in the services pass")
-def test_a_rate_limit_of_5_per_second_holds_within_10_percent_over_60_s(production, tmp_path):
+def test_a_rate_limit_of_5_per_second_holds_within_10_percent_over_60_s(production: Faults, tmp_path: Path) -> None:
     """Waits 60 s on purpose: a rate is judged over a minute. 330 tasks, so the backlog outlasts the minute."""
     limit(outside_tasks.record, rate=5, period=1)
     production.dispatcher(**QUIET)

@@ -1,6 +1,7 @@
 """SIGTERM (every deploy sends one) during a long task: it finishes within the grace period, or is handed back."""
 
 import signal
+from uuid import UUID
 
 import pytest
 from django.tasks.base import TaskResultStatus as Status
@@ -8,7 +9,7 @@ from django.tasks.base import TaskResultStatus as Status
 from retry.models import Outcome, TaskRecord
 from tests import tasks
 from tests.effects.models import Run
-from tests.faults.conftest import unfinished, wait_for
+from tests.faults.conftest import Faults, unfinished, wait_for
 from tests.faults.counts import Counts, count
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -18,12 +19,12 @@ def started(key: str) -> bool:
     return Run.objects.filter(key=key).exists()
 
 
-def outcomes(task_id: str) -> list[str]:
+def outcomes(task_id: UUID | str) -> list[str]:
     return list(TaskRecord.objects.get(pk=task_id).attempt_set.order_by("id").values_list("outcome", flat=True))
 
 
 @pytest.mark.timeout(60)
-def test_a_task_shorter_than_the_grace_period_finishes_after_sigterm(faults):
+def test_a_task_shorter_than_the_grace_period_finishes_after_sigterm(faults: Faults) -> None:
     worker = faults.worker(RETRY_SHUTDOWN_GRACE=10)
     ids = {"graceful": tasks.sleeps.enqueue(key="graceful", seconds=2).id}
     wait_for(lambda: started("graceful"), 30, "the worker to start the task")
@@ -38,7 +39,9 @@ def test_a_task_shorter_than_the_grace_period_finishes_after_sigterm(faults):
 
 
 @pytest.mark.timeout(60)
-def test_a_task_longer_than_the_grace_period_is_handed_back_uncharged_and_another_worker_finishes_it(faults):
+def test_a_task_longer_than_the_grace_period_is_handed_back_uncharged_and_another_worker_finishes_it(
+    faults: Faults,
+) -> None:
     faults.dispatcher()
     first = faults.worker("worker-1", RETRY_SHUTDOWN_GRACE=0.5)
     ids = {"handed-back": tasks.sleeps.enqueue(key="handed-back", seconds=4).id}

@@ -1,18 +1,22 @@
 """A task raises what would end a process (SystemExit, exit(), KeyboardInterrupt): it fails alone."""
 
+from pathlib import Path
+
 import pytest
 from django.tasks.base import TaskResultStatus as Status
 
 from retry.models import Outcome, TaskRecord
 from tests import outside_tasks
-from tests.faults.conftest import unfinished, wait_for
+from tests.faults.conftest import Faults, unfinished, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", ["SystemExit", "exit", "KeyboardInterrupt"])
-def test_a_task_that_raises_what_ends_a_process_fails_alone_and_its_worker_runs_on(production, tmp_path, how):
+def test_a_task_that_raises_what_ends_a_process_fails_alone_and_its_worker_runs_on(
+    production: Faults, tmp_path: Path, how: str
+) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher()
     worker = production.worker()
@@ -33,7 +37,9 @@ def test_a_task_that_raises_what_ends_a_process_fails_alone_and_its_worker_runs_
 
 
 @pytest.mark.timeout(60)
-def test_a_task_whose_module_exits_on_import_fails_alone_and_its_worker_runs_on(production, tmp_path):
+def test_a_task_whose_module_exits_on_import_fails_alone_and_its_worker_runs_on(
+    production: Faults, tmp_path: Path
+) -> None:
     trace = str(tmp_path / "runs")
     broken = outside_tasks.record.enqueue(path=trace, key="broken")
     TaskRecord.objects.filter(pk=broken.id).update(task_path="tests.exits_on_import.record")

@@ -1,17 +1,21 @@
 """A plain (sync) task runs past its time limit: its thread runs on, but its slot is freed and it is retried."""
 
+from pathlib import Path
+
 import pytest
 from django.tasks.base import TaskResultStatus as Status
 
 from retry.models import Outcome, TaskRecord
 from tests import outside_tasks
-from tests.faults.conftest import enqueue_many, unfinished, wait_for
+from tests.faults.conftest import Faults, enqueue_many, unfinished, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.timeout(90)
-def test_a_sync_task_past_its_time_limit_frees_its_slot_and_is_retried_once_its_lease_ends(production, tmp_path):
+def test_a_sync_task_past_its_time_limit_frees_its_slot_and_is_retried_once_its_lease_ends(
+    production: Faults, tmp_path: Path
+) -> None:
     trace = str(tmp_path / "runs")
     production.dispatcher()
     production.worker(RETRY_CONCURRENCY=1)

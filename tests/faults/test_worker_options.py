@@ -3,17 +3,18 @@ exits. Each worker is the real `runworker` with `project.settings` and environme
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from retry.models import Heartbeat, TaskRecord
-from tests import outside_tasks
-from tests.faults.conftest import enqueue_many, statuses, unfinished, wait_for
+from tests import outside_tasks, processes
+from tests.faults.conftest import Faults, enqueue_many, statuses, unfinished, wait_for
 
 pytestmark = pytest.mark.services
 
 
-def log_lines(process) -> list[dict[str, object]]:
+def log_lines(process: processes.Process) -> list[dict[str, object]]:
     """The JSON log lines of ``process`` (started with LOG_FORMAT=json)."""
     return [json.loads(line) for line in process.log().splitlines() if line.startswith("{")]
 
@@ -22,7 +23,7 @@ def trace_lines(path: Path) -> list[str]:
     return [line.split()[0] for line in path.read_text().splitlines()]
 
 
-def test_max_tasks_exits_cleanly_after_that_many_and_leaves_the_rest_ready(production, tmp_path):
+def test_max_tasks_exits_cleanly_after_that_many_and_leaves_the_rest_ready(production: Faults, tmp_path: Path) -> None:
     trace = str(tmp_path / "runs")
     ids = enqueue_many(outside_tasks.record, [f"cake-{n}" for n in range(5)], path=trace)
     assert production.flush_outbox()
@@ -32,7 +33,7 @@ def test_max_tasks_exits_cleanly_after_that_many_and_leaves_the_rest_ready(produ
     assert sorted(outside_tasks.runs(trace).values()) == [1, 1, 1]
     assert statuses() == {"SUCCESSFUL": 3, "READY": 2}
     assert "Traceback" not in worker.log()
-    messages = [line["message"] for line in log_lines(worker)]
+    messages = [cast(str, line["message"]) for line in log_lines(worker)]
     assert "Ran its maximum number of tasks" in messages and messages[-1] == "Worker stopped"
     assert not any("handed back" in message for message in messages)  # nothing was running when it stopped
 
@@ -42,7 +43,7 @@ def test_max_tasks_exits_cleanly_after_that_many_and_leaves_the_rest_ready(produ
     assert outside_tasks.runs(trace) == {key: 1 for key in ids}
 
 
-def test_a_worker_of_one_queue_runs_only_that_queues_tasks(production, tmp_path):
+def test_a_worker_of_one_queue_runs_only_that_queues_tasks(production: Faults, tmp_path: Path) -> None:
     trace = str(tmp_path / "runs")
     # The other queue's tasks are older: a worker that took every queue would run them first.
     others = enqueue_many(outside_tasks.record, [f"order-{n}" for n in range(3)], path=trace)
@@ -57,7 +58,7 @@ def test_a_worker_of_one_queue_runs_only_that_queues_tasks(production, tmp_path)
     assert started["channels"] == ["tasks.emails"]
 
 
-def test_queues_repeat_and_separate_with_commas(production):
+def test_queues_repeat_and_separate_with_commas(production: Faults) -> None:
     worker = production.worker(arguments=["-Q", "webhooks,emails", "--queue", "emails", "-Q", "maintenance"])
     workers = Heartbeat.objects.filter(kind=Heartbeat.Kind.WORKER)
     wait_for(workers.exists, 30, "the worker's heartbeat")
@@ -66,7 +67,7 @@ def test_queues_repeat_and_separate_with_commas(production):
     assert worker.wait(10) == 0
 
 
-def test_concurrency_one_runs_one_task_at_a_time(production, tmp_path):
+def test_concurrency_one_runs_one_task_at_a_time(production: Faults, tmp_path: Path) -> None:
     trace = tmp_path / "runs"
     keys = [f"slice-{n}" for n in range(4)]
     enqueue_many(outside_tasks.spans, keys, path=str(trace), seconds=0.2)

@@ -8,9 +8,9 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import websockets
@@ -19,10 +19,12 @@ from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Origin
 
+from harness.layers import flush_channel_layer
 from retry.outbox import outbox
 from tests import processes
-from tests.conftest import SHARED_REDIS, flush_channel_layer
+from tests.conftest import SHARED_REDIS
 from tests.consumers.conftest import make_user, session_of
 
 KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -69,7 +71,7 @@ class Daphne:
             headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={await sync_to_async(session_of)(user)}"
         return await websockets.connect(
             self.url(path),
-            origin=self.origin if origin == "" else origin,
+            origin=cast(Origin | None, self.origin if origin == "" else origin),
             additional_headers=headers,
             open_timeout=PATIENCE,
             **options,
@@ -107,7 +109,7 @@ async def live(daphne: Daphne, transactional_db: None) -> AsyncIterator[Daphne]:
 
 
 @pytest.fixture
-def staff(live: Daphne):
+def staff(live: Daphne) -> Callable[..., Awaitable[Any]]:
     """staff(username, *permissions, **fields) → a staff user holding the named permissions ("app.codename")."""
 
     def create(username: str, *permissions: str, **fields: Any) -> Any:
@@ -123,7 +125,7 @@ def staff(live: Daphne):
 
 
 async def receive(client: ClientConnection, timeout: float = PATIENCE) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(client.recv(), timeout))
+    return cast(dict[str, Any], json.loads(await asyncio.wait_for(client.recv(), timeout)))
 
 
 async def until(client: ClientConnection, kind: str, timeout: float = PATIENCE) -> dict[str, Any]:

@@ -1,18 +1,18 @@
 """Access ends when it ends, on every socket: each client message and each pushed batch reads the session again."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.contrib.sessions.models import Session
 
 from consumers import protocol
 from orders import services
 from retry import conf
 from tests.factories import ORDER_FIELDS
-from tests.live.conftest import close_code, receive, until
+from tests.live.conftest import Daphne, close_code, receive, until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -53,7 +53,9 @@ async def task_changes(layer: Any) -> None:
 
 
 @pytest.mark.parametrize(("revoke", "code"), REVOCATIONS)
-async def test_the_dashboard_closes_on_the_next_message_after_access_ends(live, staff, revoke: Callable, code: int):
+async def test_the_dashboard_closes_on_the_next_message_after_access_ends(
+    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable[[User], object], code: int
+) -> None:
     olga = await staff("olga", VIEW_TASKS)
     client = await live.connect("/ws/dashboard/", olga)
     await until(client, "dashboard.figures")
@@ -64,7 +66,9 @@ async def test_the_dashboard_closes_on_the_next_message_after_access_ends(live, 
 
 
 @pytest.mark.parametrize(("revoke", "code"), REVOCATIONS)
-async def test_the_dashboard_closes_on_the_next_push_after_access_ends(live, staff, revoke: Callable, code: int):
+async def test_the_dashboard_closes_on_the_next_push_after_access_ends(
+    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable[[User], object], code: int
+) -> None:
     from channels.layers import get_channel_layer
 
     olga = await staff("olga", VIEW_TASKS)
@@ -75,7 +79,9 @@ async def test_the_dashboard_closes_on_the_next_push_after_access_ends(live, sta
     assert await close_code(client) == code
 
 
-async def test_the_dashboard_feed_goes_on_while_access_lasts(live, staff):
+async def test_the_dashboard_feed_goes_on_while_access_lasts(
+    live: Daphne, staff: Callable[..., Awaitable[Any]]
+) -> None:
     from channels.layers import get_channel_layer
 
     olga = await staff("olga", VIEW_TASKS)
@@ -93,7 +99,9 @@ KITCHEN_REVOCATIONS = REVOCATIONS[:3]
 
 
 @pytest.mark.parametrize(("revoke", "code"), KITCHEN_REVOCATIONS)
-async def test_the_kitchen_board_closes_on_the_next_message_after_access_ends(live, staff, revoke, code):
+async def test_the_kitchen_board_closes_on_the_next_message_after_access_ends(
+    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable[[User], object], code: int
+) -> None:
     alice = await staff("alice")
     client = await live.connect("/ws/kitchen/", alice)
     await until(client, "snapshot")
@@ -105,7 +113,9 @@ async def test_the_kitchen_board_closes_on_the_next_message_after_access_ends(li
 
 
 @pytest.mark.parametrize(("revoke", "code"), KITCHEN_REVOCATIONS)
-async def test_the_kitchen_board_closes_on_the_next_push_after_access_ends(live, staff, revoke, code):
+async def test_the_kitchen_board_closes_on_the_next_push_after_access_ends(
+    live: Daphne, staff: Callable[..., Awaitable[Any]], revoke: Callable[[User], object], code: int
+) -> None:
     alice = await staff("alice")
     client = await live.connect("/ws/kitchen/", alice)
     await until(client, "snapshot")

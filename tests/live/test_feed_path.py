@@ -3,6 +3,8 @@ and the path it left is refused like any unknown one."""
 
 import asyncio
 import urllib.request
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import pytest
 import websockets
@@ -10,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from tests.consumers.conftest import session_of
-from tests.live.conftest import receive, tracebacks
+from tests.live.conftest import Daphne, receive, tracebacks
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -23,10 +25,10 @@ def dashboard_page(port: int, session: str) -> str:
         headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read().decode()
+        return cast(str, response.read().decode())
 
 
-async def test_the_page_connects_where_the_feed_is_served(live, staff):
+async def test_the_page_connects_where_the_feed_is_served(live: Daphne, staff: Callable[..., Awaitable[Any]]) -> None:
     mark = len(live.log())
     olga = await staff("olga", "retry.view_taskrecord")
     page = await asyncio.to_thread(dashboard_page, live.port, await sync_to_async(session_of)(olga))

@@ -2,14 +2,18 @@
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 import websockets
+from django.contrib.auth.models import User
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.asyncio.client import ClientConnection
 
 from consumers import protocol
-from tests.live.conftest import close_code, receive, tracebacks
+from tests.live.conftest import Daphne, close_code, receive, tracebacks
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -23,11 +27,13 @@ SOCKETS = {
 
 
 @pytest.fixture
-async def open_socket(live, staff):
+async def open_socket(
+    live: Daphne, staff: Callable[..., Awaitable[Any]]
+) -> Callable[[str], Awaitable[ClientConnection]]:
     """open_socket(name) → a client of that socket, logged in as staff who may watch tasks, its first message read."""
     user = await staff("olga", VIEW_TASKS)
 
-    async def open_named(name: str):
+    async def open_named(name: str) -> ClientConnection:
         path, _, first = SOCKETS[name]
         client = await live.connect(path, user)
         assert (await receive(client))["type"] == first
@@ -37,7 +43,9 @@ async def open_socket(live, staff):
 
 
 @pytest.mark.parametrize("name", SOCKETS)
-async def test_a_frame_over_the_limit_closes_with_a_code_daphne_sends(live, open_socket, name):
+async def test_a_frame_over_the_limit_closes_with_a_code_daphne_sends(
+    live: Daphne, open_socket: Callable[[str], Awaitable[ClientConnection]], name: str
+) -> None:
     mark = len(live.log())
     client = await open_socket(name)
     await client.send(json.dumps({"type": "snapshot", "version": 1, "pad": "x" * protocol.MAX_FRAME}))
@@ -48,7 +56,7 @@ async def test_a_frame_over_the_limit_closes_with_a_code_daphne_sends(live, open
 
 
 #: Frames that are not a message the socket takes, and the error code each gets.
-HOSTILE = [
+HOSTILE: list[tuple[str | bytes, str]] = [
     ("{not json", "bad_json"),
     ("[1, 2]", "bad_json"),
     ('"\\ud800"', "bad_json"),
@@ -60,7 +68,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("name", SOCKETS)
-async def test_hostile_frames_get_an_error_and_the_socket_goes_on(live, open_socket, name):
+async def test_hostile_frames_get_an_error_and_the_socket_goes_on(
+    live: Daphne, open_socket: Callable[[str], Awaitable[ClientConnection]], name: str
+) -> None:
     mark = len(live.log())
     client = await open_socket(name)
     _, ask, answer = SOCKETS[name]
@@ -74,7 +84,7 @@ async def test_hostile_frames_get_an_error_and_the_socket_goes_on(live, open_soc
     assert tracebacks(live.log()[mark:]) == []
 
 
-async def test_an_unknown_path_is_refused_without_a_traceback(live):
+async def test_an_unknown_path_is_refused_without_a_traceback(live: Daphne) -> None:
     mark = len(live.log())
     with pytest.raises(websockets.InvalidStatus) as refusal:
         await live.connect("/ws/nowhere/")
@@ -104,7 +114,9 @@ frames = st.lists(messages | st.text(max_size=60) | st.binary(max_size=60), min_
 @pytest.mark.parametrize("name", SOCKETS)
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sent=frames)
-def test_fuzzed_frames_get_one_reply_each_and_never_a_traceback(live, name, sent):
+def test_fuzzed_frames_get_one_reply_each_and_never_a_traceback(
+    live: Daphne, name: str, sent: list[str | bytes]
+) -> None:
     async def exchange() -> None:
         from asgiref.sync import sync_to_async
 
@@ -126,7 +138,7 @@ def test_fuzzed_frames_get_one_reply_each_and_never_a_traceback(live, name, sent
     assert tracebacks(live.log()[mark:]) == []
 
 
-def user_for(make_user):
+def user_for(make_user: Callable[..., User]) -> User:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
@@ -137,7 +149,9 @@ def user_for(make_user):
     return user
 
 
-async def test_a_frame_over_a_mebibyte_is_dropped_by_daphne_itself(live, open_socket):
+async def test_a_frame_over_a_mebibyte_is_dropped_by_daphne_itself(
+    live: Daphne, open_socket: Callable[[str], Awaitable[ClientConnection]]
+) -> None:
     mark = len(live.log())
     client = await open_socket("pickup")
     await client.send("x" * (1024 * 1024 + 1))

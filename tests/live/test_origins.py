@@ -1,9 +1,12 @@
 """Which pages may open a socket: the whole Origin, scheme and port included, against real daphne."""
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import pytest
 import websockets
 
-from tests.live.conftest import receive
+from tests.live.conftest import Daphne, receive
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -28,7 +31,9 @@ def origins_of(port: int) -> dict[str, bool]:
 
 
 @pytest.mark.parametrize("path", ["/ws/pickup/", "/ws/kitchen/"])
-async def test_only_the_whole_own_or_trusted_origin_opens_a_socket(live, staff, path):
+async def test_only_the_whole_own_or_trusted_origin_opens_a_socket(
+    live: Daphne, staff: Callable[..., Awaitable[Any]], path: str
+) -> None:
     alice = await staff("alice")
     for origin, opens in origins_of(live.port).items():
         try:
@@ -41,6 +46,6 @@ async def test_only_the_whole_own_or_trusted_origin_opens_a_socket(live, staff, 
             await client.close()
 
 
-async def test_a_socket_without_an_origin_is_refused(live):
+async def test_a_socket_without_an_origin_is_refused(live: Daphne) -> None:
     with pytest.raises(websockets.InvalidStatus):
         await live.connect("/ws/pickup/", origin=None)

@@ -3,16 +3,19 @@ is repaired with the cards that changed, not the whole board."""
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from websockets.asyncio.client import ClientConnection
 
 from orders import events, services
 from orders.models import Order
 from retry.outbox import outbox
 from tests.factories import ORDER_FIELDS
-from tests.live.conftest import receive, until
+from tests.live.conftest import Daphne, receive, until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -25,10 +28,12 @@ class Sender:
 
     async def send(self, number: int, order: Order) -> None:
         event = {"type": "order.changed", "version": 1, "order_id": order.pk, "change": "placed"}
-        await get_channel_layer().group_send(events.KITCHEN_GROUP, {**event, "source": self.source, "n": number})
+        layer = get_channel_layer()
+        assert layer is not None
+        await layer.group_send(events.KITCHEN_GROUP, {**event, "source": self.source, "n": number})
 
 
-async def heard(client, timeout: float) -> list[dict]:
+async def heard(client: ClientConnection, timeout: float) -> list[dict[str, Any]]:
     """Every message the client gets within ``timeout`` seconds."""
     got = []
     try:
@@ -40,7 +45,9 @@ async def heard(client, timeout: float) -> list[dict]:
 
 
 @pytest.fixture
-async def board(live, staff):
+async def board(
+    live: Daphne, staff: Callable[..., Awaitable[Any]]
+) -> AsyncIterator[tuple[ClientConnection, list[Order]]]:
     alice = await staff("alice")
     orders = [await sync_to_async(services.place_order)(**ORDER_FIELDS) for _ in range(3)]
     assert await outbox.aflush()  # their own events are out before the board connects
@@ -50,7 +57,9 @@ async def board(live, staff):
     await client.close()
 
 
-async def test_numbers_late_by_less_than_their_own_wait_are_no_loss(board):
+async def test_numbers_late_by_less_than_their_own_wait_are_no_loss(
+    board: tuple[ClientConnection, list[Order]],
+) -> None:
     client, (first, second, third) = board
     sender = Sender()
     await sender.send(1, first)
@@ -66,7 +75,9 @@ async def test_numbers_late_by_less_than_their_own_wait_are_no_loss(board):
     assert all(message["change"] == "placed" for message in got)
 
 
-async def test_a_lost_number_is_repaired_with_the_cards_that_changed(board):
+async def test_a_lost_number_is_repaired_with_the_cards_that_changed(
+    board: tuple[ClientConnection, list[Order]],
+) -> None:
     client, (first, second, _) = board
     sender = Sender()
     # A change whose event is lost: the card of the second order differs from what the client has.

@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 import websockets
@@ -12,7 +14,7 @@ from consumers import protocol
 from orders import services
 from retry.outbox import outbox
 from tests.factories import ORDER_FIELDS
-from tests.live.conftest import close_code, until
+from tests.live.conftest import Daphne, close_code, until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
@@ -32,7 +34,9 @@ def small_socket(port: int) -> socket.socket:
     return raw
 
 
-async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(live, staff):
+async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(
+    live: Daphne, staff: Callable[..., Awaitable[Any]]
+) -> None:
     alice = await staff("alice")
     await sync_to_async(place_orders)(400)
     assert await outbox.aflush()

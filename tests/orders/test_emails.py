@@ -1,19 +1,26 @@
 """Order e-mails: each sent exactly once per order and kind, across retries, duplicates and a failing SMTP server."""
 
 import socket
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 from django.core import mail
 from django.tasks.base import TaskResultStatus as Status
+from pytest_django import Settings
 
 from orders import emails, services, tasks
 from orders.models import Order
 from retry import conf
 from retry.models import TaskRecord
 from retry.policy import GiveUp
-from tests.orders.conftest import ORDER_FIELDS, finish_all
+from retry.worker.process import RetryWorker
+from tests.factories import ORDER_FIELDS
+from tests.orders.conftest import finish_all
 from tests.retry.conftest import all_finished, wait_for
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -27,16 +34,16 @@ class FlakySMTP:
         self.code = code
         self.received: list[bytes] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.refusals > 0:
             self.refusals -= 1
             return self.code
-        self.received.append(envelope.content)
+        self.received.append(cast(bytes, envelope.content))
         return "250 OK"
 
 
 @pytest.fixture
-def smtp_server(settings):
+def smtp_server(settings: Settings) -> Iterator[Callable[..., FlakySMTP]]:
     """Start a local SMTP server with `smtp_server(refusals)`; Django's mailer is pointed at it."""
     controllers = []
 
@@ -57,15 +64,15 @@ def smtp_server(settings):
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return cast(int, probe.getsockname()[1])
 
 
 def subjects() -> list[str]:
-    return [message.subject for message in mail.outbox]
+    return [cast(str, message.subject) for message in mail.outbox]
 
 
 @pytest.mark.django_db
-def test_the_received_email_goes_out_once_and_is_recorded(order):
+def test_the_received_email_goes_out_once_and_is_recorded(order: Order) -> None:
     assert emails.send_order_email(order.pk, "received") is True
     assert emails.send_order_email(order.pk, "received") is False
 
@@ -79,21 +86,21 @@ def test_the_received_email_goes_out_once_and_is_recorded(order):
 
 
 @pytest.mark.django_db
-def test_plain_text_is_not_html_escaped(db):
+def test_plain_text_is_not_html_escaped(db: None) -> None:
     order = services.place_order(**{**ORDER_FIELDS, "customer_name": "Róisín O'Brien & Co"})
     emails.send_order_email(order.pk, "received")
     assert "Hello Róisín O'Brien & Co," in mail.outbox[0].body
 
 
 @pytest.mark.django_db
-def test_a_ready_email_is_not_sent_once_the_order_is_delivered(ready_order, alice):
+def test_a_ready_email_is_not_sent_once_the_order_is_delivered(ready_order: Order, alice: User) -> None:
     services.mark_delivered(ready_order.pk, alice)
     assert emails.send_order_email(ready_order.pk, "ready") is False
     assert mail.outbox == []
 
 
 @pytest.mark.django_db
-def test_the_query_finds_orders_whose_email_never_went_out(order, ready_order, alice):
+def test_the_query_finds_orders_whose_email_never_went_out(order: Order, ready_order: Order, alice: User) -> None:
     cancelled = services.cancel_order(services.place_order(**ORDER_FIELDS).pk, alice)
     assert set(Order.objects.email_not_sent("received")) == {ready_order, cancelled}
     assert list(Order.objects.email_not_sent("ready")) == [ready_order]
@@ -106,7 +113,7 @@ def test_the_query_finds_orders_whose_email_never_went_out(order, ready_order, a
 
 
 @pytest.mark.django_db
-def test_each_status_change_enqueues_its_email_once_in_the_same_transaction(order, alice):
+def test_each_status_change_enqueues_its_email_once_in_the_same_transaction(order: Order, alice: User) -> None:
     finish_all(order, alice)
     keys = sorted(TaskRecord.objects.filter(task_path="orders.tasks.send_order_email").values_list("idempotency_key"))
     assert keys == [(f"order-{order.pk}-email-ready",), (f"order-{order.pk}-email-received",)]
@@ -115,7 +122,7 @@ def test_each_status_change_enqueues_its_email_once_in_the_same_transaction(orde
 
 
 @pytest.mark.django_db
-def test_an_unknown_kind_or_order_gives_up(order):
+def test_an_unknown_kind_or_order_gives_up(order: Order) -> None:
     with pytest.raises(GiveUp, match="not an order e-mail"):
         emails.send_order_email(order.pk, "birthday")
     with pytest.raises(GiveUp, match="no order with id"):
@@ -125,7 +132,7 @@ def test_an_unknown_kind_or_order_gives_up(order):
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_a_whole_lifecycle_sends_each_email_exactly_once(worker, alice):
+async def test_a_whole_lifecycle_sends_each_email_exactly_once(worker: RetryWorker, alice: User) -> None:
     order = await sync_to_async(services.place_order)(**ORDER_FIELDS)
     await sync_to_async(finish_all)(order, alice)
     await wait_for(lambda: len(mail.outbox) == 2, what="the received and ready e-mails")
@@ -147,7 +154,7 @@ async def test_a_whole_lifecycle_sends_each_email_exactly_once(worker, alice):
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_duplicate_messages_and_duplicate_tasks_send_one_email(worker, layer):
+async def test_duplicate_messages_and_duplicate_tasks_send_one_email(worker: RetryWorker, layer: Any) -> None:
     order = await sync_to_async(services.place_order)(**ORDER_FIELDS)
     record = await TaskRecord.objects.aget(task_path="orders.tasks.send_order_email")
     channel = conf.get().CHANNEL_PREFIX + "emails"
@@ -159,13 +166,15 @@ async def test_duplicate_messages_and_duplicate_tasks_send_one_email(worker, lay
 
     assert subjects() == [f"Your cake order {order.label} is in"]
     results = TaskRecord.objects.filter(task_path="orders.tasks.send_order_email").values_list("return_value")
-    assert sorted([value async for (value,) in results]) == [False, True]
+    assert sorted([cast(bool, value) async for (value,) in results]) == [False, True]
 
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_a_refusing_smtp_server_leads_to_retries_then_one_email(worker, smtp_server):
+async def test_a_refusing_smtp_server_leads_to_retries_then_one_email(
+    worker: RetryWorker, smtp_server: Callable[..., FlakySMTP]
+) -> None:
     server = smtp_server(refusals=2)
     order = await sync_to_async(services.place_order)(**ORDER_FIELDS)
     await wait_for(all_finished, what="the e-mail to be sent")
@@ -181,7 +190,9 @@ async def test_a_refusing_smtp_server_leads_to_retries_then_one_email(worker, sm
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_a_permanent_smtp_refusal_gives_up_and_leaves_the_email_unsent(worker, smtp_server):
+async def test_a_permanent_smtp_refusal_gives_up_and_leaves_the_email_unsent(
+    worker: RetryWorker, smtp_server: Callable[..., FlakySMTP]
+) -> None:
     server = smtp_server(refusals=1, code="554 no such mailbox")
     order = await sync_to_async(services.place_order)(**ORDER_FIELDS)
     await wait_for(all_finished, what="the e-mail task to give up")

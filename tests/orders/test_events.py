@@ -3,18 +3,25 @@
 import logging
 
 import pytest
+from django.contrib.auth.models import User
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
-from orders import services
-from tests.orders.conftest import ORDER_FIELDS, finish_all
+from orders import events, services
+from orders.exceptions import TransitionNotAllowed
+from orders.models import Order
+from tests.factories import ORDER_FIELDS
+from tests.orders.conftest import finish_all
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
 
-def changes(caplog) -> list[tuple[int, str]]:
-    return [(record.order_id, record.change) for record in caplog.records if record.name == "orders"]
+def changes(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(vars(record)["order_id"], vars(record)["change"]) for record in caplog.records if record.name == "orders"]
 
 
-def test_each_change_is_logged_after_commit(caplog, django_capture_on_commit_callbacks, alice):
+def test_each_change_is_logged_after_commit(
+    caplog: pytest.LogCaptureFixture, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, alice: User
+) -> None:
     caplog.set_level(logging.INFO, logger="orders")
     with django_capture_on_commit_callbacks(execute=True):
         order = services.place_order(**ORDER_FIELDS)
@@ -24,7 +31,9 @@ def test_each_change_is_logged_after_commit(caplog, django_capture_on_commit_cal
     assert changes(caplog) == [(order.pk, change) for change in expected]
 
 
-def test_nothing_is_announced_before_commit(caplog, django_capture_on_commit_callbacks, alice):
+def test_nothing_is_announced_before_commit(
+    caplog: pytest.LogCaptureFixture, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, alice: User
+) -> None:
     caplog.set_level(logging.INFO, logger="orders")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         order = services.place_order(**ORDER_FIELDS)
@@ -34,14 +43,20 @@ def test_nothing_is_announced_before_commit(caplog, django_capture_on_commit_cal
     assert changes(caplog) == []
 
 
-def test_a_refused_change_announces_nothing(order, alice, caplog, django_capture_on_commit_callbacks):
+def test_a_refused_change_announces_nothing(
+    order: Order,
+    alice: User,
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     step = order.steps.first()
-    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(services.TransitionNotAllowed):
+    assert step is not None
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(TransitionNotAllowed):
         services.finish_step(step.pk, alice)
     assert callbacks == []
 
 
-def test_the_log_line_names_order_and_change(caplog):
+def test_the_log_line_names_order_and_change(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="orders")
-    services.events.order_changed(42, "ready")
+    events.order_changed(42, "ready")
     assert caplog.records[-1].getMessage() == "Order id=42 change=ready"

@@ -3,28 +3,32 @@
 (Old task rows and stale heartbeats: tests/retry/test_housekeeping.py.)"""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.db.models import QuerySet
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
+from pytest_django import Settings
 
 from orders import maintenance, services, task_facts
-from orders.models import WebhookDelivery
+from orders.models import Order, WebhookDelivery
 from retry import schedules
 from retry.models import TaskRecord
-from tests.orders.conftest import ORDER_FIELDS
+from retry.worker.process import RetryWorker
+from tests.factories import ORDER_FIELDS
 from tests.retry.conftest import all_finished, wait_for
 
 pytestmark = pytest.mark.services
 
 
-def age(rows, **fields_days_ago) -> None:
+def age(rows: QuerySet[Any], **fields_days_ago: float) -> None:
     now = timezone.now()
     rows.update(**{name: now - timedelta(days=days) for name, days in fields_days_ago.items()})
 
 
 @pytest.mark.django_db
-def test_a_pending_delivery_whose_task_ended_is_failed_and_says_why(hooked_orders):
+def test_a_pending_delivery_whose_task_ended_is_failed_and_says_why(hooked_orders: list[Order]) -> None:
     orphan, live = (WebhookDelivery.objects.get(order=order) for order in hooked_orders)
     # As after a worker killed during the last attempt: the task is FAILED, the row still claimed and pending.
     TaskRecord.objects.filter(kwargs__delivery_id=orphan.pk).update(status=Status.FAILED, error_message="lost")
@@ -39,7 +43,7 @@ def test_a_pending_delivery_whose_task_ended_is_failed_and_says_why(hooked_order
 
 @pytest.mark.services
 @pytest.mark.django_db
-def test_an_unfinished_delivery_task_without_a_delivery_id_hides_no_orphan(hooked_orders):
+def test_an_unfinished_delivery_task_without_a_delivery_id_hides_no_orphan(hooked_orders: list[Order]) -> None:
     orphan, live = (WebhookDelivery.objects.get(order=order) for order in hooked_orders)
     TaskRecord.objects.filter(kwargs__delivery_id=orphan.pk).update(status=Status.FAILED, error_message="lost")
     TaskRecord.objects.filter(kwargs__delivery_id=live.pk).update(kwargs={})  # a row from an older deploy, say
@@ -51,10 +55,12 @@ def test_an_unfinished_delivery_task_without_a_delivery_id_hides_no_orphan(hooke
 
 
 @pytest.mark.django_db
-def test_a_delivery_committed_while_the_clean_up_reads_is_no_orphan(hooked_orders, monkeypatch):
+def test_a_delivery_committed_while_the_clean_up_reads_is_no_orphan(
+    hooked_orders: list[Order], monkeypatch: pytest.MonkeyPatch
+) -> None:
     read_tasks, placed = task_facts.delivery_ids_with_unfinished_tasks, []
 
-    def then_an_order_is_placed(task_path):
+    def then_an_order_is_placed(task_path: str) -> list[int]:
         tried = read_tasks(task_path)
         placed.append(services.place_order(**ORDER_FIELDS, webhook_url="https://example.com/hook"))
         return tried
@@ -65,13 +71,13 @@ def test_a_delivery_committed_while_the_clean_up_reads_is_no_orphan(hooked_order
 
 
 @pytest.fixture
-def hooked_orders(settings):
+def hooked_orders(settings: Settings) -> list[Order]:
     settings.WEBHOOK_ALLOWED_PORTS = [443]
     return [services.place_order(**ORDER_FIELDS, webhook_url="https://example.com/hook") for _ in range(2)]
 
 
 @pytest.mark.django_db
-def test_old_webhook_deliveries_go_and_recent_ones_stay(hooked_orders, settings):
+def test_old_webhook_deliveries_go_and_recent_ones_stay(hooked_orders: list[Order], settings: Settings) -> None:
     settings.WEBHOOK_DELIVERY_RETENTION = 30
     old, recent = (WebhookDelivery.objects.get(order=order) for order in hooked_orders)
     age(WebhookDelivery.objects.filter(pk=old.pk), created_at=31)
@@ -82,7 +88,7 @@ def test_old_webhook_deliveries_go_and_recent_ones_stay(hooked_orders, settings)
 
 
 @pytest.mark.django_db
-def test_the_dispatcher_schedules_the_clean_up_on_the_maintenance_queue():
+def test_the_dispatcher_schedules_the_clean_up_on_the_maintenance_queue() -> None:
     now = timezone.now()
     assert schedules.enqueue_due(now) == 1
     assert schedules.enqueue_due(now) == 0  # another dispatcher pass in the same hour enqueues nothing more
@@ -93,10 +99,11 @@ def test_the_dispatcher_schedules_the_clean_up_on_the_maintenance_queue():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_the_worker_runs_the_scheduled_clean_up(worker):
+async def test_the_worker_runs_the_scheduled_clean_up(worker: RetryWorker) -> None:
     await wait_for(lambda: TaskRecord.objects.filter(task_path="orders.tasks.clean_up").exists(), what="the schedule")
     await wait_for(all_finished, what="the clean-up")
 
     record = await TaskRecord.objects.aget(task_path="orders.tasks.clean_up")
     assert record.status == Status.SUCCESSFUL
+    assert record.return_value is not None
     assert set(record.return_value) == {"webhook_deliveries", "orphaned_deliveries"}

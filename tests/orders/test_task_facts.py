@@ -15,5 +15,5 @@ from orders.task_facts import task_label
         ("orders.tasks.mail_receipt", 3, "e-mail"),  # a kind that is no text is left out
     ],
 )
-def test_task_label(path, kind, label):
+def test_task_label(path: str, kind: str | int | None, label: str) -> None:
     assert task_label(path, kind) == label

@@ -15,7 +15,7 @@ from orders.validators import validate_webhook_url
         "https://example.com:8443/a?x=1",
     ],
 )
-def test_plain_web_urls_pass(url):
+def test_plain_web_urls_pass(url: str) -> None:
     validate_webhook_url(url)
 
 
@@ -33,7 +33,7 @@ def test_plain_web_urls_pass(url):
         ("http://example.com:99999/", "webhook_port"),
     ],
 )
-def test_unsafe_urls_are_refused_with_a_reason(url, code):
+def test_unsafe_urls_are_refused_with_a_reason(url: str, code: str) -> None:
     with pytest.raises(ValidationError) as caught:
         validate_webhook_url(url)
     assert caught.value.code == code
@@ -49,7 +49,7 @@ def test_unsafe_urls_are_refused_with_a_reason(url, code):
         ("http://127.0.0.1/hook", "The webhook URL is not allowed: 127.0.0.1 is a loopback address."),
     ],
 )
-def test_each_refusal_reads_as_one_sentence(url, message):
+def test_each_refusal_reads_as_one_sentence(url: str, message: str) -> None:
     with pytest.raises(ValidationError) as caught:
         validate_webhook_url(url)
     assert caught.value.messages == [message]
@@ -63,7 +63,7 @@ def test_each_refusal_reads_as_one_sentence(url, message):
         ("http://example.com:8000/hook", "webhook_port"),  # not in WEBHOOK_ALLOWED_PORTS
     ],
 )
-def test_save_time_validation_uses_the_delivery_guard(url, code):
+def test_save_time_validation_uses_the_delivery_guard(url: str, code: str) -> None:
     with pytest.raises(ValidationError) as caught:
         validate_webhook_url(url)
     assert caught.value.code == code

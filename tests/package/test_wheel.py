@@ -44,5 +44,8 @@ def test_the_wheel_is_named_and_versioned_apart_from_scoopboard_with_ranges_for_
     fields = Parser().parsestr(zipfile.ZipFile(wheel).read(metadata).decode())
     assert (fields["Name"], fields["Version"]) == ("django-channels-retry", version)
     requires = fields.get_all("Requires-Dist")
+    assert requires is not None
     assert {r for r in requires if "extra ==" not in r} == {"django<6.2,>=6.1", "channels<5,>=4.3", "croniter<8,>=2.0"}
-    assert set(fields.get_all("Provides-Extra")) == {"redis", "serve", "prometheus", "sentry"}
+    extras = fields.get_all("Provides-Extra")
+    assert extras is not None
+    assert set(extras) == {"redis", "serve", "prometheus", "sentry"}

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 # Enough of the parent's environment to start Python; every setting comes from the test.
@@ -27,11 +28,11 @@ def run_python(args: list[str], variables: dict[str, str]) -> subprocess.Complet
     )
 
 
-def load_settings(names: list[str], **variables: str) -> dict:
+def load_settings(names: list[str], **variables: str) -> dict[str, Any]:
     """Import project.settings with exactly these environment variables; return the named settings."""
     result = run_python(["-c", PROBE, *names], variables)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return cast(dict[str, Any], json.loads(result.stdout))
 
 
 def settings_error(**variables: str) -> str:

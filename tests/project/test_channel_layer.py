@@ -1,6 +1,7 @@
 """A round trip through channels-redis on the real Redis: send, receive, and a group message."""
 
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from channels_redis.core import RedisChannelLayer
@@ -9,20 +10,20 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-async def layer(redis_url):
+async def layer(redis_url: str) -> AsyncIterator[RedisChannelLayer]:
     layer = RedisChannelLayer(hosts=[redis_url], prefix=f"test-{uuid.uuid4().hex}")
     yield layer
     await layer.flush()
     await layer.close_pools()
 
 
-async def test_a_message_sent_to_a_channel_is_received(layer):
+async def test_a_message_sent_to_a_channel_is_received(layer: RedisChannelLayer) -> None:
     channel = await layer.new_channel()
     await layer.send(channel, {"type": "order.changed", "order_id": 42})
     assert await layer.receive(channel) == {"type": "order.changed", "order_id": 42}
 
 
-async def test_a_group_message_reaches_every_member(layer):
+async def test_a_group_message_reaches_every_member(layer: RedisChannelLayer) -> None:
     members = [await layer.new_channel() for _ in range(2)]
     outsider = await layer.new_channel()
     for channel in members:
@@ -35,7 +36,7 @@ async def test_a_group_message_reaches_every_member(layer):
     assert await layer.receive(outsider) == {"type": "probe"}
 
 
-async def test_flush_removes_what_the_layer_stored(redis_url):
+async def test_flush_removes_what_the_layer_stored(redis_url: str) -> None:
     layer = RedisChannelLayer(hosts=[redis_url], prefix=f"test-{uuid.uuid4().hex}")
     await layer.send("kept.channel", {"type": "left.behind"})
     await layer.flush()

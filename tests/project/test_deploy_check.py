@@ -5,7 +5,7 @@ import secrets
 from tests.project.conftest import run_python
 
 
-def test_check_deploy_reports_no_issues():
+def test_check_deploy_reports_no_issues() -> None:
     variables = {
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
@@ -17,7 +17,7 @@ def test_check_deploy_reports_no_issues():
     assert "System check identified no issues" in result.stdout
 
 
-def test_check_deploy_notices_a_weak_secret_key():
+def test_check_deploy_notices_a_weak_secret_key() -> None:
     variables = {"DEBUG": "0", "SECRET_KEY": "short", "ALLOWED_HOSTS": "cakes.example.com"}
     result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], variables)
     assert result.returncode != 0

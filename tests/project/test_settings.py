@@ -9,7 +9,7 @@ SECRET = "a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstuvw
 PRODUCTION = {"DEBUG": "0", "SECRET_KEY": SECRET}
 
 
-def test_defaults_suit_a_laptop():
+def test_defaults_suit_a_laptop() -> None:
     loaded = load_settings(["DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASES", "CHANNEL_LAYERS"])
     assert loaded["DEBUG"] is True
     assert loaded["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
@@ -24,27 +24,27 @@ def test_defaults_suit_a_laptop():
 @pytest.mark.parametrize(
     ("raw", "value"), [("1", True), ("true", True), ("Yes", True), (" on ", True), ("0", False), ("off", False)]
 )
-def test_debug_reads_booleans(raw, value):
+def test_debug_reads_booleans(raw: str, value: bool) -> None:
     assert load_settings(["DEBUG"], DEBUG=raw, SECRET_KEY=SECRET)["DEBUG"] is value
 
 
-def test_debug_refuses_other_words():
+def test_debug_refuses_other_words() -> None:
     assert settings_error(DEBUG="maybe") == (
         "django.core.exceptions.ImproperlyConfigured: DEBUG='maybe' is not a boolean: "
         "use 1/0, true/false, yes/no or on/off."
     )
 
 
-def test_secret_key_is_used_when_set():
+def test_secret_key_is_used_when_set() -> None:
     assert load_settings(["SECRET_KEY"], **PRODUCTION)["SECRET_KEY"] == SECRET
 
 
-def test_secret_key_has_a_development_default_only_in_debug():
+def test_secret_key_has_a_development_default_only_in_debug() -> None:
     assert load_settings(["SECRET_KEY"])["SECRET_KEY"].startswith("insecure-development-key")
     assert settings_error(DEBUG="0").endswith("SECRET_KEY must be set when DEBUG is off.")
 
 
-def test_database_url_selects_postgresql():
+def test_database_url_selects_postgresql() -> None:
     database = load_settings(["DATABASES"], DATABASE_URL="postgres://cake:pw@db.internal:5433/scoop")["DATABASES"]
     default = database["default"]
     assert default["ENGINE"] == "django.db.backends.postgresql"
@@ -59,7 +59,7 @@ def test_database_url_selects_postgresql():
     assert "OPTIONS" not in default or "transaction_mode" not in default["OPTIONS"]
 
 
-def test_database_url_sqlite_file_waits_for_writers():
+def test_database_url_sqlite_file_waits_for_writers() -> None:
     default = load_settings(["DATABASES"], DATABASE_URL="sqlite:////tmp/cakes.sqlite3")["DATABASES"]["default"]
     assert default["NAME"] == "/tmp/cakes.sqlite3"
     assert (default["OPTIONS"]["transaction_mode"], default["OPTIONS"]["timeout"]) == ("IMMEDIATE", 20)
@@ -67,21 +67,21 @@ def test_database_url_sqlite_file_waits_for_writers():
 
 
 @pytest.mark.parametrize("url", ["nonsense://x", "postgres://u:p@h:notaport/db"])
-def test_database_url_refuses_what_is_not_a_database_url(url):
+def test_database_url_refuses_what_is_not_a_database_url(url: str) -> None:
     assert "ImproperlyConfigured: DATABASE_URL is not a database URL" in settings_error(DATABASE_URL=url)
 
 
-def test_an_empty_database_url_means_the_default():
+def test_an_empty_database_url_means_the_default() -> None:
     default = load_settings(["DATABASES"], DATABASE_URL="")["DATABASES"]["default"]
     assert default["ENGINE"] == "django.db.backends.sqlite3"
 
 
-def test_test_database_name_names_the_test_database():
+def test_test_database_name_names_the_test_database() -> None:
     default = load_settings(["DATABASES"], TEST_DATABASE_NAME="test_run_7")["DATABASES"]["default"]
     assert default["TEST"] == {"NAME": "test_run_7"}
 
 
-def test_conn_max_age_sets_how_long_connections_live():
+def test_conn_max_age_sets_how_long_connections_live() -> None:
     loaded = load_settings(["DATABASES"], DATABASE_URL="postgres://h/db", CONN_MAX_AGE="30")
     assert loaded["DATABASES"]["default"]["CONN_MAX_AGE"] == 30
 
@@ -89,11 +89,11 @@ def test_conn_max_age_sets_how_long_connections_live():
 @pytest.mark.parametrize(
     ("raw", "error"), [("abc", "CONN_MAX_AGE='abc' is not a whole number."), ("-1", "must be at least 0.")]
 )
-def test_conn_max_age_refuses_bad_numbers(raw, error):
+def test_conn_max_age_refuses_bad_numbers(raw: str, error: str) -> None:
     assert settings_error(DATABASE_URL="postgres://h/db", CONN_MAX_AGE=raw).endswith(error)
 
 
-def test_one_redis_url_gives_one_host():
+def test_one_redis_url_gives_one_host() -> None:
     loaded = load_settings(["CHANNEL_LAYERS", "REDIS_URLS", "RETRY_EMBEDDED"], REDIS_URL="redis://cache:6379/2")
     layer = loaded["CHANNEL_LAYERS"]["default"]
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
@@ -103,7 +103,7 @@ def test_one_redis_url_gives_one_host():
     assert loaded["RETRY_EMBEDDED"] is False
 
 
-def test_several_redis_urls_give_several_hosts():
+def test_several_redis_urls_give_several_hosts() -> None:
     raw = "redis://a:6379/0, rediss://b:6380/1 ,redis://c:6381/0"
     hosts = load_settings(["CHANNEL_LAYERS"], REDIS_URL=raw)["CHANNEL_LAYERS"]["default"]["CONFIG"]["hosts"]
     assert [host["address"] for host in hosts] == ["redis://a:6379/0", "rediss://b:6380/1", "redis://c:6381/0"]
@@ -111,11 +111,11 @@ def test_several_redis_urls_give_several_hosts():
 
 
 @pytest.mark.parametrize("raw", ["http://cache:6379", "cache:6379", "redis://a:6379,localhost"])
-def test_redis_url_refuses_what_is_not_a_redis_url(raw):
+def test_redis_url_refuses_what_is_not_a_redis_url(raw: str) -> None:
     assert "ImproperlyConfigured: REDIS_URL has" in settings_error(REDIS_URL=raw)
 
 
-def test_redis_prefix_expiry_and_capacity_tune_the_layer():
+def test_redis_prefix_expiry_and_capacity_tune_the_layer() -> None:
     loaded = load_settings(
         ["CHANNEL_LAYERS"], REDIS_URL="redis://a:6379", REDIS_PREFIX="cakes", CHANNEL_EXPIRY="5", CHANNEL_CAPACITY="50"
     )
@@ -123,38 +123,38 @@ def test_redis_prefix_expiry_and_capacity_tune_the_layer():
     assert (config["prefix"], config["expiry"], config["capacity"]) == ("cakes", 5, 50)
 
 
-def test_expiry_and_capacity_tune_the_in_memory_layer_too():
+def test_expiry_and_capacity_tune_the_in_memory_layer_too() -> None:
     loaded = load_settings(["CHANNEL_LAYERS"], CHANNEL_EXPIRY="7", CHANNEL_CAPACITY="9")
     assert loaded["CHANNEL_LAYERS"]["default"]["CONFIG"] == {"expiry": 7, "capacity": 9}
 
 
 @pytest.mark.parametrize("name", ["CHANNEL_EXPIRY", "CHANNEL_CAPACITY"])
-def test_expiry_and_capacity_must_be_positive(name):
+def test_expiry_and_capacity_must_be_positive(name: str) -> None:
     assert settings_error(**{name: "0"}).endswith(f"{name}='0' must be at least 1.")
 
 
-def test_retry_embedded_can_be_forced():
+def test_retry_embedded_can_be_forced() -> None:
     assert load_settings(["RETRY_EMBEDDED"])["RETRY_EMBEDDED"] is True
     assert load_settings(["RETRY_EMBEDDED"], RETRY_EMBEDDED="0")["RETRY_EMBEDDED"] is False
 
 
-def test_allowed_hosts_is_a_comma_separated_list():
+def test_allowed_hosts_is_a_comma_separated_list() -> None:
     loaded = load_settings(["ALLOWED_HOSTS"], ALLOWED_HOSTS="cakes.example, .scoop.example ,")
     assert loaded["ALLOWED_HOSTS"] == ["cakes.example", ".scoop.example"]
 
 
-def test_csrf_trusted_origins_is_a_list_of_origins():
+def test_csrf_trusted_origins_is_a_list_of_origins() -> None:
     loaded = load_settings(["CSRF_TRUSTED_ORIGINS"], CSRF_TRUSTED_ORIGINS="https://cakes.example,http://localhost:8000")
     assert loaded["CSRF_TRUSTED_ORIGINS"] == ["https://cakes.example", "http://localhost:8000"]
 
 
-def test_csrf_trusted_origins_refuses_bare_hosts():
+def test_csrf_trusted_origins_refuses_bare_hosts() -> None:
     assert settings_error(CSRF_TRUSTED_ORIGINS="cakes.example").endswith(
         "CSRF_TRUSTED_ORIGINS has 'cakes.example': each origin starts with http:// or https://."
     )
 
 
-def test_log_format_and_level_shape_the_logging():
+def test_log_format_and_level_shape_the_logging() -> None:
     loaded = load_settings(["LOGGING", "LOG_FORMAT", "LOG_LEVEL"], LOG_FORMAT="JSON", LOG_LEVEL="debug")
     assert loaded["LOG_FORMAT"] == "json"
     assert loaded["LOGGING"]["handlers"]["console"]["formatter"] == "json"
@@ -163,15 +163,15 @@ def test_log_format_and_level_shape_the_logging():
 
 
 @pytest.mark.parametrize(("name", "raw"), [("LOG_FORMAT", "xml"), ("LOG_LEVEL", "loud")])
-def test_log_settings_refuse_unknown_choices(name, raw):
+def test_log_settings_refuse_unknown_choices(name: str, raw: str) -> None:
     assert f"ImproperlyConfigured: {name}='{raw}' must be one of:" in settings_error(**{name: raw})
 
 
-def test_time_zone_is_read():
+def test_time_zone_is_read() -> None:
     assert load_settings(["TIME_ZONE"], TIME_ZONE="Europe/Brussels")["TIME_ZONE"] == "Europe/Brussels"
 
 
-def test_production_security_settings_follow_debug_off():
+def test_production_security_settings_follow_debug_off() -> None:
     names = ["SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"]
     loaded = load_settings(names, **PRODUCTION)
     assert loaded == {
@@ -184,12 +184,12 @@ def test_production_security_settings_follow_debug_off():
     assert tuned == {"SECURE_SSL_REDIRECT": False, "SECURE_HSTS_SECONDS": 60}
 
 
-def test_static_files_are_compressed_and_hashed_in_production():
+def test_static_files_are_compressed_and_hashed_in_production() -> None:
     storages = load_settings(["STORAGES"], **PRODUCTION)["STORAGES"]
     assert storages["staticfiles"]["BACKEND"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
 
 
-def test_the_laptop_default_prints_emails_and_signs_webhooks_with_a_development_secret():
+def test_the_laptop_default_prints_emails_and_signs_webhooks_with_a_development_secret() -> None:
     loaded = load_settings(["MAILERS", "WEBHOOK_SECRETS", "WEBHOOK_ALLOWED_PORTS", "RETRY_PERIODIC"])
     assert loaded["MAILERS"] == {
         "default": {"BACKEND": "django.core.mail.backends.console.EmailBackend", "OPTIONS": {}}
@@ -199,7 +199,7 @@ def test_the_laptop_default_prints_emails_and_signs_webhooks_with_a_development_
     assert loaded["RETRY_PERIODIC"] == {"clean-up": {"task": "orders.tasks.clean_up", "every": 3600}}
 
 
-def test_smtp_comes_from_the_email_variables():
+def test_smtp_comes_from_the_email_variables() -> None:
     loaded = load_settings(
         ["MAILERS", "DEFAULT_FROM_EMAIL"],
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
@@ -221,7 +221,7 @@ def test_smtp_comes_from_the_email_variables():
     assert loaded["DEFAULT_FROM_EMAIL"] == "Cakes <cakes@example.com>"
 
 
-def test_production_sends_by_smtp_and_has_no_webhook_secret_unless_given():
+def test_production_sends_by_smtp_and_has_no_webhook_secret_unless_given() -> None:
     loaded = load_settings(["MAILERS", "WEBHOOK_SECRETS"], **PRODUCTION)
     assert loaded["MAILERS"]["default"]["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
     assert loaded["WEBHOOK_SECRETS"] == []
@@ -242,19 +242,19 @@ def test_production_sends_by_smtp_and_has_no_webhook_secret_unless_given():
 RATE_LIMITS = ["ORDER_RATE_LIMIT_PER_ADDRESS", "ORDER_RATE_LIMIT_PER_EMAIL", "ORDER_RATE_LIMIT_WINDOW"]
 
 
-def test_order_rate_limits_have_defaults_and_read_the_environment():
+def test_order_rate_limits_have_defaults_and_read_the_environment() -> None:
     assert load_settings(RATE_LIMITS) == dict(zip(RATE_LIMITS, [20, 5, 3600], strict=True))
     tuned = {"ORDER_RATE_LIMIT_PER_ADDRESS": "100", "ORDER_RATE_LIMIT_PER_EMAIL": "2", "ORDER_RATE_LIMIT_WINDOW": "60"}
     assert load_settings(RATE_LIMITS, **tuned) == {name: int(value) for name, value in tuned.items()}
 
 
-def test_order_rate_limits_refuse_zero():
+def test_order_rate_limits_refuse_zero() -> None:
     assert settings_error(ORDER_RATE_LIMIT_PER_EMAIL="0") == (
         "django.core.exceptions.ImproperlyConfigured: ORDER_RATE_LIMIT_PER_EMAIL='0' must be at least 1."
     )
 
 
-def test_with_redis_the_limits_are_counted_in_redis_shared_by_every_web_process():
+def test_with_redis_the_limits_are_counted_in_redis_shared_by_every_web_process() -> None:
     loaded = load_settings(["CACHES"], REDIS_URL="redis://cache.internal:6379/2", REDIS_PREFIX="shop")
     assert loaded["CACHES"]["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -266,7 +266,7 @@ def test_with_redis_the_limits_are_counted_in_redis_shared_by_every_web_process(
 BOARD_SETTINGS = ["BOARD_RATE_LIMIT", "BOARD_SEND_BUFFER", "BOARD_SLOW_GRACE", "BOARD_RESYNC_INTERVAL"]
 
 
-def test_the_board_settings_are_declared_and_read_the_environment():
+def test_the_board_settings_are_declared_and_read_the_environment() -> None:
     assert load_settings(BOARD_SETTINGS) == {
         "BOARD_RATE_LIMIT": [10, 5.0],
         "BOARD_SEND_BUFFER": 1024 * 1024,
@@ -277,6 +277,6 @@ def test_the_board_settings_are_declared_and_read_the_environment():
     assert load_settings(list(tuned), **tuned) == {"BOARD_SEND_BUFFER": 4096, "BOARD_SLOW_GRACE": 2.0}
 
 
-def test_board_settings_from_the_environment_refuse_values_out_of_range():
+def test_board_settings_from_the_environment_refuse_values_out_of_range() -> None:
     assert settings_error(BOARD_SLOW_GRACE="0").endswith("BOARD_SLOW_GRACE='0' must be at least 1.")
     assert settings_error(BOARD_SEND_BUFFER="100").endswith("BOARD_SEND_BUFFER='100' must be at least 4096.")

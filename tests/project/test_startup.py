@@ -5,13 +5,14 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.project.conftest import BASE_DIR, clean_env, load_settings, settings_error
 
 
-def test_every_retry_setting_can_come_from_the_environment():
+def test_every_retry_setting_can_come_from_the_environment() -> None:
     variables = {
         "RETRY_LEASE": "7",
         "RETRY_CONCURRENCY": "3",
@@ -43,11 +44,11 @@ def test_every_retry_setting_can_come_from_the_environment():
         ("WEBHOOK_ALLOWED_PORTS", "99999", "WEBHOOK_ALLOWED_PORTS has '99999', which is not a port number from 1 to"),
     ],
 )
-def test_a_value_that_does_not_read_is_refused_naming_the_variable(variable, raw, error):
+def test_a_value_that_does_not_read_is_refused_naming_the_variable(variable: str, raw: str, error: str) -> None:
     assert error in settings_error(**{variable: raw})
 
 
-def test_webhook_ports_read_as_numbers():
+def test_webhook_ports_read_as_numbers() -> None:
     assert load_settings(["WEBHOOK_ALLOWED_PORTS"], WEBHOOK_ALLOWED_PORTS="443, 8443")["WEBHOOK_ALLOWED_PORTS"] == [
         443,
         8443,
@@ -70,21 +71,21 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_variable_that_does_not_read_stops_every_process_in_one_line(command):
+def test_a_variable_that_does_not_read_stops_every_process_in_one_line(command: str) -> None:
     result = run(COMMANDS[command], {"RETRY_LEASE": "soon"})
     assert result.returncode != 0
     assert result.stderr.strip() == "Configuration error: RETRY_LEASE='soon' is not a number."
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_setting_out_of_range_fails_the_system_check_of_every_process(command):
+def test_a_setting_out_of_range_fails_the_system_check_of_every_process(command: str) -> None:
     result = run(COMMANDS[command], {"RETRY_LEASE": "0"})
     assert result.returncode != 0
     assert "(retry.E001) RETRY_LEASE must be positive, not 0.0." in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_the_worker_runs_with_the_timings_of_its_environment(tmp_path):
+def test_the_worker_runs_with_the_timings_of_its_environment(tmp_path: Path) -> None:
     """The Procfile's worker, with project.settings: RETRY_CONCURRENCY and RETRY_LEASE reach its heartbeat."""
     database = tmp_path / "db.sqlite3"
     env = {"DATABASE_URL": f"sqlite:///{database}", "RETRY_CONCURRENCY": "3", "RETRY_HEARTBEAT_INTERVAL": "0.2"}

@@ -1,14 +1,16 @@
 """The health endpoint."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from retry.dispatcher import Dispatcher
 
 
 @pytest.mark.django_db
 @pytest.mark.services
-def test_healthz_reports_the_database_answers(client):
+def test_healthz_reports_the_database_answers(client: Client) -> None:
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
@@ -16,7 +18,7 @@ def test_healthz_reports_the_database_answers(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_healthz_reports_the_dispatchers_last_pass(client):
+def test_healthz_reports_the_dispatchers_last_pass(client: Client) -> None:
     Dispatcher().tick()
     dispatcher = client.get(reverse("healthz")).json()["dispatcher"]
     assert dispatcher["stale"] is False
@@ -24,7 +26,7 @@ def test_healthz_reports_the_dispatchers_last_pass(client):
 
 
 @pytest.mark.django_db
-def test_healthz_reports_503_when_the_channel_layer_is_unreachable(client, settings):
+def test_healthz_reports_503_when_the_channel_layer_is_unreachable(client: Client, settings: Settings) -> None:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -36,7 +38,7 @@ def test_healthz_reports_503_when_the_channel_layer_is_unreachable(client, setti
     assert response.json()["channel_layer"] == "error: ConnectionError"
 
 
-def test_healthz_reports_503_without_a_database(client):
+def test_healthz_reports_503_without_a_database(client: Client) -> None:
     # Without django_db, pytest-django blocks database access: the check sees an error.
     response = client.get(reverse("healthz"))
     assert response.status_code == 503

@@ -106,7 +106,7 @@ async def open_feed(layer: Any) -> AsyncIterator[Callable[..., Any]]:
 
     async def open_as(username: str | None, **fields: Any) -> tuple[WebsocketCommunicator, Any]:
         headers = [] if username is None else [(b"cookie", await sync_to_async(session_cookie)(username, **fields))]
-        application = AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns()))
+        application = AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns()))  # type: ignore[arg-type]  # URLRouter takes path()s of ASGI apps; the stubs want its own patterns
         communicator = WebsocketCommunicator(application, "/" + conf.get().FEED_PATH, headers=headers)
         opened.append(communicator)
         return communicator, await communicator.connect(timeout=5)

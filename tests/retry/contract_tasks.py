@@ -1,5 +1,9 @@
 """The fixture tasks of Django's own Tasks tests (tests/tasks/tasks.py in Django's source), for this backend."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.tasks import TaskContext, task
 
 
@@ -39,11 +43,11 @@ def complex_return_value() -> object:
 
 
 @task(takes_context=True)
-def get_task_id(context: TaskContext) -> str:
+def get_task_id(context: TaskContext[Any, Any]) -> str:
     return context.task_result.id
 
 
 @task(takes_context=True)
-def test_context(context: TaskContext, attempt: int) -> None:
+def test_context(context: TaskContext[Any, Any], attempt: int) -> None:
     assert isinstance(context, TaskContext)
     assert context.attempt == attempt

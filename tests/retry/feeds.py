@@ -22,6 +22,7 @@ def session_cookie(username: str, **fields: Any) -> bytes:
 
 async def watching(open_feed: Callable[..., Any]) -> WebsocketCommunicator:
     """A staff member's feed, its first figures read."""
+    feed: WebsocketCommunicator
     feed, (accepted, _) = await open_feed("olga", **STAFF)
     assert accepted
     assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"

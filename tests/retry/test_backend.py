@@ -3,6 +3,9 @@
 import json
 import math
 import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import hypothesis
 import pytest
@@ -15,6 +18,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from retry import api
+from retry.backend import RetryBackend
 from retry.exceptions import InvalidTaskArguments
 from retry.models import TaskRecord
 from retry.outbox import outbox
@@ -43,7 +47,9 @@ class NotJson:
         (("x" * 70_000,), {}, "the limit is 65536"),  # too large
     ],
 )
-def test_non_json_and_oversized_arguments_are_refused_and_nothing_is_written(args, kwargs, message):
+def test_non_json_and_oversized_arguments_are_refused_and_nothing_is_written(
+    args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidTaskArguments, match=message.replace("[", r"\[").replace("]", r"\]")):
         tasks.record.enqueue(*args, **kwargs)
     assert not TaskRecord.objects.exists()
@@ -52,7 +58,7 @@ def test_non_json_and_oversized_arguments_are_refused_and_nothing_is_written(arg
 
 
 @pytest.mark.services
-def test_enqueue_writes_a_ready_row_with_the_policy_snapshot():
+def test_enqueue_writes_a_ready_row_with_the_policy_snapshot() -> None:
     result = tasks.on_emails_queue.enqueue("k")
     record = TaskRecord.objects.get(pk=result.id)
     assert (record.status, record.queue, record.priority, record.args, record.kwargs) == (
@@ -69,9 +75,10 @@ def test_enqueue_writes_a_ready_row_with_the_policy_snapshot():
 
 
 @pytest.mark.services
-def test_the_row_written_reads_back_as_the_record_enqueue_returns():
-    later = timezone.now() + timezone.timedelta(minutes=5)
+def test_the_row_written_reads_back_as_the_record_enqueue_returns() -> None:
+    later = timezone.now() + timedelta(minutes=5)
     backend = tasks.on_emails_queue.get_backend()
+    assert isinstance(backend, RetryBackend)
     for task, key in ((tasks.on_emails_queue, None), (tasks.record.using(run_after=later, priority=-3), "k-1")):
         args = ["a", {"b": [1, 2.5, None]}]
         record = backend.enqueue_record(task, args, {"c": True}, idempotency_key=key, max_age=30)
@@ -83,7 +90,9 @@ def test_the_row_written_reads_back_as_the_record_enqueue_returns():
 
 
 @pytest.mark.services
-def test_a_rolled_back_enqueue_leaves_no_task_and_sends_nothing(layer_messages):
+def test_a_rolled_back_enqueue_leaves_no_task_and_sends_nothing(
+    layer_messages: Callable[[str], list[dict[str, object]]],
+) -> None:
     with pytest.raises(RuntimeError), transaction.atomic():
         tasks.record.enqueue("rolled-back")
         raise RuntimeError("the caller's transaction fails")
@@ -92,7 +101,7 @@ def test_a_rolled_back_enqueue_leaves_no_task_and_sends_nothing(layer_messages):
 
 
 @pytest.mark.services
-def test_the_message_goes_out_only_after_commit(layer_messages):
+def test_the_message_goes_out_only_after_commit(layer_messages: Callable[[str], list[dict[str, object]]]) -> None:
     with transaction.atomic():
         result = tasks.record.enqueue("committed")
         outbox.flush()
@@ -102,7 +111,7 @@ def test_the_message_goes_out_only_after_commit(layer_messages):
 
 
 @pytest.mark.services
-def test_an_idempotency_key_returns_the_unfinished_task_instead_of_a_second():
+def test_an_idempotency_key_returns_the_unfinished_task_instead_of_a_second() -> None:
     first = api.enqueue(tasks.record, "a", idempotency_key="order-42-ready")
     second = api.enqueue(tasks.record, "b", idempotency_key="order-42-ready")
     assert second.id == first.id
@@ -112,15 +121,15 @@ def test_an_idempotency_key_returns_the_unfinished_task_instead_of_a_second():
     assert third.id != first.id  # the key is unique among unfinished tasks only
 
 
-def test_max_age_sets_the_start_by_deadline():
-    later = timezone.now() + timezone.timedelta(minutes=5)
+def test_max_age_sets_the_start_by_deadline() -> None:
+    later = timezone.now() + timedelta(minutes=5)
     result = api.enqueue(tasks.record.using(run_after=later), "x", max_age=60)
     record = TaskRecord.objects.get(pk=result.id)
-    assert record.expires_at == later + timezone.timedelta(seconds=60)
+    assert record.expires_at == later + timedelta(seconds=60)
     assert record.notified_at is None  # not due: the dispatcher sends it when it is
 
 
-def test_get_result_of_an_unknown_id_raises():
+def test_get_result_of_an_unknown_id_raises() -> None:
     with pytest.raises(TaskResultDoesNotExist):
         tasks.record.get_result("00000000-0000-0000-0000-000000000000")
     with pytest.raises(TaskResultDoesNotExist):
@@ -139,7 +148,7 @@ def test_get_result_of_an_unknown_id_raises():
         },
     ],
 )
-def test_a_failed_send_never_raises_and_leaves_the_row_for_the_dispatcher(layer):
+def test_a_failed_send_never_raises_and_leaves_the_row_for_the_dispatcher(layer: dict[str, object]) -> None:
     with override_settings(CHANNEL_LAYERS={"default": layer}):
         results = [tasks.record.enqueue(f"k{i}") for i in range(3)]
         assert outbox.flush(timeout=10)
@@ -168,7 +177,9 @@ def nested(levels: int) -> list[object]:
         ((), lambda: {"small": 1, "blob": "x" * 50_000_000}, "argument 'blob' alone takes 50000002 bytes"),
     ],
 )
-def test_hostile_arguments_are_refused_by_name_and_the_callers_transaction_goes_on(args, kwargs, names):
+def test_hostile_arguments_are_refused_by_name_and_the_callers_transaction_goes_on(
+    args: tuple[Any, ...], kwargs: dict[str, Any] | Callable[[], dict[str, Any]], names: str
+) -> None:
     kwargs = kwargs() if callable(kwargs) else kwargs  # 50 MB made only for its own test
     with transaction.atomic():
         with pytest.raises(InvalidTaskArguments, match=names):
@@ -195,7 +206,7 @@ same_everywhere = strategies.json_values.filter(lambda value: "e+" not in json.d
     args=st.lists(same_everywhere, max_size=3),
     kwargs=st.dictionaries(strategies.storable_text, same_everywhere, max_size=3),
 )
-def test_every_json_argument_is_stored_and_read_back_alike(args, kwargs):
+def test_every_json_argument_is_stored_and_read_back_alike(args: list[Any], kwargs: dict[str, Any]) -> None:
     with pytest.raises(RolledBack), transaction.atomic():
         result = tasks.record.enqueue(*args, **kwargs)
         stored = TaskRecord.objects.get(pk=result.id)
@@ -206,7 +217,9 @@ def test_every_json_argument_is_stored_and_read_back_alike(args, kwargs):
 @pytest.mark.services
 @HYPOTHESIS
 @given(value=strategies.hostile_values() | strategies.not_json, as_keyword=st.booleans())
-def test_a_hostile_argument_is_refused_by_name_and_the_transaction_goes_on(value, as_keyword):
+def test_a_hostile_argument_is_refused_by_name_and_the_transaction_goes_on(value: Any, as_keyword: bool) -> None:
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
     args, kwargs, name = ((), {"order": value}, "argument 'order'") if as_keyword else ((1, value), {}, "argument 1")
     with pytest.raises(RolledBack), transaction.atomic():
         with pytest.raises(InvalidTaskArguments) as refused:
@@ -219,9 +232,9 @@ def test_a_hostile_argument_is_refused_by_name_and_the_transaction_goes_on(value
 @pytest.mark.services
 @HYPOTHESIS
 @given(name=strategies.hostile_scalars.filter(lambda scalar: isinstance(scalar, str)))
-def test_a_hostile_keyword_name_is_refused_by_name(name):
+def test_a_hostile_keyword_name_is_refused_by_name(name: str) -> None:
     with pytest.raises(RolledBack), transaction.atomic():
         with pytest.raises(InvalidTaskArguments, match=re.escape(f"The keyword argument {name!r}")):
-            tasks.record.enqueue(**{name: 1})
+            tasks.record.enqueue(**{name: 1})  # type: ignore[arg-type]  # no keyword of record's, on purpose
         assert not TaskRecord.objects.exists()
         raise RolledBack

@@ -1,14 +1,19 @@
 """Several TASKS aliases of the retry backend, each with its own OPTIONS, queues and workers, across every stage:
 enqueue, checks, dispatcher, workers, the embedded server and the figures."""
 
+from __future__ import annotations
+
 import copy
 import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import get_default_application
-from django.tasks import task
+from django.tasks import Task, task
 from django.test import override_settings
 from django.utils import timezone
 
@@ -39,14 +44,14 @@ def two_backends(**bulk: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def bulk():
+def bulk() -> Iterator[Task[[str], str]]:
     with override_settings(TASKS=two_backends()):
         yield tasks.record.using(backend="bulk", queue_name="bulk")
 
 
 @pytest.mark.services
 @pytest.mark.django_db
-def test_a_task_of_another_alias_runs_under_that_backends_options(bulk):
+def test_a_task_of_another_alias_runs_under_that_backends_options(bulk: Task[[str], str]) -> None:
     result = bulk.enqueue("bulk-1")
     row = TaskRecord.objects.get(pk=result.id)
     assert (row.queue, row.max_attempts, row.time_limit, row.policy["base_delay"]) == ("bulk", 2, 20, 0.2)
@@ -56,7 +61,7 @@ def test_a_task_of_another_alias_runs_under_that_backends_options(bulk):
 
 
 @pytest.mark.django_db
-def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bulk):
+def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bulk: Task[[str], str]) -> None:
     assert conf.queues("bulk") == ["bulk", "reports"]
     assert set(conf.queues()) == set(conf.queues("default")) | {"bulk", "reports"}
     assert conf.backend_of("reports") == "bulk" and conf.backend_of("default") == "default"
@@ -67,17 +72,19 @@ def test_the_queues_come_from_each_backend_and_their_workers_take_its_options(bu
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_the_dispatcher_sends_every_backends_due_tasks_to_their_channels(bulk, layer_messages):
-    later = timezone.now() + timezone.timedelta(seconds=1)
+def test_the_dispatcher_sends_every_backends_due_tasks_to_their_channels(
+    bulk: Task[[str], str], layer_messages: Callable[[str], list[dict[str, object]]]
+) -> None:
+    later = timezone.now() + timedelta(seconds=1)
     task_id = bulk.using(run_after=later).enqueue("bulk-due").id
     layer_messages("bulk")
-    Dispatcher().tick(now=later + timezone.timedelta(seconds=1))
+    Dispatcher().tick(now=later + timedelta(seconds=1))
     outbox.flush()
     assert [message["id"] for message in layer_messages("bulk")] == [task_id]
 
 
 @pytest.mark.django_db
-def test_the_embedded_server_runs_a_worker_per_backend(bulk):
+def test_the_embedded_server_runs_a_worker_per_backend(bulk: Task[[str], str]) -> None:
     embedded = Embedded(application=None, channel_layer=get_channel_layer())
     served = sorted(sorted(worker.runner.queues) for worker in embedded.workers)
     assert served == sorted([sorted(conf.queues("default")), ["bulk", "reports"]])
@@ -96,7 +103,7 @@ def test_the_embedded_server_runs_a_worker_per_backend(bulk):
         ({"OPTIONS": {"DATABASE": "tasks"}}, "The retry backends' DATABASE options differ (default, tasks)"),
     ],
 )
-def test_a_bad_backend_configuration_fails_the_system_check_naming_it(bulk, said):
+def test_a_bad_backend_configuration_fails_the_system_check_naming_it(bulk: dict[str, object], said: str) -> None:
     with override_settings(TASKS=two_backends(**bulk)):
         errors = checks.check_backends()
     assert [error.id for error in errors] == ["retry.E003"], [error.msg for error in errors]
@@ -104,13 +111,13 @@ def test_a_bad_backend_configuration_fails_the_system_check_naming_it(bulk, said
 
 
 @pytest.mark.django_db
-def test_the_figures_say_which_backend_serves_each_queue(bulk):
+def test_the_figures_say_which_backend_serves_each_queue(bulk: Task[[str], str]) -> None:
     bulk.enqueue("bulk-figures")
     by_queue = {queue["queue"]: queue["backend"] for queue in stats.snapshot().as_dict()["queues"]}
     assert by_queue["bulk"] == "bulk" and by_queue["default"] == "default"
 
 
-def test_a_worker_runs_the_queues_of_one_backend(bulk):
+def test_a_worker_runs_the_queues_of_one_backend(bulk: Task[[str], str]) -> None:
     from django.core.management.base import CommandError
 
     from retry.management.commands import runworker
@@ -130,13 +137,13 @@ class AuditedBackend(RetryBackend):
     """A project's own subclass of the retry backend."""
 
 
-def test_a_subclass_of_the_retry_backend_is_one_of_its_backends(bulk):
+def test_a_subclass_of_the_retry_backend_is_one_of_its_backends(bulk: Task[[str], str]) -> None:
     with override_settings(TASKS={**two_backends(), "bulk": {**BULK, "BACKEND": f"{__name__}.AuditedBackend"}}):
         assert conf.queues("bulk") == ["bulk", "reports"]
         assert "tasks.reports" in routing.channel_routes()
 
 
-def test_task_options_are_checked_against_their_backends_options():
+def test_task_options_are_checked_against_their_backends_options() -> None:
     with override_settings(TASKS=two_backends(OPTIONS={"BASE_DELAY": 0.4})):
         with pytest.raises(PolicyMisconfigured, match="max_delay must be at least the base delay"):
             task(backend="bulk", queue_name="bulk", max_delay=0.3)(tasks.record.func)
@@ -145,7 +152,9 @@ def test_task_options_are_checked_against_their_backends_options():
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-async def test_the_embedded_server_runs_each_backends_tasks_on_that_backends_worker(bulk, layer):
+async def test_the_embedded_server_runs_each_backends_tasks_on_that_backends_worker(
+    bulk: Task[[str], str], layer: Any
+) -> None:
     embedded = Embedded(get_default_application(), get_channel_layer())
     embedded.start()
     try:

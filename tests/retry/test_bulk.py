@@ -2,11 +2,13 @@
 
 import logging
 import math
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 from django.db import connection, transaction
 from django.tasks.signals import task_enqueued
 from django.test.utils import CaptureQueriesContext
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from retry import api, bulk
 from retry.exceptions import InvalidTaskArguments
@@ -23,7 +25,7 @@ def inserts(queries: CaptureQueriesContext) -> int:
 
 
 @pytest.fixture
-def enqueued_signals():
+def enqueued_signals() -> Iterator[list[str]]:
     sent = []
 
     def receiver(sender, task_result, **kwargs):  # type: ignore[no-untyped-def]
@@ -34,7 +36,9 @@ def enqueued_signals():
     task_enqueued.disconnect(receiver)
 
 
-def test_five_thousand_tasks_take_one_insert_per_batch(django_capture_on_commit_callbacks, enqueued_signals):
+def test_five_thousand_tasks_take_one_insert_per_batch(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, enqueued_signals: list[str]
+) -> None:
     with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as queries:
         results = bulk.enqueue_many(tasks.record, [{"key": f"cake-{n}"} for n in range(5000)])
 
@@ -46,14 +50,16 @@ def test_five_thousand_tasks_take_one_insert_per_batch(django_capture_on_commit_
     assert sorted(enqueued_signals) == sorted(result.id for result in results)  # Django's signal, for each
 
 
-def test_one_bad_call_refuses_them_all_and_names_it():
-    calls = [{"key": "fine"}, {"key": "fine too"}, {"key": float("nan")}]
+def test_one_bad_call_refuses_them_all_and_names_it() -> None:
+    calls: list[Mapping[str, object]] = [{"key": "fine"}, {"key": "fine too"}, {"key": float("nan")}]
     with pytest.raises(InvalidTaskArguments, match=r"^Call 2: .*argument 'key'"):
         bulk.enqueue_many(tasks.record, calls)
     assert not TaskRecord.objects.exists()
 
 
-def test_the_rows_belong_to_the_callers_transaction(django_capture_on_commit_callbacks, enqueued_signals):
+def test_the_rows_belong_to_the_callers_transaction(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, enqueued_signals: list[str]
+) -> None:
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(RuntimeError),
@@ -65,7 +71,7 @@ def test_the_rows_belong_to_the_callers_transaction(django_capture_on_commit_cal
     assert (callbacks, enqueued_signals) == ([], [])  # no message, no signal for tasks that never were
 
 
-def test_idempotency_keys_return_the_unfinished_task_that_has_them():
+def test_idempotency_keys_return_the_unfinished_task_that_has_them() -> None:
     earlier = api.enqueue(tasks.record, key="earlier", idempotency_key="import:1")
     calls = [
         bulk.Call(kwargs={"key": "one"}, idempotency_key="import:1"),  # an unfinished task has it: that task
@@ -80,14 +86,16 @@ def test_idempotency_keys_return_the_unfinished_task_that_has_them():
     assert TaskRecord.objects.count() == 3
 
 
-def test_a_finished_tasks_key_is_free_again():
+def test_a_finished_tasks_key_is_free_again() -> None:
     rows.task(status="SUCCESSFUL", idempotency_key="import:1", finished=10)
     [result] = bulk.enqueue_many(tasks.record, [bulk.Call(kwargs={"key": "k"}, idempotency_key="import:1")])
     assert TaskRecord.objects.get(pk=result.id).status == "READY"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_first_due_tasks_get_a_message_after_commit_the_others_wait_for_the_workers(layer_messages):
+def test_the_first_due_tasks_get_a_message_after_commit_the_others_wait_for_the_workers(
+    layer_messages: Callable[[str], list[dict[str, object]]],
+) -> None:
     with transaction.atomic():
         results = bulk.enqueue_many(tasks.record, [{"key": f"k{n}"} for n in range(bulk.WAKE_UP + 50)])
         outbox.flush()
@@ -98,11 +106,11 @@ def test_the_first_due_tasks_get_a_message_after_commit_the_others_wait_for_the_
     assert unsent.count() == 50  # the dispatcher sends these, or a worker with free slots takes them first
 
 
-def test_the_call_is_logged_and_published_as_one_event(caplog):
+def test_the_call_is_logged_and_published_as_one_event(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="retry.tasks")
     bulk.enqueue_many(tasks.record, [{"key": f"k{n}"} for n in range(300)])
     [line] = [record for record in caplog.records if record.name == "retry.tasks"]
-    assert (line.change, line.count, line.task_name, line.queue) == (
+    assert (vars(line)["change"], vars(line)["count"], vars(line)["task_name"], vars(line)["queue"]) == (
         "enqueued_many",
         300,
         "tests.tasks.record",
@@ -110,7 +118,7 @@ def test_the_call_is_logged_and_published_as_one_event(caplog):
     )
 
 
-def test_a_task_of_another_backend_is_refused(settings):
+def test_a_task_of_another_backend_is_refused(settings: Settings) -> None:
     from django.tasks import task
 
     settings.TASKS = {**settings.TASKS, "immediate": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

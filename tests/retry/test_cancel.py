@@ -1,18 +1,22 @@
 """Cancelling a running task: async tasks stop at once, plain ones see their flag, and nothing cancelled is retried."""
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.tasks.base import TaskResultStatus as Status
 from django.tasks.signals import task_finished
+from django.test import Client
 from django.urls import reverse
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from retry import transitions
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.monitoring import operations
 from retry.policy import RetryDecision
+from retry.worker.process import RetryWorker
 from tests import tasks
 from tests.retry import rows
 from tests.retry.conftest import runs, wait_for
@@ -36,7 +40,7 @@ async def outcomes(record: TaskRecord) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_a_running_async_task_is_stopped_at_once(worker):
+async def test_a_running_async_task_is_stopped_at_once(worker: RetryWorker) -> None:
     record = await cancel_once_running(tasks.async_sleeps, key="async", seconds=30)
 
     assert (record.status, record.attempts, record.error_class) == (Status.FAILED, 1, CANCELLED)
@@ -47,7 +51,7 @@ async def test_a_running_async_task_is_stopped_at_once(worker):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_a_plain_task_sees_its_flag_and_its_attempt_is_recorded_cancelled(worker):
+async def test_a_plain_task_sees_its_flag_and_its_attempt_is_recorded_cancelled(worker: RetryWorker) -> None:
     record = await cancel_once_running(tasks.stops_when_cancelled, key="plain", seconds=30)
 
     assert (record.status, record.error_class) == (Status.FAILED, CANCELLED)
@@ -58,7 +62,9 @@ async def test_a_plain_task_sees_its_flag_and_its_attempt_is_recorded_cancelled(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_a_plain_task_that_ignores_its_flag_runs_to_its_end_and_its_outcome_is_discarded(worker):
+async def test_a_plain_task_that_ignores_its_flag_runs_to_its_end_and_its_outcome_is_discarded(
+    worker: RetryWorker,
+) -> None:
     result = await tasks.sleeps.aenqueue(key="stubborn", seconds=2)
     await wait_for(lambda: TaskRecord.objects.filter(pk=result.id, status="RUNNING").exists(), what="the start")
     assert await sync_to_async(operations.cancel)([result.id], "alice") == 1
@@ -77,7 +83,7 @@ async def test_a_plain_task_that_ignores_its_flag_runs_to_its_end_and_its_outcom
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
-async def test_a_cancelled_task_is_never_run_again(worker):
+async def test_a_cancelled_task_is_never_run_again(worker: RetryWorker) -> None:
     record = await cancel_once_running(tasks.async_sleeps, key="once", seconds=30)
     await asyncio.sleep(1)  # several dispatcher passes and backlog claims later
     assert (await TaskRecord.objects.aget(pk=record.pk)).status == Status.FAILED
@@ -85,7 +91,7 @@ async def test_a_cancelled_task_is_never_run_again(worker):
 
 
 @pytest.mark.django_db
-def test_cancelling_a_ready_task_stays_immediate():
+def test_cancelling_a_ready_task_stays_immediate() -> None:
     ready = rows.task()
     assert operations.cancel([str(ready.pk)], "alice") == 1
     ready.refresh_from_db()
@@ -93,7 +99,7 @@ def test_cancelling_a_ready_task_stays_immediate():
 
 
 @pytest.mark.django_db
-def test_the_admin_action_asks_a_running_task_to_stop(admin_client):
+def test_the_admin_action_asks_a_running_task_to_stop(admin_client: Client) -> None:
     record = claimed()
     changelist = reverse("admin:retry_taskrecord_changelist")
     form = {"action": "cancel", ACTION_CHECKBOX_NAME: [str(record.pk)], "confirmed": "yes"}
@@ -110,7 +116,7 @@ def claimed(key: str = "k") -> TaskRecord:
 
 
 @pytest.mark.django_db
-def test_a_request_is_recorded_once_and_only_for_running_tasks():
+def test_a_request_is_recorded_once_and_only_for_running_tasks() -> None:
     record = claimed()
     assert transitions.request_cancel(str(record.pk)) is True
     assert transitions.request_cancel(str(record.pk)) is False  # asked already
@@ -133,7 +139,7 @@ def test_a_request_is_recorded_once_and_only_for_running_tasks():
     ],
     ids=["failed", "released"],
 )
-def test_no_end_of_an_attempt_asked_to_stop_retries_it(end, how):
+def test_no_end_of_an_attempt_asked_to_stop_retries_it(end: Callable[[TaskRecord], object], how: str) -> None:
     record = claimed()
     transitions.request_cancel(str(record.pk))
     end(record)
@@ -172,7 +178,7 @@ def test_a_lost_lease_of_a_task_asked_to_stop_ends_it_cancelled_not_recovered():
 
 
 @pytest.mark.django_db
-def test_a_success_recorded_before_the_worker_saw_the_request_stands():
+def test_a_success_recorded_before_the_worker_saw_the_request_stands() -> None:
     record = claimed()
     transitions.request_cancel(str(record.pk))
     assert transitions.succeed(record, "done", 0.1) is True
@@ -181,7 +187,7 @@ def test_a_success_recorded_before_the_worker_saw_the_request_stands():
 
 
 @pytest.mark.django_db
-def test_a_cancelled_task_retried_by_hand_runs_without_the_old_request():
+def test_a_cancelled_task_retried_by_hand_runs_without_the_old_request() -> None:
     record = claimed()
     transitions.request_cancel(str(record.pk))
     transitions.release(record)
@@ -191,7 +197,9 @@ def test_a_cancelled_task_retried_by_hand_runs_without_the_old_request():
 
 
 @pytest.mark.django_db
-def test_the_end_of_a_cancelled_attempt_is_published_and_signalled_failed(django_capture_on_commit_callbacks, caplog):
+def test_the_end_of_a_cancelled_attempt_is_published_and_signalled_failed(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, caplog: pytest.LogCaptureFixture
+) -> None:
     finished = []
     receiver = lambda sender, task_result, **kwargs: finished.append(task_result.status)  # noqa: E731
     task_finished.connect(receiver)
@@ -203,12 +211,12 @@ def test_the_end_of_a_cancelled_attempt_is_published_and_signalled_failed(django
     finally:
         task_finished.disconnect(receiver)
     assert finished == [Status.FAILED]
-    changes = [entry.change for entry in caplog.records if entry.name == "retry.tasks"]
+    changes = [vars(entry)["change"] for entry in caplog.records if entry.name == "retry.tasks"]
     assert changes[-2:] == ["cancel_requested", "cancelled"]
 
 
 @pytest.mark.django_db
-def test_a_batch_cancel_ends_the_ready_tasks_and_asks_the_running_ones_to_stop():
+def test_a_batch_cancel_ends_the_ready_tasks_and_asks_the_running_ones_to_stop() -> None:
     running, ready, done = claimed("a"), rows.task(), rows.task(status=Status.SUCCESSFUL)
     assert operations.cancel_batch([str(running.pk), str(ready.pk), str(done.pk)]) == 2
     for record in (running, ready, done):

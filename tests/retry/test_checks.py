@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from pytest_django import Settings
 
 from retry import checks, clock
 from retry.dispatcher import Dispatcher
@@ -38,13 +39,15 @@ def periodic_errors() -> list[str]:
 
 
 @pytest.mark.parametrize(("entry", "said"), BAD_ENTRIES)
-def test_a_bad_periodic_entry_fails_the_system_check_naming_it(settings, entry, said):
+def test_a_bad_periodic_entry_fails_the_system_check_naming_it(
+    settings: Settings, entry: dict[str, object] | str, said: str
+) -> None:
     settings.RETRY_PERIODIC = {"good": GOOD, "nightly": entry}
     [error] = periodic_errors()
     assert error.startswith("RETRY_PERIODIC['nightly']: ") and said in error
 
 
-def test_good_periodic_entries_pass_the_check(settings):
+def test_good_periodic_entries_pass_the_check(settings: Settings) -> None:
     settings.RETRY_PERIODIC = {"good": GOOD, "cron": {"task": "tests.tasks.record", "cron": "*/5 * * * *"}}
     assert periodic_errors() == []
     settings.RETRY_PERIODIC = ["not", "a", "dict"]
@@ -53,7 +56,9 @@ def test_good_periodic_entries_pass_the_check(settings):
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_a_bad_entry_that_reaches_the_dispatcher_stops_nothing_else(settings, caplog):
+def test_a_bad_entry_that_reaches_the_dispatcher_stops_nothing_else(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.RETRY_PERIODIC = {"typo": {"task": "tests.tasks.recrod", "every": 60}, "good": GOOD}
     far_retry = tasks.record.enqueue("far")
     outbox.flush()
@@ -65,11 +70,11 @@ def test_a_bad_entry_that_reaches_the_dispatcher_stops_nothing_else(settings, ca
     assert TaskRecord.objects.filter(idempotency_key__startswith="periodic:good:").count() == 1
     assert TaskRecord.objects.get(pk=far_retry.id).notified_at is not None
     [logged] = [record for record in caplog.records if record.name == "retry.schedules" and record.levelname == "ERROR"]
-    assert logged.schedule == "typo"
+    assert vars(logged)["schedule"] == "typo"
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_bad_periodic_entry_stops_every_process_naming_it(command):
+def test_a_bad_periodic_entry_stops_every_process_naming_it(command: str) -> None:
     entry = {"nightly": {"task": "orders.tasks.clean_up", "cron": "0 25 * * *"}}
     result = run(COMMANDS[command], {"RETRY_PERIODIC": json.dumps(entry)})
     assert result.returncode != 0
@@ -78,7 +83,7 @@ def test_a_bad_periodic_entry_stops_every_process_naming_it(command):
 
 
 @pytest.mark.parametrize("path", ["ws/tasks/", "ws/tasks", "ops/task-feed/", "a.b/c~d_e-f/"])
-def test_a_feed_path_as_path_writes_it_passes_the_check(settings, path):
+def test_a_feed_path_as_path_writes_it_passes_the_check(settings: Settings, path: str) -> None:
     settings.RETRY_FEED_PATH = path
     assert checks.check_feed_path() == []
 
@@ -97,7 +102,7 @@ def test_a_feed_path_as_path_writes_it_passes_the_check(settings, path):
         (5, "not 5"),
     ],
 )
-def test_a_malformed_feed_path_fails_the_check_naming_it(settings, path, said):
+def test_a_malformed_feed_path_fails_the_check_naming_it(settings: Settings, path: str | int, said: str) -> None:
     settings.RETRY_FEED_PATH = path
     [error] = checks.check_feed_path()
     assert error.id == "retry.E004"
@@ -105,7 +110,7 @@ def test_a_malformed_feed_path_fails_the_check_naming_it(settings, path, said):
 
 
 @pytest.mark.parametrize("command", ["check", "daphne"])
-def test_a_malformed_feed_path_stops_the_web_process_naming_it(command):
+def test_a_malformed_feed_path_stops_the_web_process_naming_it(command: str) -> None:
     result = run(COMMANDS[command], {"RETRY_FEED_PATH": "/ws/tasks/"})
     assert result.returncode != 0
     assert "(retry.E004) RETRY_FEED_PATH must not start with '/'" in result.stderr

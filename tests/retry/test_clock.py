@@ -2,7 +2,7 @@
 
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -34,12 +34,12 @@ def process_clock_off_by(offset: timedelta) -> Iterator[None]:
         yield
 
 
-def near_db_now(moment, plus: float = 0.0) -> bool:
+def near_db_now(moment: datetime, plus: float = 0.0) -> bool:
     return abs((moment - clock.db_now()).total_seconds() - plus) < 5
 
 
 @pytest.mark.parametrize("offset", [HOUR, -HOUR], ids=["ahead", "behind"])
-def test_a_producer_with_a_wrong_clock_enqueues_tasks_due_by_the_database_clock(offset):
+def test_a_producer_with_a_wrong_clock_enqueues_tasks_due_by_the_database_clock(offset: timedelta) -> None:
     with process_clock_off_by(offset):
         result = tasks.record.enqueue("skewed")
         outbox.flush()
@@ -51,7 +51,7 @@ def test_a_producer_with_a_wrong_clock_enqueues_tasks_due_by_the_database_clock(
 
 
 @pytest.mark.parametrize("offset", [HOUR, -HOUR], ids=["ahead", "behind"])
-def test_a_worker_with_a_wrong_clock_takes_leases_and_retries_by_the_database_clock(offset):
+def test_a_worker_with_a_wrong_clock_takes_leases_and_retries_by_the_database_clock(offset: timedelta) -> None:
     result = tasks.record.enqueue("lease")
     outbox.flush()
     with process_clock_off_by(offset):
@@ -60,12 +60,13 @@ def test_a_worker_with_a_wrong_clock_takes_leases_and_retries_by_the_database_cl
         claimed = TaskRecord.objects.get(pk=record.pk)
         assert transitions.fail(record, ValueError("again"), RetryDecision(30.0, "backoff"), duration=0.1)
 
+    assert claimed.lease_until is not None
     assert near_db_now(claimed.lease_until, plus=conf.get().LEASE)
     assert near_db_now(TaskRecord.objects.get(pk=record.pk).run_after, plus=30)
 
 
 @pytest.mark.parametrize("offset", [HOUR, -HOUR], ids=["ahead", "behind"])
-def test_heartbeats_and_their_ages_follow_the_database_clock(offset):
+def test_heartbeats_and_their_ages_follow_the_database_clock(offset: timedelta) -> None:
     heartbeats.beat("worker-on-time", heartbeats.WORKER, ["default"], 8, [])
     with process_clock_off_by(offset):
         heartbeats.beat("dispatcher-off", heartbeats.DISPATCHER, [], 0, [])

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,7 @@ SLEEPS = "tests.tasks.sleeps"
 
 
 @pytest.fixture(autouse=True)
-def fresh_controls():
+def fresh_controls() -> Iterator[None]:
     """Each test reads the pauses and limits of its own database, and leaves no cached view to the next one."""
     controls.forget()
     yield
@@ -47,7 +48,7 @@ def running(task_path: str = RECORD) -> int:
     return TaskRecord.objects.filter(task_path=task_path, status="RUNNING").count()
 
 
-def test_a_paused_queue_is_claimed_by_no_one_until_it_is_resumed():
+def test_a_paused_queue_is_claimed_by_no_one_until_it_is_resumed() -> None:
     queued = [enqueue(f"cake-{n}") for n in range(3)]
     emails = enqueue("email", task=tasks.on_emails_queue)
     assert operations.pause(["default"], "ops") == 1
@@ -61,19 +62,19 @@ def test_a_paused_queue_is_claimed_by_no_one_until_it_is_resumed():
     assert {str(task.pk) for task in backlog()} == set(queued)
 
 
-def test_the_pause_is_a_row_and_shows_who_paused():
+def test_the_pause_is_a_row_and_shows_who_paused() -> None:
     operations.pause(["emails"], "alice")
     assert list(QueuePause.objects.values_list("queue", "paused_by")) == [("emails", "alice")]
     assert controls.current().paused == {"emails"}
 
 
-def test_pausing_an_unknown_queue_is_refused_by_name():
+def test_pausing_an_unknown_queue_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="'bulk' is not a queue of a retry backend"):
         operations.pause(["bulk"], "ops")
     assert not QueuePause.objects.exists()
 
 
-def test_a_worker_sees_a_pause_made_elsewhere_within_the_ttl():
+def test_a_worker_sees_a_pause_made_elsewhere_within_the_ttl() -> None:
     enqueue("cake")
     assert controls.current().paused == frozenset()
     QueuePause.objects.create(queue="default", paused_by="another process")  # not through this process
@@ -81,7 +82,7 @@ def test_a_worker_sees_a_pause_made_elsewhere_within_the_ttl():
     assert backlog() == []
 
 
-def test_the_dispatcher_sends_nothing_of_a_paused_queue_and_everything_once_resumed():
+def test_the_dispatcher_sends_nothing_of_a_paused_queue_and_everything_once_resumed() -> None:
     operations.pause(["default"], "ops")
     ids = {enqueue(f"cake-{n}") for n in range(3)}
     TaskRecord.objects.update(notified_at=clock.db_now() - timedelta(hours=1))  # their messages long expired
@@ -93,7 +94,7 @@ def test_the_dispatcher_sends_nothing_of_a_paused_queue_and_everything_once_resu
     assert Dispatcher().tick()["sent"] == 3
 
 
-def test_a_concurrency_limit_caps_the_running_tasks_of_a_name_across_claims():
+def test_a_concurrency_limit_caps_the_running_tasks_of_a_name_across_claims() -> None:
     limit(concurrency=2)
     for n in range(5):
         enqueue(f"cake-{n}")
@@ -110,7 +111,7 @@ def test_a_concurrency_limit_caps_the_running_tasks_of_a_name_across_claims():
     assert running() == 2
 
 
-def test_a_full_limit_holds_back_only_its_name():
+def test_a_full_limit_holds_back_only_its_name() -> None:
     limit(concurrency=1)
     for n in range(3):
         enqueue(f"cake-{n}", priority=5)  # the limited name comes first in the backlog
@@ -123,7 +124,7 @@ def test_a_full_limit_holds_back_only_its_name():
     assert running() == 1
 
 
-def test_a_rate_limit_allows_its_starts_per_period_then_says_when_the_next_may_start():
+def test_a_rate_limit_allows_its_starts_per_period_then_says_when_the_next_may_start() -> None:
     limit(rate=3, period=60)
     for n in range(5):
         enqueue(f"cake-{n}")
@@ -142,14 +143,14 @@ def test_a_rate_limit_allows_its_starts_per_period_then_says_when_the_next_may_s
     assert len(backlog()) == 2
 
 
-def test_a_rate_limit_counts_starts_across_workers():
+def test_a_rate_limit_counts_starts_across_workers() -> None:
     limit(rate=4, period=60)
     for n in range(10):
         enqueue(f"cake-{n}")
     assert len(backlog("worker-1", more=3)) + len(backlog("worker-2", more=3)) + len(backlog("worker-3")) == 4
 
 
-def test_without_pause_or_limit_the_claim_is_the_plain_statement():
+def test_without_pause_or_limit_the_claim_is_the_plain_statement() -> None:
     enqueue("cake")
     controls.forget()
     controls.current()
@@ -159,7 +160,7 @@ def test_without_pause_or_limit_the_claim_is_the_plain_statement():
     assert "retry_tasklimit" not in statements.captured_queries[0]["sql"]
 
 
-def test_a_deleted_limit_no_longer_holds_anything_back():
+def test_a_deleted_limit_no_longer_holds_anything_back() -> None:
     made = limit(concurrency=1)
     for n in range(3):
         enqueue(f"cake-{n}")
@@ -170,7 +171,7 @@ def test_a_deleted_limit_no_longer_holds_anything_back():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent claims from several connections")
-def test_concurrent_claims_never_run_more_than_the_limit():
+def test_concurrent_claims_never_run_more_than_the_limit() -> None:
     limit(concurrency=3)
     for n in range(40):
         enqueue(f"cake-{n}")
@@ -194,21 +195,21 @@ def test_concurrent_claims_never_run_more_than_the_limit():
     assert sum(taken) == running() == 3
 
 
-def test_the_database_refuses_a_limit_that_limits_nothing_or_cannot_work():
+def test_the_database_refuses_a_limit_that_limits_nothing_or_cannot_work() -> None:
     for numbers in ({}, {"concurrency": 0}, {"rate": 0}, {"rate": 1_001}, {"rate": 5, "period": 0}):
         with pytest.raises(IntegrityError), transaction.atomic():
             TaskLimit.objects.create(task_path=RECORD, **numbers)
     assert not TaskLimit.objects.exists()
 
 
-def test_a_paused_queue_still_expires_its_tasks_past_their_deadline():
+def test_a_paused_queue_still_expires_its_tasks_past_their_deadline() -> None:
     operations.pause(["default"], "ops")
     late = enqueue("late", expires_at=clock.db_now() - timedelta(seconds=1))
     assert Dispatcher().tick()["expired"] == 1
     assert TaskRecord.objects.get(pk=late).status == "FAILED"
 
 
-def test_a_lost_task_holds_its_slot_until_its_lease_expires():
+def test_a_lost_task_holds_its_slot_until_its_lease_expires() -> None:
     limit(concurrency=1)
     first, second = enqueue("first"), enqueue("second")
     assert [str(task.pk) for task in backlog()] == [first]  # its worker dies now

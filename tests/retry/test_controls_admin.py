@@ -3,12 +3,16 @@ paused state in /metrics, queue_status and the dashboard's figures."""
 
 import json
 import logging
+from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from retry import controls
 from retry.forms import TaskLimitForm
@@ -21,7 +25,7 @@ RECORD = "tests.tasks.record"
 
 
 @pytest.fixture(autouse=True)
-def setup(settings, tmp_path):
+def setup(settings: Settings, tmp_path: Path) -> Iterator[None]:
     settings.STATIC_ROOT = tmp_path  # WhiteNoise warns about a missing one
     settings.METRICS_TOKEN = TOKEN
     controls.forget()
@@ -44,13 +48,13 @@ def setup(settings, tmp_path):
         ({"concurrency": "-3"}, "concurrency", "greater than or equal to"),
     ],
 )
-def test_the_limit_form_refuses_what_cannot_work_and_says_why(data, field, message):
+def test_the_limit_form_refuses_what_cannot_work_and_says_why(data: dict[str, str], field: str, message: str) -> None:
     form = TaskLimitForm({"task_path": RECORD, "period": "1", **data})
     assert not form.is_valid()
     assert any(message in error for error in form.errors[field]), form.errors
 
 
-def test_a_limit_saved_in_the_admin_applies_to_the_next_claim_and_keeps_the_starts(admin_client):
+def test_a_limit_saved_in_the_admin_applies_to_the_next_claim_and_keeps_the_starts(admin_client: Client) -> None:
     assert controls.current().limited == frozenset()
     response = admin_client.post(
         reverse("admin:retry_tasklimit_add"), {"task_path": RECORD, "concurrency": "2", "period": "1", "note": ""}
@@ -70,7 +74,9 @@ def test_a_limit_saved_in_the_admin_applies_to_the_next_claim_and_keeps_the_star
     assert "at most 3 running, at most 10 starts per 60 s" in listed
 
 
-def test_the_dashboard_pauses_and_resumes_a_queue_after_asking(admin_client, caplog):
+def test_the_dashboard_pauses_and_resumes_a_queue_after_asking(
+    admin_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
     url = reverse("admin:retry_dashboard_action")
     asked = admin_client.post(url, {"action": "pause", "target": "emails"})
     assert asked.status_code == 200 and "Pause this queue?" in asked.content.decode()
@@ -82,17 +88,17 @@ def test_the_dashboard_pauses_and_resumes_a_queue_after_asking(admin_client, cap
     assert list(QueuePause.objects.values_list("queue", "paused_by")) == [("emails", "admin")]
     admin_client.post(url, {"action": "resume", "target": "emails", "confirmed": "yes"})
     assert not QueuePause.objects.exists()
-    assert [r.action for r in caplog.records if r.name == "retry.monitoring.operations"] == ["pause", "resume"]
+    assert [vars(r)["action"] for r in caplog.records if r.name == "retry.monitoring.operations"] == ["pause", "resume"]
 
 
 @pytest.mark.parametrize("target", ["", "bulk", "emails; DROP TABLE retry_queuepause"])
-def test_the_dashboard_refuses_to_pause_an_unknown_queue(admin_client, target):
+def test_the_dashboard_refuses_to_pause_an_unknown_queue(admin_client: Client, target: str) -> None:
     response = admin_client.post(reverse("admin:retry_dashboard_action"), {"action": "pause", "target": target})
     assert response.status_code == 400
     assert not QueuePause.objects.exists()
 
 
-def test_viewers_cannot_pause(client, django_user_model):
+def test_viewers_cannot_pause(client: Client, django_user_model: type[User]) -> None:
     viewer = django_user_model.objects.create_user("viewer", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_taskrecord"))
     client.force_login(viewer)
@@ -101,7 +107,7 @@ def test_viewers_cannot_pause(client, django_user_model):
     assert not QueuePause.objects.exists()
 
 
-def test_a_paused_queue_shows_in_metrics_queue_status_and_the_dashboard(client, admin_client):
+def test_a_paused_queue_shows_in_metrics_queue_status_and_the_dashboard(client: Client, admin_client: Client) -> None:
     operations.pause(["emails"], "alice")
 
     samples = scrape(client, Authorization=f"Bearer {TOKEN}")
@@ -128,12 +134,12 @@ def test_a_paused_queue_shows_in_metrics_queue_status_and_the_dashboard(client, 
     assert '"paused": true' in page and '"paused_by": "alice"' in page
 
 
-def test_the_figures_say_which_queues_are_paused():
+def test_the_figures_say_which_queues_are_paused() -> None:
     operations.pause(["emails", "default"], "ops")
     assert {queue.queue for queue in stats.snapshot().queues if queue.paused} == {"emails", "default"}
 
 
-def test_the_tasks_command_pauses_and_resumes_and_refuses_an_unknown_queue():
+def test_the_tasks_command_pauses_and_resumes_and_refuses_an_unknown_queue() -> None:
     out = StringIO()
     call_command("tasks", "pause", "emails", "default", stdout=out)
     assert out.getvalue() == "pause: 2 queue(s) changed\n"

@@ -4,13 +4,16 @@ no more than what it sends (its transitions: tests/retry/transitions/test_dispat
 import asyncio
 import copy
 import logging
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pytest_django import Settings
 
 from harness.layers import flush_channel_layer
 from retry import clock, conf, transitions
@@ -30,7 +33,7 @@ CAPACITY = 5
 
 
 @pytest.fixture
-def small_channels(settings):
+def small_channels(settings: Settings) -> Iterator[Callable[[], None]]:
     """Gives the project's channel layer room for CAPACITY messages per channel, when called."""
 
     def shrink() -> None:
@@ -46,8 +49,10 @@ def fill(queue: str, count: int) -> None:
     """Put ``count`` messages that are not task messages on a queue's channel."""
 
     async def send() -> None:
+        layer = get_channel_layer()
+        assert layer is not None
         for _ in range(count):
-            await get_channel_layer().send(conf.get().CHANNEL_PREFIX + queue, {"type": "filler"})
+            await layer.send(conf.get().CHANNEL_PREFIX + queue, {"type": "filler"})
 
     async_to_sync(send)()
 
@@ -58,7 +63,7 @@ def claimed(key: str = "k", worker: str = "worker-1") -> TaskRecord:
     return record
 
 
-def test_due_tasks_without_a_live_message_are_sent(layer_messages):
+def test_due_tasks_without_a_live_message_are_sent(layer_messages: Callable[[str], list[dict[str, object]]]) -> None:
     now = clock.db_now()
     never_sent = enqueued("never", notified_at=None)
     long_ago = enqueued("stale", notified_at=now - LONG_AGO)  # older than the layer's expiry: maybe lost
@@ -76,7 +81,11 @@ def test_due_tasks_without_a_live_message_are_sent(layer_messages):
     assert Dispatcher().tick()["sent"] == 0  # marked as sent: the next pass leaves them
 
 
-def test_a_full_channel_costs_a_pass_what_it_sends_not_the_backlog(small_channels, layer_messages, caplog):
+def test_a_full_channel_costs_a_pass_what_it_sends_not_the_backlog(
+    small_channels: Callable[[], None],
+    layer_messages: Callable[[str], list[dict[str, object]]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     due = [enqueued(f"due-{number}") for number in range(30)]
     layer_messages("default")  # drop the messages of enqueue itself
     small_channels()
@@ -101,7 +110,9 @@ def test_a_full_channel_costs_a_pass_what_it_sends_not_the_backlog(small_channel
     assert TaskRecord.objects.filter(notified_at__isnull=True).count() == 28  # due, left to the backlog claims
 
 
-def test_a_full_channel_holds_back_only_its_own_queue(small_channels, layer_messages):
+def test_a_full_channel_holds_back_only_its_own_queue(
+    small_channels: Callable[[], None], layer_messages: Callable[[str], list[dict[str, object]]]
+) -> None:
     for number in range(10):
         enqueued(f"default-{number}")
     emails = tasks.on_emails_queue.enqueue("emails")
@@ -115,14 +126,18 @@ def test_a_full_channel_holds_back_only_its_own_queue(small_channels, layer_mess
     assert [message["id"] for message in layer_messages("emails")] == [str(emails.id)]
 
 
-def test_a_layer_that_hangs_instead_of_refusing_does_not_hold_the_pass(layer_messages, monkeypatch, caplog):
+def test_a_layer_that_hangs_instead_of_refusing_does_not_hold_the_pass(
+    layer_messages: Callable[[str], list[dict[str, object]]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     for number in range(3):
         enqueued(f"hung-{number}")
     assert outbox.flush()
     layer_messages("default")
     TaskRecord.objects.update(notified_at=None)
 
-    async def hang(channel: str, messages: list) -> tuple[int, None]:
+    async def hang(channel: str, messages: list[dict[str, Any]]) -> tuple[int, None]:
         await asyncio.Event().wait()  # a Redis that takes the call and never answers
         return 0, None
 

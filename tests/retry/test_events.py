@@ -17,8 +17,9 @@ from tests.retry.rows import task
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_the_events_of_one_moment_arrive_together_after_commit():
+def test_the_events_of_one_moment_arrive_together_after_commit() -> None:
     layer = get_channel_layer()
+    assert layer is not None
     listener = async_to_sync(layer.new_channel)()
     assert outbox.flush()  # what earlier tests left on the way goes out before we listen
     async_to_sync(layer.group_add)(conf.get().EVENTS_GROUP, listener)
@@ -47,7 +48,9 @@ def test_the_events_of_one_moment_arrive_together_after_commit():
         ("cancelled", {}, logging.WARNING),
     ],
 )
-def test_every_state_change_logs_one_line_with_the_task_fields(caplog, change, details, level):
+def test_every_state_change_logs_one_line_with_the_task_fields(
+    caplog: pytest.LogCaptureFixture, change: str, details: dict[str, object], level: int
+) -> None:
     row = task("emails", attempts=2)
     caplog.set_level(logging.INFO, logger="retry.tasks")
     events.record(change, row, **details)

@@ -19,9 +19,17 @@ def state_writes(path: Path) -> list[str]:
     """The writes of task state in ``path``: ``.update(status=...)`` and the like, and raw UPDATEs of the table."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
-        writing = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        if writing and node.func.attr in {"update", "bulk_update", "update_or_create"}:
-            written = {keyword.arg for keyword in node.keywords} & STATE
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr
+            in {
+                "update",
+                "bulk_update",
+                "update_or_create",
+            }
+        ):
+            written = {keyword.arg for keyword in node.keywords if keyword.arg is not None} & STATE
             if written:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} writes {sorted(written)}")
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "UPDATE retry_taskrecord" in node.value:
@@ -29,7 +37,7 @@ def state_writes(path: Path) -> list[str]:
     return found
 
 
-def test_only_the_transitions_write_a_tasks_state():
+def test_only_the_transitions_write_a_tasks_state() -> None:
     # The application reaches task rows through orders.task_facts alone (an import contract): it is scanned too.
     outside = [path for path in sources("retry") if STATE_MACHINE not in path.parents]
     outside = [path for path in outside if path != ROOT / "retry" / "sql.py"]  # the statements the transitions run
@@ -37,11 +45,11 @@ def test_only_the_transitions_write_a_tasks_state():
     assert [write for path in outside for write in state_writes(path)] == []
 
 
-def test_the_check_sees_a_write_of_state():
+def test_the_check_sees_a_write_of_state() -> None:
     sample = ROOT / "retry" / "transitions" / "attempts.py"
     assert state_writes(sample), "the scan must find the transitions' own writes"
 
 
 @pytest.mark.parametrize("path", sources("retry"), ids=lambda path: str(path.relative_to(ROOT)))
-def test_no_module_of_the_retry_layer_is_over_300_lines(path):
+def test_no_module_of_the_retry_layer_is_over_300_lines(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 300

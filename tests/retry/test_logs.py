@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 import redis
@@ -31,14 +31,14 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 FIELDS = {"task_id": "7d1c", "task_name": "orders.tasks.send_ready_email", "queue": "emails", "attempt": 2}
 
 
-def record(**extra) -> logging.LogRecord:
+def record(**extra: object) -> logging.LogRecord:
     made = logging.makeLogRecord({"name": "retry.tasks", "levelno": logging.WARNING, "levelname": "WARNING"})
     made.msg, made.args = "task %s", ("retry_scheduled",)
     made.__dict__.update(extra)
     return made
 
 
-def test_the_text_format_ends_with_every_field_as_key_value():
+def test_the_text_format_ends_with_every_field_as_key_value() -> None:
     line = logs.KeyValueFormatter().format(record(**FIELDS, delay=0.5, error="Refused: HTTP 503", note=""))
     assert line.endswith(
         "WARNING retry.tasks task retry_scheduled task_id=7d1c task_name=orders.tasks.send_ready_email"
@@ -46,7 +46,7 @@ def test_the_text_format_ends_with_every_field_as_key_value():
     )
 
 
-def test_the_text_format_keeps_a_traceback_below_the_fields():
+def test_the_text_format_keeps_a_traceback_below_the_fields() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
@@ -56,18 +56,19 @@ def test_the_text_format_keeps_a_traceback_below_the_fields():
     assert rest[0].startswith("Traceback") and rest[-1] == "ValueError: boom"
 
 
-def test_the_json_format_has_every_field():
+def test_the_json_format_has_every_field() -> None:
     entry = json.loads(logs.JsonFormatter().format(record(**FIELDS, delay=0.5)))
     assert entry["message"] == "task retry_scheduled"
     assert {key: entry[key] for key in [*FIELDS, "delay"]} == {**FIELDS, "delay": 0.5}
 
 
-def test_settings_pick_the_key_value_formatter_for_text():
-    assert settings.LOGGING["formatters"]["text"] == {"()": "retry.logs.KeyValueFormatter"}
-    assert settings.LOGGING["formatters"]["json"] == {"()": "retry.logs.JsonFormatter"}
+def test_settings_pick_the_key_value_formatter_for_text() -> None:
+    formatters = cast(dict[str, Any], settings.LOGGING)["formatters"]
+    assert formatters["text"] == {"()": "retry.logs.KeyValueFormatter"}
+    assert formatters["json"] == {"()": "retry.logs.JsonFormatter"}
 
 
-def test_tagging_without_sentry_does_nothing():
+def test_tagging_without_sentry_does_nothing() -> None:
     logs.tag_task(task(save=False))
 
 
@@ -82,7 +83,7 @@ print(sentry_sdk.is_initialized(), sentry_sdk.get_isolation_scope()._tags == rec
 """
 
 
-def test_sentry_starts_with_a_dsn_and_tags_the_task():
+def test_sentry_starts_with_a_dsn_and_tags_the_task() -> None:
     environment = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONDONTWRITEBYTECODE": "1"}
     environment["SENTRY_DSN"] = "https://public@127.0.0.1:9/1"  # nothing is sent: no event is captured
     done = subprocess.run(
@@ -91,7 +92,7 @@ def test_sentry_starts_with_a_dsn_and_tags_the_task():
     assert done.stdout.split() == ["True", "True"], done.stderr
 
 
-def test_json_log_times_are_utc_whatever_the_time_zone():
+def test_json_log_times_are_utc_whatever_the_time_zone() -> None:
     environment = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "project.settings", "LOG_FORMAT": "json"}
     environment |= {"TIME_ZONE": "Asia/Tokyo", "DATABASE_URL": "sqlite:///:memory:"}  # UTC+9 all year
     code = "import logging; logging.getLogger('retry.tasks').warning('probe')"
@@ -159,8 +160,8 @@ def redis_prefix() -> Iterator[str]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(90)
 def test_a_task_failure_reaches_sentry_with_its_exception_grouped_by_task_and_exception(
-    sentry_events, redis_prefix, tmp_path
-):
+    sentry_events: tuple[str, list[dict[str, Any]]], redis_prefix: str, tmp_path: Path
+) -> None:
     dsn, received = sentry_events
     env = processes.test_settings_env(connections["default"].settings_dict, SHARED_REDIS, redis_prefix, SENTRY_DSN=dsn)
     worker = processes.Process("worker", processes.manage("runworker", "tasks.default"), env, tmp_path).start()

@@ -4,6 +4,8 @@ import asyncio
 import os
 import subprocess
 import threading
+from collections.abc import Callable
+from typing import Any, NoReturn, cast
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -27,7 +29,7 @@ class Refusals:
         self.errors: dict[str, BaseException] = {}
         self._lock = threading.Lock()
 
-    def for_task(self, task_id: str, *, raises: bool = False):
+    def for_task(self, task_id: str, *, raises: bool = False) -> Callable[[BaseException], None]:
         def on_failure(error: BaseException) -> None:
             with self._lock:
                 self.errors[task_id] = error
@@ -49,7 +51,7 @@ def send_a_burst(layer: object, refusals: Refusals) -> list[str]:
 
 
 @pytest.mark.services
-def test_a_burst_fills_a_redis_channel_to_capacity_in_order_and_refuses_the_rest(redis_layer):
+def test_a_burst_fills_a_redis_channel_to_capacity_in_order_and_refuses_the_rest(redis_layer: Any) -> None:
     # The capacity check and the adds are one atomic call: exactly 10 fit, however the burst was cut.
     refusals = Refusals()
     send_a_burst(redis_layer, refusals)
@@ -58,7 +60,7 @@ def test_a_burst_fills_a_redis_channel_to_capacity_in_order_and_refuses_the_rest
 
 @pytest.mark.services
 @pytest.mark.parametrize("redis_layer", [2000], indirect=True)
-def test_a_burst_larger_than_one_call_arrives_whole_and_in_order(redis_layer):
+def test_a_burst_larger_than_one_call_arrives_whole_and_in_order(redis_layer: Any) -> None:
     refusals = Refusals()
     ids = [f"task-{number}" for number in range(2 * redis_batch.MAX_BATCH + 100)]
     for task_id in ids:
@@ -70,14 +72,14 @@ def test_a_burst_larger_than_one_call_arrives_whole_and_in_order(redis_layer):
 
 
 @pytest.mark.services
-def test_a_process_local_channel_gets_its_message_through_the_layers_own_send(redis_layer):
+def test_a_process_local_channel_gets_its_message_through_the_layers_own_send(redis_layer: Any) -> None:
     channel = async_to_sync(redis_layer.new_channel)()
     outbox.send(channel, {"type": "task.run", "id": "local"}, Refusals().for_task("local"))
     assert outbox.flush(timeout=10)
     assert async_to_sync(redis_layer.receive)(channel) == {"type": "task.run", "id": "local"}
 
 
-def test_an_on_failure_that_raises_does_not_keep_the_others_from_running():
+def test_an_on_failure_that_raises_does_not_keep_the_others_from_running() -> None:
     refusals = Refusals()
     layer = {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1}}
     with override_settings(CHANNEL_LAYERS={"default": layer}):
@@ -88,7 +90,9 @@ def test_an_on_failure_that_raises_does_not_keep_the_others_from_running():
     assert sorted(refusals.errors) == ["first", "second"]
 
 
-def test_messages_left_for_a_loop_that_closed_go_out_on_the_outbox_loop(layer_messages):
+def test_messages_left_for_a_loop_that_closed_go_out_on_the_outbox_loop(
+    layer_messages: Callable[[str], list[dict[str, object]]],
+) -> None:
     refusals = Refusals()
     loop = asyncio.new_event_loop()  # registered, but closed before it ever runs
     outbox.use_loop(loop)
@@ -99,7 +103,7 @@ def test_messages_left_for_a_loop_that_closed_go_out_on_the_outbox_loop(layer_me
         loop.close()
     outbox.send("tasks.default", run_message("later"), refusals.for_task("later"))
     assert outbox.flush(timeout=10)
-    assert sorted(message["id"] for message in layer_messages("default")) == ["later", "stranded"]
+    assert sorted(cast(str, message["id"]) for message in layer_messages("default")) == ["later", "stranded"]
     assert refusals.errors == {}
 
 
@@ -120,7 +124,7 @@ def produce(code: str, prefix: str, **env: str) -> subprocess.CompletedProcess[b
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_a_producer_that_exits_right_after_enqueueing_has_sent_its_task_message(redis_layer):
+def test_a_producer_that_exits_right_after_enqueueing_has_sent_its_task_message(redis_layer: Any) -> None:
     producer = produce("from orders import tasks; print(tasks.clean_up.enqueue().id)", redis_layer.prefix)
     task_id = producer.stdout.decode().split()[-1]
     # Right after the process is gone, its message is in Redis (not left for the dispatcher, a minute later).
@@ -129,7 +133,7 @@ def test_a_producer_that_exits_right_after_enqueueing_has_sent_its_task_message(
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_a_producer_whose_messages_are_refused_at_exit_leaves_them_to_the_dispatcher(redis_layer):
+def test_a_producer_whose_messages_are_refused_at_exit_leaves_them_to_the_dispatcher(redis_layer: Any) -> None:
     code = (
         "from django.db import transaction; from orders import tasks\n"
         "with transaction.atomic():\n"
@@ -141,10 +145,10 @@ def test_a_producer_whose_messages_are_refused_at_exit_leaves_them_to_the_dispat
 
 
 @pytest.fixture
-def unverified_release(monkeypatch):
+def unverified_release(monkeypatch: pytest.MonkeyPatch) -> None:
     """channels-redis claims a release the batch send was not verified with; a batch send would fail the test."""
 
-    async def no_batch(*args):
+    async def no_batch(*args: object) -> NoReturn:
         raise AssertionError("the batch send was used")
 
     monkeypatch.setattr(redis_batch, "installed_version", lambda: "4.4.0")
@@ -153,8 +157,8 @@ def unverified_release(monkeypatch):
 
 @pytest.mark.services
 def test_an_unverified_release_sends_through_the_public_send_with_the_same_refusals(
-    redis_layer, unverified_release, caplog
-):
+    redis_layer: Any, unverified_release: None, caplog: pytest.LogCaptureFixture
+) -> None:
     refusals = Refusals()
     ids = send_a_burst(redis_layer, refusals)
     assert all(isinstance(error, ChannelFull) for error in refusals.errors.values())
@@ -164,12 +168,14 @@ def test_an_unverified_release_sends_through_the_public_send_with_the_same_refus
     assert (sent, type(refusal)) == (10, ChannelFull)
     assert receive_all(redis_layer, "tasks.burst") == [run_message(task_id) for task_id in ids[:10]]
     warnings = [record for record in caplog.records if record.name == "retry.redis_batch"]
-    assert len(warnings) == 1 and "channels-redis 4.4.0" in warnings[0].reason
+    assert len(warnings) == 1 and "channels-redis 4.4.0" in vars(warnings[0])["reason"]
 
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-async def test_an_unverified_release_still_gets_a_task_to_its_worker(redis_layer, unverified_release):
+async def test_an_unverified_release_still_gets_a_task_to_its_worker(
+    redis_layer: Any, unverified_release: None
+) -> None:
     # No look for work without a message while the test runs: only the message can start the task.
     with override_settings(RETRY_DISPATCH_INTERVAL=3600):
         async with running_worker(["default"], dispatcher=False):

@@ -1,6 +1,7 @@
 """The retry policy alone: pure functions, no database."""
 
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -38,19 +39,23 @@ def delay(policy: RetryPolicy, retry: int, rng: random.Random | None = None) -> 
 
 
 @given(policies(), retries, st.randoms(use_true_random=False))
-def test_a_delay_never_falls_below_the_floor_nor_exceeds_the_cap(policy, retry, rng):
+def test_a_delay_never_falls_below_the_floor_nor_exceeds_the_cap(
+    policy: RetryPolicy, retry: int, rng: random.Random
+) -> None:
     assert policy.base_delay <= delay(policy, retry, rng) <= policy.max_delay
 
 
 @given(policies(), retries)
-def test_without_jitter_delays_grow_until_the_cap(policy, retry):
+def test_without_jitter_delays_grow_until_the_cap(policy: RetryPolicy, retry: int) -> None:
     steady = RetryPolicy(**{**policy.snapshot(), "jitter": 0.0})
     assert delay(steady, retry + 1) >= delay(steady, retry)
     assert delay(steady, retry) == min(policy.max_delay, policy.base_delay * policy.factor ** min(retry - 1, 64))
 
 
 @given(policies(), retries, st.randoms(use_true_random=False))
-def test_jitter_only_lengthens_a_delay_and_by_at_most_its_fraction(policy, retry, rng):
+def test_jitter_only_lengthens_a_delay_and_by_at_most_its_fraction(
+    policy: RetryPolicy, retry: int, rng: random.Random
+) -> None:
     steady = delay(RetryPolicy(**{**policy.snapshot(), "jitter": 0.0}), retry)
     jittered = delay(policy, retry, rng)
     assert steady <= jittered <= min(policy.max_delay, steady * (1 + policy.jitter)) + 1e-9
@@ -67,11 +72,11 @@ def test_jitter_only_lengthens_a_delay_and_by_at_most_its_fraction(policy, retry
         (1000, 3600),  # huge exponents do not overflow
     ],
 )
-def test_the_default_schedule(retry, expected):
+def test_the_default_schedule(retry: int, expected: int) -> None:
     assert delay(RetryPolicy(jitter=0.0), retry) == expected
 
 
-def test_retries_count_from_one():
+def test_retries_count_from_one() -> None:
     with pytest.raises(ValueError, match="counts from 1"):
         delay(RetryPolicy(), 0)
 
@@ -97,7 +102,7 @@ class Permanent(Exception):
         (RetryPolicy(max_attempts=2), 2, Retry(delay=5), False),  # a requested retry still counts
     ],
 )
-def test_decide(policy, attempts, error, retried):
+def test_decide(policy: RetryPolicy, attempts: int, error: BaseException, retried: bool) -> None:
     assert (decide(policy, attempts, error) is not None) is retried
 
 
@@ -109,13 +114,13 @@ def test_decide(policy, attempts, error, retried):
         (999_999, 3600),  # never above the cap
     ],
 )
-def test_a_requested_retry_delay_is_honoured_within_floor_and_cap(requested, expected):
+def test_a_requested_retry_delay_is_honoured_within_floor_and_cap(requested: int, expected: int) -> None:
     decision = decide(RetryPolicy(), 1, Retry(delay=requested))
     assert decision is not None
     assert decision.delay == expected
 
 
-def test_the_snapshot_holds_the_numbers_and_restores_them():
+def test_the_snapshot_holds_the_numbers_and_restores_them() -> None:
     policy = RetryPolicy(max_attempts=7, base_delay=12, give_up_on=(Permanent,))
     assert policy.snapshot() == {
         "max_attempts": 7,
@@ -147,10 +152,10 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("numbers", "field", "said"), BROKEN)
-def test_a_broken_policy_is_named_field_by_field(numbers, field, said):
+def test_a_broken_policy_is_named_field_by_field(numbers: dict[str, Any], field: str, said: str) -> None:
     assert problems(RetryPolicy(**{"base_delay": 10.0, **numbers}), floor=10.0) == {field: f"must be {said}"}
 
 
-def test_a_sound_policy_has_no_problems_and_a_lower_floor_allows_shorter_delays():
+def test_a_sound_policy_has_no_problems_and_a_lower_floor_allows_shorter_delays() -> None:
     assert problems(RetryPolicy(), floor=10.0) == {}
     assert problems(RetryPolicy(base_delay=0.05, max_delay=0.5), floor=0.05) == {}

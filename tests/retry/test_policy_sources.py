@@ -2,11 +2,14 @@
 overrides (form and database constraints); and an override for no existing task is flagged."""
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.tasks import task
+from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from retry import checks, registry
 from retry.exceptions import PolicyMisconfigured
@@ -28,7 +31,7 @@ def pick_up(key: str) -> None:
         ({"max_delay": 1}, "max_delay must be at least the base delay (10 s), not 1"),
     ],
 )
-def test_the_task_decorator_refuses_a_broken_policy(settings, options, said):
+def test_the_task_decorator_refuses_a_broken_policy(settings: Settings, options: dict[str, int], said: str) -> None:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600
@@ -36,7 +39,7 @@ def test_the_task_decorator_refuses_a_broken_policy(settings, options, said):
         task(**options)(pick_up)
 
 
-def test_a_lower_floor_set_on_purpose_allows_shorter_delays(settings):
+def test_a_lower_floor_set_on_purpose_allows_shorter_delays(settings: Settings) -> None:
     settings.RETRY_MIN_DELAY = 0.01
     assert task(base_delay=0.05, max_delay=0.5)(pick_up).base_delay == 0.05
 
@@ -50,7 +53,9 @@ def test_a_lower_floor_set_on_purpose_allows_shorter_delays(settings):
         ({"RETRY_MIN_DELAY": 0}, "RETRY_MIN_DELAY must be positive, not 0"),
     ],
 )
-def test_settings_that_break_the_policy_fail_the_system_check(settings, names, said):
+def test_settings_that_break_the_policy_fail_the_system_check(
+    settings: Settings, names: dict[str, object], said: str
+) -> None:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600
@@ -61,7 +66,7 @@ def test_settings_that_break_the_policy_fail_the_system_check(settings, names, s
 
 
 @pytest.fixture
-def floor_of_ten(settings):
+def floor_of_ten(settings: Settings) -> Iterator[None]:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600
@@ -81,7 +86,9 @@ def floor_of_ten(settings):
         ({"max_delay": "5"}, "must be at least the base delay (10 s), not 5"),
     ],
 )
-def test_the_override_form_refuses_a_broken_policy(admin_client, floor_of_ten, fields, said):
+def test_the_override_form_refuses_a_broken_policy(
+    admin_client: Client, floor_of_ten: None, fields: dict[str, str], said: str
+) -> None:
     response = admin_client.post(
         reverse("admin:retry_policyoverride_add"), {"task_path": "tests.tasks.record", "note": "", **fields}
     )
@@ -90,7 +97,7 @@ def test_the_override_form_refuses_a_broken_policy(admin_client, floor_of_ten, f
 
 
 @pytest.mark.django_db
-def test_the_override_form_refuses_a_task_that_does_not_exist(admin_client, floor_of_ten):
+def test_the_override_form_refuses_a_task_that_does_not_exist(admin_client: Client, floor_of_ten: None) -> None:
     response = admin_client.post(
         reverse("admin:retry_policyoverride_add"), {"task_path": "tests.tasks.recrod", "max_attempts": "3"}
     )
@@ -99,7 +106,7 @@ def test_the_override_form_refuses_a_task_that_does_not_exist(admin_client, floo
 
 
 @pytest.mark.django_db
-def test_an_override_for_no_existing_task_is_flagged_in_the_list(admin_client, floor_of_ten):
+def test_an_override_for_no_existing_task_is_flagged_in_the_list(admin_client: Client, floor_of_ten: None) -> None:
     PolicyOverride.objects.create(task_path="tests.tasks.record", max_attempts=3)
     PolicyOverride.objects.create(task_path="orders.tasks.gone_since", max_attempts=3)
     page = admin_client.get(reverse("admin:retry_policyoverride_changelist")).content.decode()
@@ -111,13 +118,13 @@ def test_an_override_for_no_existing_task_is_flagged_in_the_list(admin_client, f
     "fields",
     [{"base_delay": 0}, {"base_delay": -5}, {"max_attempts": 0}, {"jitter": -1}, {"factor": 0.5}, {"max_delay": 0}],
 )
-def test_the_database_refuses_an_override_row_that_cannot_work(fields):
+def test_the_database_refuses_an_override_row_that_cannot_work(fields: dict[str, object]) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         PolicyOverride.objects.create(task_path="tests.tasks.record", **fields)
 
 
 @pytest.mark.django_db
-def test_an_override_row_under_the_floor_is_not_applied(floor_of_ten, caplog):
+def test_an_override_row_under_the_floor_is_not_applied(floor_of_ten: None, caplog: pytest.LogCaptureFixture) -> None:
     PolicyOverride.objects.create(task_path="tests.tasks.record", base_delay=1, max_attempts=3)
     assert registry.policy_for(registry.load("tests.tasks.record")).base_delay == 10
     assert "Retry policy override ignored" in caplog.text

@@ -4,6 +4,8 @@ system check and the decision, per layer, to fall back to the public send."""
 
 import logging
 import time
+from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 import redis
@@ -21,30 +23,32 @@ MESSAGES = [{"type": "task.run", "id": f"task-{number}", "note": "crème brûlé
 
 
 @pytest.fixture
-def client():
+def client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(SHARED_REDIS)
     yield client
     client.close()
 
 
-def send(layer, message):
+def send(layer: RedisChannelLayer, message: dict[str, Any]) -> None:
     async_to_sync(layer.send)(CHANNEL, message)
 
 
-def send_many(layer, messages) -> int:
+def send_many(layer: RedisChannelLayer, messages: list[dict[str, Any]]) -> int:
     return async_to_sync(redis_batch.send_many)(layer, CHANNEL, messages)
 
 
 @pytest.mark.services
 @pytest.mark.parametrize("redis_layer", [100], indirect=True)
-def test_the_layers_own_receive_reads_a_batch_in_order(redis_layer):
+def test_the_layers_own_receive_reads_a_batch_in_order(redis_layer: Any) -> None:
     assert send_many(redis_layer, MESSAGES[:7]) == 7
     assert send_many(redis_layer, MESSAGES[7:]) == 13
     assert receive_all(redis_layer, CHANNEL) == MESSAGES
 
 
 @pytest.mark.services
-def test_send_and_the_batch_write_one_key_with_the_same_scores_and_expiry(redis_layer, client):
+def test_send_and_the_batch_write_one_key_with_the_same_scores_and_expiry(
+    redis_layer: Any, client: redis.Redis
+) -> None:
     key = redis_layer.prefix + CHANNEL
     before = time.time()
     send(redis_layer, MESSAGES[0])
@@ -57,14 +61,14 @@ def test_send_and_the_batch_write_one_key_with_the_same_scores_and_expiry(redis_
 
     assert [name.decode() for name in client.scan_iter(f"{redis_layer.prefix}*")] == [key]
     assert redis_layer.expiry - 1 <= client.ttl(key) <= redis_layer.expiry
-    entries = client.zrange(key, 0, -1, withscores=True)
+    entries = cast(list[tuple[bytes, float]], client.zrange(key, 0, -1, withscores=True))
     assert [redis_layer.deserialize(member) for member, _ in entries] == MESSAGES[:3]
     # Scores are send times in seconds, both ways: the layer drops what is older than its expiry by them.
     assert all(before <= score <= after + 0.001 for _, score in entries)
 
 
 @pytest.mark.services
-def test_send_and_the_batch_drop_expired_messages_by_the_same_cutoff(redis_layer, client):
+def test_send_and_the_batch_drop_expired_messages_by_the_same_cutoff(redis_layer: Any, client: redis.Redis) -> None:
     key = redis_layer.prefix + CHANNEL
     stale = time.time() - redis_layer.expiry - 5
     for sender in (lambda message: send(redis_layer, message), lambda message: send_many(redis_layer, [message])):
@@ -75,7 +79,7 @@ def test_send_and_the_batch_drop_expired_messages_by_the_same_cutoff(redis_layer
 
 @pytest.mark.services
 @pytest.mark.parametrize("redis_layer", [3], indirect=True)
-def test_the_batch_fills_to_the_capacity_send_counts_and_send_refuses_the_next(redis_layer):
+def test_the_batch_fills_to_the_capacity_send_counts_and_send_refuses_the_next(redis_layer: Any) -> None:
     assert send_many(redis_layer, MESSAGES[:5]) == 3
     with pytest.raises(ChannelFull):
         send(redis_layer, MESSAGES[5])
@@ -86,7 +90,7 @@ def test_the_batch_fills_to_the_capacity_send_counts_and_send_refuses_the_next(r
     assert receive_all(redis_layer, CHANNEL) == [MESSAGES[1], MESSAGES[2], MESSAGES[6]]
 
 
-def test_the_installed_channels_redis_is_a_verified_release():
+def test_the_installed_channels_redis_is_a_verified_release() -> None:
     # Fails on an upgrade: run this file's canary, then widen redis_batch.VERIFIED.
     assert redis_batch.unsupported() is None, redis_batch.unsupported()
 
@@ -100,20 +104,25 @@ def test_the_installed_channels_redis_is_a_verified_release():
         (None, "channels-redis is not installed"),
     ],
 )
-def test_a_release_outside_the_verified_ones_is_unsupported(monkeypatch, version, said):
+def test_a_release_outside_the_verified_ones_is_unsupported(
+    monkeypatch: pytest.MonkeyPatch, version: str | None, said: str
+) -> None:
     monkeypatch.setattr(redis_batch, "installed_version", lambda: version)
-    assert redis_batch.unsupported().startswith(said)
+    reason = redis_batch.unsupported()
+    assert reason is not None and reason.startswith(said)
 
 
-def test_a_release_without_the_internals_the_batch_uses_is_unsupported(monkeypatch):
+def test_a_release_without_the_internals_the_batch_uses_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RedisChannelLayer, "connection", None)
-    assert "lacks RedisChannelLayer.connection" in redis_batch.unsupported()
+    reason = redis_batch.unsupported()
+    assert reason is not None and "lacks RedisChannelLayer.connection" in reason
     monkeypatch.undo()
 
     class Layer:  # an instance of a layer without ``ring_size``
         prefix, expiry = "asgi", 60
 
-    assert "lacks the layer's ring_size" in redis_batch.unsupported(Layer())
+    reason = redis_batch.unsupported(Layer())
+    assert reason is not None and "lacks the layer's ring_size" in reason
 
 
 REDIS_LAYER = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [SHARED_REDIS]}}}
@@ -124,7 +133,7 @@ def warnings_of_the_check() -> list[str]:
     return [f"{message.id}: {message.msg}" for message in checks.check_redis_batch()]
 
 
-def test_the_check_warns_when_the_release_of_the_redis_layer_is_not_verified(monkeypatch):
+def test_the_check_warns_when_the_release_of_the_redis_layer_is_not_verified(monkeypatch: pytest.MonkeyPatch) -> None:
     with override_settings(CHANNEL_LAYERS=REDIS_LAYER):
         assert warnings_of_the_check() == []
         monkeypatch.setattr(redis_batch, "installed_version", lambda: "4.4.0")
@@ -136,7 +145,9 @@ def test_the_check_warns_when_the_release_of_the_redis_layer_is_not_verified(mon
         assert warnings_of_the_check() == []  # nothing is batched on another layer
 
 
-def test_the_decision_is_taken_once_per_layer_with_one_warning(monkeypatch, caplog):
+def test_the_decision_is_taken_once_per_layer_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(redis_batch, "installed_version", lambda: "4.4.0")
     layer = RedisChannelLayer(hosts=[SHARED_REDIS])
     with caplog.at_level(logging.WARNING, logger="retry.redis_batch"):
@@ -147,4 +158,4 @@ def test_the_decision_is_taken_once_per_layer_with_one_warning(monkeypatch, capl
         assert redis_batch.supports(RedisChannelLayer(hosts=[SHARED_REDIS]), "tasks.default")
     [warning] = [record for record in caplog.records if record.name == "retry.redis_batch"]
     assert warning.getMessage() == "Task messages go through the channel layer's send, one at a time"
-    assert "channels-redis 4.4.0" in warning.reason
+    assert "channels-redis 4.4.0" in vars(warning)["reason"]

@@ -1,6 +1,7 @@
 """Which retry policy a task runs under: the operator's override, then the decorator's options, then the settings."""
 
 import pytest
+from pytest_django import Settings
 
 from retry import registry
 from retry.models import PolicyOverride, TaskRecord
@@ -9,7 +10,7 @@ from tests import tasks
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def test_policy_resolution_order_is_override_then_decorator_then_settings(settings):
+def test_policy_resolution_order_is_override_then_decorator_then_settings(settings: Settings) -> None:
     settings.RETRY_MAX_ATTEMPTS = 9
     settings.RETRY_BASE_DELAY = 11
     settings.RETRY_MAX_DELAY = 60

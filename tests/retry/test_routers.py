@@ -3,6 +3,8 @@ transaction, and the whole journey there."""
 
 import contextlib
 import copy
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -14,10 +16,12 @@ from retry.models import TaskRecord
 from tests import tasks
 
 
-def test_task_rows_in_another_database_need_the_router():
+def test_task_rows_in_another_database_need_the_router() -> None:
     from django.conf import settings
 
-    options = {"default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}}
+    options: dict[str, dict[str, Any]] = {
+        "default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}
+    }
     with override_settings(TASKS=options):
         assert "add 'retry.routers.TaskRouter' to DATABASE_ROUTERS" in checks.check_backends()[0].msg
     options["default"]["OPTIONS"]["DATABASE"] = "elsewhere"
@@ -26,7 +30,7 @@ def test_task_rows_in_another_database_need_the_router():
 
 
 @pytest.fixture
-def tasks_database():
+def tasks_database() -> Iterator[None]:
     from django.conf import settings
 
     backends = {"default": {**copy.deepcopy(settings.TASKS["default"]), "OPTIONS": {"DATABASE": "tasks"}}}
@@ -36,7 +40,7 @@ def tasks_database():
 
 
 @pytest.mark.django_db(databases=["default", "tasks"], transaction=True)
-def test_task_rows_live_in_the_database_the_option_names_and_run_there(tasks_database):
+def test_task_rows_live_in_the_database_the_option_names_and_run_there(tasks_database: None) -> None:
     with transaction.atomic(using="tasks"):  # an enqueue commits with the transaction of the task rows' database
         task_id = tasks.record.enqueue("apart").id
     assert TaskRecord.objects.using("tasks").filter(pk=task_id).exists()
@@ -49,7 +53,7 @@ def test_task_rows_live_in_the_database_the_option_names_and_run_there(tasks_dat
 
 
 @pytest.mark.django_db(databases=["default", "tasks"], transaction=True)
-def test_an_enqueue_joins_the_transaction_of_the_task_rows_database_only(tasks_database):
+def test_an_enqueue_joins_the_transaction_of_the_task_rows_database_only(tasks_database: None) -> None:
     with contextlib.suppress(RuntimeError), transaction.atomic():  # the caller's transaction, on default
         alone = tasks.record.enqueue("committed-on-its-own").id
         raise RuntimeError

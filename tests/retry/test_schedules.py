@@ -2,17 +2,23 @@
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import call_command
 from django.db import DatabaseError, connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from pytest_django import Settings
 
 from retry import schedules
 from retry.models import PeriodicRun, Schedule, TaskRecord
 from retry.monitoring import operations
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]  # the admin takes what operators type
 HOURLY = {"task": "tests.tasks.record", "every": 3600, "kwargs": {"key": "hourly"}}
@@ -21,7 +27,7 @@ NOW = datetime(2026, 1, 15, 12, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def periodic(settings):
+def periodic(settings: Settings) -> Settings:
     settings.RETRY_PERIODIC = {"hourly": HOURLY, "nightly": NIGHTLY}
     schedules.load_settings()
     return settings
@@ -35,7 +41,7 @@ def enqueued(name: str) -> int:
     return TaskRecord.objects.filter(idempotency_key__startswith=f"periodic:{name}:").count()
 
 
-def test_the_settings_are_loaded_once_whatever_the_number_of_loads(periodic):
+def test_the_settings_are_loaded_once_whatever_the_number_of_loads(periodic: Settings) -> None:
     nightly = row("nightly")
     assert (nightly.task_path, nightly.cron, nightly.timezone, nightly.args) == (
         "tests.tasks.record",
@@ -52,20 +58,20 @@ def test_the_settings_are_loaded_once_whatever_the_number_of_loads(periodic):
     assert schedules.load_settings() == 0  # idempotent: nothing to write
 
 
-def test_migrate_loads_the_settings(periodic):
+def test_migrate_loads_the_settings(periodic: Settings) -> None:
     Schedule.objects.all().delete()
     call_command("migrate", "retry", verbosity=0)
     assert set(Schedule.objects.values_list("name", flat=True)) == {"hourly", "nightly"}
 
 
-def test_a_changed_entry_changes_its_row_and_a_removed_one_takes_it_away(periodic):
+def test_a_changed_entry_changes_its_row_and_a_removed_one_takes_it_away(periodic: Settings) -> None:
     periodic.RETRY_PERIODIC = {"hourly": {**HOURLY, "every": 1800}}
     assert schedules.load_settings() == 2
     assert row("hourly").every == 1800
     assert not Schedule.objects.filter(name="nightly").exists()
 
 
-def test_an_operators_edit_wins_over_the_settings_until_reset(periodic):
+def test_an_operators_edit_wins_over_the_settings_until_reset(periodic: Settings) -> None:
     Schedule.objects.filter(name="hourly").update(every=60, edited_at=NOW, edited_by="alice")
     periodic.RETRY_PERIODIC = {"nightly": NIGHTLY, "hourly": {**HOURLY, "every": 1800}}
     schedules.load_settings()
@@ -75,29 +81,33 @@ def test_an_operators_edit_wins_over_the_settings_until_reset(periodic):
     assert (row("hourly").every, row("hourly").edited_at) == (1800, None)
 
 
-def test_an_edited_row_stays_when_its_entry_leaves_the_settings(periodic):
+def test_an_edited_row_stays_when_its_entry_leaves_the_settings(periodic: Settings) -> None:
     Schedule.objects.filter(name="nightly").update(edited_at=NOW, edited_by="alice")
     periodic.RETRY_PERIODIC = {"hourly": HOURLY}
     schedules.load_settings()
     assert Schedule.objects.filter(name="nightly").exists()
 
 
-def test_loading_never_enables_what_an_operator_disabled(periodic):
+def test_loading_never_enables_what_an_operator_disabled(periodic: Settings) -> None:
     operations.disable_schedules(["nightly"], "alice")
     schedules.load_settings()
     assert row("nightly").enabled is False
 
 
-def test_an_entry_the_check_refuses_is_not_loaded_and_is_logged(settings, caplog):
+def test_an_entry_the_check_refuses_is_not_loaded_and_is_logged(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.RETRY_PERIODIC = {"typo": {"task": "tests.tasks.recrod", "every": 60}, "hourly": HOURLY}
     schedules.load_settings()
     assert list(Schedule.objects.values_list("name", flat=True)) == ["hourly"]
-    assert [r.schedule for r in caplog.records if r.name == "retry.schedules" and r.levelno == logging.ERROR] == [
-        "typo"
-    ]
+    assert [
+        vars(r)["schedule"] for r in caplog.records if r.name == "retry.schedules" and r.levelno == logging.ERROR
+    ] == ["typo"]
 
 
-def test_disabling_and_enabling_take_effect_at_the_dispatchers_next_pass(periodic, caplog):
+def test_disabling_and_enabling_take_effect_at_the_dispatchers_next_pass(
+    periodic: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="retry.monitoring.operations")
     assert operations.disable_schedules(["hourly", "nightly"], "alice") == 2
     assert schedules.enqueue_due(NOW) == 0
@@ -106,11 +116,15 @@ def test_disabling_and_enabling_take_effect_at_the_dispatchers_next_pass(periodi
     assert schedules.enqueue_due(NOW) == 1
     assert (enqueued("hourly"), enqueued("nightly")) == (1, 0)
     assert schedules.enqueue_due(NOW + timedelta(minutes=10)) == 0  # once per period
-    logged = [(r.action, r.operator, r.changed) for r in caplog.records if r.name == "retry.monitoring.operations"]
+    logged = [
+        (vars(r)["action"], vars(r)["operator"], vars(r)["changed"])
+        for r in caplog.records
+        if r.name == "retry.monitoring.operations"
+    ]
     assert logged == [("disable_schedules", "alice", 2), ("enable_schedules", "alice", 1)]
 
 
-def test_an_edit_takes_effect_at_the_next_pass(periodic):
+def test_an_edit_takes_effect_at_the_next_pass(periodic: Settings) -> None:
     Schedule.objects.filter(name="hourly").update(every=60)
     schedules.enqueue_due(NOW)
     schedules.enqueue_due(NOW + timedelta(minutes=1))
@@ -127,12 +141,12 @@ def test_an_edit_takes_effect_at_the_next_pass(periodic):
         (datetime(2026, 1, 15, 1, 30, tzinfo=UTC), datetime(2026, 1, 14, 2, 0, tzinfo=UTC)),
     ],
 )
-def test_a_cron_runs_in_its_time_zone(now, start):
+def test_a_cron_runs_in_its_time_zone(now: datetime, start: datetime) -> None:
     assert schedules.period_start(NIGHTLY, now) == start
     assert schedules.next_start(NIGHTLY, now) == start + timedelta(days=1)
 
 
-def test_an_unknown_time_zone_is_refused_by_the_system_check(settings):
+def test_an_unknown_time_zone_is_refused_by_the_system_check(settings: Settings) -> None:
     from retry.checks import check_periodic
 
     settings.RETRY_PERIODIC = {"nightly": {**NIGHTLY, "timezone": "Mars/Olympus"}}
@@ -213,7 +227,7 @@ FORM = {
 }
 
 
-def add(admin_client, **changes):  # type: ignore[no-untyped-def]
+def add(admin_client: Client, **changes: str) -> "_MonkeyPatchedWSGIResponse":
     return admin_client.post(reverse("admin:retry_schedule_add"), {**FORM, **changes})
 
 
@@ -236,7 +250,9 @@ def add(admin_client, **changes):  # type: ignore[no-untyped-def]
         ({"kwargs": '{"key": "\\u0000"}'}, "kwargs", "NUL"),
     ],
 )
-def test_the_admin_refuses_a_schedule_the_dispatcher_could_not_run(admin_client, changes, field, said):
+def test_the_admin_refuses_a_schedule_the_dispatcher_could_not_run(
+    admin_client: Client, changes: dict[str, str], field: str, said: str
+) -> None:
     response = add(admin_client, **changes)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -244,7 +260,7 @@ def test_the_admin_refuses_a_schedule_the_dispatcher_could_not_run(admin_client,
     assert not Schedule.objects.filter(name="reminders").exists()
 
 
-def test_a_schedule_added_in_the_admin_runs_in_its_time_zone(admin_client, settings):
+def test_a_schedule_added_in_the_admin_runs_in_its_time_zone(admin_client: Client, settings: Settings) -> None:
     settings.RETRY_PERIODIC = {}
     assert add(admin_client, timezone="Asia/Tokyo").status_code == 302
     added = row("reminders")
@@ -257,7 +273,7 @@ def test_a_schedule_added_in_the_admin_runs_in_its_time_zone(admin_client, setti
     assert schedules.enqueue_due(NOW) == 1
 
 
-def test_an_operators_edit_in_the_admin_is_marked_but_enabling_is_not(admin_client, periodic):
+def test_an_operators_edit_in_the_admin_is_marked_but_enabling_is_not(admin_client: Client, periodic: Settings) -> None:
     hourly = row("hourly")
     changelist = reverse("admin:retry_schedule_changelist")
     admin_client.post(changelist, {"action": "disable", ACTION_CHECKBOX_NAME: [hourly.pk]})
@@ -270,7 +286,7 @@ def test_an_operators_edit_in_the_admin_is_marked_but_enabling_is_not(admin_clie
     assert (edited.name, edited.every, edited.edited_by) == ("hourly", 600, "admin")  # a settings' name stays
 
 
-def test_a_settings_schedule_cannot_be_deleted_only_disabled(admin_client, periodic):
+def test_a_settings_schedule_cannot_be_deleted_only_disabled(admin_client: Client, periodic: Settings) -> None:
     response = admin_client.post(reverse("admin:retry_schedule_delete", args=[row("hourly").pk]), {"post": "yes"})
     assert response.status_code == 403
     assert Schedule.objects.filter(name="hourly").exists()
@@ -304,7 +320,9 @@ def test_adding_editing_and_deleting_a_schedule_in_the_admin_are_audited(admin_c
 # The page.
 
 
-def test_the_page_lists_every_schedule_with_its_last_and_next_run_and_outcome(admin_client, periodic):
+def test_the_page_lists_every_schedule_with_its_last_and_next_run_and_outcome(
+    admin_client: Client, periodic: Settings
+) -> None:
     operations.disable_schedules(["nightly"], "alice")
     page = admin_client.get(reverse("admin:retry_schedules")).content.decode()
     assert "hourly" in page and "never" in page and "at the dispatcher&#x27;s next pass" in page
@@ -312,6 +330,7 @@ def test_the_page_lists_every_schedule_with_its_last_and_next_run_and_outcome(ad
 
     schedules.enqueue_due(NOW)
     run = PeriodicRun.objects.get(name="hourly")
+    assert run.task_id is not None
     TaskRecord.objects.filter(pk=run.task_id).update(status="FAILED", error_class="tests.tasks.Flaky")
     with CaptureQueriesContext(connection) as queries:
         page = admin_client.get(reverse("admin:retry_schedules")).content.decode()

@@ -22,11 +22,11 @@ ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=300)
         ("x" * 100, 5, " […10"),  # a limit below the marker still holds
     ],
 )
-def test_storable_replaces_what_no_database_stores_and_cuts_to_the_limit(value, limit, expected):
+def test_storable_replaces_what_no_database_stores_and_cuts_to_the_limit(value: str, limit: int, expected: str) -> None:
     assert text.storable(value, limit) == expected
 
 
-def test_a_cut_traceback_keeps_the_error_at_its_end():
+def test_a_cut_traceback_keeps_the_error_at_its_end() -> None:
     traceback = "Traceback (most recent call last):\n" + "  frame\n" * 10_000 + "RuntimeError: the cause"
     kept = text.storable(traceback, text.TRACEBACK_LIMIT)
     assert len(kept) <= text.TRACEBACK_LIMIT
@@ -37,7 +37,7 @@ def test_a_cut_traceback_keeps_the_error_at_its_end():
 
 
 @given(value=ANY_TEXT, limit=st.integers(min_value=0, max_value=400))
-def test_whatever_comes_in_goes_out_as_utf8_without_nul_within_the_limit(value, limit):
+def test_whatever_comes_in_goes_out_as_utf8_without_nul_within_the_limit(value: str, limit: int) -> None:
     kept = text.storable(value, limit)
     kept.encode("utf-8")
     assert "\x00" not in kept

@@ -2,13 +2,17 @@
 
 import dataclasses
 import http.server
+import socket
 import ssl
 import threading
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from orders.webhooks import signing
 from orders.webhooks.errors import InvalidSignature
+
+#: One answer of socket.getaddrinfo, as the tests' stand-in resolvers give it.
+AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int]]
 
 
 @dataclasses.dataclass
@@ -39,16 +43,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         route = parts.path.strip("/").split("/")[0].replace("-", "_")
         getattr(self, f"answer_{route}", self.answer_not_found)(parts, body)
 
-    def answer_ok(self, parts, body) -> None:
+    def answer_ok(self, parts: SplitResult, body: bytes) -> None:
         signature_ok = self.server.receiver.hits[-1].signature_ok
         self.reply(200 if signature_ok else 401, b'{"ok": true}' if signature_ok else b"bad signature")
 
-    def answer_status(self, parts, body) -> None:
+    def answer_status(self, parts: SplitResult, body: bytes) -> None:
         query = parse_qs(parts.query)
         extra = {"Retry-After": query["retry_after"][0]} if "retry_after" in query else {}
         self.reply(int(parts.path.split("/")[2]), b"status", extra)
 
-    def answer_flaky(self, parts, body) -> None:
+    def answer_flaky(self, parts: SplitResult, body: bytes) -> None:
         failures = int(parts.path.split("/")[2])
         if sum(hit.path == parts.path for hit in self.server.receiver.hits) > failures:
             return self.answer_ok(parts, body)
@@ -57,43 +61,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer_hang(parts, body)
         self.answer_status(parts._replace(path=f"/status/{status}"), body)
 
-    def answer_redirect(self, parts, body) -> None:
+    def answer_redirect(self, parts: SplitResult, body: bytes) -> None:
         self.reply(302, b"", {"Location": parse_qs(parts.query)["to"][0]})
 
-    def answer_hang(self, parts, body) -> None:
+    def answer_hang(self, parts: SplitResult, body: bytes) -> None:
         self.server.receiver.release.wait(30)
 
-    def answer_trickle(self, parts, body) -> None:
+    def answer_trickle(self, parts: SplitResult, body: bytes) -> None:
         self.write_raw(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
         self.trickle(b"x" * 1000)
 
-    def answer_trickle_status(self, parts, body) -> None:
+    def answer_trickle_status(self, parts: SplitResult, body: bytes) -> None:
         self.trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
-    def answer_huge(self, parts, body) -> None:
+    def answer_huge(self, parts: SplitResult, body: bytes) -> None:
         self.write_raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
         chunk = b"y" * 65536
         for _ in range(1600):  # 100 MiB, far beyond any cap; stops when the client hangs up
             if not self.write_raw(chunk):
                 return
 
-    def answer_endless(self, parts, body) -> None:
+    def answer_endless(self, parts: SplitResult, body: bytes) -> None:
         self.write_raw(b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n")
         while self.write_raw(b"10000\r\n" + b"\x00" * 65536 + b"\r\n"):
             pass  # until the client hangs up
 
-    def answer_garbage(self, parts, body) -> None:
+    def answer_garbage(self, parts: SplitResult, body: bytes) -> None:
         """Not HTTP: a status line of NUL bytes, a lone surrogate's UTF-8 form and 60 KB of text."""
         self.write_raw(b"ICY \x00\x00 \xed\xa0\x80 " + b"no http here " * 4700 + b"\r\n\r\n")
 
-    def answer_garbage_headers(self, parts, body) -> None:
+    def answer_garbage_headers(self, parts: SplitResult, body: bytes) -> None:
         """A 503 whose reason, Retry-After and a 60 KB header are NUL bytes."""
         junk = b"\x00" * 60_000
         self.write_raw(
             b"HTTP/1.1 503 \x00\r\nRetry-After: \x00\x00\r\nX-Junk: " + junk + b"\r\nContent-Length: 0\r\n\r\n"
         )
 
-    def answer_not_found(self, parts, body) -> None:
+    def answer_not_found(self, parts: SplitResult, body: bytes) -> None:
         self.reply(404, b"no such route")
 
     def reply(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
@@ -118,7 +122,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return False
         return True
 
-    def log_message(self, format, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -129,7 +133,7 @@ class ReceiverServer(http.server.ThreadingHTTPServer):
         self.receiver = receiver
         super().__init__(("127.0.0.1", 0), Handler)
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: object, client_address: object) -> None:
         # The client hangs up on purpose in the deadline and size tests; that is not an error here.
         pass
 

@@ -6,12 +6,16 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from pytest_django import Settings
 
 from orders.webhooks import client, outcomes, signing
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL
-from tests.orders.webhooks.receiver import Receiver
+from tests.orders.webhooks.receiver import AddressInfo, Receiver
 
 SECRET = "whsec_" + "c2Nvb3Bib2FyZC10ZXN0LXNlY3JldC0zMi1ieXRlcyE="
 BODY = json.dumps({"id": "evt_1", "type": "order.status_changed", "data": {"order_id": 7}}).encode()
@@ -19,23 +23,23 @@ CAP = 64 * 1024
 
 
 @pytest.fixture
-def receiver(settings):
+def receiver(settings: Settings) -> Iterator[Receiver]:
     with Receiver(SECRET) as running:
         allow(settings, running.port)
         yield running
 
 
-def allow(settings, *ports: int) -> None:
+def allow(settings: Settings, *ports: int) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     settings.WEBHOOK_ALLOWED_PORTS = [80, 443, *ports]
 
 
-def post(url: str, *, deadline: float = 5.0, body: bytes = BODY, **kwargs) -> client.Response:
+def post(url: str, *, deadline: float = 5.0, body: bytes = BODY, **kwargs: Any) -> client.Response:
     headers = signing.headers([SECRET], "evt_1", int(time.time()), body)
     return client.post_json(url, body, headers, deadline=deadline, max_response_bytes=CAP, **kwargs)
 
 
-def test_a_delivery_arrives_signed_and_is_delivered(receiver):
+def test_a_delivery_arrives_signed_and_is_delivered(receiver: Receiver) -> None:
     response = post(receiver.url("/ok"))
 
     assert response.status == 200
@@ -49,7 +53,7 @@ def test_a_delivery_arrives_signed_and_is_delivered(receiver):
     assert 0 < response.duration < 5
 
 
-def test_the_receiver_refuses_a_signature_made_with_another_secret(receiver):
+def test_the_receiver_refuses_a_signature_made_with_another_secret(receiver: Receiver) -> None:
     headers = signing.headers([b"some other secret"], "evt_1", int(time.time()), BODY)
     response = client.post_json(receiver.url("/ok"), BODY, headers, deadline=5, max_response_bytes=CAP)
 
@@ -69,7 +73,9 @@ def test_the_receiver_refuses_a_signature_made_with_another_secret(receiver):
         ("/status/410", False, True, None),  # gone: give up and switch the webhook off
     ],
 )
-def test_a_response_status_decides_the_outcome(receiver, path, retryable, disable, retry_after):
+def test_a_response_status_decides_the_outcome(
+    receiver: Receiver, path: str, retryable: bool, disable: bool, retry_after: float | None
+) -> None:
     response = post(receiver.url(path))
     outcome = outcomes.classify(response.status, response.headers)
 
@@ -80,7 +86,7 @@ def test_a_response_status_decides_the_outcome(receiver, path, retryable, disabl
     assert outcome.retry_after == retry_after
 
 
-def test_a_hanging_receiver_times_out_within_the_deadline(receiver):
+def test_a_hanging_receiver_times_out_within_the_deadline(receiver: Receiver) -> None:
     started = time.monotonic()
     with pytest.raises(DeliveryFailed, match="timed out") as failure:
         post(receiver.url("/hang"), deadline=0.5)
@@ -97,7 +103,7 @@ def test_a_hanging_receiver_times_out_within_the_deadline(receiver):
         "/trickle-status",  # even the status line one byte every 50 ms
     ],
 )
-def test_a_trickling_receiver_hits_the_total_deadline(receiver, path):
+def test_a_trickling_receiver_hits_the_total_deadline(receiver: Receiver, path: str) -> None:
     started = time.monotonic()
     with pytest.raises(DeliveryFailed, match="timed out"):
         post(receiver.url(path), deadline=0.6)
@@ -106,7 +112,7 @@ def test_a_trickling_receiver_hits_the_total_deadline(receiver, path):
     assert time.monotonic() - started < 1.5
 
 
-def test_a_huge_response_is_read_only_up_to_the_cap(receiver):
+def test_a_huge_response_is_read_only_up_to_the_cap(receiver: Receiver) -> None:
     started = time.monotonic()
     response = post(receiver.url("/huge"))
 
@@ -115,7 +121,7 @@ def test_a_huge_response_is_read_only_up_to_the_cap(receiver):
     assert time.monotonic() - started < 3
 
 
-def test_a_redirect_is_returned_not_followed(settings):
+def test_a_redirect_is_returned_not_followed(settings: Settings) -> None:
     with Receiver(SECRET) as first, Receiver(SECRET) as target:
         allow(settings, first.port, target.port)
         response = post(first.url(f"/redirect?to={target.url('/ok')}"))
@@ -128,7 +134,7 @@ def test_a_redirect_is_returned_not_followed(settings):
     assert target.hits == []
 
 
-def test_a_closed_port_is_a_retryable_connection_error(settings):
+def test_a_closed_port_is_a_retryable_connection_error(settings: Settings) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -141,7 +147,7 @@ def test_a_closed_port_is_a_retryable_connection_error(settings):
     assert outcomes.classify_error(failure.value).retryable
 
 
-def test_an_unsafe_url_is_a_permanent_failure(settings):
+def test_an_unsafe_url_is_a_permanent_failure(settings: Settings) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     with pytest.raises(UnsafeURL) as refusal:
         post("http://169.254.169.254/latest/meta-data/")
@@ -151,12 +157,14 @@ def test_an_unsafe_url_is_a_permanent_failure(settings):
     assert "cloud metadata" in outcome.reason
 
 
-def test_the_connection_goes_to_the_checked_address_and_keeps_the_host_name(receiver, monkeypatch):
+def test_the_connection_goes_to_the_checked_address_and_keeps_the_host_name(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """DNS rebinding: the name is resolved once, checked, and that very address is the one connected to."""
     answers = iter(["127.0.0.1", "10.0.0.1", "10.0.0.1"])
     lookups = []
 
-    def resolver(host, port, *args, **kwargs):
+    def resolver(host: str, port: int, *args: object, **kwargs: object) -> list[AddressInfo]:
         lookups.append(host)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
 
@@ -169,19 +177,30 @@ def test_the_connection_goes_to_the_checked_address_and_keeps_the_host_name(rece
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for the name "localhost"."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     folder = tmp_path_factory.mktemp("tls")
-    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    command: list[str | Path] = [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+    ]
     command += ["-addext", "subjectAltName=DNS:localhost", "-keyout", folder / "key.pem", "-out", folder / "cert.pem"]
     subprocess.run(command, check=True, capture_output=True)
     return folder / "cert.pem", folder / "key.pem"
 
 
 @pytest.fixture
-def tls_receiver(settings, certificate):
+def tls_receiver(settings: Settings, certificate: tuple[Path, Path]) -> Iterator[Receiver]:
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(*certificate)
     with Receiver(SECRET, tls=server_context) as running:
@@ -189,7 +208,9 @@ def tls_receiver(settings, certificate):
         yield running
 
 
-def test_https_checks_the_certificate_against_the_host_name(tls_receiver, certificate):
+def test_https_checks_the_certificate_against_the_host_name(
+    tls_receiver: Receiver, certificate: tuple[Path, Path]
+) -> None:
     trusted = ssl.create_default_context(cafile=certificate[0])
 
     response = post(tls_receiver.url("/ok", host="localhost"), ssl_context=trusted)
@@ -198,7 +219,7 @@ def test_https_checks_the_certificate_against_the_host_name(tls_receiver, certif
     assert tls_receiver.hits[0].headers["Host"] == f"localhost:{tls_receiver.port}"
 
 
-def test_https_refuses_a_certificate_for_another_name(tls_receiver, certificate):
+def test_https_refuses_a_certificate_for_another_name(tls_receiver: Receiver, certificate: tuple[Path, Path]) -> None:
     trusted = ssl.create_default_context(cafile=certificate[0])
 
     # The address is the same; the name is not the one the certificate names.

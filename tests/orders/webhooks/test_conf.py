@@ -3,12 +3,13 @@ never quote a secret."""
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from pytest_django import Settings
 
 from orders.webhooks import conf, signing
 from tests.orders.webhooks.test_signing import VECTOR_BODY, VECTOR_ID, VECTOR_SECRET, VECTOR_SIGNATURE, VECTOR_TIMESTAMP
 
 
-def test_secrets_come_from_the_setting_current_first(settings):
+def test_secrets_come_from_the_setting_current_first(settings: Settings) -> None:
     settings.WEBHOOK_SECRETS = [VECTOR_SECRET, "an older plain secret"]
 
     current, older = conf.secrets()
@@ -25,7 +26,9 @@ def test_secrets_come_from_the_setting_current_first(settings):
         (["fine", ""], r"WEBHOOK_SECRETS\[1\]: a webhook secret must not be empty"),
     ],
 )
-def test_a_bad_secret_setting_is_a_configuration_error_that_does_not_quote_it(settings, secrets, message):
+def test_a_bad_secret_setting_is_a_configuration_error_that_does_not_quote_it(
+    settings: Settings, secrets: list[str], message: str
+) -> None:
     settings.WEBHOOK_SECRETS = secrets
 
     with pytest.raises(ImproperlyConfigured, match=message) as error:

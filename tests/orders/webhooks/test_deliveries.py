@@ -3,10 +3,14 @@ given up and recorded, also when the receiver answers with what no receiver shou
 a final state, and what was recorded is storable text of a bounded size: PostgreSQL refuses NUL)."""
 
 import json
+from collections.abc import Callable
+from typing import Any, NoReturn, cast
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 from django.tasks.base import TaskResultStatus as Status
+from pytest_django import Settings
 
 from orders import services, tasks
 from orders.models import Order, WebhookDelivery
@@ -14,7 +18,10 @@ from orders.webhooks import client, deliveries, signing
 from retry import conf, text
 from retry.models import TaskAttempt, TaskRecord
 from retry.policy import GiveUp, Retry
-from tests.orders.conftest import ORDER_FIELDS, SECRET
+from retry.worker.process import RetryWorker
+from tests.factories import ORDER_FIELDS
+from tests.orders.conftest import SECRET
+from tests.orders.webhooks.receiver import Receiver
 from tests.retry.conftest import all_finished, wait_for
 
 TASK = "orders.tasks.deliver_webhook"
@@ -28,7 +35,7 @@ async def aplace(url: str) -> Order:
     return await sync_to_async(place)(url)
 
 
-def through_the_worker(test):
+def through_the_worker[T: Callable[..., object]](test: T) -> T:
     """Marks a test that runs the real worker: the services, committed transactions, a time limit."""
     for mark in (pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)):
         test = mark(test)
@@ -58,7 +65,7 @@ def attempts_of(record: TaskRecord) -> list[TaskAttempt]:
 
 
 @through_the_worker
-async def test_the_documented_event_arrives_signed_and_is_recorded(worker, receiver):
+async def test_the_documented_event_arrives_signed_and_is_recorded(worker: RetryWorker, receiver: Receiver) -> None:
     order = await place_and_settle(receiver.url("/ok"), "the delivery")
 
     [hit] = receiver.hits
@@ -82,6 +89,7 @@ async def test_the_documented_event_arrives_signed_and_is_recorded(worker, recei
     assert hit.headers["webhook-id"] == delivery.webhook_id
     signing.verify(SECRET, hit.headers, hit.body)
     assert (delivery.state, delivery.attempts, delivery.response_status, delivery.error) == ("delivered", 1, 200, "")
+    assert delivery.duration is not None
     assert delivery.duration > 0
     record = await webhook_task()
     assert (record.queue, record.status, record.kwargs) == (
@@ -92,7 +100,9 @@ async def test_the_documented_event_arrives_signed_and_is_recorded(worker, recei
 
 
 @through_the_worker
-async def test_two_server_errors_then_success_deliver_once_in_three_attempts(worker, receiver):
+async def test_two_server_errors_then_success_deliver_once_in_three_attempts(
+    worker: RetryWorker, receiver: Receiver
+) -> None:
     order = await place_and_settle(receiver.url("/flaky/2"), "the retries")
 
     assert [hit.signature_ok for hit in receiver.hits] == [True, True, True]
@@ -105,7 +115,7 @@ async def test_two_server_errors_then_success_deliver_once_in_three_attempts(wor
 
 
 @through_the_worker
-async def test_a_404_fails_at_once(worker, receiver):
+async def test_a_404_fails_at_once(worker: RetryWorker, receiver: Receiver) -> None:
     order = await place_and_settle(receiver.url("/status/404"), "the delivery to fail")
 
     assert len(receiver.hits) == 1
@@ -117,7 +127,9 @@ async def test_a_404_fails_at_once(worker, receiver):
 
 
 @through_the_worker
-async def test_a_429_is_retried_no_sooner_than_its_retry_after(worker, receiver, settings):
+async def test_a_429_is_retried_no_sooner_than_its_retry_after(
+    worker: RetryWorker, receiver: Receiver, settings: Settings
+) -> None:
     settings.RETRY_MAX_DELAY = 5.0  # the tests' 0.5 s cap would cut the receiver's 1 s short
     order = await place_and_settle(receiver.url("/flaky/1?status=429&retry_after=1"), "the delayed retry")
 
@@ -131,7 +143,9 @@ async def test_a_429_is_retried_no_sooner_than_its_retry_after(worker, receiver,
 
 
 @through_the_worker
-async def test_a_hanging_receiver_times_out_and_is_retried(worker, receiver, settings):
+async def test_a_hanging_receiver_times_out_and_is_retried(
+    worker: RetryWorker, receiver: Receiver, settings: Settings
+) -> None:
     settings.WEBHOOK_TIMEOUT = 0.5
     order = await place_and_settle(receiver.url("/flaky/1?status=hang"), "the retry after the timeout")
 
@@ -144,7 +158,9 @@ async def test_a_hanging_receiver_times_out_and_is_retried(worker, receiver, set
 
 
 @through_the_worker
-async def test_duplicate_messages_and_a_duplicate_task_deliver_once(worker, receiver, layer):
+async def test_duplicate_messages_and_a_duplicate_task_deliver_once(
+    worker: RetryWorker, receiver: Receiver, layer: Any
+) -> None:
     order = await aplace(receiver.url("/ok"))
     record = await webhook_task()
     delivery = await delivery_of(order)
@@ -159,11 +175,11 @@ async def test_duplicate_messages_and_a_duplicate_task_deliver_once(worker, rece
     await delivery.arefresh_from_db()
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
     values = TaskRecord.objects.filter(task_path=TASK).values_list("return_value", flat=True)
-    assert sorted([value async for value in values]) == ["200: delivered", "nothing to send"]
+    assert sorted([cast(str, value) async for value in values]) == ["200: delivered", "nothing to send"]
 
 
 @through_the_worker
-async def test_a_410_switches_the_webhook_off(worker, receiver, alice):
+async def test_a_410_switches_the_webhook_off(worker: RetryWorker, receiver: Receiver, alice: User) -> None:
     order = await place_and_settle(receiver.url("/status/410"), "the delivery")
 
     await order.arefresh_from_db()
@@ -177,7 +193,7 @@ async def test_a_410_switches_the_webhook_off(worker, receiver, alice):
 
 
 @pytest.mark.django_db
-def test_each_status_change_records_one_delivery(receiver, alice):
+def test_each_status_change_records_one_delivery(receiver: Receiver, alice: User) -> None:
     order = place(receiver.url("/ok"))
     services.cancel_order(order.pk, alice)
     statuses = list(WebhookDelivery.objects.filter(order=order).order_by("id").values_list("status", flat=True))
@@ -186,13 +202,15 @@ def test_each_status_change_records_one_delivery(receiver, alice):
 
 
 @pytest.mark.django_db
-def test_orders_without_a_webhook_record_no_delivery(order):
+def test_orders_without_a_webhook_record_no_delivery(order: Order) -> None:
     assert not WebhookDelivery.objects.exists()
     assert not TaskRecord.objects.filter(task_path=TASK).exists()
 
 
 @pytest.mark.django_db
-def test_an_unsafe_address_at_delivery_time_fails_for_good_without_a_connection(receiver, settings):
+def test_an_unsafe_address_at_delivery_time_fails_for_good_without_a_connection(
+    receiver: Receiver, settings: Settings
+) -> None:
     order = place(receiver.url("/ok"))
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     delivery = WebhookDelivery.objects.get(order=order)
@@ -205,7 +223,7 @@ def test_an_unsafe_address_at_delivery_time_fails_for_good_without_a_connection(
 
 
 @pytest.mark.django_db
-def test_without_secrets_nothing_is_sent_and_the_row_says_why(receiver, settings):
+def test_without_secrets_nothing_is_sent_and_the_row_says_why(receiver: Receiver, settings: Settings) -> None:
     order = place(receiver.url("/ok"))
     settings.WEBHOOK_SECRETS = []
     delivery = WebhookDelivery.objects.get(order=order)
@@ -217,7 +235,7 @@ def test_without_secrets_nothing_is_sent_and_the_row_says_why(receiver, settings
 
 
 @pytest.mark.django_db
-def test_an_attempt_under_way_makes_a_concurrent_one_wait(receiver):
+def test_an_attempt_under_way_makes_a_concurrent_one_wait(receiver: Receiver) -> None:
     order = place(receiver.url("/ok"))
     delivery = WebhookDelivery.objects.get(order=order)
     assert deliveries.start_attempt(delivery.pk) is not None
@@ -227,7 +245,7 @@ def test_an_attempt_under_way_makes_a_concurrent_one_wait(receiver):
 
 
 @pytest.mark.django_db
-def test_the_last_allowed_attempt_gives_up_and_says_so(receiver):
+def test_the_last_allowed_attempt_gives_up_and_says_so(receiver: Receiver) -> None:
     order = place(receiver.url("/status/503"))
     delivery = WebhookDelivery.objects.get(order=order)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=deliveries.MAX_ATTEMPTS - 1)
@@ -249,8 +267,8 @@ def test_the_last_allowed_attempt_gives_up_and_says_so(receiver):
     ],
 )
 async def test_a_hostile_receiver_ends_the_delivery_failed_with_a_short_clean_error(
-    worker, receiver, settings, path, says
-):
+    worker: RetryWorker, receiver: Receiver, settings: Settings, path: str, says: str
+) -> None:
     settings.WEBHOOK_TIMEOUT = 0.5
     order = await place_and_settle(receiver.url(path), "the delivery to give up")
 
@@ -268,8 +286,10 @@ async def test_a_hostile_receiver_ends_the_delivery_failed_with_a_short_clean_er
 
 
 @through_the_worker
-async def test_an_unforeseen_error_full_of_nul_ends_the_row_and_the_task_failed(worker, receiver, monkeypatch):
-    def explode(*args, **kwargs):
+async def test_an_unforeseen_error_full_of_nul_ends_the_row_and_the_task_failed(
+    worker: RetryWorker, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("no \x00 such luck \ud800" + "!" * 60_000)
 
     monkeypatch.setattr(client, "post_json", explode)
@@ -287,7 +307,9 @@ async def test_an_unforeseen_error_full_of_nul_ends_the_row_and_the_task_failed(
 
 
 @through_the_worker
-async def test_a_2xx_with_an_endless_body_is_delivered_after_reading_only_the_cap(worker, receiver):
+async def test_a_2xx_with_an_endless_body_is_delivered_after_reading_only_the_cap(
+    worker: RetryWorker, receiver: Receiver
+) -> None:
     order = await place_and_settle(receiver.url("/huge"), "the delivery")  # 100 MiB offered
 
     delivery = await delivery_of(order)

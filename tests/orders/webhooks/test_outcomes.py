@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pytest_django import Settings
 
 from orders.webhooks import outcomes
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL, WebhookError
@@ -25,7 +26,7 @@ from orders.webhooks.errors import DeliveryFailed, UnsafeURL, WebhookError
         (102, {}, "permanent"),  # not a final status: nothing sensible to retry
     ],
 )
-def test_classify_maps_each_status(status, headers, expected):
+def test_classify_maps_each_status(status: int, headers: dict[str, str], expected: str) -> None:
     outcome = outcomes.classify(status, headers, max_retry_after=3600)
 
     kind = "delivered" if outcome.delivered else "disable" if outcome.disable else "retry"
@@ -51,19 +52,21 @@ NOW = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
         (500, "120", None),  # only 429 and 503 carry Retry-After
     ],
 )
-def test_retry_after_is_read_as_seconds_or_a_date_and_capped(status, value, expected):
+def test_retry_after_is_read_as_seconds_or_a_date_and_capped(status: int, value: str, expected: float | None) -> None:
     outcome = outcomes.classify(status, {"Retry-After": value}, now=NOW, max_retry_after=3600)
 
     assert outcome.retryable
     assert outcome.retry_after == expected
 
 
-def test_the_retry_after_cap_comes_from_the_setting(settings):
+def test_the_retry_after_cap_comes_from_the_setting(settings: Settings) -> None:
     settings.WEBHOOK_MAX_RETRY_AFTER = 60
 
     assert outcomes.classify(429, {"retry-after": "120"}).retry_after == 60.0
     later = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert 25 <= outcomes.classify(503, {"retry-after": later}).retry_after <= 30
+    wait = outcomes.classify(503, {"retry-after": later}).retry_after
+    assert wait is not None
+    assert 25 <= wait <= 30
 
 
 @pytest.mark.parametrize(
@@ -74,7 +77,9 @@ def test_the_retry_after_cap_comes_from_the_setting(settings):
         (WebhookError("something else"), True, "something else"),
     ],
 )
-def test_classify_error_gives_up_on_a_refused_url_and_retries_the_rest(error, retryable, reason):
+def test_classify_error_gives_up_on_a_refused_url_and_retries_the_rest(
+    error: DeliveryFailed | WebhookError | UnsafeURL, retryable: bool, reason: str
+) -> None:
     outcome = outcomes.classify_error(error)
 
     assert not outcome.delivered

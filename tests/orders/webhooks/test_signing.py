@@ -19,11 +19,11 @@ VECTOR_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 NOW = 1_800_000_000
 
 
-def test_sign_reproduces_the_standard_webhooks_test_vector():
+def test_sign_reproduces_the_standard_webhooks_test_vector() -> None:
     assert signing.sign(VECTOR_SECRET, VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY) == VECTOR_SIGNATURE
 
 
-def test_a_whsec_secret_signs_with_the_key_it_encodes():
+def test_a_whsec_secret_signs_with_the_key_it_encodes() -> None:
     key = b"\x00\x01raw key bytes\xff"
     encoded = "whsec_" + base64.b64encode(key).decode()
 
@@ -31,7 +31,7 @@ def test_a_whsec_secret_signs_with_the_key_it_encodes():
     assert signing.sign(encoded.encode(), "evt_1", NOW, b"{}") == signing.sign(key, "evt_1", NOW, b"{}")
 
 
-def test_headers_carry_one_signature_per_secret_for_rotation():
+def test_headers_carry_one_signature_per_secret_for_rotation() -> None:
     new, old = b"the new secret", VECTOR_SECRET
 
     headers = signing.headers([new, old], VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY)
@@ -48,12 +48,12 @@ def test_headers_carry_one_signature_per_secret_for_rotation():
         signing.verify(b"a third secret", headers, VECTOR_BODY, now=VECTOR_TIMESTAMP)
 
 
-def test_headers_need_a_secret():
+def test_headers_need_a_secret() -> None:
     with pytest.raises(ValueError, match="at least one secret"):
         signing.headers([], "evt_1", NOW, b"{}")
 
 
-def signed(**changes):
+def signed(**changes: str) -> dict[str, str]:
     headers = signing.headers([VECTOR_SECRET], "evt_1", NOW, b'{"a": 1}')
     return {**headers, **changes}
 
@@ -71,19 +71,19 @@ def signed(**changes):
         ({"webhook-id": "evt_1", "webhook-timestamp": str(NOW)}, b'{"a": 1}', NOW, "are all required"),
     ],
 )
-def test_verify_refuses_what_does_not_check_out(headers, body, now, message):
+def test_verify_refuses_what_does_not_check_out(headers: dict[str, str], body: bytes, now: int, message: str) -> None:
     with pytest.raises(InvalidSignature, match=message):
         signing.verify(VECTOR_SECRET, headers, body, now=now)
 
 
-def test_verify_accepts_a_fresh_request_with_any_header_case():
+def test_verify_accepts_a_fresh_request_with_any_header_case() -> None:
     headers = {name.title(): value for name, value in signed().items()}
 
     signing.verify(VECTOR_SECRET, headers, b'{"a": 1}', now=NOW + 300)
 
 
 @given(st.binary(max_size=512), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=40))
-def test_any_signed_body_verifies_and_any_changed_byte_does_not(body, msg_id):
+def test_any_signed_body_verifies_and_any_changed_byte_does_not(body: bytes, msg_id: str) -> None:
     headers = signing.headers([VECTOR_SECRET], msg_id, NOW, body)
     signing.verify(VECTOR_SECRET, headers, body, now=NOW)
 
@@ -92,7 +92,7 @@ def test_any_signed_body_verifies_and_any_changed_byte_does_not(body, msg_id):
         signing.verify(VECTOR_SECRET, headers, changed, now=NOW)
 
 
-def test_a_signing_key_never_shows_its_secret():
+def test_a_signing_key_never_shows_its_secret() -> None:
     key = signing.SigningKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 
     for shown in (repr(key), str(key), f"{key}", repr([key])):

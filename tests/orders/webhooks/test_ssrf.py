@@ -4,14 +4,17 @@ import contextlib
 import ipaddress
 import re
 import socket
+from collections.abc import Iterator
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from pytest_django import Settings
 
 from orders.webhooks import client, ssrf
 from orders.webhooks.errors import DeliveryFailed, UnsafeURL
+from tests.orders.webhooks.receiver import AddressInfo
 
 
 class Listener:
@@ -59,7 +62,7 @@ class Listener:
 
 
 @pytest.fixture
-def listener(settings):
+def listener(settings: Settings) -> Iterator[Listener]:
     """A listener whose port is allowed, with no network allowed: only the address rules can refuse."""
     probe = Listener()
     settings.WEBHOOK_ALLOWED_NETWORKS = []
@@ -116,7 +119,7 @@ REFUSED_HOSTS = [
 
 
 @pytest.mark.parametrize(("host", "reason"), REFUSED_HOSTS)
-def test_an_unsafe_address_is_refused_and_not_connected_to(listener, host, reason):
+def test_an_unsafe_address_is_refused_and_not_connected_to(listener: Listener, host: str, reason: str) -> None:
     url = f"http://{host}:{listener.port}/hook"
 
     with pytest.raises(UnsafeURL) as refusal:
@@ -126,7 +129,7 @@ def test_an_unsafe_address_is_refused_and_not_connected_to(listener, host, reaso
     assert listener.accepted() == 0
 
 
-def test_the_listener_does_see_a_connection_that_is_allowed(listener, settings):
+def test_the_listener_does_see_a_connection_that_is_allowed(listener: Listener, settings: Settings) -> None:
     """The proof above can fail: with the network allowed, the same kind of URL does connect."""
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
 
@@ -146,7 +149,7 @@ def test_the_listener_does_see_a_connection_that_is_allowed(listener, settings):
         ("localhost", "127.0.0.1"),
     ],
 )
-def test_the_resolvers_answer_is_judged(settings, host, resolved):
+def test_the_resolvers_answer_is_judged(settings: Settings, host: str, resolved: str) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     with pytest.raises(UnsafeURL, match=re.escape(f"resolves to {resolved}, which is a loopback address")):
         ssrf.resolve_and_check(host, 80)
@@ -155,11 +158,13 @@ def test_the_resolvers_answer_is_judged(settings, host, resolved):
     assert ssrf.resolve_and_check(host, 80) == [ipaddress.ip_address(resolved)]
 
 
-def test_one_bad_address_in_a_dns_answer_refuses_the_whole_url(settings, monkeypatch):
+def test_one_bad_address_in_a_dns_answer_refuses_the_whole_url(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     answer = ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "10.0.0.7"]
 
-    def resolver(host, port, *args, **kwargs):
+    def resolver(host: str, port: int, *args: object, **kwargs: object) -> list[AddressInfo]:
         return [
             (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in answer
         ]
@@ -195,7 +200,7 @@ def test_one_bad_address_in_a_dns_answer_refuses_the_whole_url(settings, monkeyp
         ("http://example.com/" + "a" * 2048, "longer than 2048 characters"),
     ],
 )
-def test_check_url_refuses_unsafe_urls_statically(settings, url, reason):
+def test_check_url_refuses_unsafe_urls_statically(settings: Settings, url: str, reason: str) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["0.0.0.0/0"]  # even allowing every address does not help these
 
     with pytest.raises(UnsafeURL) as refusal:
@@ -214,7 +219,9 @@ def test_check_url_refuses_unsafe_urls_statically(settings, url, reason):
         ("http://[2606:4700::1111]/", ("http", "2606:4700::1111", 80, "/", ipaddress.ip_address("2606:4700::1111"))),
     ],
 )
-def test_check_url_returns_the_parts_of_a_safe_url(settings, url, expected):
+def test_check_url_returns_the_parts_of_a_safe_url(
+    settings: Settings, url: str, expected: tuple[str, str, int, str, ssrf.IPAddress | None]
+) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = []
 
     target = ssrf.check_url(url)
@@ -222,7 +229,7 @@ def test_check_url_returns_the_parts_of_a_safe_url(settings, url, expected):
     assert (target.scheme, target.host, target.port, target.path, target.address) == expected
 
 
-def test_the_port_allow_list_comes_from_the_setting(settings):
+def test_the_port_allow_list_comes_from_the_setting(settings: Settings) -> None:
     settings.WEBHOOK_ALLOWED_PORTS = [9000]
 
     assert ssrf.check_url("http://example.com:9000/").port == 9000
@@ -230,7 +237,7 @@ def test_the_port_allow_list_comes_from_the_setting(settings):
         ssrf.check_url("http://example.com/")
 
 
-def test_the_network_allow_list_reaches_only_what_it_lists(settings):
+def test_the_network_allow_list_reaches_only_what_it_lists(settings: Settings) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32", "fd00::/8"]
 
     assert ssrf.check_url("http://127.0.0.1/").address == ipaddress.ip_address("127.0.0.1")
@@ -239,7 +246,7 @@ def test_the_network_allow_list_reaches_only_what_it_lists(settings):
         ssrf.check_url("http://127.0.0.2/")
 
 
-def test_a_malformed_network_setting_is_a_configuration_error(settings):
+def test_a_malformed_network_setting_is_a_configuration_error(settings: Settings) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/33"]
 
     with pytest.raises(ImproperlyConfigured, match=re.escape("WEBHOOK_ALLOWED_NETWORKS has '127.0.0.1/33'")):
@@ -248,10 +255,12 @@ def test_a_malformed_network_setting_is_a_configuration_error(settings):
 
 REFUSED_NETWORKS = [network for network, _ in ssrf.IPV4_REFUSED + ssrf.IPV6_REFUSED]
 REFUSED_IPV4 = [network for network, _ in ssrf.IPV4_REFUSED]
+#: An IPv4 or IPv6 network.
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def addresses_in(networks):
-    def pick(network):
+def addresses_in(networks: list[IPNetwork]) -> st.SearchStrategy[ssrf.IPAddress]:
+    def pick(network: IPNetwork) -> st.SearchStrategy[ssrf.IPAddress]:
         first, last = int(network.network_address), int(network.broadcast_address)
         return st.integers(first, last).map(type(network.network_address))
 
@@ -259,23 +268,27 @@ def addresses_in(networks):
 
 
 @given(addresses_in(REFUSED_NETWORKS))
-def test_any_address_in_a_refused_network_is_refused(address):
+def test_any_address_in_a_refused_network_is_refused(address: ssrf.IPAddress) -> None:
     assert ssrf.refusal(address) is not None
 
 
 @given(addresses_in(REFUSED_IPV4), st.sampled_from(["::ffff:{}", "::{}", "64:ff9b::{}", "::ffff:0:{}"]))
-def test_any_refused_ipv4_address_stays_refused_inside_ipv6(inner, form):
+def test_any_refused_ipv4_address_stays_refused_inside_ipv6(inner: ssrf.IPAddress, form: str) -> None:
     address = ipaddress.IPv6Address(form.format(inner))
     assume(address not in (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")))  # their own reasons
 
-    assert f"of {inner}, which is" in ssrf.refusal(address)
+    said = ssrf.refusal(address)
+    assert said is not None
+    assert f"of {inner}, which is" in said
 
 
 @given(addresses_in(REFUSED_IPV4), st.integers(0, 2**80 - 1))
-def test_any_refused_ipv4_address_stays_refused_inside_6to4(inner, suffix):
+def test_any_refused_ipv4_address_stays_refused_inside_6to4(inner: ssrf.IPAddress, suffix: int) -> None:
     address = ipaddress.IPv6Address((0x2002 << 112) | (int(inner) << 80) | suffix)
 
-    assert f"6to4 address of {inner}, which is" in ssrf.refusal(address)
+    said = ssrf.refusal(address)
+    assert said is not None
+    assert f"6to4 address of {inner}, which is" in said
 
 
 @pytest.mark.parametrize(
@@ -291,5 +304,5 @@ def test_any_refused_ipv4_address_stays_refused_inside_6to4(inner, suffix):
         "64:ff9b::808:808",  # NAT64 of a public address routes to that address
     ],
 )
-def test_a_global_unicast_address_is_allowed(address):
+def test_a_global_unicast_address_is_allowed(address: str) -> None:
     assert ssrf.refusal(ipaddress.ip_address(address)) is None

@@ -59,13 +59,13 @@ def manage(*arguments: str) -> subprocess.CompletedProcess[str]:
         (["runworker", "--max-tasks", "2.5"], "CommandError: --max-tasks '2.5' is not a whole number of at least 1."),
     ],
 )
-def test_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments, error):
+def test_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments: list[str], error: str) -> None:
     result = manage(*arguments)
     assert result.returncode != 0
     assert result.stderr.strip() == error
 
 
-def test_good_arguments_still_work():
+def test_good_arguments_still_work() -> None:
     result = manage("tasks", "cancel", "0b1c2d3e-0000-4000-8000-000000000000")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "cancel: 0 task(s) changed\n"

@@ -7,7 +7,7 @@ from tests.retry.rows import task
 
 
 @pytest.fixture
-def emails_backlog(db):
+def emails_backlog(db: None) -> None:
     """The emails queue: three ready (one a retry come due), a retry due later, two running, three dead, one done."""
     task("emails", enqueued=30)
     task("emails", enqueued=10)

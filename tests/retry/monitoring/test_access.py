@@ -2,7 +2,7 @@
 start batch actions from the site's own pages, and only from there."""
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -37,7 +37,7 @@ async def open_as(layer: Any) -> AsyncIterator[Any]:
 
     async def connect(username: str, *codenames: str, headers: list[tuple[bytes, bytes]] = SITE) -> Any:
         cookie = await sync_to_async(staff_cookie)(username, *codenames)
-        application = AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns()))
+        application = AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns()))  # type: ignore[arg-type]  # URLRouter takes path()s of ASGI apps; the stubs want its own patterns
         feed = WebsocketCommunicator(application, "/" + conf.get().FEED_PATH, headers=[(b"cookie", cookie), *headers])
         opened.append(feed)
         accepted, _ = await feed.connect(timeout=5)
@@ -55,14 +55,14 @@ async def reply_to(feed: WebsocketCommunicator, frame: dict[str, Any]) -> dict[s
     await feed.send_json_to(frame)
     while (message := await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures":
         pass
-    return message
+    return cast(dict[str, Any], message)
 
 
 def ready_emails() -> int:
     return TaskRecord.objects.filter(queue="emails", status=Status.READY).count()
 
 
-async def test_a_viewer_watches_but_is_refused_every_action_and_the_feed_goes_on(open_as):
+async def test_a_viewer_watches_but_is_refused_every_action_and_the_feed_goes_on(open_as: Any) -> None:
     await sync_to_async(task)("emails")
     feed = await open_as("vera", "view_taskrecord")
     reply = await reply_to(feed, CANCEL)
@@ -73,7 +73,7 @@ async def test_a_viewer_watches_but_is_refused_every_action_and_the_feed_goes_on
     assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"
 
 
-async def test_an_operator_starts_a_batch_action_over_the_feed(open_as):
+async def test_an_operator_starts_a_batch_action_over_the_feed(open_as: Any) -> None:
     await sync_to_async(lambda: [task("emails") for _ in range(3)])()
     feed = await open_as("otto", "view_taskrecord", "change_taskrecord")
     reply = await reply_to(feed, CANCEL)
@@ -89,7 +89,7 @@ async def test_an_operator_starts_a_batch_action_over_the_feed(open_as):
     assert (entry.operator, entry.filter, entry.state) == ("otto", {"queue": ["emails"]}, AuditEntry.State.RUNNING)
 
 
-async def test_an_operator_is_refused_from_another_sites_page(open_as):
+async def test_an_operator_is_refused_from_another_sites_page(open_as: Any) -> None:
     feed = await open_as("otto", "view_taskrecord", "change_taskrecord", headers=ELSEWHERE)
     assert (await reply_to(feed, CANCEL))["code"] == "forbidden"
     assert not await sync_to_async(AuditEntry.objects.exists)()
@@ -110,7 +110,9 @@ async def test_an_operator_is_refused_from_another_sites_page(open_as):
         ({**CANCEL, "version": 2}, "bad_version"),
     ],
 )
-async def test_a_bad_action_request_is_answered_and_changes_nothing(open_as, frame, code):
+async def test_a_bad_action_request_is_answered_and_changes_nothing(
+    open_as: Any, frame: dict[str, Any], code: str
+) -> None:
     await sync_to_async(task)("emails")
     feed = await open_as("otto", "view_taskrecord", "change_taskrecord")
     assert (await reply_to(feed, frame))["code"] == code

@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from pytest_django import Settings
 
 from retry.dispatcher import Dispatcher
 from retry.monitoring import alarms
@@ -11,7 +12,9 @@ from tests.retry.rows import NOW, ago, task
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
-def test_the_alarm_logs_once_per_interval(emails_backlog, settings, caplog):
+def test_the_alarm_logs_once_per_interval(
+    emails_backlog: None, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 20}
     settings.RETRY_BACKLOG_ALARM_INTERVAL = 300
     clock = [1000.0]
@@ -24,11 +27,13 @@ def test_the_alarm_logs_once_per_interval(emails_backlog, settings, caplog):
     assert alarm.check(NOW) == ["emails"]
     warnings = [r for r in caplog.records if r.name == "retry.monitoring.alarms"]
     assert len(warnings) == 2
-    assert (warnings[0].queue, warnings[0].ready, warnings[0].threshold) == ("emails", 3, 20)
-    assert warnings[0].oldest_age == pytest.approx(30, abs=0.01)
+    assert (vars(warnings[0])["queue"], vars(warnings[0])["ready"], vars(warnings[0])["threshold"]) == ("emails", 3, 20)
+    assert vars(warnings[0])["oldest_age"] == pytest.approx(30, abs=0.01)
 
 
-def test_the_alarm_is_quiet_without_thresholds_or_under_them(emails_backlog, settings, caplog):
+def test_the_alarm_is_quiet_without_thresholds_or_under_them(
+    emails_backlog: None, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     alarm = alarms.BacklogAlarm()
     assert alarm.check(NOW) == []  # no RETRY_BACKLOG_ALARM
     settings.RETRY_BACKLOG_ALARM = {"emails": 31}
@@ -37,12 +42,14 @@ def test_the_alarm_is_quiet_without_thresholds_or_under_them(emails_backlog, set
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_dispatcher_pass_checks_the_backlog(transactional_db, settings, caplog):
+def test_the_dispatcher_pass_checks_the_backlog(
+    transactional_db: None, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.RETRY_BACKLOG_ALARM = {"*": 1}
     alarms.backlog_alarm.warned_at.clear()
     # NOW lies in the past: the dispatcher judges by the real clock, so this task has been due for months.
     task("maintenance", enqueued=3600, notified_at=ago(0))
     caplog.set_level(logging.WARNING, logger="retry.monitoring.alarms")
     Dispatcher().tick()
-    assert [r.queue for r in caplog.records if r.name == "retry.monitoring.alarms"] == ["maintenance"]
+    assert [vars(r)["queue"] for r in caplog.records if r.name == "retry.monitoring.alarms"] == ["maintenance"]
     alarms.backlog_alarm.warned_at.clear()

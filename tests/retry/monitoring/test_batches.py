@@ -3,6 +3,7 @@ and a batch task run again carries on where it stopped."""
 
 import asyncio
 import logging
+from typing import cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -26,7 +27,7 @@ MANY = 100_000 if uses_services() else 10_000
 def insert_ready(count: int, queue: str) -> None:
     """``count`` ready tasks in one statement: copies of a first one, each with an id of its own and kwargs {"n": i}."""
     first = task(queue)
-    columns = [field.column for field in TaskRecord._meta.concrete_fields]
+    columns = [cast(str, field.column) for field in TaskRecord._meta.concrete_fields]
     copied = ", ".join(column for column in columns if column not in ("id", "kwargs"))
     if connection.vendor == "postgresql":
         series, new_id, kwargs = (
@@ -91,7 +92,7 @@ async def test_cancelling_100_000_matches_on_postgresql_returns_at_once_and_a_wo
 
 
 @pytest.mark.django_db
-def test_a_batch_task_run_again_carries_on_after_the_last_batch_that_committed(monkeypatch):
+def test_a_batch_task_run_again_carries_on_after_the_last_batch_that_committed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(operations, "BATCH_SIZE", 3)
     for n in range(7):
         task("emails", Status.FAILED, finished=10, attempts=3, kwargs={"n": n})

@@ -1,11 +1,13 @@
 """The charts' read: series from the Rollup rows alone, the JSON and the task pages, and a cost that stays the
 same at a thousand and at a million task and attempt rows."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -20,16 +22,18 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db]
 LAST = NOW - timedelta(minutes=1)
 
 
-def rollup(name: str, bucket, resolution=MINUTE, scope=Rollup.Scope.QUEUE, **figures) -> Rollup:
+def rollup(
+    name: str, bucket: datetime, resolution: int = MINUTE, scope: str = Rollup.Scope.QUEUE, **figures: float
+) -> Rollup:
     return Rollup.objects.create(scope=scope, name=name, resolution=resolution, bucket=bucket, **figures)
 
 
-def series_of(figures: dict, name: str) -> dict:
+def series_of(figures: dict[str, Any], name: str) -> dict[str, Any]:
     return next(series for series in figures["series"] if series["name"] == name)
 
 
 @pytest.fixture
-def history_until_now():
+def history_until_now() -> None:
     RollupMark.objects.create(name=history.MARK, until=NOW)
     rollup("emails", LAST, started=12, succeeded=10, failed=2, ready=7, oldest_ready_age=42.5, run_p95=1.25)
     rollup("emails", LAST - timedelta(minutes=59), succeeded=3)
@@ -38,7 +42,7 @@ def history_until_now():
     rollup("app.send", LAST, scope=Rollup.Scope.TASK, succeeded=4)
 
 
-def test_the_live_hour_is_every_queue_minute_by_minute_up_to_the_mark(history_until_now):
+def test_the_live_hour_is_every_queue_minute_by_minute_up_to_the_mark(history_until_now: None) -> None:
     figures = charts.read("queue")
     assert (figures["range"], figures["step"], figures["points"]) == ("hour", 60, 60)
     assert figures["start"] == (LAST - timedelta(minutes=59)).isoformat()
@@ -53,7 +57,7 @@ def test_the_live_hour_is_every_queue_minute_by_minute_up_to_the_mark(history_un
     assert series_of(figures, "default")["succeeded"] == [0] * 60
 
 
-def test_hours_are_shown_per_minute_and_the_hour_under_way_over_its_minutes_so_far(history_until_now):
+def test_hours_are_shown_per_minute_and_the_hour_under_way_over_its_minutes_so_far(history_until_now: None) -> None:
     RollupMark.objects.filter(name=history.MARK).update(until=NOW - timedelta(minutes=30))
     rollup("emails", NOW - timedelta(hours=2), resolution=HOUR, succeeded=120)
     week = series_of(charts.read("queue", "week"), "emails")
@@ -62,7 +66,7 @@ def test_hours_are_shown_per_minute_and_the_hour_under_way_over_its_minutes_so_f
     assert (week["ready"][-1], week["wait_p95"][-1]) == (9, 3.0)
 
 
-def test_a_task_names_series_and_the_names_with_history(history_until_now):
+def test_a_task_names_series_and_the_names_with_history(history_until_now: None) -> None:
     figures = charts.read("task", "hour", ["app.send"])
     assert [series["name"] for series in figures["series"]] == ["app.send"]
     assert figures["series"][0]["succeeded"][-1] == 4
@@ -70,7 +74,7 @@ def test_a_task_names_series_and_the_names_with_history(history_until_now):
     assert charts.task_names() == ["app.send"]
 
 
-def test_before_the_first_roll_up_every_queue_has_an_empty_series():
+def test_before_the_first_roll_up_every_queue_has_an_empty_series() -> None:
     figures = charts.read("queue", "day")
     assert figures["until"] is None and len(figures["series"]) == 4
     assert series_of(figures, "emails")["started"] == [0] * 1440
@@ -85,7 +89,9 @@ def test_before_the_first_roll_up_every_queue_has_an_empty_series():
         ({"scope": "task", "name": "x" * 256}, "Ask for 20 names at most"),
     ],
 )
-def test_a_bad_chart_request_gets_a_clear_error(admin_client, query, message):
+def test_a_bad_chart_request_gets_a_clear_error(
+    admin_client: Client, query: dict[str, str | list[str]], message: str
+) -> None:
     response = admin_client.get(reverse("admin:retry_dashboard_charts"), query)
     assert response.status_code == 400
     assert response.json()["error"].startswith(message)
@@ -131,7 +137,7 @@ SELECT {id}, 1 + (i - 1) %% 9, 'w', {ago}, {ago}, CASE WHEN i %% 9 = 0 THEN 'SUC
 ATTEMPTS_PER_TASK = 9
 
 
-def insert_source_rows(tasks: int, offset: int, before) -> int:
+def insert_source_rows(tasks: int, offset: int, before: datetime) -> int:
     """``tasks`` tasks from id ``offset`` on, with their attempts, finished before ``before``; the rows written."""
     vendor = connection.vendor
     start = before.isoformat() if vendor == "postgresql" else before.strftime("%Y-%m-%d %H:%M:%S")
@@ -157,7 +163,7 @@ def chart_reads() -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-def test_a_chart_costs_the_same_at_a_thousand_and_at_a_million_source_rows():
+def test_a_chart_costs_the_same_at_a_thousand_and_at_a_million_source_rows() -> None:
     """Writes a million rows: a few seconds on an idle machine."""
     written = insert_source_rows(100, 0, NOW)  # in the last minutes...
     while history.roll_up(NOW, NOW)[0]:  # ...rolled up into the history the charts read

@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import OperationalError
+from pytest_django import Settings
 
 from retry import conf, routing, transitions
 from retry.monitoring import feed as feed_module
@@ -35,7 +36,7 @@ async def closed_with(feed: WebsocketCommunicator) -> int:
     return int(output["code"])
 
 
-async def test_staff_get_the_figures_on_connect(open_feed):
+async def test_staff_get_the_figures_on_connect(open_feed: Callable[..., Any]) -> None:
     await sync_to_async(task)("emails", enqueued=30)
     feed, (accepted, _) = await open_feed("olga", **STAFF)
     assert accepted
@@ -44,7 +45,7 @@ async def test_staff_get_the_figures_on_connect(open_feed):
     assert queue_of(message, "emails")["ready"] == 1
 
 
-async def test_the_feed_updates_when_a_task_changes(open_feed):
+async def test_the_feed_updates_when_a_task_changes(open_feed: Callable[..., Any]) -> None:
     record = await sync_to_async(task)("webhooks", enqueued=30)
     feed, _ = await open_feed("olga", **STAFF)
     assert queue_of(await feed.receive_json_from(timeout=5), "webhooks")["dead"] == 0
@@ -53,7 +54,7 @@ async def test_the_feed_updates_when_a_task_changes(open_feed):
     assert (queue_of(message, "webhooks")["ready"], queue_of(message, "webhooks")["dead"]) == (0, 1)
 
 
-async def test_a_burst_of_changes_makes_one_push(open_feed, layer):
+async def test_a_burst_of_changes_makes_one_push(open_feed: Callable[..., Any], layer: Any) -> None:
     feed = await watching(open_feed)
     for _ in range(20):
         await layer.group_send(conf.get().EVENTS_GROUP, {"type": "task.changed", "change": "started"})
@@ -61,7 +62,7 @@ async def test_a_burst_of_changes_makes_one_push(open_feed, layer):
     assert await feed.receive_nothing(timeout=0.6)
 
 
-async def test_a_refresh_request_gets_fresh_figures(open_feed):
+async def test_a_refresh_request_gets_fresh_figures(open_feed: Callable[..., Any]) -> None:
     feed = await watching(open_feed)
     await sync_to_async(task)("maintenance", enqueued=30)
     await feed.send_json_to({"type": "refresh", "version": 1})
@@ -77,14 +78,16 @@ async def test_a_refresh_request_gets_fresh_figures(open_feed):
         ("eve", {**STAFF, "is_active": False}),
     ],
 )
-async def test_others_are_closed_out_before_any_figures(open_feed, username, fields):
+async def test_others_are_closed_out_before_any_figures(
+    open_feed: Callable[..., Any], username: str | None, fields: dict[str, bool]
+) -> None:
     feed, _ = await open_feed(username, **fields)
     closing = await feed.receive_output(timeout=5)
     assert closing["type"] == "websocket.close"
     assert closing["code"] == (frames.NOT_ALLOWED if username in ("carol", "sam") else frames.NOT_LOGGED_IN)
 
 
-async def test_a_request_after_the_session_ended_is_answered_then_closed(open_feed):
+async def test_a_request_after_the_session_ended_is_answered_then_closed(open_feed: Callable[..., Any]) -> None:
     feed = await watching(open_feed)
     await sync_to_async(lambda: Session.objects.all().delete())()
     await feed.send_json_to({"type": "refresh", "version": 1, "ref": "r1"})
@@ -93,7 +96,9 @@ async def test_a_request_after_the_session_ended_is_answered_then_closed(open_fe
     assert await closed_with(feed) == frames.NOT_LOGGED_IN
 
 
-async def test_a_push_after_the_account_was_demoted_closes_the_feed_instead(open_feed, layer):
+async def test_a_push_after_the_account_was_demoted_closes_the_feed_instead(
+    open_feed: Callable[..., Any], layer: Any
+) -> None:
     feed = await watching(open_feed)
     await sync_to_async(lambda: get_user_model().objects.filter(username="olga").update(is_staff=False))()
     await task_changes(layer)
@@ -101,7 +106,7 @@ async def test_a_push_after_the_account_was_demoted_closes_the_feed_instead(open
 
 
 #: Frames that are not a request of the feed, and the error code each gets.
-HOSTILE = [
+HOSTILE: list[tuple[str | bytes, str]] = [
     ("{not json", "bad_json"),
     ("[1, 2]", "bad_json"),
     ('{"type": "\\ud800\\u0000", "version": 1}', "unknown_type"),
@@ -113,7 +118,9 @@ HOSTILE = [
 ]
 
 
-async def test_hostile_frames_get_an_error_and_the_feed_goes_on(open_feed, caplog):
+async def test_hostile_frames_get_an_error_and_the_feed_goes_on(
+    open_feed: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
     feed = await watching(open_feed)
     for frame, code in HOSTILE:
         await (feed.send_to(bytes_data=frame) if isinstance(frame, bytes) else feed.send_to(text_data=frame))
@@ -124,14 +131,16 @@ async def test_hostile_frames_get_an_error_and_the_feed_goes_on(open_feed, caplo
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-async def test_a_frame_over_the_limit_closes_the_feed(open_feed):
+async def test_a_frame_over_the_limit_closes_the_feed(open_feed: Callable[..., Any]) -> None:
     feed = await watching(open_feed)
     await feed.send_to(text_data='{"type": "refresh", "version": 1, "pad": "' + "x" * frames.MAX_FRAME + '"}')
     assert (await feed.receive_json_from(timeout=5))["code"] == "too_large"
     assert await closed_with(feed) == frames.TOO_LARGE
 
 
-async def test_a_flood_of_requests_is_slowed_down_then_cut_off(open_feed, monkeypatch):
+async def test_a_flood_of_requests_is_slowed_down_then_cut_off(
+    open_feed: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(TaskFeedConsumer, "burst", 3)
     monkeypatch.setattr(TaskFeedConsumer, "rate", 0.001)
     feed = await watching(open_feed)
@@ -145,7 +154,7 @@ async def test_a_flood_of_requests_is_slowed_down_then_cut_off(open_feed, monkey
     assert await closed_with(feed) == frames.FLOODING
 
 
-async def test_other_messages_on_the_group_are_dropped(open_feed, layer):
+async def test_other_messages_on_the_group_are_dropped(open_feed: Callable[..., Any], layer: Any) -> None:
     feed = await watching(open_feed)
     for kind in ("websocket.disconnect", "send", "feed.push", "_private"):
         await layer.group_send(conf.get().EVENTS_GROUP, {"type": kind, "code": 1000})
@@ -154,8 +163,10 @@ async def test_other_messages_on_the_group_are_dropped(open_feed, layer):
     assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"
 
 
-async def test_without_a_session_in_the_scope_the_feed_closes_and_says_why(layer, caplog):
-    application = URLRouter(routing.websocket_urlpatterns())
+async def test_without_a_session_in_the_scope_the_feed_closes_and_says_why(
+    layer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    application = URLRouter(routing.websocket_urlpatterns())  # type: ignore[arg-type]  # URLRouter takes path()s of ASGI apps; the stubs want its own patterns
     feed = WebsocketCommunicator(application, "/" + conf.get().FEED_PATH)
     await feed.connect(timeout=5)
     assert await closed_with(feed) == frames.NOT_LOGGED_IN
@@ -175,7 +186,9 @@ def failing(times: int, then: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-async def test_a_layer_failing_at_connect_delays_only_the_events(open_feed, layer, monkeypatch):
+async def test_a_layer_failing_at_connect_delays_only_the_events(
+    open_feed: Callable[..., Any], layer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(layer, "group_add", failing(2, layer.group_add))
     feed = await watching(open_feed)  # the figures come at once, from the database
     # Back after two more tries: the feed joins the group and sends fresh figures, since changes may be unannounced.
@@ -184,7 +197,9 @@ async def test_a_layer_failing_at_connect_delays_only_the_events(open_feed, laye
     assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"
 
 
-async def test_a_layer_failing_under_a_watching_feed_is_waited_out(open_feed, layer, monkeypatch, caplog):
+async def test_a_layer_failing_under_a_watching_feed_is_waited_out(
+    open_feed: Callable[..., Any], layer: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(layer, "receive", failing(3, layer.receive))
     feed = await watching(open_feed)
     await feed.send_json_to({"type": "refresh", "version": 1})  # the feed serves its client meanwhile
@@ -197,7 +212,7 @@ async def test_a_layer_failing_under_a_watching_feed_is_waited_out(open_feed, la
     assert "Channel layer back; group joined again" in said
 
 
-async def test_the_feed_is_served_at_retry_feed_path(open_feed, settings):
+async def test_the_feed_is_served_at_retry_feed_path(open_feed: Callable[..., Any], settings: Settings) -> None:
     settings.RETRY_FEED_PATH = "ops/task-feed/"
     feed, (accepted, _) = await open_feed("olga", **STAFF)
     assert accepted and feed.scope["path"] == "/ops/task-feed/"
@@ -213,7 +228,9 @@ def failing_once_then(real: Callable[..., Any], outage: dict[str, bool]) -> Call
     return read
 
 
-async def test_a_database_outage_under_a_watching_feed_gets_an_error_then_the_figures(open_feed, monkeypatch):
+async def test_a_database_outage_under_a_watching_feed_gets_an_error_then_the_figures(
+    open_feed: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     feed, (accepted, _) = await open_feed("olga", **STAFF)
     assert accepted and (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"
     monkeypatch.setattr(TaskFeedConsumer, "retry_after", 0.2)
@@ -226,7 +243,9 @@ async def test_a_database_outage_under_a_watching_feed_gets_an_error_then_the_fi
     assert (await feed.receive_json_from(timeout=5))["type"] == "dashboard.figures"  # read again, unasked
 
 
-async def test_a_feed_opened_while_the_database_is_away_waits_for_it(open_feed, layer, monkeypatch):
+async def test_a_feed_opened_while_the_database_is_away_waits_for_it(
+    open_feed: Callable[..., Any], layer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(TaskFeedConsumer, "retry_after", 0.2)
     outage = {"on": True}
     monkeypatch.setattr(feed_module, "session_user", failing_once_then(feed_module.session_user, outage))

@@ -2,11 +2,14 @@
 asked first with the count, then run as a batch task whose progress the page follows."""
 
 import html
+from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.tasks.base import TaskResultStatus as Status
+from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from retry.models import AuditEntry, TaskRecord
 from retry.monitoring import batches, search
@@ -17,33 +20,33 @@ SEARCH, ACT = reverse("admin:retry_search"), reverse("admin:retry_search_act")
 
 
 @pytest.fixture(autouse=True)
-def static_root(settings, tmp_path):
+def static_root(settings: Settings, tmp_path: Path) -> None:
     settings.STATIC_ROOT = tmp_path  # WhiteNoise warns about a missing one, and warnings fail tests
 
 
-def staff(django_user_model, username, *codenames):
+def staff(django_user_model: type[User], username: str, *codenames: str) -> User:
     user = django_user_model.objects.create_user(username, is_staff=True)
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
     return user
 
 
 @pytest.fixture
-def viewer(client, django_user_model):
+def viewer(client: Client, django_user_model: type[User]) -> Client:
     client.force_login(staff(django_user_model, "vera", "view_taskrecord"))
     return client
 
 
 @pytest.fixture
-def operator(client, django_user_model):
+def operator(client: Client, django_user_model: type[User]) -> Client:
     client.force_login(staff(django_user_model, "otto", "view_taskrecord", "change_taskrecord"))
     return client
 
 
-def dead(count, queue="emails"):
+def dead(count: int, queue: str = "emails") -> list[TaskRecord]:
     return [task(queue, Status.FAILED, finished=10, attempts=3, kwargs={"order_id": n}) for n in range(count)]
 
 
-def test_viewers_see_matches_and_their_count_without_action_buttons(viewer):
+def test_viewers_see_matches_and_their_count_without_action_buttons(viewer: Client) -> None:
     dead(3)
     task("default", kwargs={"order_id": 1})
     page = viewer.get(SEARCH, {"queue": "emails", "status": "FAILED"})
@@ -56,14 +59,14 @@ def test_viewers_see_matches_and_their_count_without_action_buttons(viewer):
     assert progress.json()["total"] == 3
 
 
-def test_the_matches_come_a_page_at_a_time(viewer):
+def test_the_matches_come_a_page_at_a_time(viewer: Client) -> None:
     dead(60)
-    first, second = viewer.get(SEARCH, {"status": "FAILED"}), viewer.get(SEARCH, {"status": "FAILED", "page": 2})
+    first, second = viewer.get(SEARCH, {"status": "FAILED"}), viewer.get(SEARCH, {"status": "FAILED", "page": "2"})
     assert (len(first.context["found"]), len(second.context["found"])) == (50, 10)
     assert "page 1 of 2" in first.content.decode()
 
 
-def test_a_bad_filter_shows_its_problem_and_no_matches(viewer):
+def test_a_bad_filter_shows_its_problem_and_no_matches(viewer: Client) -> None:
     page = viewer.get(SEARCH, {"arg": "order_id", "queue": "emails"})
     assert page.status_code == 200 and page.context["found"] is None
     assert "is not key=value" in page.content.decode()
@@ -95,14 +98,14 @@ def test_viewers_are_refused_every_action_with_403(viewer):
     assert len(records) == 2
 
 
-def test_others_get_neither_page(client, django_user_model):
+def test_others_get_neither_page(client: Client, django_user_model: type[User]) -> None:
     client.force_login(staff(django_user_model, "kim"))  # staff, without the tasks' permissions
     assert client.get(SEARCH).status_code == 403
     assert client.get(reverse("admin:retry_dashboard")).status_code == 403
     assert client.post(ACT, {"action": "cancel"}).status_code == 403
 
 
-def test_operators_are_asked_with_the_count_then_the_batch_is_started_and_followed(operator):
+def test_operators_are_asked_with_the_count_then_the_batch_is_started_and_followed(operator: Client) -> None:
     dead(3)
     dead(2, queue="default")
     task("emails")  # ready: not a dead task, so not counted for a retry
@@ -142,7 +145,7 @@ def test_operators_are_asked_with_the_count_then_the_batch_is_started_and_follow
     assert "3 of 3 done, 3 changed" in operator.get(reverse("admin:retry_batch", args=[entry.pk])).content.decode()
 
 
-def test_bad_action_requests_are_refused(operator):
+def test_bad_action_requests_are_refused(operator: Client) -> None:
     assert operator.post(ACT, {"action": "explode"}).status_code == 400
     assert operator.post(ACT, {"action": "cancel", "queue": "nothere"}).status_code == 400
     assert operator.get(ACT).status_code == 405

@@ -2,10 +2,13 @@
 housekeeping leave the log alone; the admin shows it and lets nobody change it."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.tasks.base import TaskResultStatus as Status
+from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from retry import clock, housekeeping
 from retry.models import AuditEntry, TaskRecord
@@ -16,7 +19,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
-def static_root(settings, tmp_path):
+def static_root(settings: Settings, tmp_path: Path) -> None:
     settings.STATIC_ROOT = tmp_path  # WhiteNoise warns about a missing one, and warnings fail tests
 
 
@@ -28,7 +31,7 @@ def targets_for(kind: str) -> list[str]:
 
 
 @pytest.mark.parametrize("action", sorted(operations.ACTIONS))
-def test_every_operator_action_writes_its_audit_row(action):
+def test_every_operator_action_writes_its_audit_row(action: str) -> None:
     function, kind = operations.ACTIONS[action]
     targets = targets_for(kind)
     before = clock.now()
@@ -40,7 +43,7 @@ def test_every_operator_action_writes_its_audit_row(action):
     assert entry.state == AuditEntry.State.DONE and entry.filter is None
 
 
-def test_a_long_list_of_targets_is_kept_short_with_its_count():
+def test_a_long_list_of_targets_is_kept_short_with_its_count() -> None:
     ids = [str(task(status=Status.FAILED, finished=5).pk) for _ in range(operations.TARGETS_KEPT + 5)]
     assert operations.retry_now(ids, "olga") == len(ids)
     entry = AuditEntry.objects.get()
@@ -48,7 +51,7 @@ def test_a_long_list_of_targets_is_kept_short_with_its_count():
     assert (entry.total, entry.changed) == (len(ids), len(ids))
 
 
-def test_a_batch_action_is_one_row_with_its_filter_and_how_many_it_changed():
+def test_a_batch_action_is_one_row_with_its_filter_and_how_many_it_changed() -> None:
     for _ in range(3):
         task("emails", Status.FAILED, finished=5)
     entry = batches.start("purge", search.read({"queue": ["emails"]}), "olga", enqueue=False)
@@ -64,7 +67,7 @@ def test_a_batch_action_is_one_row_with_its_filter_and_how_many_it_changed():
     assert AuditEntry.objects.count() == 1  # its batches wrote no rows of their own
 
 
-def test_purges_and_housekeeping_leave_the_audit_log_alone(settings):
+def test_purges_and_housekeeping_leave_the_audit_log_alone(settings: Settings) -> None:
     settings.RETRY_RESULT_RETENTION = 1
     settings.RETRY_FAILED_RETENTION = 1
     record = task(status=Status.FAILED, finished=5)
@@ -79,7 +82,7 @@ def test_purges_and_housekeeping_leave_the_audit_log_alone(settings):
     assert AuditEntry.objects.filter(pk=old.pk).exists()
 
 
-def test_the_admin_shows_the_log_and_lets_nobody_change_it(admin_client):
+def test_the_admin_shows_the_log_and_lets_nobody_change_it(admin_client: Client) -> None:
     operations.cancel([str(task().pk)], "olga")
     entry = AuditEntry.objects.get()
     listing = admin_client.get(reverse("admin:retry_auditentry_changelist"))

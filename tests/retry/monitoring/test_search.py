@@ -6,6 +6,7 @@ import pytest
 from django.http import QueryDict
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
+from pytest_django import Settings
 
 from retry.monitoring import search
 from tests.retry.rows import NOW, attempt, task
@@ -13,12 +14,12 @@ from tests.retry.rows import NOW, attempt, task
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
-def matching(**data) -> set[str]:
+def matching(**data: str | list[str]) -> set[str]:
     return {str(pk) for pk in search.read(data).tasks().values_list("pk", flat=True)}
 
 
 @pytest.fixture
-def rows():
+def rows() -> dict[str, str]:
     """Tasks that differ in one part each, by name."""
     made = {
         "plain": task(kwargs={"order_id": 7}),
@@ -34,7 +35,7 @@ def rows():
     return {str(record.pk): name for name, record in made.items()}
 
 
-def names(rows, found: set[str]) -> set[str]:
+def names(rows: dict[str, str], found: set[str]) -> set[str]:
     return {rows[pk] for pk in found}
 
 
@@ -68,11 +69,11 @@ def names(rows, found: set[str]) -> set[str]:
         ({"error": "100%"}, set()),  # LIKE's wildcards are text
     ],
 )
-def test_each_part_of_a_filter(rows, data, expected):
+def test_each_part_of_a_filter(rows: dict[str, str], data: dict[str, str | list[str]], expected: set[str]) -> None:
     assert names(rows, matching(**data)) == expected
 
 
-def test_time_ranges_on_enqueue_or_finish(rows):
+def test_time_ranges_on_enqueue_or_finish(rows: dict[str, str]) -> None:
     hour_ago = (NOW - timedelta(hours=1)).isoformat()
     assert names(rows, matching(until=hour_ago)) == {"old"}
     assert "old" not in names(rows, matching(since=hour_ago))
@@ -80,7 +81,7 @@ def test_time_ranges_on_enqueue_or_finish(rows):
     assert names(rows, finished) == {"dead"}
 
 
-def test_times_read_iso_dates_and_relative_ages(settings):
+def test_times_read_iso_dates_and_relative_ages(settings: Settings) -> None:
     settings.TIME_ZONE = "Europe/Paris"
     timezone.activate("Europe/Paris")
     try:
@@ -93,12 +94,12 @@ def test_times_read_iso_dates_and_relative_ages(settings):
     assert recent is not None and abs(timezone.now() - timedelta(hours=2) - recent) < timedelta(minutes=1)
 
 
-def test_a_page_query_reads_the_same_as_a_dict(rows):
+def test_a_page_query_reads_the_same_as_a_dict(rows: dict[str, str]) -> None:
     query = QueryDict("queue=default&queue=emails&arg=kwargs.order_id%3D7&status=READY")
     assert search.read(query).tasks().count() == 2
 
 
-def test_a_filter_goes_to_json_and_back_and_says_itself_in_one_line():
+def test_a_filter_goes_to_json_and_back_and_says_itself_in_one_line() -> None:
     data = {"queue": ["emails"], "status": ["FAILED"], "task": "send", "arg": ["kwargs.order_id=7"], "error": "x"}
     data |= {"since": "2026-12-01T00:00:00+00:00", "until": "2026-12-02T00:00:00+00:00", "time": "finished"}
     parsed = search.read(data)
@@ -166,7 +167,7 @@ def test_a_filter_goes_to_json_and_back_and_says_itself_in_one_line():
         ({"error": "\ud800"}, "error: This value contains a lone surrogate, which is not Unicode text."),
     ],
 )
-def test_a_bad_filter_gets_one_line_naming_its_part(data, problem):
+def test_a_bad_filter_gets_one_line_naming_its_part(data: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError) as raised:
         search.read(data)
     assert str(raised.value) == problem

@@ -1,11 +1,14 @@
 """Every dashboard figure against rows with known timestamps, the scaling advice, the query count as the table grows."""
 
 import time
+from datetime import datetime
+from typing import cast
 
 import pytest
 from django.db import connection
 from django.tasks.base import TaskResultStatus as Status
 from django.test.utils import CaptureQueriesContext
+from pytest_django import Settings
 
 from retry.models import Outcome, TaskRecord
 from retry.monitoring import figures, stats
@@ -14,25 +17,25 @@ from tests.retry.rows import NOW, attempt, heartbeat, task
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
-def figures_of(queue: str, now=NOW) -> figures.QueueFigures:
+def figures_of(queue: str, now: datetime = NOW) -> figures.QueueFigures:
     return next(q for q in stats.snapshot(now).queues if q.queue == queue)
 
 
-def test_backlog_counts_and_the_oldest_ready_age(emails_backlog):
+def test_backlog_counts_and_the_oldest_ready_age(emails_backlog: None) -> None:
     emails = figures_of("emails")
     assert emails.ready == 3  # due now, retries included; the retry due in a minute is not
     assert emails.oldest_ready_age == pytest.approx(30, abs=0.01)
     assert (emails.running, emails.waiting_retry, emails.dead) == (2, 2, 3)
 
 
-def test_queues_without_tasks_show_zeros(emails_backlog):
+def test_queues_without_tasks_show_zeros(emails_backlog: None) -> None:
     webhooks = figures_of("webhooks")
     assert (webhooks.ready, webhooks.running, webhooks.dead, webhooks.advised_workers) == (0, 0, 0, 0)
     assert webhooks.oldest_ready_age is None
     assert [q.queue for q in stats.snapshot(NOW).queues] == ["default", "emails", "maintenance", "webhooks"]
 
 
-def test_wait_percentiles_cover_first_starts_in_the_window_only(db):
+def test_wait_percentiles_cover_first_starts_in_the_window_only(db: None) -> None:
     for wait in range(1, 21):  # waits of 1 .. 20 s, started a minute ago
         task(enqueued=60 + wait, started=60, finished=59, status=Status.SUCCESSFUL, attempts=1)
     task(enqueued=2200, started=1200, finished=1199, status=Status.SUCCESSFUL, attempts=1)  # 20 min ago: outside
@@ -41,7 +44,7 @@ def test_wait_percentiles_cover_first_starts_in_the_window_only(db):
     assert default.wait_p95 == pytest.approx(19.05, abs=0.01)
 
 
-def test_rates_per_minute_over_the_window(db):
+def test_rates_per_minute_over_the_window(db: None) -> None:
     for _ in range(30):
         task(status=Status.SUCCESSFUL, enqueued=120, started=100, finished=90, attempts=1)
     for _ in range(3):
@@ -53,7 +56,7 @@ def test_rates_per_minute_over_the_window(db):
     assert default.arrived_per_minute == pytest.approx(33 / 15)
 
 
-def test_attempts_by_outcome_and_the_duration_histogram(db):
+def test_attempts_by_outcome_and_the_duration_histogram(db: None) -> None:
     record = task(status=Status.SUCCESSFUL, enqueued=100, started=90, finished=10, attempts=3)
     attempt(record, 1, started=90, seconds=0.02, outcome=Outcome.RETRIED, error_class="builtins.ValueError")
     attempt(record, 2, started=60, seconds=0.3, outcome=Outcome.RETRIED, error_class="builtins.ValueError")
@@ -67,7 +70,7 @@ def test_attempts_by_outcome_and_the_duration_histogram(db):
     assert default.durations.sum == pytest.approx(2.32, abs=0.01)
 
 
-def test_workers_are_listed_and_stale_ones_marked(db, settings):
+def test_workers_are_listed_and_stale_ones_marked(db: None, settings: Settings) -> None:
     settings.RETRY_WORKER_STALE_AFTER = 60
     heartbeat("oven:101:a", seen=5, current_tasks=["f00d"])
     heartbeat("oven:102:b", seen=600, pid=102)
@@ -79,7 +82,7 @@ def test_workers_are_listed_and_stale_ones_marked(db, settings):
     assert next(w for w in snapshot.workers if w.pid == 101).current_tasks == ["f00d"]
 
 
-def test_recent_failures_come_newest_first_with_their_error(db):
+def test_recent_failures_come_newest_first_with_their_error(db: None) -> None:
     task(
         status=Status.FAILED, finished=300, error_class="builtins.KeyError", error_message="'order'", task_path="a.old"
     )
@@ -97,7 +100,7 @@ def test_recent_failures_come_newest_first_with_their_error(db):
     ]
 
 
-def test_a_queue_over_its_threshold_is_in_alarm(emails_backlog, settings):
+def test_a_queue_over_its_threshold_is_in_alarm(emails_backlog: None, settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"emails": 20, "*": 100}
     task("default", enqueued=50)
     snapshot = {q.queue: q for q in stats.snapshot(NOW).queues}
@@ -116,14 +119,16 @@ def test_a_queue_over_its_threshold_is_in_alarm(emails_backlog, settings):
         (0.0, 2.0, 120, 30, 4, 2),  # only the backlog: 8 slots
     ],
 )
-def test_scaling_advice_follows_littles_law(arrival_rate, mean_duration, ready, drain_within, slots, workers):
+def test_scaling_advice_follows_littles_law(
+    arrival_rate: float, mean_duration: float | None, ready: int, drain_within: int, slots: int, workers: int
+) -> None:
     advised = stats.advise(
         arrival_rate=arrival_rate, mean_duration=mean_duration, ready=ready, drain_within=drain_within, slots=slots
     )
     assert advised == workers
 
 
-def test_scaling_advice_from_the_window(db, settings):
+def test_scaling_advice_from_the_window(db: None, settings: Settings) -> None:
     settings.RETRY_BACKLOG_ALARM = {"*": 60}
     heartbeat("oven:101:a", seen=1, concurrency=2, queues=["default"])
     for number in range(60):  # with the 30 below, 90 arrivals in 15 minutes, 10 s each: 1 busy slot
@@ -156,7 +161,7 @@ def bulk_tasks(count: int) -> None:
 def grow_to(count: int) -> None:
     """Copy the task rows in SQL, with fresh ids, until there are ``count``: quicker than building them in Python."""
     new_id = "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"
-    columns = ", ".join(f.column for f in TaskRecord._meta.concrete_fields if f.column != "id")
+    columns = ", ".join(cast(str, f.column) for f in TaskRecord._meta.concrete_fields if f.column != "id")
     table = TaskRecord._meta.db_table
     with connection.cursor() as cursor:
         while (have := TaskRecord.objects.count()) < count:
@@ -173,7 +178,7 @@ def queries_of_snapshot() -> int:
 
 
 @pytest.mark.timeout(120)
-def test_the_dashboard_makes_the_same_few_queries_from_1000_to_100000_tasks(db):
+def test_the_dashboard_makes_the_same_few_queries_from_1000_to_100000_tasks(db: None) -> None:
     started = time.monotonic()
     bulk_tasks(1000)
     small = queries_of_snapshot()

@@ -5,13 +5,15 @@ Runs once, in the first pass: it starts a Redis of its own whatever the pass's c
 """
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import pytest
 import redis
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from channels_redis.core import RedisChannelLayer
+from pytest_django import Settings
 
 from tests import processes
 from tests.retry.feeds import task_changes, watching
@@ -20,13 +22,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
 @pytest.fixture
-async def layer(redis_server: tuple[processes.Process, int], settings: Any) -> AsyncIterator[Any]:
+async def layer(redis_server: tuple[processes.Process, int], settings: Settings) -> AsyncIterator[RedisChannelLayer]:
     """The project's channel layer, on the Redis of this test."""
     _, port = redis_server
     hosts = [{"address": f"redis://127.0.0.1:{port}/0", "socket_connect_timeout": 1, "socket_timeout": 30}]
     config = {"hosts": hosts, "prefix": "feed-outage"}
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
-    layer = get_channel_layer()
+    layer = cast(RedisChannelLayer, get_channel_layer())
     yield layer
     await layer.close_pools()
 
@@ -56,7 +58,9 @@ async def quiet(feed: WebsocketCommunicator) -> None:
         await figures(feed)
 
 
-async def test_the_feed_outlives_a_redis_outage_and_joins_the_group_again(redis_server, layer, open_feed):
+async def test_the_feed_outlives_a_redis_outage_and_joins_the_group_again(
+    redis_server: tuple[processes.Process, int], layer: Any, open_feed: Callable[..., Any]
+) -> None:
     server, port = redis_server
     feed = await watching(open_feed)
     await task_changes(layer)
@@ -74,7 +78,9 @@ async def test_the_feed_outlives_a_redis_outage_and_joins_the_group_again(redis_
     await figures(feed)
 
 
-async def test_a_feed_opened_while_redis_is_away_gets_events_once_it_is_back(redis_server, layer, open_feed):
+async def test_a_feed_opened_while_redis_is_away_gets_events_once_it_is_back(
+    redis_server: tuple[processes.Process, int], layer: Any, open_feed: Callable[..., Any]
+) -> None:
     server, port = redis_server
     server.kill()
     feed = await watching(open_feed)  # the figures come at once; the events later

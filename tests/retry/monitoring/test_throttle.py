@@ -11,12 +11,12 @@ class Clock:
         return self.now
 
 
-def test_a_full_bucket_allows_a_burst_then_refuses():
+def test_a_full_bucket_allows_a_burst_then_refuses() -> None:
     bucket = TokenBucket(3, 1.0, clock=Clock())
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
 
 
-def test_tokens_come_back_at_the_rate_and_never_beyond_the_burst():
+def test_tokens_come_back_at_the_rate_and_never_beyond_the_burst() -> None:
     clock = Clock()
     bucket = TokenBucket(2, 4.0, clock=clock)
     bucket.take(), bucket.take()

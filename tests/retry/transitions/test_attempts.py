@@ -20,7 +20,7 @@ def enqueue(key: str, task=tasks.record, **changes: object) -> str:  # type: ign
     return str(enqueued(key, task, **changes).pk)
 
 
-def test_named_tasks_are_claimed_once_each_in_one_call():
+def test_named_tasks_are_claimed_once_each_in_one_call() -> None:
     first, second = enqueue("a"), enqueue("b")
     running = enqueue("c")
     assert transitions.claim(running, "worker-0") is not None
@@ -34,7 +34,7 @@ def test_named_tasks_are_claimed_once_each_in_one_call():
     assert transitions.claim_many([first, second], "worker-2") == []  # already running
 
 
-def test_free_slots_take_the_backlog_by_priority_then_due_time_and_only_from_the_workers_queues():
+def test_free_slots_take_the_backlog_by_priority_then_due_time_and_only_from_the_workers_queues() -> None:
     now = clock.db_now()
     named = enqueue("named")
     old = enqueue("old", run_after=now - timedelta(minutes=5))
@@ -52,7 +52,7 @@ def test_free_slots_take_the_backlog_by_priority_then_due_time_and_only_from_the
     assert transitions.claim_many([], "worker-1", queues=[], more=10) == []  # a worker of no queue takes nothing
 
 
-def test_the_backlog_of_several_queues_is_taken_by_priority_across_them():
+def test_the_backlog_of_several_queues_is_taken_by_priority_across_them() -> None:
     low = enqueue("low")  # default queue, priority 0
     high = enqueue("high", task=tasks.on_emails_queue)  # emails queue, priority 5
     both = ["default", "emails"]
@@ -61,12 +61,13 @@ def test_the_backlog_of_several_queues_is_taken_by_priority_across_them():
     assert [str(record.pk) for record in transitions.claim_many([], "worker-1", queues=both, more=5)] == [low]
 
 
-def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_waiting_for_it():
+def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_waiting_for_it() -> None:
     from django.db import connections
 
     if connections["default"].vendor != "postgresql":
         pytest.skip("row locks are a PostgreSQL matter; SQLite has one writer at a time")
     busy, free = (transitions.claim(enqueue(key), "worker-1") for key in ("busy", "free"))
+    assert busy is not None and free is not None
     ending = connections.create_connection("default")  # a second connection, as a batch of successes would use
     try:
         ending.set_autocommit(False)
@@ -77,11 +78,12 @@ def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_wait
         ending.rollback()
         ending.close()
     renewed = TaskRecord.objects.get(pk=free.pk)
+    assert renewed.lease_until is not None and free.lease_until is not None
     assert renewed.lease_until > free.lease_until
     assert TaskRecord.objects.get(pk=busy.pk).lease_until == busy.lease_until
 
 
-def test_a_late_finisher_overwrites_nothing():
+def test_a_late_finisher_overwrites_nothing() -> None:
     record = transitions.claim(enqueue("late"), "worker-1")
     assert record is not None
     TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)

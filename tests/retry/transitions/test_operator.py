@@ -1,6 +1,9 @@
 """An operator's transitions: a dead task run again (and sent at once), every dead task of a name requeued, a ready
 one cancelled."""
 
+from collections.abc import Callable
+from typing import cast
+
 import pytest
 from django.tasks.base import TaskResultStatus as Status
 
@@ -14,7 +17,7 @@ from tests.retry.conftest import enqueued
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-def test_operators_retry_cancel_and_requeue(layer_messages):
+def test_operators_retry_cancel_and_requeue(layer_messages: Callable[[str], list[dict[str, object]]]) -> None:
     dead = [enqueued(f"dead-{i}", status=Status.FAILED, attempts=5) for i in range(3)]
     ready = enqueued("ready")
     layer_messages("default")
@@ -25,7 +28,7 @@ def test_operators_retry_cancel_and_requeue(layer_messages):
     assert [m["id"] for m in layer_messages("default")] == [str(dead[0].pk)]  # sent at once, not at the next pass
     assert operations.requeue_dead([tasks.record.module_path], "operator") == 2
     outbox.flush()
-    assert sorted(m["id"] for m in layer_messages("default")) == sorted(str(d.pk) for d in dead[1:])
+    assert sorted(cast(str, m["id"]) for m in layer_messages("default")) == sorted(str(d.pk) for d in dead[1:])
     assert set(TaskRecord.objects.filter(pk__in=[d.pk for d in dead]).values_list("status", "attempts")) == {
         (Status.READY, 0)
     }

@@ -5,7 +5,7 @@ import asyncio
 from retry.worker.gate import Gate
 
 
-async def test_a_task_cancelled_while_it_waits_to_run_alone_opens_the_gate_again():
+async def test_a_task_cancelled_while_it_waits_to_run_alone_opens_the_gate_again() -> None:
     running = {"others": 3}
     changes = []
     gate = Gate(lambda: running["others"], lambda: changes.append(gate.closed))
@@ -25,7 +25,7 @@ async def test_a_task_cancelled_while_it_waits_to_run_alone_opens_the_gate_again
     assert changes[-1] is False
 
 
-async def test_an_alone_turn_starts_once_the_others_have_ended_and_holds_the_gate_until_it_ends():
+async def test_an_alone_turn_starts_once_the_others_have_ended_and_holds_the_gate_until_it_ends() -> None:
     running = {"others": 2}  # the worker's claimed attempts: the one that runs alone, and one beside it
     gate = Gate(lambda: running["others"], lambda: None)
     started = asyncio.Event()

@@ -1,13 +1,20 @@
 """Graceful shutdown inside one worker: running tasks finish within the grace period or go back uncharged."""
 
+from __future__ import annotations
+
 import asyncio
 import signal
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connections
+from django.tasks import Task
 from django.tasks.base import TaskResultStatus as Status
+from pytest_django import Settings
 
 from retry import conf
 from retry.models import Outcome, TaskAttempt, TaskRecord
@@ -19,7 +26,7 @@ from tests.retry.conftest import wait_for
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-async def stop_while_running(task, *, seconds: float) -> TaskRecord:  # type: ignore[no-untyped-def]
+async def stop_while_running(task: Task[..., Any], *, seconds: float) -> TaskRecord:
     """Start a worker, enqueue ``task``, ask the worker to stop once the task runs, and return the task's row."""
     async with running_worker(conf.queues(), dispatcher=False):
         result = await task.aenqueue("shutdown", seconds=seconds)
@@ -28,14 +35,18 @@ async def stop_while_running(task, *, seconds: float) -> TaskRecord:  # type: ig
 
 
 @pytest.mark.parametrize("task", [tasks.sleeps, tasks.async_sleeps])
-async def test_a_task_shorter_than_the_grace_period_finishes(layer, settings, task):
+async def test_a_task_shorter_than_the_grace_period_finishes(
+    layer: Any, settings: Settings, task: Task[..., Any]
+) -> None:
     settings.RETRY_SHUTDOWN_GRACE = 5
     record = await stop_while_running(task, seconds=0.5)
     assert (record.status, record.attempts) == (Status.SUCCESSFUL, 1)
 
 
 @pytest.mark.parametrize("task", [tasks.sleeps, tasks.async_sleeps])
-async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(layer, settings, task):
+async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(
+    layer: Any, settings: Settings, task: Task[..., Any]
+) -> None:
     settings.RETRY_SHUTDOWN_GRACE = 0.2
     record = await stop_while_running(task, seconds=3)
     assert (record.status, record.attempts, record.notified_at) == (Status.READY, 0, None)
@@ -47,7 +58,7 @@ async def test_a_task_longer_than_the_grace_period_goes_back_to_ready_uncharged(
 
 
 @pytest.fixture
-def redis_events(tmp_path):  # type: ignore[no-untyped-def]
+def redis_events(tmp_path: Path) -> Iterator[tuple[Any, str, dict[str, str], Path]]:
     """A Redis channel layer with a prefix of its own, a channel in the events group, and the env of a worker."""
     with redis_channel_layer("shutdown") as layer:
         channel = async_to_sync(layer.new_channel)()
@@ -58,9 +69,9 @@ def redis_events(tmp_path):  # type: ignore[no-untyped-def]
         yield layer, channel, env, tmp_path
 
 
-def changes_of(layer, channel: str, task_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+def changes_of(layer: Any, channel: str, task_id: str) -> list[str]:
     async def drain() -> list[str]:
-        found = []
+        found: list[str] = []
         while True:
             try:
                 message = await asyncio.wait_for(layer.receive(channel), 0.5)
@@ -72,7 +83,9 @@ def changes_of(layer, channel: str, task_id: str) -> list[str]:  # type: ignore[
 
 
 @pytest.mark.timeout(60)
-def test_a_stopping_worker_process_sends_the_events_of_its_stop_before_it_exits(redis_events):
+def test_a_stopping_worker_process_sends_the_events_of_its_stop_before_it_exits(
+    redis_events: tuple[Any, str, dict[str, str], Path],
+) -> None:
     layer, channel, env, log_dir = redis_events
     worker = processes.Process("worker", processes.manage("runworker", "tasks.default"), env, log_dir).start()
     try:

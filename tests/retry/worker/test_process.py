@@ -9,7 +9,7 @@ from retry.worker.process import configure_process, relax_commits
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-def test_worker_processes_let_postgresql_commits_return_before_the_disk_flush():
+def test_worker_processes_let_postgresql_commits_return_before_the_disk_flush() -> None:
     if connections["default"].vendor != "postgresql":
         pytest.skip("synchronous_commit is a PostgreSQL setting")
     configure_process()

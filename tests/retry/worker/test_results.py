@@ -2,6 +2,7 @@
 
 import math
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def row() -> TaskRecord:
 
 @IN_THE_DATABASE
 @given(value=strategies.json_values)
-def test_every_json_value_is_stored_and_read_back_as_it_was_returned(row, value):
+def test_every_json_value_is_stored_and_read_back_as_it_was_returned(row: TaskRecord, value: Any) -> None:
     stored = results.storable(value)
     TaskRecord.objects.filter(pk=row.pk).update(return_value=stored)
     assert same(TaskRecord.objects.get(pk=row.pk).return_value, value)
@@ -44,12 +45,12 @@ def same(read: Any, returned: Any) -> bool:
 
 
 @given(value=strategies.json_values)
-def test_tuples_are_stored_as_lists(value):
+def test_tuples_are_stored_as_lists(value: Any) -> None:
     assert results.storable((value, (value,))) == [value, [value]]
 
 
 @given(value=strategies.hostile_values())
-def test_json_a_database_refuses_is_a_value_error_naming_the_place(value):
+def test_json_a_database_refuses_is_a_value_error_naming_the_place(value: Any) -> None:
     with pytest.raises(ValueError, match=r"^the return value"):
         results.storable(value)
 
@@ -65,18 +66,18 @@ def test_what_is_not_json_is_a_type_error(value):
         results.storable(value)
 
 
-def test_utf8_bytes_are_stored_as_text_as_djangos_tasks_api_does():
+def test_utf8_bytes_are_stored_as_text_as_djangos_tasks_api_does() -> None:
     assert results.storable({"cake": b"vanilla"}) == {"cake": "vanilla"}
     with pytest.raises(ValueError, match=r"Unsupported value: <class 'bytes'> \(the return value\['cake'\] is not"):
         results.storable({"cake": b"\xff"})
 
 
-def test_a_value_nested_past_the_recursion_limit_is_a_value_error():
+def test_a_value_nested_past_the_recursion_limit_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="nested too deeply"):
         results.storable(strategies.deep(100_000))
 
 
 @given(value=st.datetimes())
-def test_a_datetime_fails_with_the_error_djangos_tasks_api_raises(value):
+def test_a_datetime_fails_with_the_error_djangos_tasks_api_raises(value: datetime) -> None:
     with pytest.raises(TypeError, match=r"^Unsupported type: <class 'datetime.datetime'>"):
         results.storable({"when": value})

@@ -16,5 +16,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
         (["tasks.emails"], ["emails"], ["emails"]),
     ],
 )
-def test_a_worker_runs_the_queues_of_its_channels_or_options_or_else_all(channels, queue_options, queues):
+def test_a_worker_runs_the_queues_of_its_channels_or_options_or_else_all(
+    channels: list[str], queue_options: list[str], queues: list[str]
+) -> None:
     assert runworker.chosen_queues(channels, queue_options) == queues

@@ -5,6 +5,8 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -18,7 +20,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pyt
 
 
 @pytest.fixture
-def served(tmp_path):  # type: ignore[no-untyped-def]
+def served(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     env = {
         **os.environ,
@@ -38,7 +40,7 @@ def served(tmp_path):  # type: ignore[no-untyped-def]
         print(server.log())
 
 
-def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+def wait_for[T](predicate: Callable[[], T], timeout: float = 30.0) -> T:
     deadline = time.monotonic() + timeout
     while not (found := predicate()):
         assert time.monotonic() < deadline, "timed out"
@@ -46,7 +48,7 @@ def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
     return found
 
 
-def test_the_embedded_server_runs_tasks_and_its_dispatcher(served):
+def test_the_embedded_server_runs_tasks_and_its_dispatcher(served: int) -> None:
     result = tasks.record.enqueue("served")
     wait_for(lambda: TaskRecord.objects.filter(pk=result.id, status=Status.SUCCESSFUL).exists())
     try:
@@ -58,7 +60,7 @@ def test_the_embedded_server_runs_tasks_and_its_dispatcher(served):
     assert health["dispatcher"]["stale"] is False
 
 
-def test_a_task_that_raises_systemexit_fails_alone_and_the_embedded_server_runs_on(served):
+def test_a_task_that_raises_systemexit_fails_alone_and_the_embedded_server_runs_on(served: int) -> None:
     ender = tasks.ends_its_process.enqueue("ender", how="SystemExit")
     wait_for(lambda: TaskRecord.objects.filter(pk=ender.id, status=Status.FAILED).exists())
     after = tasks.record.enqueue("after the exit")

@@ -7,6 +7,7 @@ import os
 import pty
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -21,7 +22,7 @@ from tests.retry.rows import attempt, task
 pytestmark = [pytest.mark.django_db]
 
 
-def run(*args: str, **options) -> str:
+def run(*args: str, **options: Any) -> str:
     out = io.StringIO()
     call_command("tasks", *args, stdout=out, stderr=io.StringIO(), **options)
     return out.getvalue()
@@ -31,7 +32,7 @@ def dead(count: int, queue: str = "emails") -> list[TaskRecord]:
     return [task(queue, Status.FAILED, finished=10, attempts=3, kwargs={"order_id": n}) for n in range(count)]
 
 
-def test_the_tasks_command_retries_cancels_requeues_and_purges_by_id():
+def test_the_tasks_command_retries_cancels_requeues_and_purges_by_id() -> None:
     ready = tasks.record.enqueue("a").id
     dead_ids = [tasks.record.enqueue(f"d{i}").id for i in range(2)]
     TaskRecord.objects.filter(pk__in=dead_ids).update(status=Status.FAILED, attempts=5)
@@ -44,7 +45,7 @@ def test_the_tasks_command_retries_cancels_requeues_and_purges_by_id():
     assert json.loads(run("retry_now", dead_ids[1], "--json")) == {"action": "retry_now", "changed": 0}
 
 
-def test_list_shows_a_table_of_what_a_filter_matches_or_json():
+def test_list_shows_a_table_of_what_a_filter_matches_or_json() -> None:
     record = task("emails", Status.FAILED, finished=5, kwargs={"order_id": 7}, error_class="x.Boom", error_message="no")
     task("emails", kwargs={"order_id": 8})
     table = run("list", "--queue", "emails", "--arg", "kwargs.order_id=7").splitlines()
@@ -65,7 +66,7 @@ def test_list_shows_a_table_of_what_a_filter_matches_or_json():
     assert listed["count"] == 2 and len(listed["tasks"]) == 1
 
 
-def test_show_gives_a_task_and_its_attempts():
+def test_show_gives_a_task_and_its_attempts() -> None:
     record = task("emails", Status.FAILED, finished=5, attempts=1, error_class="x.Boom", error_message="no")
     attempt(record, 1, started=30, seconds=2, outcome="FAILED", error_message="no")
     text = run("show", str(record.pk))
@@ -78,7 +79,9 @@ def test_show_gives_a_task_and_its_attempts():
     )
 
 
-def test_an_action_on_a_filter_with_yes_runs_in_batches_with_progress_and_is_audited(monkeypatch):
+def test_an_action_on_a_filter_with_yes_runs_in_batches_with_progress_and_is_audited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("retry.monitoring.operations.BATCH_SIZE", 2)
     dead(5)
     dead(1, queue="default")
@@ -154,7 +157,7 @@ class Terminal(io.StringIO):
 
 
 @pytest.mark.parametrize(("answer", "left"), [("y\n", 0), ("\n", 2)])
-def test_on_a_terminal_the_action_asks_first(answer, left):
+def test_on_a_terminal_the_action_asks_first(answer: str, left: int) -> None:
     dead(2)
     if left:
         with pytest.raises(CommandError, match=r"Not confirmed: nothing was done\."):
@@ -164,12 +167,12 @@ def test_on_a_terminal_the_action_asks_first(answer, left):
     assert TaskRecord.objects.count() == left
 
 
-def test_ids_and_a_filter_together_are_refused():
+def test_ids_and_a_filter_together_are_refused() -> None:
     with pytest.raises(CommandError, match=r"Give task ids or filter options, not both\."):
         run("cancel", "0b1c2d3e-0000-4000-8000-000000000000", "--queue", "emails")
 
 
-def manage(*arguments: str, **kwargs) -> subprocess.CompletedProcess[str]:
+def manage(*arguments: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     env = {
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": processes.database_url(connections["default"].settings_dict),
@@ -204,13 +207,13 @@ def manage(*arguments: str, **kwargs) -> subprocess.CompletedProcess[str]:
         (["retry", "--yes", "--wat"], "Error: unrecognized arguments: --wat"),
     ],
 )
-def test_a_bad_argument_is_refused_with_a_message_naming_it(arguments, error):
+def test_a_bad_argument_is_refused_with_a_message_naming_it(arguments: list[str], error: str) -> None:
     with pytest.raises(CommandError) as refused:
         run(*arguments)
     assert str(refused.value) == error
 
 
-def test_a_filter_that_matches_nothing_does_nothing_without_asking():
+def test_a_filter_that_matches_nothing_does_nothing_without_asking() -> None:
     assert run("cancel", "--error", "x").startswith("cancel: 0 of 0 task(s) changed")
 
 
@@ -226,7 +229,7 @@ def test_a_filter_that_matches_nothing_does_nothing_without_asking():
         (["list", "--until", "999999d"], "CommandError: --until: '999999d' goes back more than 3650 days"),
     ],
 )
-def test_from_the_shell_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments, error):
+def test_from_the_shell_a_bad_argument_gets_one_line_and_a_non_zero_exit(arguments: list[str], error: str) -> None:
     result = manage(*arguments)
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -235,7 +238,7 @@ def test_from_the_shell_a_bad_argument_gets_one_line_and_a_non_zero_exit(argumen
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_in_ci_a_filter_action_without_yes_refuses_in_one_line_and_with_yes_runs():
+def test_in_ci_a_filter_action_without_yes_refuses_in_one_line_and_with_yes_runs() -> None:
     dead(3)
     refused = manage("retry", "--queue", "emails")
     assert refused.returncode == 1
@@ -251,7 +254,7 @@ def test_in_ci_a_filter_action_without_yes_refuses_in_one_line_and_with_yes_runs
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_on_a_real_terminal_it_asks_and_draws_a_bar():
+def test_on_a_real_terminal_it_asks_and_draws_a_bar() -> None:
     dead(2)
     main, follower = pty.openpty()
     os.write(main, b"y\n")
