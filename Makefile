@@ -68,7 +68,7 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy retry orders consumers project
+	$(BIN)/mypy retry orders consumers project tests benchmarks harness
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # Pass 1: SQLite and the in-memory channel layer. Pass 2: the tests marked `services`

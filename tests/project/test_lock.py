@@ -34,12 +34,14 @@ def group_pins(group: str) -> dict[str, str]:
         if isinstance(entry, dict):
             pins |= group_pins(entry["include-group"])
         else:
-            name, version = re.fullmatch(r"([\w.-]+)(?:\[[\w,]+\])?==(\S+)", entry).groups()
+            m = re.fullmatch(r"([\w.-]+)(?:\[[\w,]+\])?==(\S+)", entry)
+            assert m is not None
+            name, version = m.groups()
             pins[canonical(name)] = version
     return pins
 
 
-def test_every_installed_package_is_at_its_locked_version():
+def test_every_installed_package_is_at_its_locked_version() -> None:
     versions = locked()
     installed = {canonical(dist.metadata["Name"]): dist.version for dist in importlib.metadata.distributions()}
     strays = {name: version for name, version in installed.items() if versions.get(name) != version}
@@ -50,7 +52,9 @@ def test_every_installed_package_is_at_its_locked_version():
 def run_make(directory: Path, target: str) -> subprocess.CompletedProcess[str]:
     """`make target` in ``directory`` with this venv, uv offline (tests reach no registry), uv already there."""
     venv = Path(sys.prefix)
-    version = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
+    m = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert m is not None
+    version = m.group(1)
     return subprocess.run(
         ["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.uv-{version}", target],
         cwd=directory,
@@ -70,7 +74,7 @@ def checkout(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_the_lock_matches_pyproject_and_a_pyproject_it_does_not_match_stops_the_install(checkout):
+def test_the_lock_matches_pyproject_and_a_pyproject_it_does_not_match_stops_the_install(checkout: Path) -> None:
     assert run_make(checkout, "lock-check").returncode == 0
     pyproject = checkout / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"honcho==2.0.0",', '"honcho==1.1.0",'))

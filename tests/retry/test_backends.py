@@ -13,11 +13,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import get_default_application
-from django.tasks import Task, task
+from django.tasks import Task
 from django.test import override_settings
 from django.utils import timezone
 
 from retry import checks, conf, routing
+from retry.api import task
 from retry.backend import RetryBackend
 from retry.dispatcher import Dispatcher
 from retry.embedded import Embedded

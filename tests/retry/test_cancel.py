@@ -149,18 +149,18 @@ def test_no_end_of_an_attempt_asked_to_stop_retries_it(end: Callable[[TaskRecord
 
 
 @pytest.mark.django_db
-def test_a_request_landing_between_the_check_and_the_retry_still_wins(monkeypatch):
-    from retry.transitions import attempts
+def test_a_request_landing_between_the_check_and_the_retry_still_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retry.transitions import cancelling  # what retry.transitions.attempts calls stop_cancelled on
 
     record, check = claimed(), transitions.stop_cancelled
 
     def then_asked(task, how):  # type: ignore[no-untyped-def]
         stopped = check(task, how)
-        monkeypatch.setattr(attempts.cancelling, "stop_cancelled", check)
+        monkeypatch.setattr(cancelling, "stop_cancelled", check)
         transitions.request_cancel(str(task.pk))  # the operator's request lands now
         return stopped
 
-    monkeypatch.setattr(attempts.cancelling, "stop_cancelled", then_asked)
+    monkeypatch.setattr(cancelling, "stop_cancelled", then_asked)
     assert transitions.fail(record, ValueError("boom"), RetryDecision(1.0, "retry"), 0.1) is False
     record.refresh_from_db()
     assert (record.status, record.error_class) == (Status.FAILED, CANCELLED)  # not READY to run again
@@ -168,7 +168,7 @@ def test_a_request_landing_between_the_check_and_the_retry_still_wins(monkeypatc
 
 
 @pytest.mark.django_db
-def test_a_lost_lease_of_a_task_asked_to_stop_ends_it_cancelled_not_recovered():
+def test_a_lost_lease_of_a_task_asked_to_stop_ends_it_cancelled_not_recovered() -> None:
     record = claimed()
     transitions.request_cancel(str(record.pk))
     TaskRecord.objects.filter(pk=record.pk).update(lease_until=rows.ago(5))

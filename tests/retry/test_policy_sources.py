@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.tasks import task
 from django.test import Client
 from django.urls import reverse
 from pytest_django import Settings
 
 from retry import checks, registry
+from retry.api import task
 from retry.exceptions import PolicyMisconfigured
 from retry.models import PolicyOverride
+from retry.task import RetryOptions
 
 pytestmark = [pytest.mark.services]
 
@@ -31,7 +32,7 @@ def pick_up(key: str) -> None:
         ({"max_delay": 1}, "max_delay must be at least the base delay (10 s), not 1"),
     ],
 )
-def test_the_task_decorator_refuses_a_broken_policy(settings: Settings, options: dict[str, int], said: str) -> None:
+def test_the_task_decorator_refuses_a_broken_policy(settings: Settings, options: RetryOptions, said: str) -> None:
     settings.RETRY_MIN_DELAY = 10
     settings.RETRY_BASE_DELAY = 10
     settings.RETRY_MAX_DELAY = 3600

@@ -166,7 +166,9 @@ def test_an_unknown_time_zone_is_refused_by_the_system_check(settings: Settings)
         ("far", {**HOURLY, "every": 1e20}, "the limit is 315360000"),
     ],
 )
-def test_an_entry_the_table_could_not_store_is_refused_by_the_system_check(settings, name, entry, said):
+def test_an_entry_the_table_could_not_store_is_refused_by_the_system_check(
+    settings: Settings, name: str, entry: dict[str, object], said: str
+) -> None:
     from retry.checks import check_periodic
 
     settings.RETRY_PERIODIC = {name: entry, "hourly": HOURLY}
@@ -177,27 +179,33 @@ def test_an_entry_the_table_could_not_store_is_refused_by_the_system_check(setti
 
 
 @pytest.fixture
-def unchecked(settings, monkeypatch):
+def unchecked(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """An entry the table refuses that the check let through (a database of its own, say): the others load."""
     monkeypatch.setattr(schedules, "problem", lambda spec, name="": None)
     settings.RETRY_PERIODIC = {"bad": {**HOURLY, "kwargs": {"when": datetime(2026, 1, 1)}}, "hourly": HOURLY}
     return settings
 
 
-def test_an_entry_the_database_refuses_is_logged_and_the_others_load(unchecked, caplog):
+def test_an_entry_the_database_refuses_is_logged_and_the_others_load(
+    unchecked: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     schedules.load_settings()
     assert list(Schedule.objects.values_list("name", flat=True)) == ["hourly"]
-    assert [r.schedule for r in caplog.records if r.name == "retry.schedules" and r.levelno == logging.ERROR] == ["bad"]
+    assert [
+        vars(r)["schedule"] for r in caplog.records if r.name == "retry.schedules" and r.levelno == logging.ERROR
+    ] == ["bad"]
 
 
-def test_migrate_loads_the_entries_the_database_takes(unchecked):
+def test_migrate_loads_the_entries_the_database_takes(unchecked: Settings) -> None:
     Schedule.objects.all().delete()
     call_command("migrate", "retry", verbosity=0)
     assert list(Schedule.objects.values_list("name", flat=True)) == ["hourly"]
 
 
 @pytest.mark.django_db(transaction=True)  # a pass closes old connections
-def test_a_failed_load_stops_none_of_the_dispatchers_duties(periodic, monkeypatch, caplog):
+def test_a_failed_load_stops_none_of_the_dispatchers_duties(
+    periodic: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from retry.dispatcher import Dispatcher
     from tests import tasks
 
@@ -292,7 +300,9 @@ def test_a_settings_schedule_cannot_be_deleted_only_disabled(admin_client: Clien
     assert Schedule.objects.filter(name="hourly").exists()
 
 
-def test_adding_editing_and_deleting_a_schedule_in_the_admin_are_audited(admin_client, settings):
+def test_adding_editing_and_deleting_a_schedule_in_the_admin_are_audited(
+    admin_client: Client, settings: Settings
+) -> None:
     from retry.models import AuditEntry
 
     settings.RETRY_PERIODIC = {}
@@ -342,14 +352,14 @@ def test_the_page_lists_every_schedule_with_its_last_and_next_run_and_outcome(
     assert len(schedule_queries) == 2  # however many schedules
 
 
-def test_a_period_too_long_to_compute_shows_never_on_the_page(admin_client, periodic):
+def test_a_period_too_long_to_compute_shows_never_on_the_page(admin_client: Client, periodic: Settings) -> None:
     Schedule.objects.filter(name="hourly").update(every=1e20)  # written around the admin
     PeriodicRun.objects.create(name="hourly", period_start=datetime.fromtimestamp(0, tz=UTC))
     page = admin_client.get(reverse("admin:retry_schedules")).content.decode()
     assert "never: " in page
 
 
-def test_the_admin_index_and_the_dashboard_link_to_the_page(admin_client):
+def test_the_admin_index_and_the_dashboard_link_to_the_page(admin_client: Client) -> None:
     link = reverse("admin:retry_schedules")
     assert link in admin_client.get(reverse("admin:index")).content.decode()
     assert link in admin_client.get(reverse("admin:retry_dashboard")).content.decode()

@@ -28,23 +28,24 @@ def pick_up(key: str) -> str:
     return key
 
 
-def test_it_makes_the_task_djangos_decorator_makes():
+def test_it_makes_the_task_djangos_decorator_makes() -> None:
     options = {"queue_name": "emails", "priority": 3, "max_attempts": 8, "time_limit": 120, "give_up_on": (KeyError,)}
-    made = task(**options)(pick_up)
-    assert type(made) is RetryTask and made == django_task(**options)(pick_up)
+    made = task(**options)(pick_up)  # type: ignore[call-overload]  # one untyped dict for both decorators
+    # Django's stubs know no retry options: this compares against Django's own decorator.
+    assert type(made) is RetryTask and made == django_task(**options)(pick_up)  # type: ignore[call-overload]
     assert (made.queue_name, made.max_attempts, made.time_limit, made.give_up_on) == ("emails", 8, 120, (KeyError,))
     assert made.call("k") == "k"
     assert task(pick_up) == django_task(pick_up)  # bare, as Django's
 
 
-def test_it_validates_as_djangos_decorator():
+def test_it_validates_as_djangos_decorator() -> None:
     with pytest.raises(PolicyMisconfigured, match="pick_up: max_attempts must be a whole number of at least 1, not 0"):
         task(max_attempts=0)(pick_up)
     with pytest.raises(TypeError, match="run_after cannot be defined statically"):
-        task(run_after=timezone.now())(pick_up)
+        task(run_after=timezone.now())(pick_up)  # type: ignore[call-overload]  # wrong on purpose: it must refuse
 
 
-def test_it_refuses_a_backend_that_is_not_a_retry_backend():
+def test_it_refuses_a_backend_that_is_not_a_retry_backend() -> None:
     immediate = {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
     with override_settings(TASKS={"default": copy.deepcopy(settings.TASKS["default"]), "immediate": immediate}):
         assert type(django_task(backend="immediate")(pick_up)) is Task
@@ -52,7 +53,7 @@ def test_it_refuses_a_backend_that_is_not_a_retry_backend():
             task(backend="immediate")(pick_up)
 
 
-def test_its_typed_options_are_the_fields_of_retry_task():
+def test_its_typed_options_are_the_fields_of_retry_task() -> None:
     own = {field.name for field in fields(RetryTask)} - {field.name for field in fields(Task)}
     assert set(RetryOptions.__annotations__) == own
 
@@ -97,7 +98,7 @@ SNIPPET = """
 """
 
 
-def test_mypy_checks_the_options_and_the_arguments_of_enqueue_and_call(tmp_path):
+def test_mypy_checks_the_options_and_the_arguments_of_enqueue_and_call(tmp_path: Path) -> None:
     """Runs strict mypy with the project's configuration (django-stubs) on SNIPPET: a few seconds."""
     source = textwrap.dedent(SNIPPET)
     (tmp_path / "snippet.py").write_text(source)

@@ -3,7 +3,8 @@ and a batch task run again carries on where it stopped."""
 
 import asyncio
 import logging
-from typing import cast
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,6 +13,7 @@ from django.db import connection
 from django.tasks.base import TaskResultStatus as Status
 from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from retry.models import AuditEntry, TaskRecord
 from retry.monitoring import batches, operations, search
@@ -61,8 +63,8 @@ def operator_client() -> Client:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(600)
 async def test_cancelling_100_000_matches_on_postgresql_returns_at_once_and_a_worker_finishes_the_batch(
-    layer, settings, tmp_path, caplog
-):
+    layer: Any, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # Waits for a worker to go through MANY rows, a log line and a signal for each: a minute on PostgreSQL.
     settings.STATIC_ROOT = tmp_path
     caplog.set_level(logging.ERROR, logger="retry.tasks")  # 100,000 "cancelled" lines would only slow it down
@@ -120,7 +122,9 @@ def test_a_batch_task_run_again_carries_on_after_the_last_batch_that_committed(m
 
 
 @pytest.mark.django_db
-def test_a_large_batch_action_carries_on_in_a_task_of_its_own_after_each_bounded_attempt(monkeypatch):
+def test_a_large_batch_action_carries_on_in_a_task_of_its_own_after_each_bounded_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from retry.monitoring import batch_task
 
     monkeypatch.setattr(operations, "BATCH_SIZE", 2)
@@ -140,7 +144,7 @@ def test_a_large_batch_action_carries_on_in_a_task_of_its_own_after_each_bounded
 
 
 @pytest.mark.django_db
-def test_a_filter_never_matches_batch_actions_so_one_never_cancels_another():
+def test_a_filter_never_matches_batch_actions_so_one_never_cancels_another() -> None:
     from retry.monitoring import batch_task
 
     assert f"{batch_task.__name__}.run_batch_action" == batches.BATCH_TASK
@@ -156,7 +160,7 @@ def test_a_filter_never_matches_batch_actions_so_one_never_cancels_another():
 
 
 @pytest.mark.django_db
-def test_an_action_goes_only_through_the_tasks_it_can_change():
+def test_an_action_goes_only_through_the_tasks_it_can_change() -> None:
     task("emails", Status.FAILED, finished=10)
     task("emails", Status.SUCCESSFUL, finished=10)
     task("emails")

@@ -97,14 +97,18 @@ def test_a_bad_chart_request_gets_a_clear_error(
     assert response.json()["error"].startswith(message)
 
 
-def test_a_name_no_task_can_have_is_a_bad_request_and_no_task_page(admin_client, history_until_now):
+def test_a_name_no_task_can_have_is_a_bad_request_and_no_task_page(
+    admin_client: Client, history_until_now: None
+) -> None:
     response = admin_client.get(reverse("admin:retry_dashboard_charts"), {"scope": "task", "name": "a\x00b"})
     assert response.status_code == 400
     assert response.json()["error"] == "A name contains a NUL character (\\x00), which PostgreSQL refuses."
     assert admin_client.get(reverse("admin:retry_task_charts", args=["a\x00b"])).status_code == 404
 
 
-def test_the_charts_json_and_a_task_page_for_those_who_may_view_tasks(admin_client, client, history_until_now):
+def test_the_charts_json_and_a_task_page_for_those_who_may_view_tasks(
+    admin_client: Client, client: Client, history_until_now: None
+) -> None:
     response = admin_client.get(reverse("admin:retry_dashboard_charts"), {"scope": "task", "name": "app.send"})
     assert response.json()["series"][0]["succeeded"][-1] == 4
     page = admin_client.get(reverse("admin:retry_task_charts", args=["app.send"]))

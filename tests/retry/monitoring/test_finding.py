@@ -81,7 +81,9 @@ def test_a_bad_filter_shows_its_problem_and_no_matches(viewer: Client) -> None:
         ({"arg": "x=a\x00b"}, "contains a NUL character"),
     ],
 )
-def test_hostile_input_is_a_form_error_not_a_server_error(viewer, operator, query, said):
+def test_hostile_input_is_a_form_error_not_a_server_error(
+    viewer: Client, operator: Client, query: dict[str, str], said: str
+) -> None:
     page = viewer.get(SEARCH, query)
     assert page.status_code == 200 and page.context["found"] is None
     assert said in html.unescape(page.content.decode())
@@ -89,7 +91,7 @@ def test_hostile_input_is_a_form_error_not_a_server_error(viewer, operator, quer
     assert refused.status_code == 400 and said in refused.content.decode()
 
 
-def test_viewers_are_refused_every_action_with_403(viewer):
+def test_viewers_are_refused_every_action_with_403(viewer: Client) -> None:
     records = dead(2)
     for data in ({"action": "retry_now", "status": "FAILED"}, {"action": "purge", "confirmed": "yes"}):
         assert viewer.post(ACT, data).status_code == 403

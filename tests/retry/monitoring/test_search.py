@@ -174,5 +174,5 @@ def test_a_bad_filter_gets_one_line_naming_its_part(data: dict[str, object], pro
 
 
 @pytest.mark.parametrize("value", ['"\\ud83c\\udf70"', '"a\\tb"', "1e300", "[[[[1]]]]", "NaNa", '"NaN"'])
-def test_values_the_arguments_can_hold_are_still_matched(value):
+def test_values_the_arguments_can_hold_are_still_matched(value: str) -> None:
     search.read({"arg": [f"x={value}"]}).tasks().count()  # the database takes the comparison

@@ -61,7 +61,7 @@ def named(value: object) -> str:
 
 
 @pytest.mark.parametrize("value", [v for v in strategies.NOT_JSON if not isinstance(v, bytes)], ids=named)
-def test_what_is_not_json_is_a_type_error(value):
+def test_what_is_not_json_is_a_type_error(value: object) -> None:
     with pytest.raises(TypeError, match=r"Unsupported type|JSON keys are strings"):
         results.storable(value)
 

@@ -110,7 +110,9 @@ def test_an_action_on_a_filter_with_yes_runs_in_batches_with_progress_and_is_aud
         ),
     ],
 )
-def test_an_interrupted_action_on_a_filter_marks_its_audit_row_and_says_so_in_one_line(monkeypatch, stop, said):
+def test_an_interrupted_action_on_a_filter_marks_its_audit_row_and_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, stop: BaseException, said: str
+) -> None:
     from retry.monitoring import operations
 
     monkeypatch.setattr(operations, "BATCH_SIZE", 2)
@@ -131,7 +133,7 @@ def test_an_interrupted_action_on_a_filter_marks_its_audit_row_and_says_so_in_on
     assert (entry.state, entry.processed, entry.finished_at is not None) == (AuditEntry.State.INTERRUPTED, 2, True)
 
 
-def test_a_database_failure_is_one_line(monkeypatch):
+def test_a_database_failure_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OperationalError("no such table:\nretry_taskrecord")
 
@@ -140,7 +142,7 @@ def test_a_database_failure_is_one_line(monkeypatch):
         run("show", "0b1c2d3e-0000-4000-8000-000000000000")
 
 
-def test_an_action_on_a_filter_without_yes_or_terminal_is_refused_and_changes_nothing():
+def test_an_action_on_a_filter_without_yes_or_terminal_is_refused_and_changes_nothing() -> None:
     dead(2)
     with pytest.raises(CommandError) as refused:
         run("purge", "--status", "FAILED")
