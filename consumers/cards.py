@@ -1,12 +1,11 @@
 """What the boards show of each open order, read from the database: a card per order, as plain JSON data."""
 
-from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch
 
 from orders.models import Order, Step
-from orders.task_facts import tasks_by_order
+from orders.task_facts import isoformat, tasks_by_order
 
 #: Pickup screen columns: the order statuses each one shows.
 PICKUP_COLUMNS: dict[str, str] = {
@@ -14,10 +13,6 @@ PICKUP_COLUMNS: dict[str, str] = {
     Order.Status.IN_PROGRESS: "being_made",
     Order.Status.READY: "ready",
 }
-
-
-def isoformat(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def open_orders() -> Any:

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import BadRequest
@@ -16,6 +15,7 @@ from orders import limits, services
 from orders.exceptions import IdempotencyKeyReused
 from orders.forms import OrderForm
 from orders.models import Order
+from orders.task_facts import isoformat
 
 #: Characters an Idempotency-Key may have.
 MAX_KEY_LENGTH = 255
@@ -134,10 +134,6 @@ def api_order_detail(request: HttpRequest, number: int) -> JsonResponse:
 
 
 STAMPS = ["created_at", "updated_at", "ready_at", "delivered_at", "cancelled_at"]
-
-
-def isoformat(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def order_json(order: Order, request: HttpRequest) -> dict[str, Any]:

@@ -7,8 +7,7 @@ from typing import Any
 
 from django.tasks.base import Task, TaskResult
 
-from retry.backend import RetryBackend, to_result
-from retry.exceptions import RetryError
+from retry.backend import backend_of, to_result
 from retry.task import task
 
 __all__ = ["enqueue", "task"]
@@ -21,8 +20,6 @@ def enqueue(
 
     ``max_age``: seconds from its due time by which the task must have started, or it fails as expired.
     """
-    backend = task.get_backend()
-    if not isinstance(backend, RetryBackend):
-        raise RetryError(f"{task.module_path} uses the backend {task.backend!r}, which is not a RetryBackend.")
+    backend = backend_of(task)
     record = backend.enqueue_record(task, args, kwargs, idempotency_key=idempotency_key, max_age=max_age)
     return to_result(record, backend.alias, task)

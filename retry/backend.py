@@ -16,6 +16,7 @@ from django.tasks.base import TaskResultStatus as Status
 from django.tasks.exceptions import TaskResultDoesNotExist
 
 from retry import arguments, clock, conf, events, messages, models, registry, signals
+from retry.exceptions import RetryError
 from retry.task import RetryTask
 
 
@@ -123,6 +124,14 @@ def insert_sql(connection: BaseDatabaseWrapper) -> str:
         [(sql, _)] = query.get_compiler(connection=connection).as_sql()
         _insert_sql[connection.vendor] = sql
     return _insert_sql[connection.vendor]
+
+
+def backend_of(task: Task[..., Any]) -> RetryBackend:
+    """``task``'s backend, refused unless it is a RetryBackend."""
+    backend = task.get_backend()
+    if not isinstance(backend, RetryBackend):
+        raise RetryError(f"{task.module_path} uses the backend {task.backend!r}, which is not a RetryBackend.")
+    return backend
 
 
 def to_result(

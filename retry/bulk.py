@@ -18,7 +18,7 @@ from django.tasks import signals as task_signals
 from django.tasks.base import Task, TaskResult
 
 from retry import arguments, backend, events, messages, models, signals
-from retry.exceptions import InvalidTaskArguments, RetryError
+from retry.exceptions import InvalidTaskArguments
 
 #: Rows one INSERT writes.
 BATCH_SIZE = 1000
@@ -44,9 +44,7 @@ def enqueue_many(
 
     A call whose idempotency key an unfinished task has (or an earlier call of the same list) gets that task.
     """
-    retry_backend = task.get_backend()
-    if not isinstance(retry_backend, backend.RetryBackend):
-        raise RetryError(f"{task.module_path} uses the backend {task.backend!r}, which is not a RetryBackend.")
+    retry_backend = backend.backend_of(task)
     retry_backend.validate_task(task)
     records = [_record(task, index, call) for index, call in enumerate(calls)]
     using = router.db_for_write(models.TaskRecord)

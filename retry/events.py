@@ -53,10 +53,7 @@ def record(change: str, task: models.TaskRecord, **details: Any) -> None:
     """Log ``change`` of ``task``; once the transaction commits, publish it, send its signal, report a failure."""
     fields = {"change": change, **task.log_fields(), "status": task.status, **details}
     logger.log(LEVELS.get(change, logging.INFO), "task %s", change, extra=fields)
-    event = {"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields}
-    transaction.on_commit(
-        lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"), using=conf.database()
-    )
+    _publish({"type": "task.changed", "version": EVENT_VERSION, "max_attempts": task.max_attempts, **fields})
     error = _raised.get()
     signals.changed(change, task, error)
     logs.report_on_commit(change, task, error)
@@ -66,7 +63,11 @@ def record_many(change: str, tasks: list[models.TaskRecord]) -> None:
     """Log ``change`` of ``tasks`` (of one task function and queue) in one line, and publish it as one event."""
     fields = {"change": change, "task_name": tasks[0].task_path, "queue": tasks[0].queue, "count": len(tasks)}
     logger.log(LEVELS.get(change, logging.INFO), "tasks %s", change, extra=fields)
-    event = {"type": "task.changed", "version": EVENT_VERSION, **fields}
+    _publish({"type": "task.changed", "version": EVENT_VERSION, **fields})
+
+
+def _publish(event: dict[str, Any]) -> None:
+    """Publish ``event`` to the events group once the transaction commits."""
     transaction.on_commit(
         lambda: outbox.publish(conf.get().EVENTS_GROUP, event, batch_type="task.changes"), using=conf.database()
     )

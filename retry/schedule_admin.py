@@ -9,8 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
-from retry import arguments, clock, conf, schedules
-from retry.exceptions import InvalidTaskArguments
+from retry import clock, conf, schedules
 from retry.models import Schedule
 from retry.monitoring import operations, timetable
 
@@ -39,11 +38,9 @@ class ScheduleForm(forms.ModelForm):  # type: ignore[type-arg]
         ):
             if said and field in cleaned:
                 self.add_error(field, said)
-        if not self.errors:
-            try:
-                arguments.check(cleaned.get("args") or [], cleaned.get("kwargs") or {})
-            except InvalidTaskArguments as error:
-                self.add_error("kwargs", str(error))
+        both = {"args": cleaned.get("args") or [], "kwargs": cleaned.get("kwargs") or {}}
+        if not self.errors and (said := schedules.arguments_problem(both)):
+            self.add_error("kwargs", said)
         return cleaned
 
 

@@ -102,6 +102,11 @@ def arguments_problem(spec: dict[str, Any]) -> str | None:
     return None
 
 
+def _local(spec: dict[str, Any], now: datetime) -> datetime:
+    """``now`` in the schedule's time zone (UTC unless it names one)."""
+    return now.astimezone(zoneinfo.ZoneInfo(spec.get("timezone", "UTC")))
+
+
 def period_start(spec: dict[str, Any], now: datetime) -> datetime:
     """The start of the period ``now`` falls in: a multiple of ``every`` seconds, or the cron's last firing in its
     time zone."""
@@ -109,7 +114,7 @@ def period_start(spec: dict[str, Any], now: datetime) -> datetime:
         every = float(spec["every"])
         epoch = now.timestamp()
         return datetime.fromtimestamp(epoch - epoch % every, tz=UTC)
-    local = now.astimezone(zoneinfo.ZoneInfo(spec.get("timezone", "UTC")))
+    local = _local(spec, now)
     return croniter(spec["cron"], local + timedelta(microseconds=1)).get_prev(datetime).astimezone(UTC)  # type: ignore[no-any-return]
 
 
@@ -117,7 +122,7 @@ def next_start(spec: dict[str, Any], now: datetime) -> datetime:
     """The start of the period after the one ``now`` falls in."""
     if "every" in spec:
         return period_start(spec, now) + timedelta(seconds=float(spec["every"]))
-    local = now.astimezone(zoneinfo.ZoneInfo(spec.get("timezone", "UTC")))
+    local = _local(spec, now)
     return croniter(spec["cron"], local).get_next(datetime).astimezone(UTC)  # type: ignore[no-any-return]
 
 

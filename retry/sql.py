@@ -7,6 +7,7 @@ Each does in one round trip what the ORM would take several for; the transitions
 import functools
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from retry.models import TaskRecord
@@ -57,10 +58,13 @@ def claim_sql(queues: int) -> str:
     )
 
 
-def claim(connection: Any, params: list[Any], queues: int) -> list[TaskRecord]:
-    """Run CLAIM_SQL with the backlogs of ``queues`` queues; the rows it claimed, as TaskRecords."""
+def claim(
+    connection: Any, params: list[Any], queues: int, statement: Callable[[int], str] = claim_sql
+) -> list[TaskRecord]:
+    """Run ``statement`` (CLAIM_SQL, or controlled_claim_sql) with the backlogs of ``queues`` queues; the rows it
+    claimed, as TaskRecords."""
     with connection.cursor() as cursor:
-        cursor.execute(claim_sql(queues), params)
+        cursor.execute(statement(queues), params)
         return [record_from_row(connection, row) for row in cursor.fetchall()]
 
 
@@ -112,13 +116,6 @@ def controlled_claim_sql(queues: int) -> str:
     candidates = "\n    UNION\n    ".join(selects)
     columns = ", ".join(str(field.column) for field in TaskRecord._meta.concrete_fields)
     return CONTROLLED_CLAIM_SQL.format(backlogs=backlogs, candidates=candidates, columns=columns)
-
-
-def controlled_claim(connection: Any, params: list[Any], queues: int) -> list[TaskRecord]:
-    """Run CONTROLLED_CLAIM_SQL with the backlogs of ``queues`` queues; the rows it claimed, as TaskRecords."""
-    with connection.cursor() as cursor:
-        cursor.execute(controlled_claim_sql(queues), params)
-        return [record_from_row(connection, row) for row in cursor.fetchall()]
 
 
 def record_from_row(connection: Any, row: tuple[Any, ...]) -> TaskRecord:

@@ -99,13 +99,14 @@ def batch(request: HttpRequest, site: admin.AdminSite, entry_id: int) -> HttpRes
     entry = get_object_or_404(models.AuditEntry, pk=entry_id, filter__isnull=False)
     if request.GET.get("format") == "json":
         return JsonResponse(progress(entry))
+    task_filter = search.read(entry.filter)
     context = {
         **site.each_context(request),
         "title": f"{LABELS.get(entry.action, entry.action)}: progress",
         "entry": entry,
-        "described": search.read(entry.filter).describe(),
+        "described": task_filter.describe(),
         "progress": progress(entry),
-        "back": reverse("admin:retry_search") + "?" + urlencode(pairs(search.read(entry.filter))),
+        "back": reverse("admin:retry_search") + "?" + urlencode(pairs(task_filter)),
     }
     return TemplateResponse(request, "retry/batch.html", context)
 

@@ -19,8 +19,9 @@ from django.db.models import Count, F, Min, QuerySet, Window
 from django.db.models.functions import Coalesce, Greatest, RowNumber, TruncMinute
 
 from retry import conf
-from retry.models import Outcome, Rollup, RollupMark, TaskAttempt, TaskRecord
+from retry.models import Outcome, Rollup, RollupMark, TaskAttempt
 from retry.models.rollups import HOUR, MINUTE
+from retry.monitoring import stats
 from retry.monitoring.stats import Seconds
 
 logger = logging.getLogger("retry.monitoring.history")
@@ -216,13 +217,7 @@ def p95(attempts: QuerySet[TaskAttempt], column: str) -> Any:
 
 def sample_backlog(buckets: Buckets, now: datetime, at: datetime) -> None:
     """The due READY tasks of each queue and task name as of ``now``, in the minute ``at``."""
-    rows = (
-        TaskRecord.objects.ready()
-        .filter(run_after__lte=now)
-        .values("queue", "task_path")
-        .annotate(ready=Count("pk"), oldest=Min("run_after"))
-        .order_by()
-    )
+    rows = stats.due(now).values("queue", "task_path").annotate(ready=Count("pk"), oldest=Min("run_after")).order_by()
     queues: dict[str, tuple[int, datetime]] = {}
     for row in rows:
         age = max((now - row["oldest"]).total_seconds(), 0.0)

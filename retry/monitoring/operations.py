@@ -125,10 +125,10 @@ def resume(queues: Iterable[str], operator: str) -> int:
 
 def known_queues(queues: Iterable[str]) -> list[str]:
     """``queues``, each one a queue of a retry backend; ValueError naming the first that is not."""
-    names = sorted({str(queue) for queue in queues})
+    names, known = sorted({str(queue) for queue in queues}), conf.queues()
     for name in names:
-        if name not in conf.queues():
-            raise ValueError(f"{name!r} is not a queue of a retry backend (known: {', '.join(conf.queues())})")
+        if name not in known:
+            raise ValueError(f"{name!r} is not a queue of a retry backend (known: {', '.join(known)})")
     return names
 
 

@@ -57,7 +57,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
 
 def backlog(now: datetime) -> dict[str, tuple[int, float | None]]:
     """Per queue with a backlog: how many tasks are due, and the age in seconds of the one due longest."""
-    rows = _due(now).values("queue").annotate(ready=Count("pk"), oldest=Min("run_after")).order_by()
+    rows = due(now).values("queue").annotate(ready=Count("pk"), oldest=Min("run_after")).order_by()
     return {row["queue"]: (row["ready"], (now - row["oldest"]).total_seconds()) for row in rows}
 
 
@@ -122,7 +122,8 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _due(now: datetime) -> Any:
+def due(now: datetime) -> Any:
+    """The READY tasks whose time has come."""
     return TaskRecord.objects.ready().filter(run_after__lte=now)
 
 

@@ -50,11 +50,7 @@ def claim_many(
         tasks = sql.claim(connection, params, len(queues) if more else 0)
     else:
         now = clock.now_plus(0)
-        claimable = (
-            TaskRecord.objects.ready()
-            .filter(run_after__lte=now)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        )
+        claimable = rows.claimable(now)
         wanted = Q(pk__in=task_ids)
         if more:
             backlog = claimable.filter(queue__in=queues).order_by("-priority", "run_after").values("pk")[:more]

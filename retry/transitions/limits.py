@@ -46,7 +46,7 @@ def claim(
             backlogs = [value for queue in queues for value in (queue, more)]
             params: list[Any] = [paths, [limit.concurrency for limit in limits], rooms]
             params += [sorted(set(task_ids)), sorted(paused), *backlogs, len(set(task_ids)) + more, worker_id, lease]
-            claimed = Claimed(sql.controlled_claim(connection, params, len(queues)))
+            claimed = Claimed(sql.claim(connection, params, len(queues), sql.controlled_claim_sql))
         else:
             claimed = Claimed(_claim_here(task_ids, worker_id, queues, more, lease, paused, limits, rate_room))
         _remember_starts(limits, claimed, now)
@@ -120,12 +120,7 @@ def _claim_here(
         rooms += [rate_room[limit.task_path][0]] if limit.task_path in rate_room else []
         room[limit.task_path] = min(rooms)
     now = clock.now_plus(0)
-    claimable = (
-        TaskRecord.objects.ready()
-        .filter(run_after__lte=now)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .exclude(task_path__in=[path for path, left in room.items() if left <= 0])
-    )
+    claimable = rows.claimable(now).exclude(task_path__in=[path for path, left in room.items() if left <= 0])
     wanted = (Q(pk__in=task_ids) & ~Q(queue__in=paused)) | Q(queue__in=queues)
     candidates = claimable.filter(wanted).order_by("-priority", "run_after").values_list("pk", "task_path")
     chosen = []

@@ -4,7 +4,7 @@ import logging
 import traceback
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.tasks.base import TaskResultStatus as Status
 
@@ -37,6 +37,13 @@ def update(rows: "QuerySet[TaskRecord]", task: TaskRecord | None, **changes: Any
             if not hasattr(value, "resolve_expression"):
                 setattr(task, name, value)
     return updated
+
+
+def claimable(now: Any) -> "QuerySet[TaskRecord]":
+    """READY tasks due by ``now`` and not past their deadline: what a claim may take."""
+    return (
+        TaskRecord.objects.ready().filter(run_after__lte=now).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    )
 
 
 def claimed_by(worker_id: str, lease: float, now: Any) -> dict[str, Any]:

@@ -67,11 +67,11 @@ class RetryTaskContext(BaseContext):  # type: ignore[misc]
         return self.cancellation.check()
 
 
-def context_for(record: TaskRecord, task: Task[..., Any], cancellation: Cancellation | None = None) -> tuple[Any, ...]:
+def context_for(record: TaskRecord, task: Task[..., Any], cancellation: Cancellation) -> tuple[Any, ...]:
     if not task.takes_context:
         return ()
     result = backend.to_result(record, task.backend, task)
-    return (RetryTaskContext(task_result=result, cancellation=cancellation or Cancellation()),)
+    return (RetryTaskContext(task_result=result, cancellation=cancellation),)
 
 
 def call_sync(record: TaskRecord, task: Task[..., Any], cancellation: Cancellation) -> tuple[Any, BaseException | None]:
