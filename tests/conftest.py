@@ -17,7 +17,7 @@ from django.db import connections
 from django.test import override_settings
 
 from harness.layers import flush_channel_layer
-from retry import conf
+from retry import conf, controls
 from retry.dispatcher import Dispatcher
 from retry.outbox import outbox
 from retry.worker import runner
@@ -46,6 +46,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     report.sections = [(title, escaped(text)) for title, text in report.sections]
     if report.longrepr is not None and escaped(text := str(report.longrepr)) != text:
         report.longrepr = escaped(text)
+
+
+@pytest.fixture(autouse=True)
+def fresh_controls() -> Iterator[None]:
+    """Each test reads queue pauses and task limits afresh: a process keeps them up to controls.TTL, and a test's
+    rolled-back pause would otherwise hold the next test's queue."""
+    controls.forget()
+    yield
+    controls.forget()
 
 
 @pytest.fixture
