@@ -10,7 +10,8 @@ import psycopg
 from benchmarks import processes
 
 PG_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-PG_NAME = "scoopboard_bench"
+#: BENCH_DATABASE names the database (and the SQLite file), so that benchmarks run side by side stay apart.
+PG_NAME = os.environ.get("BENCH_DATABASE", "scoopboard_bench")
 
 
 def create_postgres(server: str = PG_SERVER, name: str = PG_NAME) -> str:
@@ -29,7 +30,7 @@ def drop_postgres(server: str = PG_SERVER, name: str = PG_NAME) -> None:
 
 
 def create_sqlite() -> str:
-    path = Path(tempfile.gettempdir()) / "scoopboard-bench.sqlite3"
+    path = Path(tempfile.gettempdir()) / f"{PG_NAME}.sqlite3"
     for stale in path.parent.glob(path.name + "*"):
         stale.unlink()
     url = f"sqlite:///{path}"
