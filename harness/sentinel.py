@@ -37,14 +37,17 @@ class Deployment:
         """Sentinels that must agree the master is down: a majority."""
         return self.sentinels // 2 + 1
 
+    def server_argv(self, port: int) -> list[str]:
+        # masterauth on both: once the replica is promoted, the old master may come back as its replica. A replica
+        # writes the copy it receives to disk: in the deployment's directory, not wherever it was started.
+        auth = ["--requirepass", self.password, "--masterauth", self.password, "--dir", str(self.directory)]
+        return [*servers.redis_server_argv(port), *auth]
+
     def master_argv(self) -> list[str]:
-        # masterauth too: once the replica is promoted, this server may come back as its replica.
-        auth = ["--requirepass", self.password, "--masterauth", self.password]
-        return [*servers.redis_server_argv(self.master_port), *auth]
+        return self.server_argv(self.master_port)
 
     def replica_argv(self) -> list[str]:
-        auth = ["--requirepass", self.password, "--masterauth", self.password]
-        return [*servers.redis_server_argv(self.replica_port), *auth, "--replicaof", "127.0.0.1", str(self.master_port)]
+        return [*self.server_argv(self.replica_port), "--replicaof", "127.0.0.1", str(self.master_port)]
 
     def sentinel_argv(self, index: int) -> list[str]:
         """The command of sentinel ``index``; writes its configuration file first."""
