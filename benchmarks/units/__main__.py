@@ -41,7 +41,7 @@ def main() -> None:
 
         layer = taskcost.LayerRedis(port)
         databases.migrate({})
-        result.update(measure(options, url, layer))
+        result.update(measure(options, url, layer, cluster.postmaster()))
     finally:
         if layer is not None:
             layer.stop()
@@ -55,13 +55,13 @@ def main() -> None:
         doc.write(result)
 
 
-def measure(options: argparse.Namespace, url: str, layer: Any) -> dict[str, Any]:
+def measure(options: argparse.Namespace, url: str, layer: Any, postmaster: int) -> dict[str, Any]:
     import django
 
     django.setup()
     from benchmarks.units import boards, probes, taskcost
 
-    probe = probes.Probe(url, [layer.port])
+    probe = probes.Probe(url, [layer.port], postmaster)
     try:
         figures = {"tasks": taskcost.measure(options.tasks, probe)}
         taskcost.clear()

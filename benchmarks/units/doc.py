@@ -20,6 +20,26 @@ def mib(value: float) -> str:
 PHASES = {"enqueue": "enqueue", "run_backlog": "run from a backlog", "steady": "both, steady", "purge": "purge"}
 
 
+#: The processes whose CPU time a task costs, as the tables name them.
+CPU_KINDS = {
+    "enqueue": "the enqueuing process",
+    "workers": "workers",
+    "dispatcher": "dispatcher",
+    "postgres": "PostgreSQL",
+    "redis": "Redis",
+}
+
+
+def cpu_of(tasks: dict[str, Any]) -> dict[str, float]:
+    """Milliseconds of CPU per task in the steady state, by kind of process."""
+    return {"enqueue": tasks["enqueue_cpu_ms"], **tasks["steady"]["cpu_ms"]}
+
+
+def cpu_per_task(tasks: dict[str, Any]) -> str:
+    cpu = cpu_of(tasks)
+    return " / ".join(f"{cpu.get(kind, 0):.2f}" for kind in CPU_KINDS)
+
+
 def per_task(figures: dict[str, Any], key: str) -> str:
     return " / ".join(f"{figures[phase][key]:,}" for phase in PHASES)
 
@@ -53,6 +73,7 @@ def units_table(result: dict[str, Any]) -> list[str]:
         + ", ".join(f"{name.removeprefix('retry_')} {mib(size)}" for name, size in kept.items() if size > 0)
         + " |",
         f"| Redis commands per task, steady: messages sent together / one at a time | {steady} / {single} |",
+        f"| CPU per task, steady: {' / '.join(CPU_KINDS.values())} | {cpu_per_task(tasks)} ms |",
         f"| idle {idle['processes']} | {idle['redis_commands_per_second']} Redis commands/s, "
         f"{idle['wal_bytes_per_second']:,} WAL bytes/s, {idle['statements_per_second']} statements/s |",
         f"| one board event (a step claimed or released; {boards['clients']} kitchen boards on one daphne) | "
@@ -83,6 +104,12 @@ def derived_table(result: dict[str, Any]) -> list[str]:
         "| --- | --- |",
         f"| 1,000 tasks/s | {mib(wal * rate)}/s of WAL, {statements * rate:,.0f} statements/s, "
         f"{commands * rate:,.0f} Redis commands/s at most |",
+        "| 1,000 tasks/s, in cores of this machine | "
+        + ", ".join(f"{cpu_of(tasks).get(kind, 0):.1f} for {name}" for kind, name in CPU_KINDS.items())
+        + " |",
+        "| one core of each, in tasks/s | "
+        + ", ".join(f"{name} {1000 / ms:,.0f}" for kind, name in CPU_KINDS.items() if (ms := cpu_of(tasks).get(kind)))
+        + " |",
         f"| 1,000 tasks/s kept {RETENTION_DAYS} days | {kept * rate * 86400 * RETENTION_DAYS / 2**30:,.0f} GiB of task "
         f"rows, and {mib(tasks['purge']['wal_bytes'] * rate)}/s more WAL to purge them row by row |",
         f"| 10,000 kitchen boards | {boards['kib_per_connection'] * 10_000 / 2**20:.1f} GiB of daphne memory; "

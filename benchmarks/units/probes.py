@@ -23,13 +23,18 @@ class Snapshot:
     rows: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     commands: dict[str, int] = field(default_factory=dict)
+    #: CPU seconds used so far by each kind of process watched (workers, dispatcher, postgres, redis).
+    cpu: dict[str, float] = field(default_factory=dict)
     at: float = 0.0
 
 
 class Probe:
     """Reads the counters of one PostgreSQL database (on a cluster of the run's own) and of Redis servers."""
 
-    def __init__(self, database_url: str, redis_ports: list[int]) -> None:
+    def __init__(self, database_url: str, redis_ports: list[int], postmaster: int) -> None:
+        self.postmaster = postmaster
+        #: Processes whose CPU time the snapshots add up, by kind; set by whoever starts them.
+        self.watched: dict[str, list[int]] = {}
         self.database = psycopg.connect(database_url, autocommit=True)
         self.redis = [redis.Redis(port=port) for port in redis_ports]
         self.database.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -62,8 +67,16 @@ class Probe:
             rows={name: (ins, upd, hot, dele) for name, ins, upd, hot, dele, _ in tables},
             sizes={name: size for name, *_, size in tables},
             commands=self.commands(),
+            cpu=self.cpu(),
             at=time.monotonic(),
         )
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds of the watched processes, PostgreSQL's (the postmaster and its children) and Redis'."""
+        used = {kind: sum(cpu_seconds(pid) for pid in pids) for kind, pids in self.watched.items()}
+        used["postgres"] = sum(cpu_seconds(pid) for pid in [self.postmaster, *children(self.postmaster)])
+        used["redis"] = sum(cpu_seconds(int(client.info("server")["process_id"])) for client in self.redis)
+        return used
 
     def commands(self) -> dict[str, int]:
         """Calls per Redis command, summed over the servers."""
@@ -101,13 +114,34 @@ def difference(before: Snapshot, after: Snapshot, per: int) -> dict[str, Any]:
         },
         "redis_commands": round(sum(commands.values()) / per, 2),
         "redis_by_command": {name: round(calls / per, 2) for name, calls in sorted(commands.items())},
+        "cpu_ms": {
+            kind: round((used - before.cpu.get(kind, used)) * 1000 / per, 3)
+            for kind, used in after.cpu.items()
+            if kind in before.cpu
+        },
         "seconds": round(after.at - before.at, 2),
     }
 
 
+def children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time ``pid`` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU time ``pid`` has used so far (0 once it has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 

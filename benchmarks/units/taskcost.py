@@ -45,8 +45,12 @@ def enqueue(count: int, *, one_by_one: bool) -> None:
     outbox.flush(timeout=60)
 
 
-def start_workers() -> list[Any]:
-    return [processes.dispatcher(), *(processes.our_worker(index) for index in range(WORKERS))]
+def start_workers(probe: probes.Probe | None = None) -> list[Any]:
+    """A dispatcher and the workers; their CPU time is watched by ``probe``'s snapshots."""
+    started = [processes.dispatcher(), *(processes.our_worker(index) for index in range(WORKERS))]
+    if probe is not None:
+        probe.watched = {"dispatcher": [started[0].pid], "workers": [worker.pid for worker in started[1:]]}
+    return started
 
 
 def measure(count: int, probe: probes.Probe) -> dict[str, Any]:
@@ -55,11 +59,13 @@ def measure(count: int, probe: probes.Probe) -> dict[str, Any]:
     start = probe.snapshot()
     enqueue(count, one_by_one=False)
     enqueued = probe.snapshot()
-    workers = start_workers()
+    workers = start_workers(probe)
     try:
         wait_until(lambda: successful() >= count, 600, f"{count} tasks not all run")
         backlog = probe.snapshot()
+        enqueuing = time.process_time()
         enqueue(count, one_by_one=False)
+        enqueue_cpu = time.process_time() - enqueuing
         wait_until(lambda: successful() >= 2 * count, 600, f"{count} more tasks not all run")
         steady = probe.snapshot()
         single = min(count, 200)  # each waits for its send: slow, and the figure settles within a hundred
@@ -68,6 +74,7 @@ def measure(count: int, probe: probes.Probe) -> dict[str, Any]:
         one_by_one = probe.snapshot()
     finally:
         processes.stop(workers)
+        probe.watched = {}
     ran = probe.snapshot()
     purge_started = time.monotonic()
     purged_rows = purge()
@@ -78,6 +85,7 @@ def measure(count: int, probe: probes.Probe) -> dict[str, Any]:
         "enqueue": probes.difference(start, enqueued, count),
         "run_backlog": probes.difference(enqueued, backlog, count),
         "steady": probes.difference(backlog, steady, count),
+        "enqueue_cpu_ms": round(enqueue_cpu * 1000 / count, 3),
         "steady_one_message_at_a_time": probes.difference(steady, one_by_one, single),
         "purge": {
             **probes.difference(ran, purged, max(1, purged_rows)),
