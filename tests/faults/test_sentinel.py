@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 import websockets
+from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
+from redis import exceptions as redis_exceptions
 from websockets.typing import Origin
 
 from harness.sentinel import Deployment
@@ -183,3 +185,32 @@ def test_the_layer_follows_a_failover_and_every_task_runs_once(
         print(f"--- daphne log ---\n{web.log()[-4000:]}")
         production.close_layer()
         layer.disable()
+
+
+def test_the_rate_limit_cache_follows_a_failover(deployment: tuple[Deployment, dict[int, processes.Process]]) -> None:
+    """Django's cache, as project.settings builds it under Sentinel, writes to whichever server is master."""
+    topology, redis = deployment
+    variables = sentinel.Sentinels(
+        addresses=tuple(("127.0.0.1", port) for port in topology.sentinel_ports),
+        masters=(topology.master_name,),
+        sentinel_password=topology.sentinel_password,
+        master_password=topology.password,
+    )
+    config = sentinel.cache(variables, "sentinel-cache", {"socket_connect_timeout": 5})
+    cache = RedisCache(config["LOCATION"], {"OPTIONS": config["OPTIONS"], "KEY_PREFIX": config["KEY_PREFIX"]})
+    cache.set("orders-from-10.0.0.7", 1)
+    assert cache.incr("orders-from-10.0.0.7") == 2
+    master = topology.master_port_now()
+    redis[master].kill()
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            cache.set("after-failover", 1)
+            break
+        except redis_exceptions.ConnectionError:  # the old master's connection, or no master elected yet
+            assert time.monotonic() < deadline, "the cache found no master within 20 s of the kill"
+            time.sleep(0.1)
+    assert topology.master_port_now() != master
+    assert cache.incr("after-failover") == 2
+    cache.close()
