@@ -1,5 +1,6 @@
 """The channel layer between two runs: emptied, whether it is Redis or the in-memory layer."""
 
+import asyncio
 from typing import cast
 
 import redis
@@ -21,3 +22,14 @@ def flush_channel_layer() -> None:
         memory = cast(InMemoryChannelLayer, layer)
         memory.channels.clear()
         memory.groups.clear()
+
+
+async def close_connections(layer: RedisChannelLayer) -> None:
+    """Close the connections ``layer`` holds on this event loop, with those to its sentinels, which channels-redis'
+    ``close_pools`` leaves open."""
+    loop_layer = layer._layers.get(asyncio.get_running_loop())
+    for connection in loop_layer._connections.values() if loop_layer else ():
+        manager = getattr(connection.connection_pool, "sentinel_manager", None)
+        for client in manager.sentinels if manager else ():
+            await client.aclose()
+    await layer.close_pools()

@@ -7,14 +7,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, SystemCheckError
 
 from consumers import checks as board_checks
+from project import checks as project_checks
 from retry import checks as retry_checks
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 try:
     django_asgi_app = get_asgi_application()
-    # daphne runs no system checks: run the retry layer's and the boards' here, so the web process refuses what
-    # the workers refuse.
-    BaseCommand().check(tags=[retry_checks.TAG, board_checks.TAG])
+    # daphne runs no system checks: run the retry layer's, the boards' and the Redis variables' here, so the web
+    # process refuses what the workers refuse.
+    BaseCommand().check(tags=[retry_checks.TAG, board_checks.TAG, project_checks.TAG])
 except (ImproperlyConfigured, SystemCheckError) as error:
     raise SystemExit(f"Configuration error: {error}") from None
 

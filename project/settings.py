@@ -7,7 +7,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from project import env
+from project import env, sentinel
 from retry import conf as retry_conf
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,6 +27,7 @@ for origin in CSRF_TRUSTED_ORIGINS:
 
 INSTALLED_APPS = [
     "daphne",
+    "project",
     "retry",
     "orders",
     "consumers",
@@ -93,21 +94,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Channel layer: in-memory in one process, or Redis (comma-separated URLs shard it).
+# Channel layer: in-memory in one process, or Redis. REDIS_URL names the servers (comma-separated URLs shard the
+# layer); or REDIS_SENTINELS names sentinels that tell which server is now the master of each REDIS_SENTINEL_MASTER
+# (one master set per shard), so the layer follows a failover. project.checks reports what does not fit together.
 REDIS_URLS = env.read_redis_urls("REDIS_URL")
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "scoopboard")
 CHANNEL_EXPIRY = env.read_int("CHANNEL_EXPIRY", 60, minimum=1)
-if REDIS_URLS:
+# redis-py's socket timeout must outlast channels-redis' 5 s blocking pop,
+# or an idle worker dies with TimeoutError and drops what it had pulled.
+_redis_connection = {"socket_timeout": 30, "socket_connect_timeout": 5, "health_check_interval": 10}
+_sentinels = sentinel.read()
+if _sentinels:
+    _redis_hosts = sentinel.layer_hosts(_sentinels, _redis_connection)
+else:
+    _redis_hosts = [{"address": url, **_redis_connection} for url in REDIS_URLS]
+if _redis_hosts:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py's socket timeout must outlast channels-redis' 5 s blocking pop,
-                # or an idle worker dies with TimeoutError and drops what it had pulled.
-                "hosts": [
-                    {"address": url, "socket_timeout": 30, "socket_connect_timeout": 5, "health_check_interval": 10}
-                    for url in REDIS_URLS
-                ],
+                "hosts": _redis_hosts,
                 "prefix": REDIS_PREFIX,
                 "expiry": CHANNEL_EXPIRY,
                 "capacity": env.read_int("CHANNEL_CAPACITY", 1000, minimum=1),
@@ -131,7 +137,7 @@ TASKS = {
     }
 }
 # In the embedded default the web process also runs the task workers and the dispatcher.
-RETRY_EMBEDDED = not REDIS_URLS
+RETRY_EMBEDDED = not _redis_hosts
 RETRY_MESSAGE_EXPIRY = float(CHANNEL_EXPIRY)
 # The task dashboard's live feed, beside the boards' sockets (consumers.routing serves it).
 RETRY_FEED_PATH = "ws/dashboard/"
@@ -255,7 +261,10 @@ WEBHOOK_DELIVERY_RETENTION = env.read_int("WEBHOOK_DELIVERY_RETENTION", 30, mini
 ORDER_RATE_LIMIT_PER_ADDRESS = env.read_int("ORDER_RATE_LIMIT_PER_ADDRESS", 20, minimum=1)
 ORDER_RATE_LIMIT_PER_EMAIL = env.read_int("ORDER_RATE_LIMIT_PER_EMAIL", 5, minimum=1)
 ORDER_RATE_LIMIT_WINDOW = env.read_int("ORDER_RATE_LIMIT_WINDOW", 3600, minimum=1)
-if REDIS_URLS:
+# Under Sentinel the counters live on the first shard's master, found through the sentinels as the layer finds it.
+if _sentinels:
+    CACHES = {"default": sentinel.cache(_sentinels, REDIS_PREFIX, {"socket_connect_timeout": 5})}
+elif REDIS_URLS:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -19,6 +19,7 @@ from django.db.models import Count
 from django.tasks import Task
 from django.test import override_settings
 
+from harness import layers
 from retry.models import TaskRecord
 from retry.outbox import outbox
 from tests import processes
@@ -129,6 +130,10 @@ class Faults:
     def send(self, channel: str, message: dict[str, Any]) -> None:
         """Put one message of the test's choosing on a channel, as any client of the layer could."""
         self._run(get_channel_layer().send(channel, message))  # type: ignore[union-attr]
+
+    def close_layer(self) -> None:
+        """Close this process's connections to its channel layer, before a layer of the test's own goes away."""
+        self._run(layers.close_connections(get_channel_layer()))
 
     def _add(self, process: processes.Process) -> processes.Process:
         self.processes.append(process)
