@@ -35,7 +35,7 @@ from harness.layers import flush_channel_layer
 BOARDS_PER_PROCESS = 250
 #: Seconds of orders at the full rate before the measured ones: imports, first reads, connection pools.
 WARM_UP_SECONDS = 2.0
-#: Seconds after the last POST for every board and e-mail to catch up. A lost event is repaired by the board's
+#: Seconds after the last answer for every board and e-mail to catch up. A lost event is repaired by the board's
 #: next resync (BOARD_RESYNC_INTERVAL, 15 s), so waiting stops only after longer than that without progress.
 SETTLE_TIMEOUT = 90.0
 STILL_FOR = 20.0

@@ -38,7 +38,7 @@ def counts(result: dict[str, Any]) -> str:
     ways = ", ".join(f"{how} {count}" for how, count in result["first_seen_by"].items())
     return (
         f"POST answers: {posts['statuses']} at {posts['per_second']}/s, sent late p99 {posts['send_late']['p99_ms']} "
-        f"ms. Board x order pairs not seen within {result['settle_timeout_s']:g} s of the last POST: "
+        f"ms. Board x order pairs not seen within {result['settle_timeout_s']:g} s of the last answer: "
         f"{result['pairs_not_seen']} ({result['orders_not_on_every_board']} orders not on every board); first seen "
         f"by: {ways}; sockets closed by the server: {result['closed_by_server'] or 0}. E-mails: "
         f"{mails['exactly_once']} exactly once, {mails['missing']} missing, {mails['more_than_once']} more than once; "
