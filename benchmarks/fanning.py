@@ -33,11 +33,25 @@ def measure(sizes: list[int], rounds: int) -> dict[str, Any]:
 
 def kitchen_fixture() -> tuple[Any, int, str]:
     """A staff user with a session, and an order whose first step the benchmark claims and releases."""
+    from orders import services
+
+    user, cookie = staff_session()
+    order = services.place_order(
+        customer_name="Bench",
+        customer_email="bench@example.com",
+        flavour=first_choice("Flavour"),
+        size=first_choice("Size"),
+    )
+    first_step = order.steps.order_by("pk").first()
+    assert first_step is not None
+    return user, first_step.pk, cookie
+
+
+def staff_session() -> tuple[Any, str]:
+    """A staff user, and the session cookie a kitchen board of theirs sends."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
-
-    from orders import services
 
     user, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
     session = SessionStore()
@@ -49,15 +63,7 @@ def kitchen_fixture() -> tuple[Any, int, str]:
         }
     )
     session.create()
-    order = services.place_order(
-        customer_name="Bench",
-        customer_email="bench@example.com",
-        flavour=first_choice("Flavour"),
-        size=first_choice("Size"),
-    )
-    first_step = order.steps.order_by("pk").first()
-    assert first_step is not None
-    return user, first_step.pk, f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+    return user, f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
 def first_choice(name: str) -> str:

@@ -57,9 +57,9 @@ def celery_worker(index: int) -> subprocess.Popen[bytes]:
     return start(f"celery-{index}", command)
 
 
-def daphne(port: int) -> subprocess.Popen[bytes]:
+def daphne(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     command = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", "project.asgi:application"]
-    return start("daphne", command)
+    return start("daphne", command, env)
 
 
 def redis_server(port: int) -> subprocess.Popen[bytes]:

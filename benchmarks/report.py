@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks import processes
+from benchmarks import endtoend_report, processes
 
 DOCS = processes.ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin (written by benchmarks/run.py) -->", "<!-- bench:end -->"
@@ -46,6 +46,8 @@ def render(results: dict[str, Any]) -> str:
         fanout_table(results["fanout"]),
         plans(results["dispatcher"]),
     ]
+    if "endtoend" in results:
+        sections.insert(-1, endtoend_report.render(results["endtoend"]))
     return "\n\n".join(sections)
 
 

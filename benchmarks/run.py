@@ -74,6 +74,7 @@ def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
     full_sizes = "100,1000" if options.quick else "100,100000"
     results["full_channel"] = suite("full-channel", pg, "--sizes", full_sizes, "--rounds", "5")
     results["fanout"] = suite("fanout", pg, "--sizes", clients, "--rounds", "3" if options.quick else "5")
+    results["endtoend"] = suite("endtoend", pg, *(["--boards", "50", "--orders", "250"] if options.quick else []))
     databases.drop_postgres()
     return results
 

@@ -69,7 +69,14 @@ def fanout(options: argparse.Namespace) -> dict[str, Any]:
     return fanning.measure([int(size) for size in options.sizes.split(",")], options.rounds)
 
 
+def endtoend(options: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks import endtoend
+
+    return endtoend.measure(options.boards, options.orders, options.rate)
+
+
 SUITES = {"tasks": tasks, "retry": retry_path, "dispatcher": dispatcher, "full-channel": full_channel, "fanout": fanout}
+SUITES["endtoend"] = endtoend
 
 
 def main() -> None:
@@ -82,6 +89,9 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=float, default=100.0)
     parser.add_argument("--sizes", default="")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--boards", type=int, default=500)
+    parser.add_argument("--orders", type=int, default=1500)
+    parser.add_argument("--rate", type=float, default=50.0)
     options = parser.parse_args()
     django.setup()
     result = SUITES[options.suite](options)

@@ -7,6 +7,7 @@ their queries began, so a consumer can tell an older read from a newer one and n
 """
 
 import asyncio
+import copy
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -40,10 +41,24 @@ class Read:
         return self.started is None or self.started >= moment
 
     async def result(self) -> tuple[float, Any]:
-        # Shielded: a consumer that goes away must not cancel the read the others wait for.
-        value = await asyncio.shield(self.future)
+        # Waited for, not awaited: a consumer that goes away must not cancel the read the others wait for.
+        await asyncio.wait([self.future])
+        error = self.future.exception()
+        if error is not None:
+            # Each caller raises an exception of its own. The one error raised in every waiting consumer gathered
+            # all their frames in its traceback, and the server logs it once per consumer: with 500 boards,
+            # hundreds of thousands of lines that held the web process for minutes.
+            raise own_copy(error) from error
         assert self.started is not None
-        return self.started, value
+        return self.started, self.future.result()
+
+
+def own_copy(error: BaseException) -> BaseException:
+    """``error``'s type and arguments in a new exception (a RuntimeError naming it, if it cannot be copied)."""
+    try:
+        return copy.copy(error)
+    except Exception:
+        return RuntimeError(f"shared read failed: {error!r}")
 
 
 class SharedReads:

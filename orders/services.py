@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -25,8 +25,11 @@ from orders.models import Order, StaffProfile, Step
 from orders.webhooks import deliveries
 from retry import api
 
-# Two orders placed at the same moment may pick the same next number; the loser tries again.
+# Two orders placed at the same moment may pick the same next number; the loser tries again (where no lock
+# serialises the numbers: lock_numbers).
 NUMBER_ATTEMPTS = 5
+#: The PostgreSQL advisory lock held while an order takes its number.
+NUMBER_LOCK = 0x5C00B0A2D
 #: Times to pick again when someone else claims the picked step first.
 PICK_ATTEMPTS = 3
 #: The customer e-mail each order status calls for.
@@ -78,6 +81,7 @@ def order_for_key(key: str, fingerprint: str) -> Order | None:
 
 
 def insert_with_next_number(order: Order) -> None:
+    lock_numbers()
     for attempt in range(NUMBER_ATTEMPTS):
         order.number = (Order.objects.aggregate(top=Max("number"))["top"] or 0) + 1
         try:
@@ -88,6 +92,18 @@ def insert_with_next_number(order: Order) -> None:
             order.pk = None
             if attempt == NUMBER_ATTEMPTS - 1 or key_taken(order):
                 raise
+
+
+def lock_numbers() -> None:
+    """On PostgreSQL, hand out order numbers one transaction at a time, until this one ends.
+
+    Without it, orders placed at one moment read the same highest number and all but one collide: with more
+    requests under way than NUMBER_ATTEMPTS, orders were refused with an error. SQLite's transactions
+    (IMMEDIATE) already write one at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NUMBER_LOCK])
 
 
 def key_taken(order: Order) -> bool:

@@ -2,11 +2,12 @@
 
 import asyncio
 import threading
+import traceback
 from collections.abc import Awaitable
 
 import pytest
 
-from consumers.reads import SharedReads
+from consumers.reads import Read, SharedReads
 
 # The reads run through channels' database_sync_to_async, which checks the connection its thread kept from an
 # earlier test of the process: database access is allowed, so the result does not depend on which tests ran first.
@@ -108,6 +109,35 @@ async def test_a_failed_read_is_not_shared_with_the_next_caller() -> None:
     with pytest.raises(ConnectionError):
         await reads.after_event(("s", 1), 7)
     assert (await reads.after_event(("s", 1), 7))[1] == "card"
+
+
+async def climb(frames: int, read: Read) -> object:
+    return await (climb(frames - 1, read) if frames else read.result())
+
+
+async def raised_through(frames: int, read: Read) -> BaseException:
+    """What awaiting ``read`` raises, ``frames`` coroutine frames up (as a board's stack is)."""
+    try:
+        await climb(frames, read)
+    except ConnectionError as error:
+        return error
+    raise AssertionError("the read did not fail")
+
+
+async def test_a_failed_read_gives_each_caller_an_exception_of_its_own() -> None:
+    """One exception object raised in every waiting board would gather all their frames in its traceback, and the
+    server logs each board's: with 500 boards, hundreds of thousands of lines that stall the web process."""
+
+    def fail(key: object) -> str:
+        raise ConnectionError("database went away")
+
+    read = Read(fail, 7)
+    await asyncio.wait([read.future])
+    errors = [await raised_through(5, read) for _ in range(20)]
+    assert len({id(error) for error in errors}) == len(errors)
+    depths = {len(traceback.extract_tb(error.__traceback__)) for error in errors}
+    assert len(depths) == 1, depths
+    assert all(str(error) == "database went away" for error in errors)
 
 
 async def test_a_caller_that_goes_away_does_not_cancel_the_read_of_the_others() -> None:

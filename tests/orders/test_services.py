@@ -302,21 +302,38 @@ def test_one_of_two_concurrent_claims_wins(alice: User, bob: User) -> None:
         assert step.claimed_by_id == winners[0]
 
 
-@racing
-def test_orders_placed_at_once_get_distinct_numbers(db: None) -> None:
-    start = threading.Barrier(4)
+def place_at_once(count: int) -> tuple[list[int], list[Exception]]:
+    """Place ``count`` orders, each in its own thread and connection, all released at once: numbers and errors."""
+    start = threading.Barrier(count)
     numbers: list[int] = []
+    errors: list[Exception] = []
 
     def place() -> None:
         start.wait()
         try:
             numbers.append(services.place_order(**ORDER_FIELDS).number)
+        except Exception as error:
+            errors.append(error)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=place) for _ in range(4)]
+    threads = [threading.Thread(target=place) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(numbers) == [1, 2, 3, 4]
+    return numbers, errors
+
+
+@racing
+def test_orders_placed_at_once_get_distinct_numbers(db: None) -> None:
+    numbers, errors = place_at_once(4)
+    assert (sorted(numbers), errors) == ([1, 2, 3, 4], [])
+
+
+@racing
+def test_more_orders_at_once_than_number_attempts_all_get_placed(db: None) -> None:
+    """Busy moments (a web process with many requests under way) must not turn orders away with an error."""
+    count = 3 * services.NUMBER_ATTEMPTS
+    numbers, errors = place_at_once(count)
+    assert (sorted(numbers), errors) == (list(range(1, count + 1)), [])
