@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.markdown import table, times, verdict
-from benchmarks.report_tasks import by_name, latency, rate
+from benchmarks.report_tasks import by_name, counts, latency, rate
 
 #: Functions shown per profile: the top by self share, our own (OUR_CODE) and then any by inclusive share.
 SELF_ROWS, OURS_ROWS, INCLUSIVE_ROWS = 12, 10, 5
@@ -32,8 +32,9 @@ class Target:
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
-    ours, celery = by_name(results, "scoopboard"), by_name(results, "Celery")
-    drain = rate(ours, "drain_2")
+    ours, celery = by_name(results, "scoopboard"), by_name(results, "Celery (acks_late)")
+    # A drain counts only with every task run exactly once.
+    drain = rate(ours, "drain_2") if ours and counts(ours) == (0, 0) else None
     rows = [
         Target(f"drain, 2 workers ≥ {wanted}x {label}", *at_least(drain, rate(peer, "drain_2"), wanted), "drain_2")
         for wanted, label, peer in [
@@ -96,7 +97,10 @@ def fanout_target(fanout: dict[str, Any] | None) -> Target:
 
 def targets_table(results: dict[str, Any]) -> str:
     rows = [[target.name, target.measured, verdict(target.met)] for target in targets(results)]
-    note = "Ratios within this run, 2 cores, durable PostgreSQL, every task of ours durable and run exactly once."
+    note = (
+        "Ratios within this run (2 cores, durable PostgreSQL). A drain of ours counts only if it lost and "
+        "duplicated nothing (the Tasks table's last columns)."
+    )
     return "### Targets\n\n" + note + "\n\n" + table(["target", "measured", "met"], rows)
 
 

@@ -13,13 +13,13 @@ RATES = [
     ("drain_1", "drain 1 worker"),
     ("drain_2", "drain 2 workers"),
 ]
-#: The systems the ratios are to: (prefix of the system's name, how the table names it).
-REFERENCES = [("Celery", "Celery (acks_late)"), ("raw", "raw Channels")]
+#: The systems the ratios are to, by name.
+REFERENCES = ["Celery (acks_late)", "raw Channels"]
 
 
 def by_name(results: dict[str, Any], name: str) -> dict[str, Any]:
-    """The first system whose name starts with ``name``; an empty row when it is not in the run."""
-    return next((system for system in results["task_systems"] if system["system"].startswith(name)), {})
+    """The system of that name; an empty row when it is not in the run (or failed)."""
+    return next((system for system in results["task_systems"] if system["system"] == name), {})
 
 
 def rate(system: dict[str, Any], key: str) -> float | None:
@@ -72,7 +72,7 @@ def tasks_table(results: dict[str, Any]) -> str:
 
 def ratios_table(results: dict[str, Any]) -> str:
     """Each system's figures over Celery's and over raw Channels', in one cell: "vs Celery / vs raw"."""
-    references = [by_name(results, prefix) for prefix, _ in REFERENCES]
+    references = [by_name(results, name) for name in REFERENCES]
     rows = []
     for system in results["task_systems"]:
         if "error" in system:
@@ -82,7 +82,7 @@ def ratios_table(results: dict[str, Any]) -> str:
         ]
         p99 = " / ".join(times(latency(system, "p99_ms"), latency(reference, "p99_ms")) for reference in references)
         rows.append([system["system"], *cells, p99])
-    names = " / ".join(name for _, name in REFERENCES)
+    names = " / ".join(REFERENCES)
     note = (
         f"Each cell: the system's figure over {names}'s in this run. Rates: higher is faster; "
         "latency p99: lower is faster."
