@@ -20,7 +20,8 @@ def create_postgres(server: str = PG_SERVER, name: str = PG_NAME) -> str:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
     url = server.rsplit("/", 1)[0] + f"/{name}"
-    migrate({"DATABASE_URL": url})
+    # benchmarks.settings: on PostgreSQL it adds the durable peers' apps, whose tables live here too.
+    migrate({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "benchmarks.settings"})
     return url
 
 

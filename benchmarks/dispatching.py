@@ -25,12 +25,12 @@ FULL_CAPACITY = 100
 FILL = """
 INSERT INTO retry_taskrecord (id, task_path, queue, priority, args, kwargs, status, attempts, max_attempts, policy,
     time_limit, ignore_result, enqueued_at, run_after, worker_id, error_class, error_message, error_traceback,
-    started_at, finished_at, alone, recoveries)
+    alone, recoveries, started_at, finished_at)
 SELECT gen_random_uuid(), 'benchmarks.tasks.touch', 'default', 0, '[1]', '{}',
     CASE WHEN i %% 100 = 0 THEN 'READY' WHEN i %% 100 = 1 THEN 'FAILED' ELSE 'SUCCESSFUL' END,
     1, 5, '{}', 600, false, now() - interval '1 hour', now() + CASE WHEN i %% 100 = 0 THEN interval '1 hour'
-    ELSE -interval '1 hour' END, '', '', '', '', now() - make_interval(secs => i %% 86400),
-    CASE WHEN i %% 100 = 0 THEN NULL ELSE now() - make_interval(secs => i %% 86400) END, false, 0
+    ELSE -interval '1 hour' END, '', '', '', '', false, 0, now() - make_interval(secs => i %% 86400),
+    CASE WHEN i %% 100 = 0 THEN NULL ELSE now() - make_interval(secs => i %% 86400) END
 FROM generate_series(1, %s) AS i
 """
 ADD_DUE = """

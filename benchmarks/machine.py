@@ -7,7 +7,21 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("django", "channels", "channels-redis", "daphne", "redis", "psycopg", "celery", "kombu", "websockets")
+PACKAGES = (
+    "django",
+    "channels",
+    "channels-redis",
+    "daphne",
+    "redis",
+    "psycopg",
+    "celery",
+    "kombu",
+    "huey",
+    "dramatiq",
+    "procrastinate",
+    "django-tasks-db",
+    "websockets",
+)
 
 
 def describe() -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Worker, dispatcher, Celery, daphne and Redis processes, started and stopped by the benchmarks."""
+"""Worker, dispatcher, the peers' workers, daphne and Redis processes, started and stopped by the benchmarks."""
 
 import os
 import signal
@@ -12,8 +12,10 @@ from harness import servers
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
-#: Tasks one of our worker processes runs at a time (RETRY_CONCURRENCY's default); Celery gets the same.
+#: Tasks one of our worker processes runs at a time (RETRY_CONCURRENCY's default); every peer's worker gets the same.
 CONCURRENCY = 8
+#: Every process started here, so that a suite that fails stops what it started.
+STARTED: list[subprocess.Popen[bytes]] = []
 
 
 def start(name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -21,7 +23,9 @@ def start(name: str, command: list[str], env: dict[str, str] | None = None) -> s
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{name}.log", "ab") as log:
-        return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log)
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log)
+    STARTED.append(process)
+    return process
 
 
 def stop(processes: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
@@ -51,10 +55,29 @@ def raw_worker(index: int) -> subprocess.Popen[bytes]:
 
 
 def celery_worker(index: int) -> subprocess.Popen[bytes]:
-    command = [PYTHON, "-m", "celery", "-A", "benchmarks.celery_app", "worker", "--pool", "threads"]
+    command = [PYTHON, "-m", "celery", "-A", "benchmarks.peers.celery_app", "worker", "--pool", "threads"]
     command += ["--concurrency", str(CONCURRENCY), "--hostname", f"bench{index}@%h", "--loglevel", "WARNING"]
     command += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
     return start(f"celery-{index}", command)
+
+
+def huey_worker(index: int) -> subprocess.Popen[bytes]:
+    command = [PYTHON, "-m", "huey.bin.huey_consumer", "benchmarks.peers.huey_app.huey"]
+    return start(f"huey-{index}", [*command, "--worker-type", "thread", "--workers", str(CONCURRENCY), "--quiet"])
+
+
+def dramatiq_worker(index: int) -> subprocess.Popen[bytes]:
+    command = [PYTHON, "-m", "dramatiq", "benchmarks.peers.dramatiq_app", "--processes", "1"]
+    return start(f"dramatiq-{index}", [*command, "--threads", str(CONCURRENCY)])
+
+
+def procrastinate_worker(index: int) -> subprocess.Popen[bytes]:
+    command = [PYTHON, "manage.py", "procrastinate", "worker", "--concurrency", str(CONCURRENCY)]
+    return start(f"procrastinate-{index}", [*command, "--name", f"bench{index}"])
+
+
+def tasks_db_worker(index: int) -> subprocess.Popen[bytes]:
+    return start(f"tasks-db-{index}", [PYTHON, "-m", "benchmarks.peers.tasks_db_worker"])
 
 
 def daphne(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

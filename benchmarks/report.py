@@ -1,4 +1,7 @@
-"""The run's table as Markdown, the PostgreSQL commit floor, and the generated part of docs/benchmarks.md."""
+"""The run's tables as Markdown, the PostgreSQL commit floor, and the generated part of docs/benchmarks.md.
+
+The task systems' tables are in report_tasks, the targets and their profiles in report_targets.
+"""
 
 import re
 import threading
@@ -7,7 +10,8 @@ from typing import Any
 
 import psycopg
 
-from benchmarks import endtoend_report, processes
+from benchmarks import endtoend_report, processes, report_targets, report_tasks
+from benchmarks.markdown import table
 
 DOCS = processes.ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin (written by benchmarks/run.py) -->", "<!-- bench:end -->"
@@ -36,19 +40,21 @@ def commit_floor(url: str, commits: int = 300) -> dict[str, float]:
 
 
 def render(results: dict[str, Any]) -> str:
-    sections = [
-        machine_line(results["machine"]),
-        tasks_table(results),
-        targets_table(results),
-        retry_table(results["retry"]),
-        dispatcher_table(results["dispatcher"]),
-        full_channel_table(results["full_channel"]),
-        fanout_table(results["fanout"]),
-        plans(results["dispatcher"]),
-    ]
-    if "endtoend" in results:
-        sections.insert(-1, endtoend_report.render(results["endtoend"]))
+    sections = [machine_line(results["machine"])]
+    sections += [section(results) for section in WHOLE_RUN]
+    for title, key, section in SUITE_SECTIONS:
+        if key not in results:
+            continue
+        suite = results[key]
+        sections.append(f"### {title}\n\nThe suite failed: {suite['error']}." if "error" in suite else section(suite))
     return "\n\n".join(sections)
+
+
+def failed(results: dict[str, Any]) -> list[str]:
+    """The suites and task systems of the run that failed, with their errors."""
+    runs = [(key, value) for key, value in results.items() if isinstance(value, dict)]
+    runs += [(f"tasks {system['system']}", system) for system in results["task_systems"]]
+    return [f"{name}: {run['error']}" for name, run in runs if "error" in run]
 
 
 def machine_line(machine: dict[str, Any]) -> str:
@@ -59,97 +65,6 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"Load average at start: {machine['load_average_at_start']} "
         "(the machine is shared: read ratios, not absolutes)."
     )
-
-
-def table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("-" if cell is None else str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def tasks_table(results: dict[str, Any]) -> str:
-    rows = []
-    for system in results["task_systems"]:
-        drain_2 = system.get("drain_2") or {}
-        checks = [system["drain_1"], drain_2 or system.get("drain_1_after_async", {})]
-        rows.append(
-            [
-                system["system"],
-                system["enqueue_sync"]["per_second"],
-                system["enqueue_async"]["per_second"],
-                system["drain_1"]["per_second"],
-                drain_2.get("per_second"),
-                system["latency"]["p50_ms"],
-                system["latency"]["p99_ms"],
-                sum(check.get("lost", 0) + check.get("rows_not_successful", 0) for check in checks),
-                sum(check.get("duplicated", 0) + check.get("rows_run_more_than_once", 0) for check in checks),
-            ]
-        )
-    floor = results["postgres_commit_floor"]
-    note = (
-        f"{results['tasks']} trivial tasks per figure; rates in tasks/s, latency = enqueue call → task function start "
-        "(200 tasks at 100/s, 2 idle workers; 1 in-process worker for SQLite). Workers: 8 tasks at a time each "
-        "(Celery: threads pool, concurrency 8). PostgreSQL durable commit floor on this machine: "
-        f"{floor['connections_1_per_second']}/s from one connection, {floor['connections_8_per_second']}/s from eight."
-    )
-    header = [
-        "system",
-        "enqueue sync",
-        "enqueue async",
-        "drain 1 worker",
-        "drain 2 workers",
-        "latency p50 ms",
-        "latency p99 ms",
-        "lost",
-        "duplicated",
-    ]
-    return "### Tasks\n\n" + note + "\n\n" + table(header, rows)
-
-
-def by_name(results: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(system for system in results["task_systems"] if system["system"].startswith(name))
-
-
-def targets_table(results: dict[str, Any]) -> str:
-    ours, raw, celery = by_name(results, "scoopboard"), by_name(results, "raw"), by_name(results, "Celery")
-    drain = ours["drain_2"]["per_second"]
-    sizes = {size["rows"]: size["tick_ms_median"] for size in results["dispatcher"]["sizes"]}
-    fan = results["fanout"]["sizes"][-1]
-    retry_p99 = results["retry"]["retry_start_after_schedule"]["p99_ms"]
-    rows = [
-        [
-            "drain, 2 workers ≥ 1.5x Celery",
-            f"{drain} vs {celery['drain_2']['per_second']}",
-            ratio(drain, celery["drain_2"]["per_second"], 1.5),
-        ],
-        [
-            "drain, 2 workers ≥ 0.8x raw Channels",
-            f"{drain} vs {raw['drain_2']['per_second']}",
-            ratio(drain, raw["drain_2"]["per_second"], 0.8),
-        ],
-        [
-            "enqueue, sync ≥ Celery",
-            f"{ours['enqueue_sync']['per_second']} vs {celery['enqueue_sync']['per_second']}",
-            ratio(ours["enqueue_sync"]["per_second"], celery["enqueue_sync"]["per_second"], 1.0),
-        ],
-        ["latency p99 ≤ 10 ms", ours["latency"]["p99_ms"], verdict(ours["latency"]["p99_ms"] <= 10)],
-        ["retry start p99 ≤ 500 ms after schedule", retry_p99, verdict(retry_p99 <= 500)],
-        [f"board, {fan['clients']} clients, p99 < 250 ms", fan["p99_ms"], verdict((fan["p99_ms"] or 1e9) < 250)],
-        [
-            "tick at largest table ≤ 2x tick at smallest",
-            f"{sizes[max(sizes)]} vs {sizes[min(sizes)]} ms",
-            verdict(sizes[max(sizes)] <= 2 * sizes[min(sizes)]),
-        ],
-    ]
-    return "### Targets\n\n" + table(["target", "measured", "met"], rows)
-
-
-def ratio(ours: float, theirs: float, wanted: float) -> str:
-    return f"{ours / theirs:.2f}x ({verdict(ours >= wanted * theirs)})"
-
-
-def verdict(met: bool) -> str:
-    return "yes" if met else "**no**"
 
 
 def retry_table(retry: dict[str, Any]) -> str:
@@ -250,3 +165,22 @@ def update_docs(text: str) -> None:
     head, _, rest = current.partition(BEGIN)
     _, _, tail = rest.partition(END)
     DOCS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+#: Sections drawn from the whole run, in the report's order.
+WHOLE_RUN = [
+    report_tasks.tasks_table,
+    report_tasks.ratios_table,
+    report_tasks.setup_table,
+    report_targets.targets_table,
+    report_targets.where_the_time_goes,
+]
+#: Sections drawn from one suite's results: (title, key in the results, section).
+SUITE_SECTIONS = [
+    ("Retry path", "retry", retry_table),
+    ("Dispatcher tick", "dispatcher", dispatcher_table),
+    ("Dispatcher pass behind a full channel", "full_channel", full_channel_table),
+    ("Board fan-out", "fanout", fanout_table),
+    ("End to end", "endtoend", endtoend_report.render),
+    ("Dispatcher query plans", "dispatcher", plans),
+]

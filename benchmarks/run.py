@@ -14,7 +14,6 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,6 +32,8 @@ def environment(redis_port: int, database_url: str, *, redis: bool) -> dict[str,
         "CHANNEL_CAPACITY": "20000",
         "BENCH_PROOF_URL": f"{base}/1" if redis else "",
         "BENCH_CELERY_BROKER": f"{base}/2",
+        "BENCH_HUEY_URL": f"{base}/3",
+        "BENCH_DRAMATIQ_URL": f"{base}/4",
         "LOG_LEVEL": "warning",
         "DEBUG": "0",
         "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
@@ -40,16 +41,30 @@ def environment(redis_port: int, database_url: str, *, redis: bool) -> dict[str,
     }
 
 
+#: The task systems on PostgreSQL and the throwaway Redis, in the table's order (keys of benchmarks.systems).
+PEERS = ("ours", "raw", "celery", "huey", "dramatiq", "procrastinate", "tasks-db")
+
+
+def task_suite(env: dict[str, str], system: str, tasks: str) -> dict[str, object]:
+    """One system's task figures; a system that fails keeps its row, with the error."""
+    return {"system": system, **suite("tasks", env, "--system", system, "--tasks", tasks)}
+
+
 def suite(name: str, env: dict[str, str], *args: str) -> dict[str, object]:
-    """Run one suite in its own process and return what it measured."""
+    """Run one suite in its own process and return what it measured, or its error: the run goes on."""
     print(f"… {name} {' '.join(args)}", flush=True)
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         started = time.monotonic()
         command = [processes.PYTHON, "-m", "benchmarks.suite", name, out.name, *args]
-        with open(processes.RESULTS / "logs" / f"suite-{name}.log", "ab") as log:
-            subprocess.run(command, cwd=processes.ROOT, env={**os.environ, **env}, check=True, stdout=log, stderr=log)
+        log_path = processes.RESULTS / "logs" / f"suite-{name}.log"
+        with open(log_path, "ab") as log:
+            ran = subprocess.run(command, cwd=processes.ROOT, env={**os.environ, **env}, stdout=log, stderr=log)
+        if ran.returncode:
+            print(f"  failed (exit {ran.returncode}): see {log_path.relative_to(processes.ROOT)}", flush=True)
+            return {"error": f"exit {ran.returncode}, see {log_path.relative_to(processes.ROOT)}"}
         result: dict[str, object] = json.loads(Path(out.name).read_text())
     result["wall_seconds"] = round(time.monotonic() - started, 1)
+    print(f"  {result['wall_seconds']} s", flush=True)
     result["load_average_after"] = machine.load_average()
     return result
 
@@ -63,11 +78,9 @@ def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
     results: dict[str, object] = {"machine": machine.describe(), "tasks": int(tasks)}
     results["postgres_commit_floor"] = report.commit_floor(pg["DATABASE_URL"])
     results["task_systems"] = [
-        suite("tasks", pg, "--system", system, "--tasks", tasks) for system in ("ours", "raw", "celery")
+        *(task_suite(pg, system, tasks) for system in PEERS),
+        task_suite(sqlite, "ours-in-process", tasks),
     ]
-    cast(list[dict[str, object]], results["task_systems"]).append(
-        suite("tasks", sqlite, "--system", "ours-in-process", "--tasks", tasks)
-    )
     retry_env = {**pg, "RETRY_MIN_DELAY": "0.1", "RETRY_BASE_DELAY": "0.1", "RETRY_MAX_DELAY": "1", "RETRY_JITTER": "0"}
     results["retry"] = suite("retry", retry_env, "--tasks", "200" if options.quick else "1000")
     results["dispatcher"] = suite("dispatcher", pg, "--sizes", sizes)
@@ -97,6 +110,8 @@ def main() -> None:
     text = report.render(results)
     print(text)
     print(f"\nJSON: {path.relative_to(processes.ROOT)}")
+    if failures := report.failed(results):
+        sys.exit("Failed, so docs/benchmarks.md is left as it was:\n" + "\n".join(failures))
     if not options.quick:
         report.update_docs(text)
         print("docs/benchmarks.md updated")

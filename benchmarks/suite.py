@@ -15,34 +15,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 
 
 def tasks(options: argparse.Namespace) -> dict[str, Any]:
-    from benchmarks import processes, systems, throughput
+    from benchmarks import comparing, systems
 
-    system = {
-        "ours": systems.Ours,
-        "ours-in-process": systems.OursInProcess,
-        "raw": systems.RawChannels,
-        "celery": systems.Celery,
-    }[options.system]()
-    run = getattr(system, "run", None)
-    count = options.tasks
-    result: dict[str, Any] = {"system": system.name}
-    system.reset()
-    result["enqueue_sync"] = throughput.enqueue_sync(system, count)
-    result["drain_1"], workers = throughput.drain(system, count, 1)
-    system.stop_workers(workers)
-    system.reset()
-    result["enqueue_async"] = (
-        throughput.enqueue_async(system, count, run) if run else throughput.enqueue_async(system, count)
-    )
-    if system.max_workers >= 2:
-        result["drain_2"], workers = throughput.drain(system, count, 2)
-    else:
-        result["drain_1_after_async"], workers = throughput.drain(system, count, 1)
-    system.reset()
-    result["latency"] = throughput.latency(system, options.latency_tasks, options.latency_rate)
-    system.stop_workers(workers)
-    result["concurrency_per_worker"] = processes.CONCURRENCY
-    return result
+    system = systems.build(options.system)
+    return comparing.measure(system, options.tasks, options.latency_tasks, options.latency_rate)
 
 
 def retry_path(options: argparse.Namespace) -> dict[str, Any]:
@@ -75,8 +51,14 @@ def endtoend(options: argparse.Namespace) -> dict[str, Any]:
     return endtoend.measure(options.boards, options.orders, options.rate)
 
 
-SUITES = {"tasks": tasks, "retry": retry_path, "dispatcher": dispatcher, "full-channel": full_channel, "fanout": fanout}
-SUITES["endtoend"] = endtoend
+SUITES = {
+    "tasks": tasks,
+    "retry": retry_path,
+    "dispatcher": dispatcher,
+    "full-channel": full_channel,
+    "fanout": fanout,
+    "endtoend": endtoend,
+}
 
 
 def main() -> None:
@@ -94,7 +76,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     options = parser.parse_args()
     django.setup()
-    result = SUITES[options.suite](options)
+    from benchmarks import processes
+
+    try:
+        result = SUITES[options.suite](options)
+    finally:
+        processes.stop(processes.STARTED)
     with open(options.out, "w") as out:
         json.dump(result, out, indent=2, default=str)
 

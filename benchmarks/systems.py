@@ -1,25 +1,54 @@
-"""The three systems measured side by side, behind one interface: enqueue, start workers, count, check."""
+"""The task systems measured side by side, behind one interface: enqueue, start workers, count, check.
+
+Ours is here; the peers are in benchmarks/peers/, one module each. ``build`` makes any of them by its key.
+"""
 
 import asyncio
+import importlib
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.tasks.base import TaskResultStatus as Status
 
 from benchmarks import processes, proof
-from benchmarks.consumers import RAW_CHANNEL
 from harness.layers import flush_channel_layer
+
+#: Each system by the key run.py passes to the suite: module and class, imported only when measured.
+SYSTEMS = {
+    "ours": "benchmarks.systems:Ours",
+    "ours-in-process": "benchmarks.systems:OursInProcess",
+    "raw": "benchmarks.peers.raw:RawChannels",
+    "celery": "benchmarks.peers.celery:Celery",
+    "huey": "benchmarks.peers.huey:Huey",
+    "dramatiq": "benchmarks.peers.dramatiq:Dramatiq",
+    "procrastinate": "benchmarks.peers.procrastinate:Procrastinate",
+    "tasks-db": "benchmarks.peers.tasks_db:TasksDB",
+}
+
+
+def build(key: str) -> "System":
+    module, name = SYSTEMS[key].split(":")
+    system: System = getattr(importlib.import_module(module), name)()
+    return system
 
 
 class System:
     """One way to run trivial tasks; subclasses fill in each step."""
 
     name = ""
+    #: Where waiting tasks are kept, as the table says it.
+    store = "Redis (throwaway, not durable)"
+    #: How the worker is told to run 8 tasks at a time.
+    concurrency = ""
+    #: The call that enqueues many tasks at once; empty when the system has none.
+    bulk_call = ""
+    #: Whether the task is written in the caller's transaction (else a view sends it from ``on_commit``).
+    transactional = False
     #: Worker processes this system can run (the in-memory layer allows only the one in this process).
     max_workers = 2
 
@@ -30,6 +59,23 @@ class System:
         raise NotImplementedError
 
     async def aenqueue(self, number: int) -> None:
+        raise NotImplementedError
+
+    def enqueue_in_view(self, number: int) -> None:
+        """An order row and its task, as a view does: in one transaction, or the task sent once it commits."""
+        with transaction.atomic():
+            add_order(number)
+            if self.transactional:
+                self.enqueue(number)
+            else:
+                transaction.on_commit(lambda: self.enqueue(number))
+
+    def enqueue_many(self, numbers: Sequence[int]) -> None:
+        """One call of ``bulk_call`` for all of ``numbers``."""
+        raise NotImplementedError
+
+    def stored(self) -> int:
+        """Tasks written to the system's database (the transactional ones say; the others send on commit)."""
         raise NotImplementedError
 
     def flush(self) -> None:
@@ -63,6 +109,10 @@ class System:
 
 class Ours(System):
     name = "scoopboard"
+    store = "PostgreSQL"
+    concurrency = "RETRY_CONCURRENCY=8 (its default)"
+    bulk_call = "retry.bulk.enqueue_many(task, calls)"
+    transactional = True
 
     def __init__(self) -> None:
         from benchmarks import tasks
@@ -79,6 +129,16 @@ class Ours(System):
 
     async def aenqueue(self, number: int) -> None:
         await self.task.aenqueue(number)
+
+    def enqueue_many(self, numbers: Sequence[int]) -> None:
+        from retry import bulk
+
+        bulk.enqueue_many(self.task, [bulk.Call(args=(number,)) for number in numbers])
+
+    def stored(self) -> int:
+        from retry.models import TaskRecord
+
+        return TaskRecord.objects.count()
 
     def flush(self) -> None:
         from retry.outbox import outbox
@@ -114,6 +174,7 @@ class OursInProcess(Ours):
     """SQLite and the in-memory layer: the worker and the dispatcher run in this process, as `manage.py serve` does."""
 
     name = "scoopboard (SQLite + in-memory)"
+    store = "SQLite"
     max_workers = 1
 
     def __init__(self) -> None:
@@ -160,61 +221,42 @@ class OursInProcess(Ours):
                 future.result(timeout=30)
 
 
-class RawChannels(System):
-    name = "raw Channels"
+def add_order(number: int) -> None:
+    """The row a view writes with its task: a real order, without the services (they enqueue our own tasks)."""
+    from orders.models import Flavour, Order, Size
 
-    def reset(self) -> None:
-        super().reset()
-        flush_channel_layer()
-
-    def enqueue(self, number: int) -> None:
-        layer = get_channel_layer()
-        assert layer is not None
-        async_to_sync(layer.send)(RAW_CHANNEL, {"type": "task.run", "n": number})
-
-    async def aenqueue(self, number: int) -> None:
-        layer = get_channel_layer()
-        assert layer is not None
-        await layer.send(RAW_CHANNEL, {"type": "task.run", "n": number})
-
-    def start_workers(self, count: int) -> list[Any]:
-        return [processes.raw_worker(index) for index in range(count)]
+    Order.objects.create(
+        number=number,
+        customer_name="Bench",
+        customer_email="bench@example.com",
+        flavour=Flavour.VANILLA,
+        size=Size.SMALL,
+    )
 
 
-class Celery(System):
-    name = "Celery (acks_late)"
+def clear_orders() -> None:
+    from orders.models import Order
 
-    def __init__(self) -> None:
-        from benchmarks import celery_app
-
-        self.app = celery_app.app
-        self.task = celery_app.touch
-
-    def reset(self) -> None:
-        super().reset()
-        self.app.control.purge()
-
-    def enqueue(self, number: int) -> None:
-        self.task.delay(number)
-
-    async def aenqueue(self, number: int) -> None:
-        # Celery has no asyncio API: an async view hands the call to a thread.
-        await sync_to_async(self.task.delay)(number)
-
-    def start_workers(self, count: int) -> list[Any]:
-        return [processes.celery_worker(index) for index in range(count)]
+    if connection.vendor == "postgresql":
+        truncate(Order._meta.db_table)
+    else:
+        Order.objects.all().delete()
 
 
 def clear_tables() -> None:
     from retry.models import Heartbeat, TaskAttempt, TaskRecord
 
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {TaskAttempt._meta.db_table}, {TaskRecord._meta.db_table} CASCADE")
+        truncate(TaskAttempt._meta.db_table, TaskRecord._meta.db_table)
     else:
         TaskAttempt.objects.all().delete()
         TaskRecord.objects.all().delete()
     Heartbeat.objects.all().delete()
+
+
+def truncate(*tables: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> float:

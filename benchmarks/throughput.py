@@ -9,6 +9,8 @@ from benchmarks.systems import System, wait_until
 
 #: Seconds without one more task finishing after which a drain ends and what is missing counts as lost.
 STALL = 15.0
+#: Seconds the workers of a drain get to start and finish their first task (a loaded machine starts Django slowly).
+START = 120.0
 
 
 def enqueue_sync(system: System, count: int) -> dict[str, Any]:
@@ -38,6 +40,7 @@ def enqueue_async(system: System, count: int, run: Any = asyncio.run) -> dict[st
 def drain(system: System, count: int, workers: int) -> tuple[dict[str, Any], list[Any]]:
     """Start ``workers`` over ``count`` waiting tasks; first start to last finish. Returns the workers, still up."""
     running = system.start_workers(workers)
+    wait_for_progress(lambda: system.finished() > 0, system.finished, START)
     wait_for_progress(lambda: system.finished() >= count, system.finished)
     time.sleep(0.5)  # late duplicates would show up now
     first, last = system.window()
