@@ -76,6 +76,7 @@ class Runner(Claiming, Outcomes, Lifecycle, cancelling.Cancelling):
         self._backlog = False
         self._refill: asyncio.Future[None] | None = None
         self._executor = ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="retry-task")
+        self._lane = threads.Lane(self._executor)
         self._gate = gate.Gate(lambda: len(self._jobs), self._update_capacity)
         # Claims and successes that arrive together share one statement.
         self._claims: Batcher[str | None, TaskRecord | None] = Batcher(self._claim_many)
@@ -149,9 +150,7 @@ class Runner(Claiming, Outcomes, Lifecycle, cancelling.Cancelling):
             return await self._finish(entry, None, error)
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
-        loop = asyncio.get_running_loop()
-        call = (attempt.call_sync, record, task, entry.cancellation)
-        entry.future = loop.run_in_executor(self._executor, threads.in_db_thread, *call)
+        entry.future = self._lane.run(threads.in_db_thread, attempt.call_sync, record, task, entry.cancellation)
         self._call_began(entry)
         try:
             done, _ = await asyncio.wait((entry.future,), timeout=record.time_limit)  # the thread runs on regardless
@@ -243,7 +242,7 @@ class Runner(Claiming, Outcomes, Lifecycle, cancelling.Cancelling):
         return self.claims_left == 0 and not self._jobs and not self.running
 
     async def in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, threads.in_db_thread, function, *args)
+        return await self._lane.run(threads.in_db_thread, function, *args)  # type: ignore[no-any-return]
 
 
 def _being_cancelled() -> bool:
