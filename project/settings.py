@@ -212,6 +212,8 @@ LOGGING = {
         "orders": {"level": LOG_LEVEL},
         "consumers": {"level": LOG_LEVEL},
         "django": {"level": "INFO"},
+        # Django's line per task start and end ("Task id=… state=…"), beside retry.tasks' own.
+        "django.tasks": {"level": LOG_LEVEL},
     },
 }
 

@@ -1,7 +1,9 @@
 """Django's task signals (``django.tasks.signals``), sent once the change they announce is committed.
 
 Django's own receivers write its task log lines ("Task id=… path=… state=…" on the ``django.tasks`` logger).
-A receiver that raises is logged and never disturbs the task, its transaction or the worker.
+A receiver that raises is logged and never disturbs the task, its transaction or the worker. A change that no
+receiver would hear (only Django's log lines are connected, and their logger is off at their level) builds no
+TaskResult and sends nothing: a worker pays for the signals only when someone listens.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def changed(change: str, record: models.TaskRecord, error: BaseException | None)
     if change not in SIGNALLED:
         return
     signal, status = SIGNALLED[change]
+    if not heard(signal, status):
+        return
     try:
         result = _result(record, status)
     except Exception:  # e.g. a row whose task is not in this deploy: Django's signals need the Task
@@ -51,6 +55,20 @@ def changed(change: str, record: models.TaskRecord, error: BaseException | None)
     transaction.on_commit(
         lambda: send(signal, result, error if status == Status.FAILED else None), using=conf.database()
     )
+
+
+#: Django's own receivers of the signals, which only write a line on the ``django.tasks`` logger.
+DJANGO_LOG_LINES = frozenset({signals.log_task_started, signals.log_task_finished})
+django_logger = logging.getLogger("django.tasks")
+
+
+def heard(signal: Signal, status: Status) -> bool:
+    """Whether sending ``signal`` for a task left in ``status`` would reach anyone: a receiver of its own, or
+    Django's log line with its logger on at that line's level (ERROR for a failure, INFO otherwise)."""
+    sync, asynchronous = signal._live_receivers(backend.RetryBackend)
+    if asynchronous or any(receiver not in DJANGO_LOG_LINES for receiver in sync):
+        return True
+    return bool(sync) and django_logger.isEnabledFor(logging.ERROR if status == Status.FAILED else logging.INFO)
 
 
 def send(signal: Signal, result: TaskResult[..., Any], error: BaseException | None = None) -> None:

@@ -7,55 +7,78 @@ Each does in one round trip what the ORM would take several for; the transitions
 import functools
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from retry.models import TaskRecord
 
-#: One queue's backlog, in the order of its index (retry_task_backlog), so a pass reads ``LIMIT`` rows
-#: however long the backlog is. Rows locked by another transaction are skipped, never waited for: another
-#: worker is claiming them, or the dispatcher is sending their message again.
-BACKLOG_SQL = """backlog_{number} AS (
+#: The tasks a claim takes: those its messages named that are still claimable, and the highest-priority due tasks
+#: of its queues (each queue's backlog read in the order of its index, retry_task_backlog, so a claim reads
+#: ``LIMIT`` rows however long the backlog is). Rows locked by another transaction are skipped, never waited
+#: for: another worker is claiming them, or the dispatcher is sending their message again. The ids are taken
+#: first, into an array, so the UPDATE changes exactly those rows, by primary key, whatever the plan.
+CLAIMABLE = """status = 'READY' AND run_after <= STATEMENT_TIMESTAMP()
+        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())"""
+NAMED_SQL = f"""SELECT id FROM retry_taskrecord
+    WHERE id = ANY(%s::uuid[]) AND {CLAIMABLE}
+    FOR UPDATE SKIP LOCKED"""
+BACKLOG_SQL = (
+    """backlog_{number} AS (
     SELECT id, priority, run_after FROM retry_taskrecord
-    WHERE status = 'READY' AND queue = %s AND run_after <= STATEMENT_TIMESTAMP()
-        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
+    WHERE queue = %s AND """
+    + CLAIMABLE
+    + """
     ORDER BY priority DESC, run_after
     LIMIT %s
     FOR UPDATE SKIP LOCKED
 )"""
-
-
-CLAIM_SQL = """
-WITH named AS (
-    SELECT id FROM retry_taskrecord
-    WHERE id = ANY(%s::uuid[]) AND status = 'READY' AND run_after <= STATEMENT_TIMESTAMP()
-        AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())
-    FOR UPDATE SKIP LOCKED
-){backlogs}, backlog AS (
-    {backlog}
-), best AS (
-    SELECT id FROM backlog ORDER BY priority DESC, run_after LIMIT %s
 )
-UPDATE retry_taskrecord
+#: The backlog of one queue alone, without the merge of several queues' backlogs.
+ONE_BACKLOG_SQL = f"""SELECT id FROM retry_taskrecord
+    WHERE queue = %s AND {CLAIMABLE}
+    ORDER BY priority DESC, run_after
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED"""
+CLAIM_SQL = """{backlogs}UPDATE retry_taskrecord
 SET status = 'RUNNING', attempts = attempts + 1, alone = false, worker_id = %s,
     lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
     started_at = COALESCE(started_at, STATEMENT_TIMESTAMP()), last_attempted_at = STATEMENT_TIMESTAMP()
-WHERE id IN (SELECT id FROM named UNION SELECT id FROM best)
+WHERE id = ANY(ARRAY({taken}))
 RETURNING {columns}
 """
 
 
 @functools.cache
-def claim_sql(queues: int) -> str:
-    """The claim statement for a worker taking the backlog of ``queues`` queues (0: only the named tasks)."""
-    backlogs = "".join(",\n" + BACKLOG_SQL.format(number=number) for number in range(queues))
-    backlog = "\n    UNION ALL\n    ".join(f"SELECT * FROM backlog_{number}" for number in range(queues))
+def claim_sql(queues: int, *, named: bool = True) -> str:
+    """The claim statement for a worker taking the backlog of ``queues`` queues (0: only the named tasks), with
+    the tasks its messages named (``named``) or without: each claim reads only what it takes from."""
+    backlogs, taken = "", []
+    if named:
+        taken.append(NAMED_SQL)
+    if queues == 1:
+        taken.append(ONE_BACKLOG_SQL)
+    elif queues > 1:
+        backlogs = "WITH " + ",\n".join(BACKLOG_SQL.format(number=number) for number in range(queues)) + "\n"
+        merged = " UNION ALL ".join(f"SELECT * FROM backlog_{number}" for number in range(queues))
+        taken.append(f"SELECT id FROM ({merged}) AS backlog ORDER BY priority DESC, run_after LIMIT %s")
+    if len(taken) > 1:  # FOR UPDATE is refused beside UNION, but not inside the subqueries it joins
+        taken = [f"SELECT id FROM ({select}) AS taken_{number}" for number, select in enumerate(taken)]
+    union = "\n    UNION\n    ".join(taken) or "SELECT NULL::uuid WHERE false"
     columns = ", ".join(str(field.column) for field in TaskRecord._meta.concrete_fields)
-    return CLAIM_SQL.format(
-        backlogs=backlogs,
-        backlog=backlog or "SELECT NULL::uuid AS id, 0 AS priority, NULL::timestamptz AS run_after WHERE false",
-        columns=columns,
-    )
+    return CLAIM_SQL.format(backlogs=backlogs, taken=union, columns=columns)
+
+
+def claim_due(
+    connection: Any, task_ids: list[str], queues: Sequence[str], more: int, worker_id: str, lease: float
+) -> list[TaskRecord]:
+    """Claim ``task_ids`` if still claimable, and up to ``more`` due tasks of ``queues``, for ``worker_id``."""
+    named = sorted(set(task_ids))
+    queues = queues if more else ()
+    backlogs = [value for queue in queues for value in (queue, more)] if len(queues) > 1 else []
+    taken: list[Any] = [named] if named else []
+    taken += [queues[0], more] if len(queues) == 1 else [more] if queues else []
+    params = [*backlogs, worker_id, lease, *taken]
+    return claim(connection, params, len(queues), functools.partial(claim_sql, named=bool(named)))
 
 
 def claim(
@@ -120,12 +143,19 @@ def controlled_claim_sql(queues: int) -> str:
 
 def record_from_row(connection: Any, row: tuple[Any, ...]) -> TaskRecord:
     """A row of CLAIM_SQL's RETURNING as a TaskRecord (JSON columns come from the database as text)."""
+    names, converted = _row_shape()
+    values = list(row)
+    for index, field in converted:
+        values[index] = field.from_db_value(values[index], None, connection)
+    return TaskRecord.from_db(connection.alias, names, values)
+
+
+@functools.cache
+def _row_shape() -> tuple[list[str], list[tuple[int, Any]]]:
+    """The attribute names of a task row's columns, and the columns read through their field (the JSON ones)."""
     fields = TaskRecord._meta.concrete_fields
-    values = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(fields, row, strict=True)
-    ]
-    return TaskRecord.from_db(connection.alias, [field.attname for field in fields], values)
+    converted = [(index, field) for index, field in enumerate(fields) if hasattr(field, "from_db_value")]
+    return [field.attname for field in fields], converted
 
 
 #: The hot path on PostgreSQL: the fenced updates and the attempts' history rows in one round trip.

@@ -45,9 +45,7 @@ def claim_many(
             task_ids, worker_id, queues=queues, more=more, lease=lease, paused=seen.paused
         )
     elif connection.vendor == "postgresql":
-        backlogs = [value for queue in queues for value in (queue, more)] if more else []
-        params: list[Any] = [sorted(set(task_ids)), *backlogs, more, worker_id, lease]
-        tasks = sql.claim(connection, params, len(queues) if more else 0)
+        tasks = sql.claim_due(connection, task_ids, queues, more, worker_id, lease)
     else:
         now = clock.now_plus(0)
         claimable = rows.claimable(now)

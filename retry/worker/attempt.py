@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,22 +27,24 @@ class Finished:
 
 
 class Cancellation:
-    """An operator's request to stop one attempt, as its worker saw it; thread-safe."""
+    """An operator's request to stop one attempt, as its worker saw it.
+
+    Plain flags: the worker's loop raises ``requested`` and the task's thread reads it, and an attribute is read
+    and written whole (no lock or Event to make for every attempt).
+    """
+
+    __slots__ = ("heeded", "requested")
 
     def __init__(self) -> None:
-        self._requested = threading.Event()
+        self.requested = False
         #: The task looked at the flag after it was raised: it stopped because it was asked.
         self.heeded = False
 
-    @property
-    def requested(self) -> bool:
-        return self._requested.is_set()
-
     def request(self) -> None:
-        self._requested.set()
+        self.requested = True
 
     def check(self) -> bool:
-        if self._requested.is_set():
+        if self.requested:
             self.heeded = True
             return True
         return False

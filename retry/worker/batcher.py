@@ -1,7 +1,7 @@
 """Group commit for a worker's database writes: what arrives while one write is under way goes in the next.
 
 A lone item is written at once, so an idle worker adds no delay; under load, one round trip and one
-statement serve many tasks.
+statement serve many tasks. A ``hold`` lets the writer wait, briefly, for items it knows are coming.
 """
 
 import asyncio
@@ -9,11 +9,21 @@ from collections.abc import Awaitable, Callable
 
 
 class Batcher[I, R]:
-    """Hands the items submitted together to ``write``, which returns one result per item, in order."""
+    """Hands the items submitted together to ``write``, which returns one result per item, in order.
 
-    def __init__(self, write: Callable[[list[I]], Awaitable[list[R]]], *, limit: int = 100) -> None:
+    Before each write it awaits ``hold`` (if given): the items submitted meanwhile go in the same write.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[I]], Awaitable[list[R]]],
+        *,
+        limit: int = 100,
+        hold: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._write = write
         self._limit = limit
+        self._hold = hold
         self._waiting: list[tuple[I, asyncio.Future[R]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -27,10 +37,15 @@ class Batcher[I, R]:
     async def _write_all(self) -> None:
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
+                batch: list[tuple[I, asyncio.Future[R]]] = []
                 try:
+                    if self._hold is not None and len(self._waiting) < self._limit:
+                        await self._hold()
+                    batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
                     results = await self._write([item for item, _ in batch])
                 except BaseException as error:  # each caller sees the failure; cancellation included
+                    if not batch:  # the hold failed: so does every item it held
+                        batch, self._waiting = self._waiting, []
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(error)

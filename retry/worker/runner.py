@@ -14,15 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError
 from django.tasks.base import Task
 
 from retry import conf, registry, transitions
 from retry.models import TaskRecord
-from retry.worker import attempt, cancelling, gate, results, threads
+from retry.worker import attempt, cancelling, gate, threads
 from retry.worker.batcher import Batcher
 from retry.worker.claiming import Claiming
 from retry.worker.lifecycle import Lifecycle
+from retry.worker.outcomes import Outcomes
 
 logger = logging.getLogger("retry.worker.runner")
 
@@ -35,6 +35,8 @@ class Running:
     job: asyncio.Future[None] | None = None
     #: Claimed, waiting for its turn (gate.Gate): its lease is renewed, its time limit not yet running.
     waiting: bool = True
+    #: When its task function was called, while the call is under way (outcomes.Outcomes.siblings).
+    calling: float | None = None
     cancellation: attempt.Cancellation = field(default_factory=attempt.Cancellation)
 
 
@@ -42,7 +44,7 @@ def make_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class Runner(Claiming, Lifecycle, cancelling.Cancelling):
+class Runner(Claiming, Outcomes, Lifecycle, cancelling.Cancelling):
     """Runs at most ``concurrency`` tasks at a time for one worker process, and keeps their claims alive.
 
     Its queues belong to one backend, whose OPTIONS set the concurrency and the lease (retry.conf.for_backend).
@@ -74,10 +76,12 @@ class Runner(Claiming, Lifecycle, cancelling.Cancelling):
         self._backlog = False
         self._refill: asyncio.Future[None] | None = None
         self._executor = ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="retry-task")
+        self._lane = threads.Lane(self._executor)
         self._gate = gate.Gate(lambda: len(self._jobs), self._update_capacity)
         # Claims and successes that arrive together share one statement.
         self._claims: Batcher[str | None, TaskRecord | None] = Batcher(self._claim_many)
-        self._successes: Batcher[tuple[TaskRecord, Any, float], bool] = Batcher(self._succeed_many)
+        self._successes: Batcher[tuple[TaskRecord, Any, float], bool] = Batcher(self._succeed_many, hold=self.siblings)
+        self._call_ended = asyncio.Event()
 
     async def wait_for_capacity(self) -> None:
         """Return once a slot is free and no backlog is being taken: a worker pulls no more messages than it starts."""
@@ -146,13 +150,15 @@ class Runner(Claiming, Lifecycle, cancelling.Cancelling):
             return await self._finish(entry, None, error)
         if asyncio.iscoroutinefunction(task.func):
             return await self._attempt_async(entry, task)
-        loop = asyncio.get_running_loop()
-        call = (attempt.call_sync, record, task, entry.cancellation)
-        entry.future = loop.run_in_executor(self._executor, threads.in_db_thread, *call)
+        entry.future = self._lane.run(threads.in_db_thread, attempt.call_sync, record, task, entry.cancellation)
+        self._call_began(entry)
         try:
-            value, raised = await asyncio.wait_for(asyncio.shield(entry.future), record.time_limit)
-        except TimeoutError:
+            done, _ = await asyncio.wait((entry.future,), timeout=record.time_limit)  # the thread runs on regardless
+        finally:
+            self._call_returned(entry)
+        if not done:
             return await self._overrun(entry, entry.future)
+        value, raised = entry.future.result()
         return await self._finish(entry, value, raised)
 
     async def _overrun(self, entry: Running, thread: asyncio.Future[Any]) -> attempt.Finished:
@@ -184,8 +190,12 @@ class Runner(Claiming, Lifecycle, cancelling.Cancelling):
         record = entry.record
         try:
             context = await self.in_thread(attempt.context_for, record, task, entry.cancellation)
-            async with asyncio.timeout(record.time_limit):
-                value = await task.func(*context, *record.args, **record.kwargs)
+            self._call_began(entry)
+            try:
+                async with asyncio.timeout(record.time_limit):
+                    value = await task.func(*context, *record.args, **record.kwargs)
+            finally:
+                self._call_returned(entry)
         except BaseException as error:
             # Whatever the task raised, SystemExit and KeyboardInterrupt included, is its own failure; only a
             # cancellation of this worker's making (a shutdown) leaves the attempt unrecorded here; an operator's
@@ -197,31 +207,6 @@ class Runner(Claiming, Lifecycle, cancelling.Cancelling):
                 return None
             raise
         return await self._finish(entry, value, None)
-
-    async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> attempt.Finished:
-        """Record the attempt's outcome: a success together with the others of the moment, a failure on its own."""
-        if entry.cancellation.requested:
-            return await self._stop_cancelled(entry)
-        duration = time.monotonic() - entry.started
-        if error is not None:
-            return await self.in_thread(attempt.fail, entry.record, error, duration)
-        try:
-            value = results.storable(value)
-        except (TypeError, ValueError) as bad_value:  # checked here, so it never joins another task's write
-            return await self.in_thread(functools.partial(attempt.fail, retry=False), entry.record, bad_value, duration)
-        await self._successes.submit((entry.record, value, duration))
-        return attempt.Finished(entry.record)
-
-    async def _succeed_many(self, successes: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
-        """Write ``successes`` in one statement; if the database refuses it, one by one, so one row harms no other."""
-        if len(successes) > 1:
-            try:
-                return await self.in_thread(transitions.succeed_many, successes)
-            except DatabaseError:
-                logger.exception(
-                    "A batch of successes was refused; writing them one by one", extra={"worker_id": self.id}
-                )
-        return [await self.in_thread(attempt.succeed_alone, *success) for success in successes]
 
     def _start_later(self, record: TaskRecord, delay: float) -> None:
         """Run a near retry here, on time; the dispatcher covers a far one, or this process dying.
@@ -257,7 +242,7 @@ class Runner(Claiming, Lifecycle, cancelling.Cancelling):
         return self.claims_left == 0 and not self._jobs and not self.running
 
     async def in_thread[T](self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, threads.in_db_thread, function, *args)
+        return await self._lane.run(threads.in_db_thread, function, *args)  # type: ignore[no-any-return]
 
 
 def _being_cancelled() -> bool:

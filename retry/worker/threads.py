@@ -1,7 +1,11 @@
-"""The worker's threads and their database connections: transitions tried again after a database restart."""
+"""The worker's threads and their database connections: transitions tried again after a database restart, and the
+lane that hands calls to as few threads as keep them moving."""
 
+import asyncio
+import collections
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -51,3 +55,95 @@ def close_thread_connections(executor: ThreadPoolExecutor) -> None:
     for _ in range(size):
         executor.submit(close)
     executor.shutdown(wait=False)
+
+
+#: Seconds a call may wait in the lane behind the calls its thread runs before another thread takes it; a call
+#: running longer than this no longer counts as soon over.
+SPREAD = 0.001
+
+
+Call = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+
+
+class Lane:
+    """Runs blocking calls on ``executor``'s threads, handing the calls that come together to one thread in turn.
+
+    A thread woken for each call costs far more than a trivial task (the wake-up, and the threads then contending
+    for the GIL); a thread that finds the next call waiting runs it at once. A call waits only behind calls that
+    began less than SPREAD ago: when every thread of the lane is in a longer one, another thread takes it at once,
+    and every SPREAD while calls wait, one more thread is started, up to the executor's size.
+    """
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self._executor = executor
+        self._waiting: collections.deque[Call] = collections.deque()
+        self._lock = threading.Lock()
+        self._threads = 0
+        #: When the call each thread is running began, by thread.
+        self._began: dict[int, float] = {}
+        self._spreading: asyncio.TimerHandle | None = None
+
+    def run(self, function: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
+        """Call ``function(*args)`` in a thread; its result (or exception) on this loop's future."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            self._waiting.append((function, args, future))
+            now = time.monotonic()
+            soon_free = self._threads - sum(1 for began in self._began.values() if now - began >= SPREAD)
+            start = soon_free <= 0
+        if start:
+            self._start(loop)
+        elif self._spreading is None:
+            self._spreading = loop.call_later(SPREAD, self._spread, loop)
+        return future
+
+    def _spread(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Calls still wait: the threads are busy with others, so one more thread takes them."""
+        self._spreading = None
+        if self._waiting:
+            self._start(loop)
+            self._spreading = loop.call_later(SPREAD, self._spread, loop)
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._threads += 1
+        try:
+            self._executor.submit(self._take, loop)
+        except BaseException:  # the executor is shut down
+            with self._lock:
+                self._threads -= 1
+            raise
+
+    def _take(self, loop: asyncio.AbstractEventLoop) -> None:
+        """In a thread: run the waiting calls one after another until none waits."""
+        thread = threading.get_ident()
+        try:
+            while True:
+                with self._lock:
+                    self._began.pop(thread, None)
+                    if not self._waiting:
+                        return
+                    function, args, future = self._waiting.popleft()
+                    self._began[thread] = time.monotonic()
+                if future.cancelled():  # its caller stopped waiting before it started: an executor would not start it
+                    continue
+                try:
+                    result, error = function(*args), None
+                except BaseException as raised:  # handed to the caller, as an executor does
+                    result, error = None, raised
+                loop.call_soon_threadsafe(_settle, future, result, error)
+                del result, error
+        finally:
+            with self._lock:
+                self._threads -= 1
+                self._began.pop(thread, None)
+
+
+def _settle(future: "asyncio.Future[Any]", result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)

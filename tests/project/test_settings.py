@@ -154,6 +154,12 @@ def test_csrf_trusted_origins_refuses_bare_hosts() -> None:
     )
 
 
+def test_log_level_sets_django_task_lines_too() -> None:
+    loggers = load_settings(["LOGGING"], LOG_LEVEL="warning")["LOGGING"]["loggers"]
+    assert (loggers["retry"]["level"], loggers["django.tasks"]["level"]) == ("WARNING", "WARNING")
+    assert load_settings(["LOGGING"])["LOGGING"]["loggers"]["django.tasks"]["level"] == "INFO"
+
+
 def test_log_format_and_level_shape_the_logging() -> None:
     loaded = load_settings(["LOGGING", "LOG_FORMAT", "LOG_LEVEL"], LOG_FORMAT="JSON", LOG_LEVEL="debug")
     assert loaded["LOG_FORMAT"] == "json"
