@@ -11,14 +11,14 @@ its read began, and a card read earlier than the one the client has is never sen
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from typing import Any
 
 from channels.consumer import get_handler_name
 from django.conf import settings
 from django.utils import timezone
 
-from consumers import backlog, protocol, reads, relay
+from consumers import protocol, reads, relay, wire
 from consumers.socket import GuardedSocket
 
 logger = logging.getLogger("consumers")
@@ -77,6 +77,15 @@ class BaseBoardConsumer(GuardedSocket):
     async def act(self, action: protocol.Action) -> None:
         """Carry out an action other than "snapshot"."""
 
+    @classmethod
+    def prepare(cls, message: dict[str, Any], inboxes: Collection[relay.Inbox]) -> list[asyncio.Future[Any]]:
+        """An order event's reads, started as it reaches the process: its card, then the boards' sessions."""
+        event, order_id = event_key(message), message.get("order_id")
+        if message.get("type") != "order.changed" or event is None or not isinstance(order_id, int):
+            return []
+        card = cls.card_reads.read_after_event(event, order_id)
+        return [card.future, *cls.access_reads(card, inboxes)]
+
     async def connect(self) -> None:
         self.seq = 0
         self.cards: dict[int, dict[str, Any]] = {}
@@ -87,8 +96,8 @@ class BaseBoardConsumer(GuardedSocket):
         # Each skipped event number, and when it counts as lost.
         self.missing: dict[tuple[str, int], float] = {}
         self.timers = set()
-        found = self.scope.get("backlog")  # consumers.backlog.BacklogMiddleware puts it there
-        self.backlog = found if isinstance(found, backlog.Backlog) else backlog.Backlog(None)
+        found = self.scope.get("wire")  # consumers.wire.WireMiddleware puts it there
+        self.wire = found if isinstance(found, wire.Wire) else wire.Wire(None)
         # Read at each connection, so a test can change them.
         #: Bytes a client may leave unread before pushes wait for it (then it gets what changed, or is dropped).
         self.send_buffer: int = settings.BOARD_SEND_BUFFER
@@ -166,11 +175,13 @@ class BaseBoardConsumer(GuardedSocket):
         if card is None:
             removed = self.removed(self.cards.pop(order_id))  # the client has it: card == old returned
             event = protocol.message("order.removed", seq=self.seq, change=change, **removed)
+            await self.send_json(event)
         else:
             self.cards[order_id] = card
             self.seen(order_id, card)
-            event = protocol.message("order", seq=self.seq, change=change, order=card)
-        await self.send_json(event)
+            text = protocol.order_event(self.seq, change, card)
+            if not self.wire.write_text(text):
+                await self.send(text_data=text)
 
     async def refresh(self, order_id: int, change: str, event: tuple[Any, ...] | None = None) -> None:
         """Show the order as it is now, or as it was at least after ``event`` reached this process."""
@@ -203,7 +214,7 @@ class BaseBoardConsumer(GuardedSocket):
 
     def behind(self) -> bool:
         """Whether the client has more than send_buffer bytes unread: pushes then wait until it caught up."""
-        if self.behind_since is None and self.backlog.unsent() > self.send_buffer:
+        if self.behind_since is None and self.wire.unsent() > self.send_buffer:
             self.behind_since = time.monotonic()
             self.start_timer(self.catch_up_timer())
         return self.behind_since is not None
@@ -216,7 +227,7 @@ class BaseBoardConsumer(GuardedSocket):
         """A client behind gets what changed once it read half its buffer, or is dropped after slow_grace."""
         if self.behind_since is None or self.closed:
             return
-        if self.backlog.unsent() <= self.send_buffer // 2:
+        if self.wire.unsent() <= self.send_buffer // 2:
             self.behind_since = None
             owed, self.snapshot_owed = self.snapshot_owed, False
             await (self.send_snapshot() if owed else self.resync())

@@ -4,6 +4,8 @@ Every message is a JSON object with a "type" and "version": 1. Board clients sen
 "snapshot", then numbered "order" and "order.removed" events, and an "ok" or "error" reply to each action.
 """
 
+import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,7 @@ from retry.monitoring.frames import MAX_REF as MAX_REF
 from retry.monitoring.frames import NOT_ALLOWED as NOT_ALLOWED
 from retry.monitoring.frames import NOT_LOGGED_IN as NOT_LOGGED_IN
 from retry.monitoring.frames import TOO_LARGE as TOO_LARGE
-from retry.monitoring.frames import FrameError, check_version, decode, read_ref
+from retry.monitoring.frames import VERSION, FrameError, check_version, decode, read_ref
 from retry.monitoring.frames import message as message
 
 #: The client stayed more than BOARD_SEND_BUFFER bytes behind for BOARD_SLOW_GRACE seconds (HTTP 408).
@@ -45,6 +47,28 @@ ACTIONS: dict[str, str | None] = {
 }
 #: The only message the public pickup screen takes.
 PICKUP_ACTIONS: dict[str, str | None] = {"snapshot": None}
+
+
+#: Encoded "order" events kept by change and card; a card lives for one read, shared by every board of the process.
+ENCODED_MEMORY = 64
+#: Each recent (change, card) and what follows "seq" in its frame: (the card, the text).
+_encoded: OrderedDict[tuple[str, int], tuple[dict[str, Any], str]] = OrderedDict()
+
+
+def order_event(seq: int, change: str, card: dict[str, Any]) -> str:
+    """The frame of an "order" event, as json.dumps(message("order", seq=seq, change=change, order=card)) has it.
+
+    The card, the same object for every board of the process that shows this read, is encoded once; only the
+    connection's own seq differs from board to board. Cards must not change once read.
+    """
+    key = (change, id(card))
+    known = _encoded.get(key)
+    if known is None or known[0] is not card:
+        known = (card, json.dumps({"change": change, "order": card})[1:])
+        _encoded[key] = known
+        while len(_encoded) > ENCODED_MEMORY:
+            _encoded.popitem(last=False)
+    return f'{{"type": "order", "version": {VERSION}, "seq": {seq}, {known[1]}'
 
 
 def parse(text: str | None, actions: dict[str, str | None] = ACTIONS) -> Action:

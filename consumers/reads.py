@@ -8,6 +8,7 @@ their queries began, so a consumer can tell an older read from a newer one and n
 
 import asyncio
 import copy
+import itertools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -26,11 +27,16 @@ def remember(memory: OrderedDict[Hashable, Any], key: Hashable, value: Any) -> N
         memory.popitem(last=False)
 
 
+#: Numbers reads in the order they are queued: the database thread runs them in that order.
+queued = itertools.count()
+
+
 class Read:
     """One read in the database thread: its result, and when its queries began (None until they do)."""
 
     def __init__(self, function: Callable[[Any], Any], key: Hashable) -> None:
         self.started: float | None = None
+        self.queued = next(queued)
         self.future = asyncio.ensure_future(database_sync_to_async(self.run)(function, key))
 
     def run(self, function: Callable[[Any], Any], key: Hashable) -> Any:
@@ -78,13 +84,32 @@ class SharedReads:
 
     async def since(self, moment: float, key: Hashable) -> tuple[float, Any]:
         """A read of ``key`` whose queries begin at ``moment`` or later."""
+        return await self.read_since(moment, key).result()
+
+    def read_since(self, moment: float, key: Hashable) -> Read:
+        """``since``'s read, started now when the latest is older (its result comes with ``await read.result()``)."""
         reads, _ = self.memory()
         read = reads.get(key)
         if read is None or not read.fresh_since(moment):
-            read = Read(self.function, key)
-            read.future.add_done_callback(lambda done: self.forget_failed(key, read))
-            remember(reads, key, read)
-        return await read.result()
+            read = self.start(key)
+        return read
+
+    def read_after(self, earlier: Read, key: Hashable) -> Read:
+        """A read of ``key`` that begins after ``earlier`` began: the latest if so, else one queued after it."""
+        reads, _ = self.memory()
+        read = reads.get(key)
+        if read is not None and (
+            read.queued > earlier.queued or (earlier.started is not None and read.fresh_since(earlier.started))
+        ):
+            return read
+        return self.start(key)
+
+    def start(self, key: Hashable) -> Read:
+        reads, _ = self.memory()
+        read = Read(self.function, key)
+        read.future.add_done_callback(lambda done: self.forget_failed(key, read))
+        remember(reads, key, read)
+        return read
 
     async def now(self, key: Hashable) -> tuple[float, Any]:
         """A read that sees every change committed before this call."""
@@ -92,10 +117,14 @@ class SharedReads:
 
     async def after_event(self, event: Hashable, key: Hashable) -> tuple[float, Any]:
         """A read that began after ``event`` first reached this process, so it sees the change it announces."""
+        return await self.read_after_event(event, key).result()
+
+    def read_after_event(self, event: Hashable, key: Hashable) -> Read:
+        """``after_event``'s read, started now when none fits."""
         _, sightings = self.memory()
         if event not in sightings:
             remember(sightings, event, time.monotonic())
-        return await self.since(sightings[event], key)
+        return self.read_since(sightings[event], key)
 
     def forget_failed(self, key: Hashable, read: Read) -> None:
         failed = read.future.cancelled() or read.future.exception() is not None

@@ -6,18 +6,22 @@ memory, the event is copied per consumer. Here the process joins each group once
 as long as some local consumer listens to that group, and hands each event it receives to every listener's
 inbox, where the consumer's one dispatch loop takes it in turn with its client's messages.
 
+A listener may name what a message needs read (a Prepare): the relay starts those reads as the message arrives
+and hands the message out once they are done, after the messages that came before it, so that each consumer
+handles an event in one step instead of waiting for each read in turn.
+
 Group events stay at most once. While the layer fails, the relay keeps trying to join and receive again
 (Redis may have lost the group); once it is back, every listener gets a RESUMED message, because events
 may have been lost meanwhile.
 """
 
 import asyncio
+import collections
 import logging
+from collections.abc import Callable, Collection
 from typing import Any
 
-from channels.consumer import AsyncConsumer
-from channels.exceptions import StopConsumer
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer
 
 from retry.policy import backoff_delay
 
@@ -34,8 +38,18 @@ RETRY_MAX = 5.0
 #: The type of the message listeners get when the relay is back after the layer failed.
 RESUMED = "relay.resumed"
 
-#: A consumer's queue of messages to handle: dicts, or the exception its client's receive raised.
-Inbox = asyncio.Queue[Any]
+
+class Inbox(asyncio.Queue[Any]):
+    """A consumer's queue of messages to handle: dicts, or the exception its client's receive raised."""
+
+    def __init__(self, owner: Any = None) -> None:
+        super().__init__()
+        #: The consumer that handles what comes in, for a Prepare to look at.
+        self.owner = owner
+
+
+#: Starts the reads a message needs, given the feed's inboxes; the message waits until the futures are done.
+Prepare = Callable[[dict[str, Any], Collection[Inbox]], Collection[asyncio.Future[Any]]]
 
 
 def hand(inbox: Inbox, message: dict[str, Any]) -> None:
@@ -55,7 +69,12 @@ class Feed:
     def __init__(self, layer: BaseChannelLayer, group: str) -> None:
         self.layer = layer
         self.group = group
-        self.inboxes: set[Inbox] = set()
+        #: Each listener's inbox, and what its messages need read.
+        self.inboxes: dict[Inbox, Prepare | None] = {}
+        self.preparers: collections.Counter[Prepare] = collections.Counter()
+        #: Messages waiting for their reads, in the order they came, and the task that hands them out.
+        self.line: collections.deque[tuple[dict[str, Any], list[asyncio.Future[Any]]]] = collections.deque()
+        self.handing: asyncio.Future[None] | None = None
         #: The channel in the group while the feed runs; None when it is stopped.
         self.channel: str | None = None
         self.task: asyncio.Future[Any] | None = None
@@ -64,9 +83,12 @@ class Feed:
         # Joins and leaves of the layer's group happen one at a time.
         self.lock = asyncio.Lock()
 
-    async def add(self, inbox: Inbox) -> None:
-        """Hand ``inbox`` every event of the group from the moment this returns."""
-        self.inboxes.add(inbox)
+    async def add(self, inbox: Inbox, prepare: Prepare | None = None) -> None:
+        """Hand ``inbox`` every event of the group from the moment this returns, once ``prepare``'s reads are done."""
+        if inbox not in self.inboxes:
+            self.inboxes[inbox] = prepare
+            if prepare is not None:
+                self.preparers[prepare] += 1
         if self.channel is None:
             async with self.lock:
                 if self.channel is None and inbox in self.inboxes:
@@ -86,7 +108,10 @@ class Feed:
 
     async def remove(self, inbox: Inbox) -> None:
         """Stop handing ``inbox`` events; the last listener to go takes the feed out of the group."""
-        self.inboxes.discard(inbox)
+        if inbox in self.inboxes and (prepare := self.inboxes.pop(inbox)) is not None:
+            self.preparers[prepare] -= 1
+            if not self.preparers[prepare]:
+                del self.preparers[prepare]
         if not self.inboxes:
             async with self.lock:
                 if not self.inboxes and self.channel is not None:
@@ -97,6 +122,9 @@ class Feed:
         self.channel = self.task = None
         assert channel is not None and task is not None
         task.cancel()
+        if self.handing is not None:
+            self.handing.cancel()
+        self.line.clear()
         await asyncio.gather(task, return_exceptions=True)
         try:
             await self.layer.group_discard(self.group, channel)
@@ -116,7 +144,7 @@ class Feed:
                     )
                     await self.layer.group_add(self.group, channel)
                     logger.info("Channel layer back; boards resync", extra={"group": self.group})
-                    self.hand_out({"type": RESUMED, "group": self.group})
+                    self.arrived({"type": RESUMED, "group": self.group})
                 message = await self.layer.receive(channel)
             except Exception as error:  # ConnectionError, TimeoutError, ...: Redis is away
                 failures += 1
@@ -125,7 +153,7 @@ class Feed:
                 continue
             failures = 0
             self.received += 1
-            self.hand_out(message)
+            self.arrived(message)
 
     async def rejoin(self, channel: str) -> None:
         while True:
@@ -134,6 +162,35 @@ class Feed:
                 await self.layer.group_add(self.group, channel)
             except Exception as error:
                 logger.debug("Could not join group again", extra={"group": self.group, "error": repr(error)})
+
+    def arrived(self, message: dict[str, Any]) -> None:
+        """Hand ``message`` out once the reads it needs are done, after the messages that came before it."""
+        pending = [future for future in self.prepare(message) if not future.done()]
+        if not pending and not self.line:
+            self.hand_out(message)
+            return
+        self.line.append((message, pending))
+        if self.handing is None or self.handing.done():
+            self.handing = asyncio.ensure_future(self.hand_out_line())
+
+    def prepare(self, message: dict[str, Any]) -> list[asyncio.Future[Any]]:
+        pending: list[asyncio.Future[Any]] = []
+        for prepare in list(self.preparers):
+            try:
+                pending += prepare(message, self.inboxes.keys())
+            except Exception:
+                # Each consumer reads what it needs itself then.
+                logger.exception("Could not prepare a message", extra={"group": self.group})
+        return pending
+
+    async def hand_out_line(self) -> None:
+        while self.line:
+            message, pending = self.line[0]
+            if pending:
+                # Not cancelled with this task: the reads are shared. A failed one is read again by its consumers.
+                await asyncio.wait(pending)
+            self.line.popleft()
+            self.hand_out(message)
 
     def hand_out(self, message: dict[str, Any]) -> None:
         for inbox in self.inboxes:
@@ -153,10 +210,10 @@ class Relay:
             self.feeds[group] = Feed(self.layer, group)
         return self.feeds[group]
 
-    async def join(self, inbox: Inbox, groups: tuple[str, ...]) -> None:
-        """Hand ``inbox`` the events of ``groups`` from the moment this returns."""
+    async def join(self, inbox: Inbox, groups: tuple[str, ...], prepare: Prepare | None = None) -> None:
+        """Hand ``inbox`` the events of ``groups`` from the moment this returns, once ``prepare``'s reads are done."""
         for group in groups:
-            await self.feed(group).add(inbox)
+            await self.feed(group).add(inbox, prepare)
 
     async def leave(self, inbox: Inbox, groups: tuple[str, ...]) -> None:
         for group in groups:
@@ -183,61 +240,3 @@ def relay_of(layer: BaseChannelLayer) -> Relay:
             del relays[stale]
         relays[key] = Relay(layer)
     return relays[key]
-
-
-class RelayedConsumer(AsyncConsumer):
-    """A consumer whose group events come through the process's relay into its inbox.
-
-    It has no channel of its own: its client's messages, the relay's and its own timers' all reach it
-    through its inbox, one at a time, in the order they came. A channel layer that fails only delays its
-    group events.
-    """
-
-    inbox: Inbox
-    relay: Relay
-    listening: tuple[str, ...] = ()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # Channels' own __call__ waits on the client and the consumer's channel at once, a task and a wait per
-        # message; one queue fed by the client is a fifth of that for each of a thousand boards and each event.
-        layer = get_channel_layer(self.channel_layer_alias)
-        assert layer is not None, "a relayed consumer needs a channel layer"
-        self.scope = scope
-        self.channel_layer = layer
-        self.relay = relay_of(layer)
-        self.inbox = asyncio.Queue()
-        self.base_send = send
-        client = asyncio.ensure_future(self.forward(receive))
-        try:
-            while True:
-                message = await self.inbox.get()
-                if isinstance(message, BaseException):
-                    raise message
-                await self.dispatch(message)
-        except StopConsumer:
-            pass
-        finally:
-            client.cancel()
-            await asyncio.gather(client, return_exceptions=True)
-            self.relay.forget(self.inbox)
-
-    async def forward(self, receive: Any) -> None:
-        """Put each message of the client in the inbox, and the error if receiving fails."""
-        try:
-            while True:
-                self.inbox.put_nowait(await receive())
-        except Exception as error:
-            self.inbox.put_nowait(error)
-
-    async def listen(self, groups: tuple[str, ...]) -> None:
-        """Get the events of ``groups`` from the moment this returns."""
-        self.listening = groups
-        await self.relay.join(self.inbox, groups)
-
-    async def stop_listening(self) -> None:
-        groups, self.listening = self.listening, ()
-        await self.relay.leave(self.inbox, groups)
-
-    def post(self, message: dict[str, Any]) -> None:
-        """Put a message of the consumer's own in its inbox, to be handled in turn with the others."""
-        hand(self.inbox, message)

@@ -7,7 +7,7 @@ from channels.routing import URLRouter
 from channels.security.websocket import WebsocketDenier
 from django.urls import path, re_path
 
-from consumers import backlog, origins
+from consumers import origins, wire
 from consumers.kitchen_board import KitchenBoardConsumer
 from consumers.pickup_screen import PickupScreenConsumer
 from retry import routing as retry_routing
@@ -26,7 +26,7 @@ def websocket_urlpatterns() -> list[Any]:
 
 
 def websocket_application() -> Any:
-    return backlog.BacklogMiddleware(origins.OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns()))))
+    return wire.WireMiddleware(origins.OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns()))))
 
 
 def channel_routes() -> dict[str, Any]:

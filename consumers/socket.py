@@ -1,13 +1,15 @@
 """What every websocket of the project shares: who may use it, read again on each client message and each push;
 how client frames are read, refused and rate limited; and closing with codes daphne can send (1000, 3000-4999)."""
 
+import asyncio
 import time
+from collections.abc import Collection
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from consumers import access, protocol, reads, relay
+from consumers import access, protocol, reads, relay, relayed
 from retry.monitoring import frames
 from retry.monitoring.throttle import TokenBucket
 
@@ -20,7 +22,7 @@ ACCESS_LOST = {
 }
 
 
-class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
+class GuardedSocket(relayed.RelayedConsumer, AsyncJsonWebsocketConsumer):
     """A socket whose subclasses name the messages it takes and who may use it, and handle each message."""
 
     #: The client messages the socket takes, each with the id field it needs (protocol.parse).
@@ -34,6 +36,15 @@ class GuardedSocket(relay.RelayedConsumer, AsyncJsonWebsocketConsumer):
 
     async def handle(self, action: protocol.Action) -> None:
         """Answer a valid client message (the user's access was just read again)."""
+
+    @classmethod
+    def access_reads(cls, after: reads.Read, inboxes: Collection[relay.Inbox]) -> list[asyncio.Future[Any]]:
+        """A read of each session of this kind's sockets among ``inboxes``, to begin after ``after`` (a card read):
+        what their pushes of that card check is then read already."""
+        if cls.permissions is None:
+            return []
+        keys = {getattr(inbox.owner, "session_key", None) for inbox in inboxes if isinstance(inbox.owner, cls)}
+        return [cls.session_reads.read_after(after, key).future for key in keys if key is not None]
 
     async def admit(self) -> bool:
         """Accept the connection, then close it with the code that says why the user may not use the socket."""

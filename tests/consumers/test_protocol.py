@@ -1,4 +1,4 @@
-"""Parsing client frames: pure, no database."""
+"""Client frames parsed and server frames encoded: pure, no database."""
 
 import json
 
@@ -67,3 +67,30 @@ def test_every_server_message_carries_type_and_version() -> None:
         "message": "done",
     }
     assert protocol.error("bad_json", "no")["version"] == 1
+
+
+CARD = {"id": 4, "number": 4, "label": "#004", "message": 'é "quoted" \\ \n', "steps": [{"id": 9, "status": "todo"}]}
+
+
+@pytest.mark.parametrize("change", ["step_claimed", "resync", "task.retrying"])
+def test_an_order_event_reads_as_the_message_encoded_whole(change: str) -> None:
+    text = protocol.order_event(12, change, CARD)
+    assert text == json.dumps(protocol.message("order", seq=12, change=change, order=CARD))
+
+
+def test_a_card_is_encoded_once_for_every_board_that_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded: list[object] = []
+    dumps = json.dumps
+
+    def counting(value: object, **options: object) -> str:
+        encoded.append(value)
+        return dumps(value, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json, "dumps", counting)  # consumers.protocol calls json.dumps
+    card = {**CARD}  # a card of a read of its own, as a new read gives
+    frames_of_boards = [protocol.order_event(seq, "step_claimed", card) for seq in range(1, 1001)]
+    assert len(encoded) == 1
+    assert len({frame.split(", ", 3)[3] for frame in frames_of_boards}) == 1  # only "seq" differs
+    newer = {**card, "label": "#004 (2)"}  # a later read: a card of its own
+    assert json.loads(protocol.order_event(7, "step_claimed", newer))["order"] == newer
+    assert len(encoded) == 2

@@ -149,3 +149,26 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_read_of_the_others() 
     leaving.cancel()
     source.gate.set()
     assert (await staying)[1] == "7:first" and source.calls == 1
+
+
+async def test_a_read_after_another_shares_one_queued_behind_it_and_starts_one_otherwise() -> None:
+    cards, sessions = Source(), Source()
+    card_reads, session_reads = SharedReads(cards), SharedReads(sessions)
+    early = session_reads.read_since(float("-inf"), "key")  # queued before the card read: it may begin before it
+    card = card_reads.read_after_event(("s", 1, 7), 7)
+    after = session_reads.read_after(card, "key")
+    assert after is not early
+    assert session_reads.read_after(card, "key") is after  # queued behind the card read: shared
+    await asyncio.gather(early.result(), card.result(), after.result())
+    assert early.started is not None and card.started is not None and after.started is not None
+    assert after.started >= card.started
+    assert session_reads.read_after(card, "key") is after  # began after the card read
+    assert sessions.calls == 2
+
+
+async def test_a_started_read_is_the_same_read_the_callers_of_since_get() -> None:
+    source = Source()
+    reads = SharedReads(source)
+    read = reads.read_after_event(("s", 1, 7), 7)
+    assert await reads.after_event(("s", 1, 7), 7) == await read.result()
+    assert source.calls == 1

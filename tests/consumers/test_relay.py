@@ -1,7 +1,7 @@
 """The relay: one member of each board group per process, one delivery per event, handed to every local board."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from typing import Any, cast
 
 import pytest
@@ -11,6 +11,8 @@ from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
 from consumers import relay
+from consumers.kitchen_board import KitchenBoardConsumer
+from consumers.socket import GuardedSocket
 from orders import events, services
 from orders.models import Order, Step
 from retry.outbox import outbox
@@ -69,6 +71,37 @@ async def test_the_boards_of_a_process_get_each_event_through_one_delivery(
     assert feed.received == received + 1
 
 
+async def test_the_boards_get_an_order_event_once_its_card_and_their_sessions_are_read(
+    connect: Callable[..., Any], alice: Any, bob: Any, layer: Any, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boards = [board for board, _ in [await connect(user=user) for user in (alice, alice, bob)]]
+    for board in boards:
+        await board.receive()
+    await asyncio.gather(*(board.drain() for board in boards))
+    feed = relay.relay_of(layer).feeds[events.KITCHEN_GROUP]
+    sessions = {inbox.owner.session_key for inbox in feed.inboxes}
+    seen: list[tuple[bool, list[bool]]] = []
+    hand_out = feed.hand_out
+
+    def spy(message: dict[str, Any]) -> None:
+        if message["type"] == "order.changed":
+            card = KitchenBoardConsumer.card_reads.memory()[0][order.pk]
+            reads = [GuardedSocket.session_reads.memory()[0][key] for key in sessions]
+            assert card.started is not None
+            seen.append(
+                (card.future.done(), [read.future.done() and (read.started or 0) >= card.started for read in reads])
+            )
+        hand_out(message)
+
+    monkeypatch.setattr(feed, "hand_out", spy)
+    scoop = await sync_to_async(order.steps.get)(kind=Step.Kind.SCOOP)
+    await sync_to_async(services.claim_step)(scoop.pk, bob)
+    assert await outbox.aflush()
+    changed = await asyncio.gather(*(board.until(lambda message: message["type"] == "order") for board in boards))
+    assert [claimed_by(message) for message in changed] == ["bob"] * 3
+    assert len(sessions) == 3 and seen == [(True, [True, True, True])]  # a session per connection
+
+
 async def test_boards_that_leave_get_nothing_more_and_the_last_takes_the_process_out(
     connect: Callable[..., Any], alice: Any, bob: Any, layer: Any, order: Order
 ) -> None:
@@ -116,6 +149,35 @@ async def test_a_consumer_that_ends_without_disconnecting_is_forgotten(
     await asyncio.gather(*relay.relay_of(layer).leaving)
     assert not feed.inboxes and feed.task is None
     assert await members(layer, events.KITCHEN_GROUP) == 0
+
+
+async def test_a_message_waits_for_the_reads_its_listeners_need_and_keeps_its_place(layer: Any) -> None:
+    hub = relay.relay_of(layer)
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    asked: list[tuple[int, int]] = []
+
+    def prepare(message: dict[str, Any], inboxes: Collection[relay.Inbox]) -> list[asyncio.Future[Any]]:
+        asked.append((message["n"], len(inboxes)))
+        if message["n"] == 3:
+            raise LookupError("a read that cannot start")  # the listeners then read for themselves
+        return [gate] if message["n"] == 1 else []
+
+    prepared, plain = relay.Inbox(), relay.Inbox()
+    await hub.join(prepared, (GROUP,), prepare)
+    await hub.join(plain, (GROUP,))
+    for number in (1, 2, 3):
+        await layer.group_send(GROUP, event(number))
+    async with asyncio.timeout(5):
+        while len(asked) < 3:
+            await asyncio.sleep(0.01)
+    assert asked == [(1, 2), (2, 2), (3, 2)]
+    assert prepared.empty() and plain.empty()  # 2 and 3 need nothing, but wait behind 1
+    gate.set_result(None)
+    for inbox in (prepared, plain):
+        assert [await next_event(inbox) for _ in range(3)] == [event(1), event(2), event(3)]
+    await hub.leave(prepared, (GROUP,))
+    assert not hub.feeds[GROUP].preparers
+    await hub.leave(plain, (GROUP,))
 
 
 @pytest.fixture
