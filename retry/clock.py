@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connections
-from django.db.models import DateTimeField, Expression, ExpressionWrapper, Value
+from django.db.models import DateTimeField, Expression, ExpressionWrapper, Func, Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -82,11 +82,30 @@ def _measure(using: str) -> Offset:
     return offset
 
 
-def now_plus(seconds: float, using: str | None = None) -> Expression | Value:
-    """An expression for "now + seconds", evaluated by the database inside the statement."""
+class TransactionNow(Func):
+    """``CURRENT_TIMESTAMP``: on PostgreSQL the moment its transaction began, the same in each of its statements."""
+
+    template = "CURRENT_TIMESTAMP"
+    output_field = DateTimeField()
+
+
+#: The one moment a transition stamps its rows with (``moment``).
+Moment = datetime | TransactionNow
+
+
+def moment(using: str | None = None) -> Moment:
+    """One moment for every stamp a transition writes, however many statements it takes: its transaction's start
+    on PostgreSQL, this process's clock now on SQLite. An attempt that ends and its retry, due ``delay`` later,
+    then agree to the microsecond."""
+    return TransactionNow() if shares_clock(using or conf.database()) else timezone.now()
+
+
+def now_plus(seconds: float, using: str | None = None, *, at: Moment | None = None) -> Expression | Value:
+    """An expression for "now + seconds", evaluated by the database inside the statement (from ``at`` if given)."""
     using = using or conf.database()
     if not shares_clock(using):
-        return Value(timezone.now() + timedelta(seconds=seconds))
+        return Value((at if isinstance(at, datetime) else timezone.now()) + timedelta(seconds=seconds))
+    base = at if isinstance(at, TransactionNow) else Now()
     if seconds == 0:
-        return Now()
-    return ExpressionWrapper(Now() + Value(timedelta(seconds=seconds)), output_field=DateTimeField())
+        return base
+    return ExpressionWrapper(base + Value(timedelta(seconds=seconds)), output_field=DateTimeField())

@@ -104,18 +104,19 @@ def fail(task: TaskRecord, error: BaseException, decision: RetryDecision | None,
         return False
     details = rows.error_fields(error)
     with transaction.atomic(using=conf.database()):
+        at = clock.moment()
         if decision is None:
-            won = rows.update(rows.fenced(task), task, status=Status.FAILED, **details, **rows.finished()) > 0
+            won = rows.update(rows.fenced(task), task, status=Status.FAILED, **details, **rows.finished(at)) > 0
         else:  # a request that landed since the check above is seen here, in the retry's own transaction
             unasked = rows.fenced(task).filter(cancel_requested_at__isnull=True)
-            won = rows.update(unasked, task, **rows.ready_again(decision.delay, timer=True), **details) > 0
+            won = rows.update(unasked, task, **rows.ready_again(decision.delay, timer=True, at=at), **details) > 0
             if not won and cancelling.stop_cancelled(task, how):
                 return False
         if not won:
             rows.log_lost_claim(task)
             return False
         outcome = Outcome.FAILED if decision is None else Outcome.RETRIED
-        rows.finish_attempt(task, outcome, details, next_delay=decision.delay if decision else None)
+        rows.finish_attempt(task, outcome, details, at=at, next_delay=decision.delay if decision else None)
         rows.record_failure(task, decision, details, duration=round(duration, 6))
     return True
 
@@ -124,10 +125,10 @@ def release(task: TaskRecord) -> bool:
     """RUNNING → READY at once, the attempt not charged: the worker is shutting down (a task asked to stop ends
     cancelled instead, in the same transaction)."""
     with transaction.atomic(using=conf.database()):
-        unasked = rows.fenced(task).filter(cancel_requested_at__isnull=True)
-        if not rows.update(unasked, task, attempts=F("attempts") - 1, **rows.ready_again(0)):
+        unasked, at = rows.fenced(task).filter(cancel_requested_at__isnull=True), clock.moment()
+        if not rows.update(unasked, task, attempts=F("attempts") - 1, **rows.ready_again(0, at=at)):
             return cancelling.stop_cancelled(task, "its worker shut down before it ended")  # or the claim was lost
-        rows.finish_attempt(task, Outcome.RELEASED)
+        rows.finish_attempt(task, Outcome.RELEASED, at=at)
         task.attempts -= 1
         events.record("released", task)
     return True

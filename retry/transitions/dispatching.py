@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.tasks.base import TaskResultStatus as Status
 
-from retry import conf, events, policy, registry
+from retry import clock, conf, events, policy, registry
 from retry.exceptions import LeaseLost, TaskExpired
 from retry.models import Outcome, TaskRecord
 from retry.transitions import cancelling, rows
@@ -69,11 +69,12 @@ def recover_lost(now: datetime, batch: int) -> int:
                 error = LeaseLost(f"worker {task.worker_id} stopped renewing its lease (died, hung or over time limit)")
                 decision = policy.RetryDecision(_recovery_delay(numbers, task.recoveries + 1), "recovered")
                 recovered = {"recoveries": F("recoveries") + 1}
-            details = rows.error_fields(error)
-            changes = rows.ready_again(decision.delay) if decision else {"status": Status.FAILED, **rows.finished()}
+            details, at = rows.error_fields(error), clock.moment()
+            ended = {"status": Status.FAILED, **rows.finished(at)}
+            changes = rows.ready_again(decision.delay, at=at) if decision else ended
             if rows.update(rows.fenced(task), task, **changes, **details, **recovered):
                 next_delay = decision.delay if decision else None
-                rows.finish_attempt(task, Outcome.LOST, details, next_delay=next_delay)
+                rows.finish_attempt(task, Outcome.LOST, details, at=at, next_delay=next_delay)
                 rows.record_failure(task, decision, details, lost=True)
     return len(lost)
 

@@ -59,19 +59,21 @@ def claimed_by(worker_id: str, lease: float, now: Any) -> dict[str, Any]:
     }
 
 
-def finished() -> dict[str, Any]:
-    return {"finished_at": clock.now_plus(0), "lease_until": None}
+def finished(at: clock.Moment | None = None) -> dict[str, Any]:
+    return {"finished_at": clock.now_plus(0, at=at), "lease_until": None}
 
 
-def ready_again(delay: float, *, timer: bool = False) -> dict[str, Any]:
-    """Back to READY, due after ``delay``; the dispatcher sends it then, unless the caller's ``timer`` starts it.
+def ready_again(delay: float, *, timer: bool = False, at: clock.Moment | None = None) -> dict[str, Any]:
+    """Back to READY, due ``delay`` after ``at`` (the transition's moment; now by default); the dispatcher sends
+    it then, unless the caller's ``timer`` starts it.
 
     A worker that schedules a near retry starts it on time itself (see runner.Runner._start_later).
     """
-    sent = clock.now_plus(delay) if timer and 0 < delay <= conf.get().LOCAL_RETRY_HORIZON else None
+    due = clock.now_plus(delay, at=at)
+    sent = due if timer and 0 < delay <= conf.get().LOCAL_RETRY_HORIZON else None
     return {
         "status": Status.READY,
-        "run_after": clock.now_plus(delay),
+        "run_after": due,
         "notified_at": sent,
         "lease_until": None,
     }
@@ -88,15 +90,22 @@ def error_fields(error: BaseException) -> dict[str, str]:
     }
 
 
-def finish_attempt(task: TaskRecord, outcome: str, details: dict[str, str] | None = None, **fields: Any) -> None:
-    """Write the history row of the attempt that just ended."""
+def finish_attempt(
+    task: TaskRecord,
+    outcome: str,
+    details: dict[str, str] | None = None,
+    *,
+    at: clock.Moment | None = None,
+    **fields: Any,
+) -> None:
+    """Write the history row of the attempt that just ended (at ``at``, the transition's moment; now by default)."""
     assert task.last_attempted_at is not None
     TaskAttempt.objects.create(
         task_id=task.pk,
         number=task.attempts,
         worker_id=task.worker_id,
         started_at=task.last_attempted_at,
-        finished_at=clock.now_plus(0),
+        finished_at=clock.now_plus(0, at=at),
         outcome=outcome,
         **(details or {}),
         **fields,

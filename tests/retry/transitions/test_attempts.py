@@ -9,6 +9,7 @@ from django.utils import timezone
 from retry import clock, transitions
 from retry.dispatcher import Dispatcher
 from retry.models import TaskRecord
+from retry.policy import RetryDecision
 from tests import tasks
 from tests.retry.conftest import enqueued
 
@@ -97,3 +98,28 @@ def test_a_late_finisher_overwrites_nothing() -> None:
     assert TaskRecord.objects.get(pk=record.pk).status == Status.RUNNING
     assert transitions.succeed(again, "on time", duration=1.0) is True
     assert TaskRecord.objects.get(pk=record.pk).return_value == "on time"
+
+
+def test_a_failed_attempt_and_its_retry_are_stamped_with_one_moment() -> None:
+    # The retry is due exactly its delay after the attempt ended: the two rows are written by two statements, and a
+    # retry waiting out a lease must not start a few milliseconds before the lease's end.
+    record = transitions.claim(enqueue("retried"), "worker-1")
+    assert record is not None
+
+    assert transitions.fail(record, ValueError("once"), RetryDecision(1.5, "retry"), duration=0.1) is True
+
+    task = TaskRecord.objects.get(pk=record.pk)
+    (attempt,) = task.attempt_set.all()
+    assert task.run_after - attempt.finished_at == timedelta(seconds=1.5)
+
+
+def test_a_lost_attempt_and_its_recovery_are_stamped_with_one_moment() -> None:
+    record = transitions.claim(enqueue("lost"), "worker-1")
+    assert record is not None
+    TaskRecord.objects.filter(pk=record.pk).update(lease_until=timezone.now() - LONG_AGO)
+    Dispatcher().tick()
+
+    task = TaskRecord.objects.get(pk=record.pk)
+    (attempt,) = task.attempt_set.all()
+    assert attempt.next_delay is not None
+    assert task.run_after - attempt.finished_at == timedelta(seconds=attempt.next_delay)
