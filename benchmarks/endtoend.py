@@ -58,11 +58,6 @@ def environment(smtp_port: int) -> dict[str, str]:
     }
 
 
-#: The web process only: under ASGI each request runs in a thread of its own, so a kept connection is never used
-#: again and stays open until collected; with the default (600 s) PostgreSQL runs out of connections at 50 orders/s.
-WEB_ENVIRONMENT = {"CONN_MAX_AGE": "0"}
-
-
 def measure(boards: int, orders: int, rate: float) -> dict[str, Any]:
     reset()
     _, cookie = fanning.staff_session()
@@ -71,7 +66,7 @@ def measure(boards: int, orders: int, rate: float) -> dict[str, Any]:
     os.environ.update(changed)
     port = servers.free_port()
     worker = processes.start("worker", [processes.PYTHON, "manage.py", "runworker"])  # every queue, as the Procfile
-    started = [processes.daphne(port, WEB_ENVIRONMENT), processes.dispatcher(), worker]
+    started = [processes.daphne(port), processes.dispatcher(), worker]
     crowd = None
     try:
         servers.wait_until_listening(port, timeout=START_TIMEOUT)
@@ -92,7 +87,7 @@ def measure(boards: int, orders: int, rate: float) -> dict[str, Any]:
             crowd.kill()
         processes.stop(started)
         controller.stop()
-    setup = {"boards": boards, "rate": rate, "settings_changed": changed, "web_settings_changed": WEB_ENVIRONMENT}
+    setup = {"boards": boards, "rate": rate, "settings_changed": changed}
     return setup | result
 
 

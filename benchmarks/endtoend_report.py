@@ -21,13 +21,11 @@ def render(result: dict[str, Any]) -> str:
 def note(result: dict[str, Any]) -> str:
     # The SMTP server's port changes from run to run.
     changed = ", ".join(f"{name}={value}" for name, value in result["settings_changed"].items() if name != "EMAIL_PORT")
-    web = ", ".join(f"{name}={value}" for name, value in result["web_settings_changed"].items())
     return (
         f"{result['orders']} orders POSTed at {result['rate']:g}/s (open loop, after {result['warm_up_orders']} "
         f"warm-up orders) while {result['boards']} kitchen boards are open, on one daphne, one `runworker` and one "
         f"`dispatcher` with the production settings (DEBUG=0, PostgreSQL, Redis layer) changed only by {changed}; "
-        "e-mail goes to a local aiosmtpd server; "
-        f"daphne also {web}. Load average before and after: {result['load_average_before']} → "
+        "e-mail goes to a local aiosmtpd server. Load average before and after: {result['load_average_before']} → "
         f"{result['load_average_after']}."
     )
 

@@ -11,6 +11,8 @@ from project import checks as project_checks
 from retry import checks as retry_checks
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+# Requests run in threads that end with them: on PostgreSQL, a pool shares a few connections among them.
+os.environ.setdefault("DATABASE_POOL", "1")
 try:
     django_asgi_app = get_asgi_application()
     # daphne runs no system checks: run the retry layer's, the boards' and the Redis variables' here, so the web

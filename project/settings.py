@@ -91,6 +91,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif env.read_bool("DATABASE_POOL", False):
+    # Under ASGI each request runs its sync code in a thread of its own, and a connection kept for its thread
+    # (CONN_MAX_AGE) stays open after the request, one per request: the web process (project.asgi) takes its
+    # connections from a pool of at most DATABASE_POOL_SIZE instead, given back at the end of each request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {"min_size": 1, "max_size": env.read_int("DATABASE_POOL_SIZE", 10, minimum=1), "timeout": 5},
+    }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -86,6 +86,20 @@ def test_conn_max_age_sets_how_long_connections_live() -> None:
     assert loaded["DATABASES"]["default"]["CONN_MAX_AGE"] == 30
 
 
+def test_database_pool_gives_a_postgresql_process_a_pool_instead_of_kept_connections() -> None:
+    loaded = load_settings(["DATABASES"], DATABASE_URL="postgres://h/db", DATABASE_POOL="1", DATABASE_POOL_SIZE="3")
+    default = loaded["DATABASES"]["default"]
+    assert (default["CONN_MAX_AGE"], default["OPTIONS"]["pool"]) == (0, {"min_size": 1, "max_size": 3, "timeout": 5})
+    assert load_settings(["DATABASES"], DATABASE_URL="postgres://h/db")["DATABASES"]["default"]["CONN_MAX_AGE"] == 600
+    sqlite = load_settings(["DATABASES"], DATABASE_POOL="1")["DATABASES"]["default"]
+    assert "pool" not in sqlite["OPTIONS"]  # one process, one connection
+
+
+def test_database_pool_size_refuses_an_empty_pool() -> None:
+    error = settings_error(DATABASE_URL="postgres://h/db", DATABASE_POOL="1", DATABASE_POOL_SIZE="0")
+    assert error.endswith("must be at least 1.")
+
+
 @pytest.mark.parametrize(
     ("raw", "error"), [("abc", "CONN_MAX_AGE='abc' is not a whole number."), ("-1", "must be at least 0.")]
 )
