@@ -48,8 +48,8 @@ class Cancelling:
 
     def _cancel_running(self, task_id: str) -> None:
         entry = self.running.get(task_id)
-        if entry is None:
-            return
+        if entry is None or entry.finishing:
+            return  # gone, or ended already: its outcome is being written
         entry.cancellation.request()
         logger.warning("Cancel requested; stopping the task", extra=entry.record.log_fields())
         if (entry.waiting or entry.future is None) and entry.job is not None:

@@ -62,17 +62,18 @@ class Lifecycle:
         while (self.running or self._jobs) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self.releasing = True
-        for entry in list(self.running.values()):
+        unfinished = [entry for entry in self.running.values() if not entry.finishing]  # the others are being written
+        for entry in unfinished:
             if entry.future is None:
                 continue  # async tasks are cancelled below and hand themselves back
             released = await self.in_thread(transitions.release, entry.record)
             logger.warning(
                 "Still running at shutdown; handed back", extra={**entry.record.log_fields(), "released": released}
             )
-        for entry in list(self.running.values()):
+        for entry in unfinished:
             if entry.job is not None:
                 entry.job.cancel()  # an async task hands itself back; a thread's row was handed back above
-        while self._jobs:  # claims under way see `releasing` and hand their task back
+        while self._jobs:  # claims under way see `releasing` and hand their task back; outcomes get written
             await asyncio.sleep(0.01)
         pending = list(self._timers)
         for timer in self._timers.values():

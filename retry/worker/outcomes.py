@@ -41,6 +41,7 @@ class Outcomes:
 
     async def _finish(self, entry: Running, value: Any, error: BaseException | None) -> attempt.Finished:
         """Record the attempt's outcome: a success together with the others of the moment, a failure on its own."""
+        entry.finishing = True
         if entry.cancellation.requested:
             return await self._stop_cancelled(entry)  # type: ignore[no-any-return]
         duration = time.monotonic() - entry.started

@@ -37,6 +37,8 @@ class Running:
     waiting: bool = True
     #: When its task function was called, while the call is under way (outcomes.Outcomes.siblings).
     calling: float | None = None
+    #: Its task function has returned or raised: its outcome is being written, so nothing hands it back or stops it.
+    finishing: bool = False
     cancellation: attempt.Cancellation = field(default_factory=attempt.Cancellation)
 
 

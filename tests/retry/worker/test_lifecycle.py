@@ -19,6 +19,7 @@ from pytest_django import Settings
 from retry import conf
 from retry.models import Outcome, TaskAttempt, TaskRecord
 from retry.outbox import outbox
+from retry.worker import outcomes
 from tests import processes, tasks
 from tests.conftest import SHARED_REDIS, redis_channel_layer, running_worker
 from tests.retry.conftest import wait_for
@@ -103,3 +104,21 @@ def test_a_stopping_worker_process_sends_the_events_of_its_stop_before_it_exits(
         worker.kill()
     assert TaskRecord.objects.get(pk=task_id).status == Status.READY  # handed back at the stop
     assert changes_of(layer, channel, task_id) == ["enqueued", "started", "released"]
+
+
+async def test_a_task_that_returned_before_the_grace_period_ended_is_written_successful_not_handed_back(
+    layer: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The quick task's success waits for its sibling's (outcomes.SIBLING_WAIT, long here) when the grace period
+    # ends: its function has returned, so its outcome is written; handing it back would run it a second time.
+    settings.RETRY_SHUTDOWN_GRACE = 0.3
+    settings.RETRY_CONCURRENCY = 2
+    monkeypatch.setattr(outcomes, "SIBLING_WAIT", 2.0)
+    async with running_worker(conf.queues(), dispatcher=False):
+        quick = await tasks.sleeps.aenqueue("quick", seconds=0.0)
+        slow = await tasks.sleeps.aenqueue("slow", seconds=3.0)
+        await wait_for(lambda: TaskRecord.objects.filter(status="RUNNING").count() == 2, what="both tasks to start")
+    quick_row, slow_row = [await TaskRecord.objects.aget(pk=result.id) for result in (quick, slow)]
+    assert (quick_row.status, quick_row.attempts) == (Status.SUCCESSFUL, 1)
+    assert [a.outcome async for a in TaskAttempt.objects.filter(task_id=quick_row.pk)] == [Outcome.SUCCEEDED]
+    assert (slow_row.status, slow_row.attempts) == (Status.READY, 0)
