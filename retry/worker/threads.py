@@ -91,38 +91,45 @@ class Lane:
             self._waiting.append((function, args, future))
             now = time.monotonic()
             soon_free = self._threads - sum(1 for began in self._began.values() if now - began >= SPREAD)
-            start = soon_free <= 0
-        if start:
+            room = self._threads < self._executor._max_workers  # else the lane's threads take it as they free
+        if room and soon_free <= 0:
             self._start(loop)
-        elif self._spreading is None:
+        elif room and self._spreading is None:
             self._spreading = loop.call_later(SPREAD, self._spread, loop)
         return future
 
     def _spread(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Calls still wait: the threads are busy with others, so one more thread takes them."""
+        """Calls still wait: the threads are busy with others, so one more thread takes them, up to the executor's
+        size."""
         self._spreading = None
-        if self._waiting:
+        if self._waiting and self._threads < self._executor._max_workers:
             self._start(loop)
-            self._spreading = loop.call_later(SPREAD, self._spread, loop)
+            if self._waiting and self._threads < self._executor._max_workers:
+                self._spreading = loop.call_later(SPREAD, self._spread, loop)
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
             self._threads += 1
         try:
             self._executor.submit(self._take, loop)
-        except BaseException:  # the executor is shut down
+        except RuntimeError as error:  # the executor is shut down: no thread will take what waits, if none runs
             with self._lock:
                 self._threads -= 1
-            raise
+                stranded = [self._waiting.popleft() for _ in range(len(self._waiting))] if not self._threads else []
+            for _, _, future in stranded:
+                _settle(future, None, error)
 
     def _take(self, loop: asyncio.AbstractEventLoop) -> None:
         """In a thread: run the waiting calls one after another until none waits."""
         thread = threading.get_ident()
+        taking = True
         try:
             while True:
-                with self._lock:
+                with self._lock:  # the count drops under the same lock as the check: run() then starts a thread
                     self._began.pop(thread, None)
                     if not self._waiting:
+                        self._threads -= 1
+                        taking = False
                         return
                     function, args, future = self._waiting.popleft()
                     self._began[thread] = time.monotonic()
@@ -135,9 +142,10 @@ class Lane:
                 loop.call_soon_threadsafe(_settle, future, result, error)
                 del result, error
         finally:
-            with self._lock:
-                self._threads -= 1
-                self._began.pop(thread, None)
+            if taking:  # left by an error of its own (the loop closed)
+                with self._lock:
+                    self._threads -= 1
+                    self._began.pop(thread, None)
 
 
 def _settle(future: "asyncio.Future[Any]", result: Any, error: BaseException | None) -> None:

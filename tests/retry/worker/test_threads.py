@@ -5,6 +5,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,10 @@ async def test_an_error_reaches_its_caller_and_the_lane_goes_on(executor: Thread
     assert await lane.run(lambda: "after") == "after"
 
 
-async def test_a_call_whose_caller_stopped_waiting_before_it_started_is_not_run(executor: ThreadPoolExecutor) -> None:
+async def test_a_call_whose_caller_stopped_waiting_before_it_started_is_not_run(
+    executor: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(threads, "SPREAD", 60.0)  # the dropped call waits behind the first, on its thread
     lane = threads.Lane(executor)
     release, ran = threading.Event(), list[str]()
     first = lane.run(release.wait, 30)
@@ -57,3 +61,37 @@ async def test_a_call_whose_caller_stopped_waiting_before_it_started_is_not_run(
     await first
     assert await lane.run(ran.append, "kept") is None
     assert ran == ["kept"]
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """A thread pool that counts the jobs handed to it."""
+
+    submitted = 0
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+async def test_calls_waiting_behind_blocked_threads_start_no_more_threads_than_the_executor_has() -> None:
+    pool, release = CountingExecutor(2), threading.Event()
+    lane = threads.Lane(pool)
+    try:
+        blocked = [lane.run(release.wait, 30) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        waiting = [lane.run(threading.get_ident) for _ in range(5)]
+        await asyncio.sleep(0.1)  # a hundred times SPREAD
+        assert pool.submitted == 2
+        release.set()
+        assert await asyncio.gather(*blocked) == [True, True]
+        assert len(await asyncio.wait_for(asyncio.gather(*waiting), 10)) == 5  # taken as the threads freed
+    finally:
+        release.set()
+        pool.shutdown(wait=True)
+
+
+async def test_a_call_on_a_shut_down_executor_fails_instead_of_waiting_forever() -> None:
+    pool = ThreadPoolExecutor(2)
+    pool.shutdown(wait=True)
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(threads.Lane(pool).run(threading.get_ident), 5)
