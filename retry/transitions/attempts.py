@@ -65,7 +65,17 @@ def succeed(task: TaskRecord, return_value: Any, duration: float) -> bool:
 
 
 def succeed_many(results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
-    """``succeed`` for many tasks, in one statement on PostgreSQL; whether each one's claim still held."""
+    """``succeed`` for many tasks, in one statement on PostgreSQL; whether each one's claim still held.
+
+    All or nothing: a caller that sees it raise may write each success again on its own.
+    """
+    if any(task.ignore_result for task, _, _ in results):  # their rows are deleted by statements of their own
+        with transaction.atomic(using=conf.database()):
+            return _succeed_many(results)
+    return _succeed_many(results)
+
+
+def _succeed_many(results: list[tuple[TaskRecord, Any, float]]) -> list[bool]:
     connection = connections[router.db_for_write(TaskRecord)]
     kept = [(task, value) for task, value, _ in results if not task.ignore_result]
     if not kept:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError, connection
 from django.tasks.base import TaskResultStatus as Status
 from django.utils import timezone
 
@@ -123,3 +124,30 @@ def test_a_lost_attempt_and_its_recovery_are_stamped_with_one_moment() -> None:
     (attempt,) = task.attempt_set.all()
     assert attempt.next_delay is not None
     assert task.run_after - attempt.finished_at == timedelta(seconds=attempt.next_delay)
+
+
+def test_successes_written_together_are_all_or_nothing() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the shared write is one statement on PostgreSQL; SQLite writes them in one transaction")
+    # A forgotten task's row is deleted by a statement of its own after the shared write: if that statement is
+    # refused, no success of the batch stays written, so that each can be written again on its own.
+    kept = transitions.claim(enqueue("kept"), "worker-1")
+    forgotten = transitions.claim(enqueue("forgotten", task=tasks.forgettable), "worker-1")
+    assert kept is not None and forgotten is not None
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSE_DELETES)
+    try:
+        with pytest.raises(DatabaseError):
+            transitions.succeed_many([(kept, "value", 0.1), (forgotten, None, 0.1)])
+        assert TaskRecord.objects.get(pk=kept.pk).status == Status.RUNNING
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_deletes ON retry_taskrecord")
+    assert transitions.succeed(kept, "value", duration=0.1) is True
+
+
+REFUSE_DELETES = """
+CREATE OR REPLACE FUNCTION refuse_delete() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'deletes refused'; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER refuse_deletes BEFORE DELETE ON retry_taskrecord FOR EACH ROW EXECUTE FUNCTION refuse_delete();
+"""
