@@ -25,9 +25,6 @@ from orders.models import Order, StaffProfile, Step
 from orders.webhooks import deliveries
 from retry import api
 
-# Two orders placed at the same moment may pick the same next number; the loser tries again (where no lock
-# serialises the numbers: lock_numbers).
-NUMBER_ATTEMPTS = 5
 #: The PostgreSQL advisory lock held while an order takes its number.
 NUMBER_LOCK = 0x5C00B0A2D
 #: Times to pick again when someone else claims the picked step first.
@@ -81,33 +78,22 @@ def order_for_key(key: str, fingerprint: str) -> Order | None:
 
 
 def insert_with_next_number(order: Order) -> None:
+    """Insert ``order`` with the number after the highest, inside its caller's transaction."""
+    assert connection.in_atomic_block, "an order takes its number in the transaction that inserts it"
     lock_numbers()
-    for attempt in range(NUMBER_ATTEMPTS):
-        order.number = (Order.objects.aggregate(top=Max("number"))["top"] or 0) + 1
-        try:
-            with transaction.atomic():
-                order.save(force_insert=True)
-            return
-        except IntegrityError:
-            order.pk = None
-            if attempt == NUMBER_ATTEMPTS - 1 or key_taken(order):
-                raise
+    order.number = (Order.objects.aggregate(top=Max("number"))["top"] or 0) + 1
+    order.save(force_insert=True)
 
 
 def lock_numbers() -> None:
     """On PostgreSQL, hand out order numbers one transaction at a time, until this one ends.
 
-    Without it, orders placed at one moment read the same highest number and all but one collide: with more
-    requests under way than NUMBER_ATTEMPTS, orders were refused with an error. SQLite's transactions
-    (IMMEDIATE) already write one at a time.
+    Without it, orders placed at one moment read the same highest number and all but one collide. SQLite's
+    transactions (IMMEDIATE) already write one at a time.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NUMBER_LOCK])
-
-
-def key_taken(order: Order) -> bool:
-    return order.idempotency_key is not None and Order.objects.filter(idempotency_key=order.idempotency_key).exists()
 
 
 def claim_step(step_id: int, user: AbstractBaseUser) -> Step:
