@@ -54,17 +54,21 @@ class Read:
             # Each caller raises an exception of its own. The one error raised in every waiting consumer gathered
             # all their frames in its traceback, and the server logs it once per consumer: with 500 boards,
             # hundreds of thousands of lines that held the web process for minutes.
-            raise own_copy(error) from error
+            mine = own_copy(error)
+            if mine is error:
+                raise error
+            raise mine from error
         assert self.started is not None
         return self.started, self.future.result()
 
 
 def own_copy(error: BaseException) -> BaseException:
-    """``error``'s type and arguments in a new exception (a RuntimeError naming it, if it cannot be copied)."""
+    """``error``'s type and arguments in a new exception; ``error`` itself if it cannot be copied, so that callers
+    catching its type (a DatabaseError: the boards' outage handling) still catch it."""
     try:
         return copy.copy(error)
     except Exception:
-        return RuntimeError(f"shared read failed: {error!r}")
+        return error
 
 
 class SharedReads:

@@ -6,6 +6,7 @@ import traceback
 from collections.abc import Awaitable
 
 import pytest
+from django.db import DatabaseError
 
 from consumers.reads import Read, SharedReads
 
@@ -172,3 +173,21 @@ async def test_a_started_read_is_the_same_read_the_callers_of_since_get() -> Non
     read = reads.read_after_event(("s", 1, 7), 7)
     assert await reads.after_event(("s", 1, 7), 7) == await read.result()
     assert source.calls == 1
+
+
+class Uncopyable(DatabaseError):
+    """An error whose arguments do not rebuild it (as some drivers' errors): copying it fails."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def test_a_failed_read_whose_error_cannot_be_copied_raises_its_own_type() -> None:
+    def fail(key: object) -> str:
+        raise Uncopyable(57, "database went away")
+
+    read = Read(fail, 7)
+    await asyncio.wait([read.future])
+    with pytest.raises(DatabaseError, match="database went away"):  # the boards' outage handling catches it
+        await read.result()
