@@ -95,7 +95,8 @@ def claim(
 #: so the running tasks it counts are those committed by every claim before it. ``lim`` gives each limited task
 #: path its room: its concurrency less the tasks of that path running now, and the starts its rate allows (both
 #: optional); a path without room is left out, and no path gets more candidates than its room. An attempt starts at
-#: clock_timestamp(), after the statement's snapshot: every attempt this claim counted as ended ended before it.
+#: clock_timestamp(), after the statement's snapshot: every attempt this claim counted as ended ended before it. As the
+#: plain claim, it updates the ids it took, by primary key (an array), so no plan updates more than it chose.
 CONTROLLED_CLAIM_SQL = """
 WITH lim AS (
     SELECT given.task_path, LEAST(
@@ -122,7 +123,7 @@ UPDATE retry_taskrecord
 SET status = 'RUNNING', attempts = attempts + 1, alone = false, worker_id = %s,
     lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %s),
     started_at = COALESCE(started_at, clock_timestamp()), last_attempted_at = clock_timestamp()
-WHERE id IN (SELECT id FROM best)
+WHERE id = ANY(ARRAY(SELECT id FROM best))
 RETURNING {columns}
 """
 #: BACKLOG_SQL with the task path, leaving out the paths without room.
