@@ -1,7 +1,8 @@
 """Group commit for a worker's database writes: what arrives while one write is under way goes in the next.
 
-A lone item is written at once, so an idle worker adds no delay; under load, one round trip and one
-statement serve many tasks. A ``hold`` lets the writer wait, briefly, for items it knows are coming.
+Without a ``hold``, a lone item is written at once; under load, one round trip and one statement serve many
+tasks. A ``hold`` lets the writer wait, briefly, for items it knows are coming (the worker's successes wait
+at most outcomes.SIBLING_WAIT for the task functions called less than that long before to return).
 """
 
 import asyncio

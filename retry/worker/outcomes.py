@@ -83,4 +83,5 @@ class Outcomes:
                 return
             self._call_ended.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._call_ended.wait(), deadline - now)
+                async with asyncio.timeout(deadline - now):
+                    await self._call_ended.wait()

@@ -63,6 +63,16 @@ def test_the_backlog_of_several_queues_is_taken_by_priority_across_them() -> Non
     assert [str(record.pk) for record in transitions.claim_many([], "worker-1", queues=both, more=5)] == [low]
 
 
+def test_a_claim_takes_its_named_tasks_and_the_backlog_of_several_queues_in_one_statement() -> None:
+    named = enqueue("named", task=tasks.on_emails_queue, priority=-10)  # below the backlog's best two
+    low, high = enqueue("low"), enqueue("high", task=tasks.on_emails_queue)
+    enqueue("lowest", priority=-5)
+
+    claimed = transitions.claim_many([named], "worker-1", queues=["default", "emails"], more=2)
+
+    assert {str(record.pk) for record in claimed} == {named, high, low}
+
+
 def test_a_lease_renewal_skips_a_row_another_statement_is_ending_instead_of_waiting_for_it() -> None:
     from django.db import connections
 
