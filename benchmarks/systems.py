@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
@@ -59,7 +60,8 @@ class System:
         raise NotImplementedError
 
     async def aenqueue(self, number: int) -> None:
-        raise NotImplementedError
+        """A system without an asyncio API for sending: an async view hands the call to a thread."""
+        await sync_to_async(self.enqueue)(number)
 
     def enqueue_in_view(self, number: int) -> None:
         """An order row and its task, as a view does: in one transaction, or the task sent once it commits."""
@@ -257,6 +259,13 @@ def clear_tables() -> None:
 def truncate(*tables: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+
+
+def scalar(sql: str) -> Any:
+    """The one value ``sql`` selects."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> float:

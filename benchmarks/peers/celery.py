@@ -3,8 +3,6 @@
 from collections.abc import Sequence
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from benchmarks import processes
 from benchmarks.systems import System
 
@@ -26,10 +24,6 @@ class Celery(System):
 
     def enqueue(self, number: int) -> None:
         self.task.delay(number)
-
-    async def aenqueue(self, number: int) -> None:
-        # Celery has no asyncio API: an async view hands the call to a thread.
-        await sync_to_async(self.task.delay)(number)
 
     def enqueue_many(self, numbers: Sequence[int]) -> None:
         from celery import group

@@ -3,8 +3,6 @@
 from collections.abc import Sequence
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from benchmarks import processes
 from benchmarks.systems import System
 
@@ -26,10 +24,6 @@ class Dramatiq(System):
 
     def enqueue(self, number: int) -> None:
         self.task.send(number)
-
-    async def aenqueue(self, number: int) -> None:
-        # Dramatiq's asyncio support runs async actors; sending has no asyncio API, so it goes through a thread.
-        await sync_to_async(self.task.send)(number)
 
     def enqueue_many(self, numbers: Sequence[int]) -> None:
         from dramatiq import group

@@ -3,8 +3,6 @@
 from collections.abc import Sequence
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from benchmarks import processes
 from benchmarks.systems import System
 
@@ -26,10 +24,6 @@ class Huey(System):
 
     def enqueue(self, number: int) -> None:
         self.task(number)
-
-    async def aenqueue(self, number: int) -> None:
-        # huey.contrib.asyncio awaits results only: enqueueing from a coroutine goes through a thread.
-        await sync_to_async(self.task)(number)
 
     def enqueue_many(self, numbers: Sequence[int]) -> None:
         self.task.map(numbers)

@@ -4,10 +4,8 @@ Django's own connection (so in the caller's transaction), run by `manage.py proc
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
-
 from benchmarks import processes
-from benchmarks.systems import System, truncate
+from benchmarks.systems import System, scalar, truncate
 
 
 class Procrastinate(System):
@@ -36,32 +34,28 @@ class Procrastinate(System):
         self.task.batch_defer(*({"number": number} for number in numbers))
 
     def stored(self) -> int:
-        return int(one("SELECT count(*) FROM procrastinate_jobs"))
+        return int(scalar("SELECT count(*) FROM procrastinate_jobs"))
 
     def start_workers(self, count: int) -> list[Any]:
         return [processes.procrastinate_worker(index) for index in range(count)]
 
     def finished(self) -> int:
-        return int(one("SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"))
+        return int(scalar("SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"))
 
     def window(self) -> tuple[float, float]:
-        first = one("SELECT min(at) FROM procrastinate_events WHERE type = 'started'")
-        last = one("SELECT max(at) FROM procrastinate_events WHERE type = 'succeeded'")
+        first = scalar("SELECT min(at) FROM procrastinate_events WHERE type = 'started'")
+        last = scalar("SELECT max(at) FROM procrastinate_events WHERE type = 'succeeded'")
         return first.timestamp(), last.timestamp()
 
     def check(self, expected: int) -> dict[str, int]:
         counts = super().check(expected)
-        counts["rows_not_successful"] = int(one("SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'"))
+        counts["rows_not_successful"] = int(
+            scalar("SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'")
+        )
         counts["rows_run_more_than_once"] = int(
-            one(
+            scalar(
                 "SELECT count(*) FROM (SELECT job_id FROM procrastinate_events WHERE type = 'started'"
                 " GROUP BY job_id HAVING count(*) > 1) AS twice"
             )
         )
         return counts
-
-
-def one(sql: str) -> Any:
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]

@@ -3,12 +3,11 @@ on Django's own connection (so in the caller's transaction); its worker polls th
 
 from typing import Any
 
-from django.db import connection
 from django.db.models import Max, Min
 from django.tasks.base import TaskResultStatus as Status
 
 from benchmarks import processes
-from benchmarks.systems import System, truncate
+from benchmarks.systems import System, scalar, truncate
 
 
 class TasksDB(System):
@@ -54,9 +53,8 @@ class TasksDB(System):
     def check(self, expected: int) -> dict[str, int]:
         counts = super().check(expected)
         counts["rows_not_successful"] = int(self.rows.exclude(status=Status.SUCCESSFUL).count())
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT count(*) FROM {self.rows.model._meta.db_table} WHERE jsonb_array_length(worker_ids) > 1"
-            )
-            counts["rows_run_more_than_once"] = int(cursor.fetchone()[0])
+        table = self.rows.model._meta.db_table
+        counts["rows_run_more_than_once"] = int(
+            scalar(f"SELECT count(*) FROM {table} WHERE jsonb_array_length(worker_ids) > 1")
+        )
         return counts
