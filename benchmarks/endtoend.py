@@ -65,8 +65,7 @@ def measure(boards: int, orders: int, rate: float) -> dict[str, Any]:
     changed = environment(controller.port)
     os.environ.update(changed)
     port = servers.free_port()
-    worker = processes.start("worker", [processes.PYTHON, "manage.py", "runworker"])  # every queue, as the Procfile
-    started = [processes.daphne(port), processes.dispatcher(), worker]
+    started = [processes.daphne(port), processes.dispatcher(), processes.our_worker(0, channels=())]
     crowd = None
     try:
         servers.wait_until_listening(port, timeout=START_TIMEOUT)

@@ -1,12 +1,12 @@
 """The end-to-end figures from what the POSTs, the boards, the SMTP server and the task rows recorded."""
 
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 from benchmarks import figures
 from benchmarks.ordering import Placed
+from benchmarks.units import probes
 
 EMAIL_TASK = "orders.tasks.send_order_email"
 #: The board's event for a new order; any other first sighting means that event came late or not at all.
@@ -102,13 +102,9 @@ def emails(sent: dict[int, float], mails: list[tuple[int, str, float]], stranger
 
 def cpu(pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) of each process so far, and of the whole machine under "machine"."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for name, pid in pids.items():
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    used = {name: probes.cpu_seconds(pid) for name, pid in pids.items()}
     total = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    used["machine"] = (sum(total) - total[3] - total[4]) / ticks  # all but idle and iowait
+    used["machine"] = (sum(total) - total[3] - total[4]) / probes.TICKS  # all but idle and iowait
     return used
 
 

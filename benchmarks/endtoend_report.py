@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from benchmarks import markdown
+
 
 def render(result: dict[str, Any]) -> str:
     posts, mails, task = result["posts"], result["email_at_smtp_server"], result["email_task_start"]
@@ -12,10 +14,9 @@ def render(result: dict[str, Any]) -> str:
         ["e-mail task started (attempt row `started_at`)", task],
         ["e-mail at the SMTP server", mails],
     ]
-    lines = ["| from the POST to | p50 ms | p99 ms | max ms | samples |", "|---|---|---|---|---|"]
-    for name, row in rows:
-        lines.append(f"| {name} | {row['p50_ms']} | {row['p99_ms']} | {row['max_ms']} | {row['samples']} |")
-    return "### End to end\n\n" + note(result) + "\n\n" + "\n".join(lines) + "\n\n" + counts(result)
+    header = ["from the POST to", "p50 ms", "p99 ms", "max ms", "samples"]
+    cells = [[name, row["p50_ms"], row["p99_ms"], row["max_ms"], row["samples"]] for name, row in rows]
+    return "### End to end\n\n" + note(result) + "\n\n" + markdown.table(header, cells) + "\n\n" + counts(result)
 
 
 def note(result: dict[str, Any]) -> str:

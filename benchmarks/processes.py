@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness import servers
@@ -42,8 +43,9 @@ def stop(processes: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> Non
             process.wait()
 
 
-def our_worker(index: int) -> subprocess.Popen[bytes]:
-    return start(f"worker-{index}", [PYTHON, "manage.py", "runworker", "tasks.default"])
+def our_worker(index: int, channels: Sequence[str] = ("tasks.default",)) -> subprocess.Popen[bytes]:
+    """``manage.py runworker`` on ``channels``; none: every queue, as the Procfile's worker."""
+    return start(f"worker-{index}", [PYTHON, "manage.py", "runworker", *channels])
 
 
 def dispatcher() -> subprocess.Popen[bytes]:
