@@ -188,7 +188,8 @@ def test_the_layer_follows_a_failover_and_every_task_runs_once(
 
 
 def test_the_rate_limit_cache_follows_a_failover(deployment: tuple[Deployment, dict[int, processes.Process]]) -> None:
-    """Django's cache, as project.settings builds it under Sentinel, writes to whichever server is master."""
+    """Django's cache, built by project.sentinel.cache as project.settings builds it under Sentinel, writes to
+    whichever server is master."""
     topology, redis = deployment
     variables = sentinel.Sentinels(
         addresses=tuple(("127.0.0.1", port) for port in topology.sentinel_ports),
