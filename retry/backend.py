@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
@@ -73,29 +74,47 @@ class RetryBackend(BaseTaskBackend):
 def build_record(
     task: Task[..., Any], args: list[Any], kwargs: dict[str, Any], *, idempotency_key: str | None, max_age: float | None
 ) -> models.TaskRecord:
+    return record_builder(task, max_age)(args, kwargs, idempotency_key)
+
+
+#: Builds the row of one call from its checked arguments and its idempotency key.
+type RecordBuilder = Callable[[list[Any], dict[str, Any], str | None], models.TaskRecord]
+
+
+def record_builder(task: Task[..., Any], max_age: float | None) -> RecordBuilder:
+    """Builds the rows of ``task``'s calls: its policy, time limit and due time are worked out once, now."""
     policy = registry.policy_for(task)
+    snapshot = policy.snapshot()
     now = clock.now()
     run_after = task.run_after or now
     options = task if isinstance(task, RetryTask) else None
     max_age = max_age if max_age is not None else getattr(options, "max_age", None)
-    return models.TaskRecord(
-        task_path=task.module_path,
-        queue=task.queue_name,
-        priority=task.priority,
-        args=args,
-        kwargs=kwargs,
-        max_attempts=policy.max_attempts,
-        policy=policy.snapshot(),
-        time_limit=getattr(options, "time_limit", None) or conf.for_backend(task.backend).TIME_LIMIT,
-        ignore_result=getattr(options, "ignore_result", False),
-        idempotency_key=idempotency_key,
-        enqueued_at=now,
-        run_after=run_after,
-        requested_run_after=task.run_after,
-        expires_at=run_after + timedelta(seconds=max_age) if max_age is not None else None,
-        # Due now: sent after commit. Later: the dispatcher sends it when due.
-        notified_at=now if run_after <= now else None,
-    )
+    time_limit = getattr(options, "time_limit", None) or conf.for_backend(task.backend).TIME_LIMIT
+    ignore_result = getattr(options, "ignore_result", False)
+    expires_at = run_after + timedelta(seconds=max_age) if max_age is not None else None
+    # Due now: sent after commit. Later: the dispatcher sends it when due.
+    notified_at = now if run_after <= now else None
+
+    def build(args: list[Any], kwargs: dict[str, Any], idempotency_key: str | None) -> models.TaskRecord:
+        return models.TaskRecord(
+            task_path=task.module_path,
+            queue=task.queue_name,
+            priority=task.priority,
+            args=args,
+            kwargs=kwargs,
+            max_attempts=policy.max_attempts,
+            policy=dict(snapshot),
+            time_limit=time_limit,
+            ignore_result=ignore_result,
+            idempotency_key=idempotency_key,
+            enqueued_at=now,
+            run_after=run_after,
+            requested_run_after=task.run_after,
+            expires_at=expires_at,
+            notified_at=notified_at,
+        )
+
+    return build
 
 
 def insert(record: models.TaskRecord, using: str) -> None:

@@ -1,4 +1,7 @@
-"""Bulk enqueue: thousands of tasks of one task function in one INSERT per batch, for imports and fan-outs.
+"""Bulk enqueue: thousands of tasks of one task function in one statement per batch, for imports and fan-outs.
+
+On PostgreSQL a batch without idempotency keys is one ``COPY``, which takes rows several times faster than an
+``INSERT`` of as many; a batch with keys is an ``INSERT … ON CONFLICT DO NOTHING``, as on other databases.
 
 It keeps the guarantees of ``Task.enqueue``: every call's arguments are checked before anything is written (one
 bad call refuses them all, naming it), the rows are written in the caller's transaction, their messages go out
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, router, transaction
+from django.db.models import JSONField
 from django.tasks import signals as task_signals
 from django.tasks.base import Task, TaskResult
 
@@ -46,7 +50,8 @@ def enqueue_many(
     """
     retry_backend = backend.backend_of(task)
     retry_backend.validate_task(task)
-    records = [_record(task, index, call) for index, call in enumerate(calls)]
+    build = backend.record_builder(task, max_age=None)
+    records = [_record(build, index, call) for index, call in enumerate(calls)]
     using = router.db_for_write(models.TaskRecord)
     with transaction.atomic(using=using):
         chosen, new = _insert(records, using, batch_size)
@@ -56,13 +61,13 @@ def enqueue_many(
     return [results[record.pk] for record in chosen]
 
 
-def _record(task: Task[..., Any], index: int, call: Call | Mapping[str, Any]) -> models.TaskRecord:
+def _record(build: backend.RecordBuilder, index: int, call: Call | Mapping[str, Any]) -> models.TaskRecord:
     call = call if isinstance(call, Call) else Call(kwargs=call)
     try:
         args, kwargs = arguments.check(call.args, call.kwargs)
     except InvalidTaskArguments as error:
         raise InvalidTaskArguments(f"Call {index}: {error}") from None
-    return backend.build_record(task, args, kwargs, idempotency_key=call.idempotency_key, max_age=None)
+    return build(args, kwargs, call.idempotency_key)
 
 
 def _insert(
@@ -83,14 +88,52 @@ def _insert(
     batch_size = max(1, min(batch_size, connections[using].ops.bulk_batch_size(backend.INSERTED, unique)))
     for start in range(0, len(unique), batch_size):
         batch = unique[start : start + batch_size]
-        keyed = any(record.idempotency_key is not None for record in batch)
-        models.TaskRecord.objects.using(using).bulk_create(batch, ignore_conflicts=keyed)
-        new += _written(batch, using, existing) if keyed else batch
+        if any(record.idempotency_key is not None for record in batch):
+            models.TaskRecord.objects.using(using).bulk_create(batch, ignore_conflicts=True)
+            new += _written(batch, using, existing)
+        elif connections[using].vendor == "postgresql":
+            _copy(batch, using)
+            new += batch
+        else:
+            models.TaskRecord.objects.using(using).bulk_create(batch)
+            new += batch
     for record in records:
         if record.idempotency_key is not None:
             first[record.idempotency_key] = existing.get(record.idempotency_key, first[record.idempotency_key])
     chosen = [record if record.idempotency_key is None else first[record.idempotency_key] for record in records]
     return chosen, new
+
+
+def _copy(batch: list[models.TaskRecord], using: str) -> None:
+    """COPY ``batch`` into the task table (Django's query log shows it, as it shows any statement)."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    fields = backend.INSERTED
+    columns = ", ".join(quote(str(column.column)) for column in fields)
+    sql = f"COPY {quote(models.TaskRecord._meta.db_table)} ({columns}) FROM STDIN"
+    # The rows of one call share most of their values (task, queue, times, policy numbers): each column's value is
+    # made ready for the database once per COPY. The id and the JSON columns are each row's own.
+    shared = [not (column.primary_key or isinstance(column, JSONField)) for column in fields]
+    ready: dict[tuple[int, Any], Any] = {}
+
+    def row(record: models.TaskRecord) -> list[Any]:
+        values = []
+        for index, column in enumerate(fields):
+            value = column.pre_save(record, True)
+            if not shared[index]:
+                values.append(column.get_db_prep_save(value, connection))
+                continue
+            if (index, value) not in ready:
+                ready[index, value] = column.get_db_prep_save(value, connection)
+            values.append(ready[index, value])
+        return values
+
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for record in batch:
+            copy.write_row(row(record))
+    for record in batch:
+        record._state.adding = False
+        record._state.db = using
 
 
 def _written(

@@ -1,13 +1,15 @@
-"""Bulk enqueue: one INSERT per batch, with the checks and guarantees of a single enqueue."""
+"""Bulk enqueue: one statement per batch (COPY on PostgreSQL), with the checks and guarantees of a single enqueue."""
 
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.tasks.signals import task_enqueued
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from retry import api, bulk
@@ -20,8 +22,10 @@ from tests.retry import rows
 pytestmark = [pytest.mark.services, pytest.mark.django_db]  # producers pass what remotes sent
 
 
-def inserts(queries: CaptureQueriesContext) -> int:
-    return sum(1 for query in queries.captured_queries if query["sql"].startswith('INSERT INTO "retry_taskrecord"'))
+def writes(queries: CaptureQueriesContext) -> int:
+    """The statements that wrote task rows: COPY on PostgreSQL, INSERT elsewhere."""
+    verb = "COPY" if connection.vendor == "postgresql" else "INSERT INTO"
+    return sum(1 for query in queries.captured_queries if query["sql"].startswith(f'{verb} "retry_taskrecord"'))
 
 
 @pytest.fixture
@@ -36,15 +40,15 @@ def enqueued_signals() -> Iterator[list[str]]:
     task_enqueued.disconnect(receiver)
 
 
-def test_five_thousand_tasks_take_one_insert_per_batch(
+def test_five_thousand_tasks_take_one_statement_per_batch(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, enqueued_signals: list[str]
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as queries:
         results = bulk.enqueue_many(tasks.record, [{"key": f"cake-{n}"} for n in range(5000)])
 
-    assert inserts(queries) == math.ceil(5000 / bulk.BATCH_SIZE) == 5
+    assert writes(queries) == math.ceil(5000 / bulk.BATCH_SIZE) == 5
     on_tasks = [query["sql"] for query in queries.captured_queries if "retry_taskrecord" in query["sql"]]
-    assert len(on_tasks) == 5  # the INSERTs are all it asks of the task table
+    assert len(on_tasks) == 5  # the writes are all it asks of the task table
     assert [result.kwargs for result in results] == [{"key": f"cake-{n}"} for n in range(5000)]
     assert TaskRecord.objects.filter(pk__in=[result.id for result in results], status="READY").count() == 5000
     assert sorted(enqueued_signals) == sorted(result.id for result in results)  # Django's signal, for each
@@ -125,3 +129,17 @@ def test_a_task_of_another_backend_is_refused(settings: Settings) -> None:
     elsewhere = task(backend="immediate")(tasks.record.func)
     with pytest.raises(Exception, match="not a RetryBackend"):
         bulk.enqueue_many(elsewhere, [{"key": "k"}])
+
+
+def test_a_row_written_in_bulk_holds_what_a_single_enqueue_writes() -> None:
+    """Every column, through COPY on PostgreSQL: the options of the task, its policy, its times, its arguments."""
+    task = tasks.on_emails_queue.using(run_after=timezone.now() + timedelta(minutes=5))
+    kwargs = {"key": "zürich \u2603 \U0001f370"}
+    single = TaskRecord.objects.get(pk=task.enqueue(key=kwargs["key"]).id)
+    [bulked] = bulk.enqueue_many(task, [kwargs])
+    stored = TaskRecord.objects.get(pk=bulked.id)
+    own = {"id", "enqueued_at", "run_after", "notified_at"}
+    columns = [field.attname for field in TaskRecord._meta.local_concrete_fields if field.attname not in own]
+    assert {name: getattr(stored, name) for name in columns} == {name: getattr(single, name) for name in columns}
+    assert stored.run_after - stored.enqueued_at == pytest.approx(timedelta(minutes=5), abs=timedelta(seconds=5))
+    assert (stored.notified_at, stored.status, stored.kwargs) == (None, "READY", kwargs)
