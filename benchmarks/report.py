@@ -17,8 +17,9 @@ DOCS = processes.ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin (written by benchmarks/run.py) -->", "<!-- bench:end -->"
 
 
-def commit_floor(url: str, commits: int = 300) -> dict[str, float]:
-    """Durable one-row INSERT commits per second, from one connection and from eight: what any durable enqueue pays."""
+def commit_floor(url: str, commits: int = 300) -> dict[str, Any]:
+    """Durable one-row INSERT commits per second, from one connection and from eight: what any durable enqueue pays;
+    and the SERVER_SETTINGS it was measured under."""
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v int)")
 
@@ -27,7 +28,10 @@ def commit_floor(url: str, commits: int = 300) -> dict[str, float]:
             for number in range(commits):
                 connection.execute("INSERT INTO bench_floor (v) VALUES (%s)", (number,))
 
-    floor = {}
+    floor: dict[str, Any] = {}
+    with psycopg.connect(url) as connection:
+        for name in report_tasks.SERVER_SETTINGS:
+            [floor[name]] = connection.execute(f"SHOW {name}").fetchone() or ("?",)
     for threads in (1, 8):
         workers = [threading.Thread(target=insert) for _ in range(threads)]
         started = time.perf_counter()

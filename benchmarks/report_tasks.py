@@ -4,6 +4,9 @@ from typing import Any
 
 from benchmarks.markdown import table, times
 
+#: The server settings the Tasks note reports: what makes commits durable, and whether dead rows are cleaned up.
+SERVER_SETTINGS = ("fsync", "synchronous_commit", "autovacuum")
+
 #: The rates of the comparison: (key in a system's results, column).
 RATES = [
     ("enqueue_sync", "enqueue sync"),
@@ -63,7 +66,9 @@ def tasks_table(results: dict[str, Any]) -> str:
         "worker for SQLite). Workers: 8 tasks at a time each. Redis, not durable: the throwaway Redis keeps "
         "nothing on disk, so a restart loses every task waiting there. PostgreSQL durable commit floor on this "
         f"machine: {floor['connections_1_per_second']}/s from one connection, "
-        f"{floor['connections_8_per_second']}/s from eight."
+        f"{floor['connections_8_per_second']}/s from eight"
+        + "".join(f", {name} {floor[name]}" for name in SERVER_SETTINGS if name in floor)
+        + " (tables are truncated between the figures)."
     )
     header = ["system", "tasks kept in", *(column for _, column in RATES)]
     header += ["latency p50 ms", "latency p99 ms", "lost", "duplicated"]
