@@ -43,8 +43,16 @@ async def check_channel_layer() -> str:
     try:
         # The default prefix: channels-redis reads every process-local channel through one shared name.
         channel = await layer.new_channel()
-        await layer.send(channel, {"type": "healthz.ping"})
-        await asyncio.wait_for(layer.receive(channel), LAYER_TIMEOUT)
+        # Through a group, as the boards' events come: with shards, channels-redis sends straight to a process's
+        # channel on the shard of its full name but reads it from the shard of its prefix, so a ping sent with
+        # layer.send would be lost whenever the two differ; a group message goes to the shard it is read from.
+        group = f"healthz.{channel.rsplit('!', 1)[-1]}"
+        await layer.group_add(group, channel)
+        try:
+            await layer.group_send(group, {"type": "healthz.ping"})
+            await asyncio.wait_for(layer.receive(channel), LAYER_TIMEOUT)
+        finally:
+            await layer.group_discard(group, channel)
     except Exception as error:
         return f"error: {error.__class__.__name__}"
     return "ok"

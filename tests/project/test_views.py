@@ -43,3 +43,19 @@ def test_healthz_reports_503_without_a_database(client: Client) -> None:
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
     assert response.json()["status"] == "error"
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_healthz_finds_a_sharded_channel_layer_healthy(client: Client, settings: Settings) -> None:
+    """Two shards (two databases of the test Redis): channels-redis sends to a process's channel on the shard of
+    its full name and reads it from the shard of its prefix, so a ping sent straight to it is lost half the time."""
+    layer = settings.CHANNEL_LAYERS["default"]
+    if layer["BACKEND"] != "channels_redis.core.RedisChannelLayer":
+        pytest.skip("needs Redis")
+    [host] = layer["CONFIG"]["hosts"]
+    server = host["address"].rsplit("/", 1)[0]
+    shards = [{**host, "address": f"{server}/{database}"} for database in (0, 1)]
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": shards}}}
+    answers = [client.get(reverse("healthz")) for _ in range(12)]
+    assert [answer.json()["channel_layer"] for answer in answers] == ["ok"] * 12
