@@ -30,8 +30,11 @@ logger = logging.getLogger("consumers")
 #: Messages waiting in one consumer's inbox at most; later group events and timer messages are dropped, as a full
 #: channel would drop them (the client's own messages never are).
 INBOX_CAPACITY = 1000
-#: Seconds between two joins of a group the relay is in: the layer forgets a member after its group expiry.
-REJOIN_INTERVAL = 3600.0
+#: Seconds between two joins of a group the relay is in. The layer forgets a member after its group expiry; and
+#: with shards, the group may live on another shard than the one the relay reads its channel from, so a restart
+#: of that shard (which forgets the group) raises nothing here: joining again every few seconds is how the process
+#: gets back in. A join is one ZADD per group and process.
+REJOIN_INTERVAL = 2.0
 #: Seconds before the first new attempt after the layer failed; each failure in a row doubles it, up to RETRY_MAX.
 RETRY_FIRST = 0.25
 RETRY_MAX = 5.0

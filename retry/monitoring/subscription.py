@@ -20,8 +20,10 @@ logger = logging.getLogger("retry.monitoring.subscription")
 #: Seconds before the first new attempt after the layer failed; each failure in a row doubles it, up to RETRY_MAX.
 RETRY_FIRST = 0.25
 RETRY_MAX = 5.0
-#: Seconds between two joins of the group: the layer forgets a member after its group expiry.
-REJOIN_INTERVAL = 3600.0
+#: Seconds between two joins of the group. The layer forgets a member after its group expiry; and with shards, the
+#: group may live on another shard than the one the channel is read from, so a restart of that shard (which forgets
+#: the group) raises nothing here: joining again every few seconds gets the subscription back in. One ZADD a time.
+REJOIN_INTERVAL = 2.0
 #: The type of the message handed on when the layer is back after a failure.
 RESUMED = "subscription.resumed"
 
