@@ -9,7 +9,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; \
 	then echo $$p; break; fi; done)
 
-.PHONY: run run-procfile test lint test-sqlite test-services browser-deps bench dist clean \
+.PHONY: run run-procfile test lint test-sqlite test-services browser-deps haproxy-deps bench soak dist clean \
 	lock lock-check install-run install-test install-bench
 
 $(BIN)/python:
@@ -81,7 +81,7 @@ RUN_ID := $(shell date +%s)$$$$
 PYTEST_WORKERS ?= 2
 XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
-test-sqlite: install-test browser-deps
+test-sqlite: install-test browser-deps haproxy-deps
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-services: install-test
@@ -98,8 +98,20 @@ browser-deps:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| echo "Could not install chromium (run as root, or install it yourself): browser tests will fail."; }
 
-bench: install-bench
+# HAProxy fronts the web processes of the cluster soak (tests/faults/test_cluster_soak.py, `make soak`).
+haproxy-deps:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+		echo "Installing Debian's haproxy for the cluster soak"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy) \
+		|| echo "Could not install haproxy (run as root, or install it yourself): the cluster soak will fail."; }
+
+bench: install-bench haproxy-deps
 	$(BIN)/python benchmarks/run.py
+
+# The whole cluster on this machine for about 5 minutes, through faults (benchmarks/soak.py); `make bench` runs it too.
+SOAK_ARGS ?= --seconds 240 --rate 1 --kitchens 350 --pickups 150 --staff 4 --client-processes 4
+soak: install-bench haproxy-deps
+	$(BIN)/python -m benchmarks.soak benchmarks/results/soak.json $(SOAK_ARGS)
 
 # The retry layer's wheel alone (django-channels-retry), built with the backend pinned in the test group.
 dist: install-test

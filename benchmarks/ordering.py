@@ -41,8 +41,11 @@ def order_fields(number: int, run: str) -> dict[str, str]:
     }
 
 
-async def place(port: int, count: int, rate: float, first: int, run: str) -> list[Placed]:
-    """POST ``count`` orders at ``rate`` per second, numbered from ``first``; returns every POST's outcome."""
+async def place(
+    port: int, count: int, rate: float, first: int, run: str, extra: dict[str, str] | None = None
+) -> list[Placed]:
+    """POST ``count`` orders at ``rate`` per second, numbered from ``first`` (each with ``extra`` fields too);
+    returns every POST's outcome."""
     start = time.monotonic() + 0.05
     posts = []
     for index in range(count):
@@ -51,7 +54,7 @@ async def place(port: int, count: int, rate: float, first: int, run: str) -> lis
         if delay > 0:
             await asyncio.sleep(delay)
         placed = Placed(first + index, planned, time.monotonic() - planned, time.time())
-        posts.append(asyncio.ensure_future(post(port, placed, order_fields(first + index, run))))
+        posts.append(asyncio.ensure_future(post(port, placed, order_fields(first + index, run) | (extra or {}))))
     return list(await asyncio.gather(*posts))
 
 

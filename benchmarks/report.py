@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks import endtoend_report, processes, report_targets, report_tasks
+from benchmarks import endtoend_report, processes, report_targets, report_tasks, soak_report
 from benchmarks.markdown import table
 
 DOCS = processes.ROOT / "docs" / "benchmarks.md"
@@ -186,5 +186,6 @@ SUITE_SECTIONS = [
     ("Dispatcher pass behind a full channel", "full_channel", full_channel_table),
     ("Board fan-out", "fanout", fanout_table),
     ("End to end", "endtoend", endtoend_report.render),
+    ("Cluster soak", "soak", soak_report.render),
     ("Dispatcher query plans", "dispatcher", plans),
 ]

@@ -69,6 +69,30 @@ def suite(name: str, env: dict[str, str], *args: str) -> dict[str, object]:
     return result
 
 
+#: The soak's arguments (benchmarks.soak): about 5 minutes of a whole cluster through faults; quick: 40 s.
+SOAK = ("--seconds", "210", "--rate", "1", "--kitchens", "350", "--pickups", "150", "--staff", "4")
+SOAK_QUICK = ("--seconds", "40", "--rate", "1", "--kitchens", "20", "--pickups", "20", "--staff", "2")
+
+
+def soak(*args: str) -> dict[str, object]:
+    """The cluster soak, in a process of its own with its own PostgreSQL and Redis; its verdict and figures."""
+    print(f"… soak {' '.join(args)}", flush=True)
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        started = time.monotonic()
+        command = [processes.PYTHON, "-m", "benchmarks.soak", out.name, *args, "--client-processes", "4"]
+        log_path = processes.RESULTS / "logs" / "soak.log"
+        with open(log_path, "ab") as log:
+            ran = subprocess.run(command, cwd=processes.ROOT, stdout=log, stderr=log)
+        text = Path(out.name).read_text()
+        if not text:  # it failed before its verdict
+            print(f"  failed (exit {ran.returncode}): see {log_path.relative_to(processes.ROOT)}", flush=True)
+            return {"error": f"exit {ran.returncode}, see {log_path.relative_to(processes.ROOT)}"}
+        result: dict[str, object] = json.loads(text)
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    print(f"  {result['wall_seconds']} s", flush=True)
+    return result
+
+
 def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
     tasks, sizes, clients = (
         ("500", "1000,5000", "20,50") if options.quick else ("5000", "1000,100000,1000000", "100,1000")
@@ -89,6 +113,7 @@ def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
     results["fanout"] = suite("fanout", pg, "--sizes", clients, "--rounds", "3" if options.quick else "5")
     results["endtoend"] = suite("endtoend", pg, *(["--boards", "50", "--orders", "250"] if options.quick else []))
     databases.drop_postgres()
+    results["soak"] = soak(*(SOAK_QUICK if options.quick else SOAK))
     return results
 
 

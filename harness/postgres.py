@@ -42,11 +42,18 @@ class Cluster:
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._pg_ctl("start")
+        return self
+
+    def restart(self) -> None:
+        """Stop the server (fast: every session is ended) and start it again on the same port and data."""
+        self._pg_ctl("restart", "-m", "fast")
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.directory}"
         options += "".join(f" -c {setting}" for setting in self.settings)
         log = str(self.directory / "server.log")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
-        return self
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", action, *extra)
 
     def postmaster(self) -> int:
         """The process id of the server (its backends are its children)."""

@@ -1,0 +1,55 @@
+"""The 60-second soak: a whole cluster behind HAProxy (3 web processes, 2 Redis shards, PostgreSQL, 3 workers,
+2 dispatchers, each started with its Procfile command and the production settings) serves orders, boards, staff,
+e-mails and webhooks while a web process, a Redis shard, PostgreSQL, a worker and a dispatcher fail in turn.
+
+Runs once, in the first pass: the cluster has its own PostgreSQL and Redis whatever the pass's are.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import cluster
+from tests.processes import ROOT
+
+pytestmark = pytest.mark.timeout(400)
+
+#: Seconds each board gets after a fault to show what the database holds again (the boards' resync is 15 s).
+EQUAL_WITHIN = 30
+
+
+def test_the_cluster_serves_every_order_exactly_once_through_faults(tmp_path: Path) -> None:
+    try:
+        cluster.haproxy_binary()
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing))
+    out = tmp_path / "soak.json"
+    env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL")}
+    env["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    command = [sys.executable, "-m", "benchmarks.soak", str(out), "--seconds", "60", "--rate", "1"]
+    command += ["--kitchens", "30", "--pickups", "30", "--staff", "3", "--equal-within", str(EQUAL_WITHIN)]
+    command += ["--logs", str(tmp_path / "logs")]
+    ran = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=380)
+    assert out.exists(), ran.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    once = result["exactly_once"]
+    assert once["tasks"] > 100 and once["emails_expected"] > 20 and once["webhooks_expected"] > 50
+    failures = {name: count for name, count in once.items() if not name.endswith(("_expected", "tasks")) and count}
+    assert failures == {}, result["exactly_once_examples"]
+    assert [fault["fault"] for fault in result["faults"]] == [
+        "kill -9 a web process",
+        "kill a Redis shard",
+        "restart PostgreSQL",
+        "kill -9 a worker",
+        "SIGTERM a dispatcher",
+    ]
+    assert all(fault["equal_after_s"] is not None for fault in result["faults"]), result["faults"]
+    assert result["figures"]["reconnects"]["kill -9 a web process"]["count"] > 0  # its boards came back elsewhere
+    assert result["figures"]["answers"].get("201", 0) >= 50
+    assert result["verdict"] == {"passed": True, "failures": []}
+    assert ran.returncode == 0
