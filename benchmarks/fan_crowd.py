@@ -31,6 +31,9 @@ class FanCrowd:
             raise RuntimeError(f"client process {child.pid} said {line!r} instead of {expected!r}")
         return line
 
+    def pids(self) -> list[int]:
+        return [child.pid for child in self.children]
+
     def tell(self, command: str) -> None:
         for child in self.children:
             assert child.stdin is not None

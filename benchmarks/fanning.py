@@ -34,6 +34,8 @@ ROUND_TIMEOUT = 30.0
 #: Seconds after the clients joined before the memory is read, and between two rounds.
 SETTLE = 2.0
 PAUSE = 0.3
+#: Seconds with every client connected and no event, to see what the connections cost daphne at rest.
+IDLE = 5.0
 #: Rounds sampled by py-spy (one daphne's CPU) after the measured rounds of the largest size.
 PROFILED_ROUNDS = 10
 PROFILE = profiling.PROFILES / "fanout_daphne.txt"
@@ -78,8 +80,13 @@ def spread(
         joined = time.monotonic() - began
         time.sleep(SETTLE)
         rss_after, cpu_joined = [processes.rss_kib(pid) for pid in pids], cpu(pids)
+        time.sleep(IDLE)
+        cpu_idle = [after - before for before, after in zip(cpu_joined, cpu(pids), strict=True)]
+        cpu_idled = cpu(pids)
+        clients_before = sum(cpu(crowd.pids()))
         delays, lost, seconds = run_rounds(crowd, rounds, user, step_id)
-        cpu_rounds = [after - before for before, after in zip(cpu_joined, cpu(pids), strict=True)]
+        cpu_rounds = [after - before for before, after in zip(cpu_idled, cpu(pids), strict=True)]
+        clients_cpu = sum(cpu(crowd.pids())) - clients_before
         stacks: Path | None = None
         if profile:
             with profiling.recording(pids[0], PROFILE) as stacks:
@@ -98,11 +105,12 @@ def spread(
             "rss_after_mib": round(after / 1024, 1),
             "kib_per_connection": round((after - before) / share, 1),
             "cpu_ms_per_connect": round((joined_cpu - start_cpu) * 1000 / share, 2),
+            "cpu_percent_idle": round(100 * idle / IDLE, 1),
             "cpu_percent_during_rounds": round(100 * used / seconds, 1),
             "cpu_ms_per_round": round(used * 1000 / rounds, 1),
         }
-        for share, before, after, start_cpu, joined_cpu, used in zip(
-            shares, rss_before, rss_after, cpu_before, cpu_joined, cpu_rounds, strict=True
+        for share, before, after, start_cpu, joined_cpu, idle, used in zip(
+            shares, rss_before, rss_after, cpu_before, cpu_joined, cpu_idle, cpu_rounds, strict=True
         )
     ]
     return {
@@ -112,6 +120,8 @@ def spread(
         "lost": lost,
         **figures.summary_ms(delays),
         "seconds_to_join": round(joined, 1),
+        # The client processes share the machine's cores with the servers: what they took of them.
+        "client_processes_cpu_ms_per_round": round(clients_cpu * 1000 / rounds, 1),
         # The target's figure: the daphne process that took the most per connection.
         "kib_per_connection": max(daphne["kib_per_connection"] for daphne in per_daphne),
         "daphnes": per_daphne,
