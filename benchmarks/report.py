@@ -136,18 +136,26 @@ def fanout_table(fanout: dict[str, Any]) -> str:
             size["p50_ms"],
             size["p99_ms"],
             size["max_ms"],
-            size["rss_before_mib"],
-            size["rss_after_mib"],
-            size["kib_per_connection"],
+            each(size, "kib_per_connection"),
+            each(size, "rss_after_mib"),
+            each(size, "cpu_ms_per_connect"),
+            each(size, "cpu_ms_per_round"),
         ]
         for size in fanout["sizes"]
     ]
-    header = ["clients", "delivered", "p50 ms", "p99 ms", "max ms", "RSS before MiB", "RSS after MiB", "KiB/connection"]
+    header = ["clients", "delivered", "p50 ms", "p99 ms", "max ms", "KiB/connection", "RSS after MiB"]
+    header += ["CPU ms/connect", "CPU ms/round"]
     note = (
-        f"{fanout['board']} on one daphne process (DEBUG=0, Redis layer); "
-        f"a step is claimed or released {fanout['rounds']} times."
+        f"{fanout['board']} on {fanout['daphnes']} daphne processes (project.settings: PostgreSQL, Redis layer), "
+        f"the clients spread evenly over them from {fanout['client_processes']} client processes; a step is "
+        f"claimed or released {fanout['rounds']} times. Memory and CPU: each daphne process, separated by /."
     )
     return "### Board fan-out\n\n" + note + "\n\n" + table(header, rows)
+
+
+def each(size: dict[str, Any], key: str) -> str:
+    """One figure of every daphne process of a fan-out size, separated by /."""
+    return " / ".join(str(daphne[key]) for daphne in size["daphnes"])
 
 
 def plans(dispatcher: dict[str, Any]) -> str:

@@ -95,7 +95,7 @@ def soak(*args: str) -> dict[str, object]:
 
 def measure(options: argparse.Namespace, redis_port: int) -> dict[str, object]:
     tasks, sizes, clients = (
-        ("500", "1000,5000", "20,50") if options.quick else ("5000", "1000,100000,1000000", "100,1000")
+        ("500", "1000,5000", "200") if options.quick else ("5000", "1000,100000,1000000", "1000,5000")
     )
     pg = environment(redis_port, databases.create_postgres(), redis=True)
     sqlite = environment(redis_port, databases.create_sqlite(), redis=False)

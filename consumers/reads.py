@@ -47,8 +47,11 @@ class Read:
         return self.started is None or self.started >= moment
 
     async def result(self) -> tuple[float, Any]:
-        # Waited for, not awaited: a consumer that goes away must not cancel the read the others wait for.
-        await asyncio.wait([self.future])
+        # Waited for, not awaited: a consumer that goes away must not cancel the read the others wait for. A read
+        # that is done answers at once: a wait schedules a callback and a turn of the loop for each of the boards
+        # that share it: with 2,500 boards, two thirds of what an event cost daphne.
+        if not self.future.done():
+            await asyncio.wait([self.future])
         error = self.future.exception()
         if error is not None:
             # Each caller raises an exception of its own. The one error raised in every waiting consumer gathered

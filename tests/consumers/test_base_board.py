@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from pytest_django import Settings
 
-from consumers import cards
+from consumers import base_board, cards
 from consumers.kitchen_board import KitchenBoardConsumer
 from orders import events, services
 from orders.models import Order, Step
@@ -124,3 +124,23 @@ async def test_the_periodic_resync_repairs_a_change_nobody_announced(
     await sync_to_async(Order.objects.filter(pk=order.pk).update)(status=Order.Status.DELIVERED)
     removed = await board.receive()
     assert (removed["type"], removed["order_id"], removed["seq"]) == ("order.removed", order.pk, event["seq"] + 1)
+
+
+@pytest.mark.parametrize(
+    ("connected", "resyncs_at"),
+    [
+        ((0.0, 0.5, 0.99), 16.0),  # a moment per second of a 15 s interval: boards of one second, one moment
+        ((3.1, 3.5, 3.9), 19.0),
+        ((86_399.2, 86_399.9), 86_415.0),  # late in the monotonic clock's life
+    ],
+)
+def test_boards_that_connected_in_one_stretch_resync_at_one_moment(
+    connected: tuple[float, ...], resyncs_at: float
+) -> None:
+    # Boards resyncing at one moment share one read of the board and of each session; each at a moment of its own,
+    # 2,500 boards of a process read hundreds of times a second.
+    assert base_board.RESYNC_MOMENTS == 15
+    for now in connected:
+        delay = base_board.resync_delay(15.0, now)
+        assert delay >= 15.0 - 1e-6
+        assert now + delay == pytest.approx(resyncs_at)

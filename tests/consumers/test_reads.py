@@ -175,6 +175,18 @@ async def test_a_started_read_is_the_same_read_the_callers_of_since_get() -> Non
     assert source.calls == 1
 
 
+async def test_a_finished_read_gives_its_result_without_a_turn_of_the_loop() -> None:
+    # Every board of the process asks the same finished read for its result at each event: a wait per board
+    # would schedule a callback and a turn of the event loop each time.
+    reads = SharedReads(Source())
+    read = reads.read_since(float("-inf"), 7)
+    first = await read.result()
+    asking = read.result()
+    with pytest.raises(StopIteration) as finished:
+        asking.send(None)  # runs the coroutine up to its first suspension: there is none
+    assert finished.value.value == first == (read.started, "7:first")
+
+
 class Uncopyable(DatabaseError):
     """An error whose arguments do not rebuild it (as some drivers' errors): copying it fails."""
 
