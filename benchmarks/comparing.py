@@ -26,7 +26,7 @@ def measure(system: System, count: int, latency_tasks: int, latency_rate: float)
     run = getattr(system, "run", None)
     result: dict[str, Any] = {"system": system.name, "store": system.store, "concurrency": system.concurrency}
     system.reset()
-    result["enqueue_in_view"] = step("enqueue_in_view", enqueueing.in_view, system, count)
+    result["enqueue_in_view"] = step("enqueue_in_view", enqueueing.in_view, system, min(count, enqueueing.IN_VIEW))
     system.reset()
     result["enqueue_bulk"] = step("enqueue_bulk", enqueueing.bulk, system, count)
     system.reset()

@@ -24,8 +24,6 @@ PY_SPY = Path(sys.executable).parent / "py-spy"
 PROFILES = processes.RESULTS / "profiles"
 #: Functions kept per profile in the results.
 TOP = 60
-#: Transactions of the profiled view loop: enough samples, in less time than the measured figure takes.
-IN_VIEW_TASKS = 2000
 
 
 def record(pid: int, seconds: float, out: Path, *, idle: bool = False) -> Path:
@@ -117,7 +115,7 @@ def profile_ours(system: Ours, count: int, latency_tasks: int, latency_rate: flo
     profiles: dict[str, Any] = {}
     system.reset()
     with recording(here, PROFILES / "enqueue_in_view.txt", idle=True) as stacks:
-        enqueueing.in_view(system, min(count, IN_VIEW_TASKS))
+        enqueueing.in_view(system, min(count, enqueueing.IN_VIEW))
     profiles["enqueue_in_view"] = profile(stacks, "in_view")
     system.reset()
     with recording(here, PROFILES / "enqueue_bulk.txt", idle=True) as stacks:

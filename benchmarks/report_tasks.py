@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from benchmarks import enqueueing
 from benchmarks.markdown import table, times
 
 #: The server settings the Tasks note reports: what makes commits durable, and whether dead rows are cleaned up.
@@ -61,7 +62,8 @@ def tasks_table(results: dict[str, Any]) -> str:
     ours = by_name(results, "scoopboard").get("latency") or {}
     note = (
         f"{results['tasks']} trivial tasks per figure; rates in tasks/s. Enqueue in a view = an order row and its "
-        "task in one transaction (see the setup below); bulk = calls of 1,000 tasks. Latency = enqueue call → task "
+        f"task in one transaction, {enqueueing.IN_VIEW:,} of them (see the setup below); bulk = calls of 1,000 "
+        "tasks. Latency = enqueue call → task "
         f"function start ({ours.get('tasks', '?')} tasks at {ours.get('rate', '?')}/s, 2 idle workers; 1 in-process "
         "worker for SQLite). Workers: 8 tasks at a time each. Redis, not durable: the throwaway Redis keeps "
         "nothing on disk, so a restart loses every task waiting there. PostgreSQL durable commit floor on this "

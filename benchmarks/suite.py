@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--boards", type=int, default=500)
-    parser.add_argument("--orders", type=int, default=1500)
+    parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=50.0)
     options = parser.parse_args()
     django.setup()
