@@ -109,7 +109,7 @@ bench: install-bench haproxy-deps
 	$(BIN)/python benchmarks/run.py
 
 # The whole cluster on this machine for about 5 minutes, through faults (benchmarks/soak.py); `make bench` runs it too.
-SOAK_ARGS ?= --seconds 210 --rate 1 --kitchens 350 --pickups 150 --staff 4 --client-processes 4
+SOAK_ARGS ?= --seconds 280 --rate 1 --kitchens 350 --pickups 150 --staff 4 --client-processes 4
 soak: install-bench haproxy-deps
 	$(BIN)/python -m benchmarks.soak benchmarks/results/soak.json $(SOAK_ARGS)
 

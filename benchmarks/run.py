@@ -70,7 +70,7 @@ def suite(name: str, env: dict[str, str], *args: str) -> dict[str, object]:
 
 
 #: The soak's arguments (benchmarks.soak): about 5 minutes of a whole cluster through faults; quick: 40 s.
-SOAK = ("--seconds", "210", "--rate", "1", "--kitchens", "350", "--pickups", "150", "--staff", "4")
+SOAK = ("--seconds", "280", "--rate", "1", "--kitchens", "350", "--pickups", "150", "--staff", "4")
 SOAK_QUICK = ("--seconds", "40", "--rate", "1", "--kitchens", "20", "--pickups", "20", "--staff", "2")
 
 
