@@ -178,13 +178,13 @@ def kitchen_fixture() -> tuple[Any, int, str]:
     return user, first_step.pk, cookie
 
 
-def staff_session() -> tuple[Any, str]:
-    """A staff user, and the session cookie a kitchen board of theirs sends."""
+def staff_session(username: str = "bench-staff", **defaults: Any) -> tuple[Any, str]:
+    """A staff user (made with ``defaults`` if new), and the session cookie a kitchen board of theirs sends."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True, **defaults})
     session = SessionStore()
     session.update(
         {

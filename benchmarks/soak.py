@@ -204,25 +204,13 @@ def inject(soak: cluster.Cluster, name: str) -> float:
 
 
 def staff_sessions(count: int) -> list[tuple[str, str]]:
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+    """``count`` kitchen staff allowed every action, each with the session cookie of their board."""
+    from benchmarks import fanning
 
     sessions = []
     for index in range(count):
-        user, _ = get_user_model().objects.get_or_create(
-            username=f"soak-staff-{index}", defaults={"is_staff": True, "is_superuser": True}
-        )
-        session = SessionStore()
-        session.update(
-            {
-                SESSION_KEY: str(user.pk),
-                BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
-                HASH_SESSION_KEY: user.get_session_auth_hash(),
-            }
-        )
-        session.create()
-        sessions.append((user.get_username(), f"{settings.SESSION_COOKIE_NAME}={session.session_key}"))
+        user, cookie = fanning.staff_session(f"soak-staff-{index}", is_superuser=True)
+        sessions.append((user.get_username(), cookie))
     return sessions
 
 

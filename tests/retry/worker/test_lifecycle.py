@@ -114,9 +114,10 @@ async def test_a_task_that_returned_before_the_grace_period_ended_is_written_suc
     settings.RETRY_SHUTDOWN_GRACE = 0.3
     settings.RETRY_CONCURRENCY = 2
     monkeypatch.setattr(outcomes, "SIBLING_WAIT", 2.0)
+    # Both wait before the worker starts, so one claim takes them together however loaded the machine is.
+    quick = await tasks.sleeps.aenqueue("quick", seconds=0.0)
+    slow = await tasks.sleeps.aenqueue("slow", seconds=3.0)
     async with running_worker(conf.queues(), dispatcher=False):
-        quick = await tasks.sleeps.aenqueue("quick", seconds=0.0)
-        slow = await tasks.sleeps.aenqueue("slow", seconds=3.0)
         await wait_for(lambda: TaskRecord.objects.filter(status="RUNNING").count() == 2, what="both tasks to start")
     quick_row, slow_row = [await TaskRecord.objects.aget(pk=result.id) for result in (quick, slow)]
     assert (quick_row.status, quick_row.attempts) == (Status.SUCCESSFUL, 1)

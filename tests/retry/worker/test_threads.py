@@ -19,9 +19,23 @@ def executor() -> Iterator[ThreadPoolExecutor]:
     pool.shutdown(wait=True)
 
 
-async def test_calls_that_come_together_run_on_one_thread_in_turn(executor: ThreadPoolExecutor) -> None:
+async def test_calls_that_come_together_run_on_one_thread_in_turn(
+    executor: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first call holds its thread until the others are in the lane, and counts as soon over (SPREAD, long
+    # here): on a loaded machine the loop may be descheduled between two calls for longer than the real SPREAD.
+    monkeypatch.setattr(threads, "SPREAD", 10.0)
     lane = threads.Lane(executor)
-    ran = await asyncio.gather(*(lane.run(lambda n=number: (n, threading.get_ident())) for number in range(8)))
+    all_in = threading.Event()
+
+    def call(number: int) -> tuple[int, int]:
+        if number == 0:
+            all_in.wait(5)
+        return number, threading.get_ident()
+
+    futures = [lane.run(call, number) for number in range(8)]
+    all_in.set()
+    ran = await asyncio.gather(*futures)
     assert [number for number, _ in ran] == list(range(8))
     assert len({thread for _, thread in ran}) == 1
 
