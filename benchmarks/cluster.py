@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from harness import postgres, servers
+from harness.processes import Process
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds a process may take to listen or to start on a busy machine.
@@ -35,35 +36,6 @@ def haproxy_binary() -> str:
     if found is None:
         raise FileNotFoundError("haproxy is not installed: run 'make haproxy-deps' (Debian's haproxy package)")
     return found
-
-
-class Process:
-    """One process of the cluster, which may be killed and started again with the same command and port."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> None:
-        self.name, self.argv, self.env, self.logs = name, argv, env, logs
-        self.popen: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> "Process":
-        with open(self.logs / f"{self.name}.log", "ab") as log:
-            self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=log)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.popen is not None
-        return self.popen.pid
-
-    def signal(self, number: int, wait: float = 30.0) -> None:
-        """Send ``number`` and wait for the process to end (SIGKILL after ``wait`` seconds)."""
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        self.popen.send_signal(number)
-        try:
-            self.popen.wait(wait)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
 
 
 class Cluster:
@@ -138,7 +110,10 @@ class Cluster:
     def kill(self, kind: str, index: int, how: int = signal.SIGKILL) -> float:
         """Kill one process (SIGKILL, or ``how``), start it again at once; the seconds until it listens again."""
         process = self.processes[kind][index]
-        process.signal(how)
+        if how == signal.SIGKILL:
+            process.kill()
+        else:
+            process.stop(grace=30.0)  # SIGTERM, and SIGKILL if it is still there then
         began = time.monotonic()
         process.start()
         if kind == "web":
@@ -158,7 +133,7 @@ class Cluster:
     def stop(self) -> None:
         for kind in ("haproxy", "web", "worker", "dispatcher", "redis"):
             for process in self.processes.get(kind, []):
-                process.signal(signal.SIGTERM, wait=15.0)
+                process.stop(grace=15.0)
         self.database.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 

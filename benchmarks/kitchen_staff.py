@@ -38,7 +38,13 @@ class Staff:
                     max_size=2**24,
                     ping_interval=None,
                 ) as socket:
-                    await asyncio.gather(self.read(socket), self.act(socket))
+                    # The socket's end ends the reading; the acting stops with it.
+                    acting = asyncio.ensure_future(self.act(socket))
+                    try:
+                        await self.read(socket)
+                    finally:
+                        acting.cancel()
+                        await asyncio.gather(acting, return_exceptions=True)
             except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.ConnectionClosed):
                 pass
             await asyncio.sleep(0.5)
@@ -56,7 +62,6 @@ class Staff:
             elif kind in ("ok", "error"):
                 outcome = f"{kind}:{message.get('code', '')}".rstrip(":")
                 self.actions[outcome] = self.actions.get(outcome, 0) + 1
-        raise websockets.ConnectionClosedOK(None, None)
 
     async def act(self, socket: Any) -> None:
         while not self.stopping:

@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 from channels.routing import get_default_application
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
@@ -22,7 +23,7 @@ from retry.dispatcher import Dispatcher
 from retry.outbox import outbox
 from retry.worker import runner
 from retry.worker.process import RetryWorker
-from tests import processes
+from tests import processes, shards
 
 
 def uses_services() -> bool:
@@ -131,3 +132,17 @@ async def redis_server(tmp_path: Path) -> AsyncIterator[tuple[processes.Process,
     await asyncio.to_thread(processes.wait_until_listening, port)
     yield server, port
     server.stop()
+
+
+@pytest.fixture
+async def two_shards(redis_server: tuple[processes.Process, int], tmp_path: Path) -> AsyncIterator[shards.Shards]:
+    """A channel layer on ``redis_server`` and a second throwaway Redis, as two shards."""
+    server, port = redis_server
+    other_port = processes.free_port()
+    other = processes.redis_server(other_port, tmp_path, name="other-redis").start()
+    await asyncio.to_thread(processes.wait_until_listening, other_port)
+    options = {"socket_connect_timeout": 1, "socket_timeout": 30}
+    layer = RedisChannelLayer(hosts=[{"address": f"redis://127.0.0.1:{p}/0", **options} for p in (port, other_port)])
+    yield shards.Shards(layer, [server, other], [port, other_port])
+    await layer.close_pools()
+    other.stop()

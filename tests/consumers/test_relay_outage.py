@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis.exceptions
 from channels_redis.core import RedisChannelLayer
 
 from consumers import relay
-from tests import processes
+from tests import processes, shards
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,37 +82,17 @@ async def test_a_listener_joining_while_redis_is_away_gets_events_once_it_is_bac
 
 
 async def test_a_restarted_shard_that_held_the_group_has_the_process_back_within_seconds(
-    redis_server: tuple[processes.Process, int], tmp_path: Any
+    two_shards: shards.Shards,
 ) -> None:
     """Two shards: the process reads its channel from one, the group lives on the other. The group's shard
     restarts empty; the relay's receive never fails, yet it must be in the group again soon."""
-    server, port = redis_server
-    other_port = processes.free_port()
-    other = processes.redis_server(other_port, tmp_path, name="other-redis").start()
-    try:
-        await asyncio.to_thread(processes.wait_until_listening, other_port)
-        ports = [port, other_port]
-        hosts = [
-            {"address": f"redis://127.0.0.1:{p}/0", "socket_connect_timeout": 1, "socket_timeout": 30} for p in ports
-        ]
-        layer = RedisChannelLayer(hosts=hosts, prefix="relay-shards")
-        channel_shard = layer.consistent_hash((await layer.new_channel()).split("!")[0] + "!")
-        group = next(f"boards.{n}" for n in range(100) if layer.consistent_hash(f"boards.{n}") != channel_shard)
-        hub = relay.Relay(layer)
-        inbox = relay.Inbox()
-        await hub.join(inbox, (group,))
-        group_server = server if layer.consistent_hash(group) == 0 else other
-        group_port = ports[layer.consistent_hash(group)]
+    group = await two_shards.group_apart("boards")
+    hub = relay.Relay(two_shards.layer)
+    inbox = relay.Inbox()
+    await hub.join(inbox, (group,))
 
-        group_server.kill()  # nothing on disk: the shard forgets the group
-        await restart(group_server, group_port)
-        await asyncio.sleep(5)  # the boards resync meanwhile; events must come again within seconds
-        try:
-            await layer.group_send(group, {"type": "order.changed", "n": 1})
-        except redis.exceptions.ConnectionError:  # the sender's pooled connection to the restarted shard fails once
-            await layer.group_send(group, {"type": "order.changed", "n": 1})
-        assert (await next_event(inbox))["n"] == 1
-        await hub.leave(inbox, (group,))
-        await layer.close_pools()
-    finally:
-        other.stop()
+    await two_shards.restart_shard_of(group)
+    await asyncio.sleep(5)  # the boards resync meanwhile; events must come again within seconds
+    await two_shards.group_send(group, {"type": "order.changed", "n": 1})
+    assert (await next_event(inbox))["n"] == 1
+    await hub.leave(inbox, (group,))
