@@ -12,6 +12,8 @@ FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
 #: A task recovered this many times runs alone (see TaskRecord.runs_alone).
 RUN_ALONE_AFTER = 2
 UNFINISHED = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+#: The rows of every state but the one nearly all rows end in: the status indexes leave the successful ones out.
+NOT_SUCCEEDED = Q(status__in=["READY", "RUNNING", "FAILED"])
 
 
 class TaskQuerySet(models.QuerySet["TaskRecord"]):
@@ -93,8 +95,12 @@ class TaskRecord(models.Model):
 
     class Meta:
         verbose_name = "task"
+        # Each index holds only the rows of the states it serves: a task's claim and success change its status, so
+        # neither update can be a HOT one, and each writes an entry into every index whose condition its new row
+        # meets. Finished rows, nearly all of a table, are kept in two indexes only: the primary key and
+        # finished_at (the purge; the dashboard's recent figures). Due READY rows are counted from the backlog
+        # index. A test (tests/retry/test_indexes.py) holds the rule, and the dashboard's plans, on PostgreSQL.
         indexes = [
-            models.Index(fields=["run_after"], name="retry_task_ready", condition=Q(status="READY")),
             models.Index(
                 fields=["run_after"], name="retry_task_unsent", condition=Q(status="READY", notified_at__isnull=True)
             ),
@@ -109,9 +115,10 @@ class TaskRecord(models.Model):
                 fields=["queue", "-priority", "run_after"], name="retry_task_backlog", condition=Q(status="READY")
             ),
             models.Index(fields=["lease_until"], name="retry_task_running", condition=Q(status="RUNNING")),
-            models.Index(fields=["finished_at"], name="retry_task_finished"),
-            models.Index(fields=["task_path", "status"], name="retry_task_path_status"),
-            models.Index(fields=["status", "queue"], name="retry_task_status_queue"),
+            models.Index(fields=["finished_at"], name="retry_task_finished_at", condition=Q(finished_at__isnull=False)),
+            # The running tasks of a limited task path, a path's dead tasks; the dashboard's counts per queue.
+            models.Index(fields=["task_path", "status"], name="retry_task_path_unsucceeded", condition=NOT_SUCCEEDED),
+            models.Index(fields=["status", "queue"], name="retry_task_queue_unsucceeded", condition=NOT_SUCCEEDED),
         ]
         constraints = [
             models.UniqueConstraint(
