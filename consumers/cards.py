@@ -29,10 +29,15 @@ def kitchen_cards() -> list[dict[str, Any]]:
 
 def kitchen_card_of(order_id: int) -> dict[str, Any] | None:
     """The card of one order, or None when it is not open (or not there)."""
-    order = open_orders().filter(pk=order_id).first()
-    if order is None:
-        return None
-    return kitchen_card(order, tasks_by_order([order.pk]).get(order.pk, []))
+    return kitchen_cards_of([order_id])[order_id]
+
+
+def kitchen_cards_of(order_ids: list[int]) -> dict[int, dict[str, Any] | None]:
+    """The card of each order, None for those not open (or not there): three queries for any number of orders."""
+    orders = list(open_orders().filter(pk__in=order_ids))
+    tasks = tasks_by_order(order.pk for order in orders)
+    found = {order.pk: kitchen_card(order, tasks.get(order.pk, [])) for order in orders}
+    return {order_id: found.get(order_id) for order_id in order_ids}
 
 
 def kitchen_card(order: Order, tasks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,8 +75,14 @@ def pickup_cards() -> dict[int, dict[str, Any]]:
 
 
 def pickup_card_of(order_id: int) -> dict[str, Any] | None:
-    row = Order.objects.open().filter(pk=order_id).values_list("number", "status").first()
-    return pickup_card(*row) if row else None
+    return pickup_cards_of([order_id])[order_id]
+
+
+def pickup_cards_of(order_ids: list[int]) -> dict[int, dict[str, Any] | None]:
+    """The pickup card of each order, None for those not open: one query for any number of orders."""
+    rows = Order.objects.open().filter(pk__in=order_ids).values_list("pk", "number", "status")
+    found = {pk: pickup_card(number, status) for pk, number, status in rows}
+    return {order_id: found.get(order_id) for order_id in order_ids}
 
 
 def pickup_card(number: int, status: str) -> dict[str, Any]:

@@ -102,7 +102,7 @@ class KitchenBoardConsumer(BaseBoardConsumer):
     actions = protocol.ACTIONS
     permissions = ()
     board_reads = reads.SharedReads(lambda _: {card["id"]: card for card in cards.kitchen_cards()})
-    card_reads = reads.SharedReads(cards.kitchen_card_of)
+    card_reads = reads.SharedReads(cards.kitchen_card_of, cards.kitchen_cards_of)
     #: The order each task works for; it never changes, so any earlier read of it will do.
     task_order_reads = reads.SharedReads(task_facts.order_of_task)
 
@@ -144,15 +144,27 @@ class KitchenBoardConsumer(BaseBoardConsumer):
             await self.send_json(protocol.ok(action, text))
 
     async def task_changes(self, message: dict[str, Any]) -> None:
-        """The retry layer's events of one moment, published together."""
+        """The retry layer's events of one moment, published together: each order on the board is shown again once,
+        however many of its tasks changed (a task is often enqueued, started and done within one moment)."""
+        changed: dict[int, str] = {}
         for event in message.get("events", []):
-            await self.task_changed(event)
+            order_id = await self.order_of(event)
+            if order_id in self.cards:
+                changed.pop(order_id, None)
+                changed[order_id] = f"task.{event.get('change')}"
+        for order_id, change in changed.items():
+            if self.closed:
+                return
+            await self.refresh(order_id, change)
 
     async def task_changed(self, event: dict[str, Any]) -> None:
         """A retry-layer event: if the task works for an order on the board, show that order again."""
+        await self.task_changes({"events": [event]})
+
+    async def order_of(self, event: dict[str, Any]) -> int | None:
+        """The order the event's task works for, if any."""
         if self.closed:
-            return
+            return None
         task_id = str(event.get("task_id"))
-        order_id = self.task_orders.get(task_id) or (await self.task_order_reads.since(float("-inf"), task_id))[1]
-        if order_id in self.cards:
-            await self.refresh(order_id, f"task.{event.get('change')}")
+        found = self.task_orders.get(task_id) or (await self.task_order_reads.since(float("-inf"), task_id))[1]
+        return found if isinstance(found, int) else None

@@ -11,7 +11,7 @@ class PickupScreenConsumer(BaseBoardConsumer):
     board = "pickup"
     actions = protocol.PICKUP_ACTIONS
     board_reads = reads.SharedReads(lambda _: cards.pickup_cards())
-    card_reads = reads.SharedReads(cards.pickup_card_of)
+    card_reads = reads.SharedReads(cards.pickup_card_of, cards.pickup_cards_of)
 
     def board_groups(self) -> tuple[str, ...]:
         return (events.PICKUP_GROUP,)

@@ -50,7 +50,8 @@ PICKUP_ACTIONS: dict[str, str | None] = {"snapshot": None}
 
 
 #: Encoded "order" events kept by change and card; a card lives for one read, shared by every board of the process.
-ENCODED_MEMORY = 64
+#: A resync of a board behind may send each of its cards: a board of up to this many cards is encoded once.
+ENCODED_MEMORY = 4096
 #: Each recent (change, card) and what follows "seq" in its frame: (the card, the text).
 _encoded: OrderedDict[tuple[str, int], tuple[dict[str, Any], str]] = OrderedDict()
 

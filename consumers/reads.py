@@ -9,6 +9,7 @@ their queries began, so a consumer can tell an older read from a newer one and n
 import asyncio
 import copy
 import itertools
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -29,19 +30,66 @@ def remember(memory: OrderedDict[Hashable, Any], key: Hashable, value: Any) -> N
 
 #: Numbers reads in the order they are queued: the database thread runs them in that order.
 queued = itertools.count()
+#: Keys one batched read (SharedReads' ``many``) reads at most.
+BATCH = 200
 
 
 class Read:
-    """One read in the database thread: its result, and when its queries began (None until they do)."""
+    """One read in the database thread: its result, and when its queries began (None until they do).
 
-    def __init__(self, function: Callable[[Any], Any], key: Hashable) -> None:
+    A read of a SharedReads with a waiting line may be done by an earlier read of its line: one that runs before
+    it, of the same key (or of any key when the line reads many at once), once what it must follow began.
+    """
+
+    def __init__(
+        self,
+        function: Callable[[Any], Any],
+        key: Hashable,
+        line: "Line | None" = None,
+        after: "Read | None" = None,
+    ) -> None:
         self.started: float | None = None
         self.queued = next(queued)
+        self.key = key
+        #: The read this one must begin after (SharedReads.read_after), if any.
+        self.after = after
+        self.line = line
+        #: Set by the read that did this one: (True, result) or (False, exception).
+        self.answer: tuple[bool, Any] | None = None
+        self.answered = threading.Event()
+        if line is not None:
+            line.join(self)
         self.future = asyncio.ensure_future(database_sync_to_async(self.run)(function, key))
 
     def run(self, function: Callable[[Any], Any], key: Hashable) -> Any:
-        self.started = time.monotonic()
-        return function(key)
+        if self.line is None:
+            self.started = time.monotonic()
+            return function(key)
+        joined = self.line.take(self)
+        if joined is None:  # an earlier read did this one
+            self.answered.wait()
+            assert self.answer is not None
+            done, value = self.answer
+            if done:
+                return value
+            raise value
+        try:
+            results = self.line.read(function, [self, *joined])
+        except BaseException as error:
+            for read in joined:
+                read.settle((False, error))
+            raise
+        for read in joined:
+            read.settle((True, results[read.key]))
+        return results[key]
+
+    def settle(self, answer: tuple[bool, Any]) -> None:
+        self.answer = answer
+        self.answered.set()
+
+    def may_begin(self, moment: float) -> bool:
+        """Whether this read's queries may begin at ``moment``: what it must follow began by then."""
+        return self.after is None or (self.after.started is not None and self.after.started <= moment)
 
     def fresh_since(self, moment: float) -> bool:
         return self.started is None or self.started >= moment
@@ -74,11 +122,61 @@ def own_copy(error: BaseException) -> BaseException:
         return error
 
 
-class SharedReads:
-    """Reads of ``function(key)`` shared by the consumers of this process; each call returns (began, result)."""
+class Line:
+    """The reads of one SharedReads that have not begun: the first to run does those it can along with its own.
 
-    def __init__(self, function: Callable[[Any], Any]) -> None:
+    The database thread runs one read at a time; while it is busy, the reads the boards ask for wait in its queue.
+    Each would run the same queries for another key: here the first one reads every waiting key at once (with
+    ``many``), or, without it, does the waiting reads of its own key.
+    """
+
+    def __init__(self, owner: "SharedReads") -> None:
+        self.owner = owner
+        self.lock = threading.Lock()
+        self.waiting: dict[Read, None] = {}
+
+    def join(self, read: Read) -> None:
+        with self.lock:
+            self.waiting[read] = None
+
+    def take(self, first: Read) -> list[Read] | None:
+        """Begin ``first`` and the waiting reads it does; None when an earlier read did ``first``."""
+        with self.lock:
+            if first not in self.waiting:
+                return None
+            del self.waiting[first]
+            moment = time.monotonic()
+            first.started = moment
+            joined = [read for read in self.waiting if self.fits(first, read, moment)][: BATCH - 1]
+            for read in joined:
+                del self.waiting[read]
+                read.started = moment
+            return joined
+
+    def fits(self, first: Read, read: Read, moment: float) -> bool:
+        return (self.owner.many is not None or read.key == first.key) and read.may_begin(moment)
+
+    def read(self, function: Callable[[Any], Any], reads: list[Read]) -> dict[Hashable, Any]:
+        keys = list(dict.fromkeys(read.key for read in reads))
+        if self.owner.many is None:
+            [key] = keys
+            return {key: function(key)}
+        return self.owner.many(keys)
+
+
+class SharedReads:
+    """Reads of ``function(key)`` shared by the consumers of this process; each call returns (began, result).
+
+    ``many(keys)``, when given, reads several keys in one go: a dict of each key's result, as ``function`` gives it.
+    """
+
+    def __init__(
+        self,
+        function: Callable[[Any], Any],
+        many: Callable[[list[Any]], dict[Any, Any]] | None = None,
+    ) -> None:
         self.function = function
+        self.many = many
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def memory(self) -> tuple[OrderedDict[Hashable, Read], OrderedDict[Hashable, float]]:
@@ -87,6 +185,7 @@ class SharedReads:
             self.loop = asyncio.get_running_loop()
             self.reads: OrderedDict[Hashable, Read] = OrderedDict()
             self.sightings: OrderedDict[Hashable, float] = OrderedDict()
+            self.line = Line(self)
         return self.reads, self.sightings
 
     async def since(self, moment: float, key: Hashable) -> tuple[float, Any]:
@@ -102,18 +201,23 @@ class SharedReads:
         return read
 
     def read_after(self, earlier: Read, key: Hashable) -> Read:
-        """A read of ``key`` that begins after ``earlier`` began: the latest if so, else one queued after it."""
+        """A read of ``key`` that begins after ``earlier`` began: the latest if so, else one queued after it.
+
+        A read queued after ``earlier`` may still be done early, by a read of its key that ran before ``earlier``
+        began; the consumers check the time each read began (``since``), so that costs one more read, never an
+        older answer.
+        """
         reads, _ = self.memory()
         read = reads.get(key)
         if read is not None and (
             read.queued > earlier.queued or (earlier.started is not None and read.fresh_since(earlier.started))
         ):
             return read
-        return self.start(key)
+        return self.start(key, after=earlier)
 
-    def start(self, key: Hashable) -> Read:
+    def start(self, key: Hashable, after: Read | None = None) -> Read:
         reads, _ = self.memory()
-        read = Read(self.function, key)
+        read = Read(self.function, key, self.line, after)
         read.future.add_done_callback(lambda done: self.forget_failed(key, read))
         remember(reads, key, read)
         return read

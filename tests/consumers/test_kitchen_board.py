@@ -202,3 +202,38 @@ def test_the_demo_cooks_may_take_every_board_action() -> None:
     call_command("seed_demo", stdout=io.StringIO())
     for cook in ("ana", "ben"):
         assert get_user_model().objects.get(username=cook).has_perms(PERMISSIONS.values())
+
+
+async def test_the_task_changes_of_one_moment_show_each_order_once(
+    connect: Callable[..., Any], alice: Any, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An e-mail task is often enqueued, started and done within one moment of events: at 50 orders a second, a
+    # read and a frame per event and board kept the web process busy.
+    from channels.layers import get_channel_layer
+
+    from consumers import cards
+    from consumers.kitchen_board import KitchenBoardConsumer
+    from retry import conf
+
+    reads: list[list[int]] = []
+
+    def counted(order_ids: list[int]) -> dict[int, dict[str, Any] | None]:
+        reads.append(order_ids)
+        return cards.kitchen_cards_of(order_ids)
+
+    monkeypatch.setattr(KitchenBoardConsumer.card_reads, "many", counted)
+    board, _ = await connect(user=alice)
+    await board.receive()
+    results = [await sync_to_async(send_order_email.enqueue)(order_id=order.pk) for _ in range(3)]
+    await board.drain()
+    reads.clear()
+    events = [
+        {"type": "task.changed", "version": 1, "task_id": result.id, "change": change}
+        for result in results
+        for change in ("started", "succeeded")
+    ]
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.group_send(conf.get().EVENTS_GROUP, {"type": "task.changes", "events": events})
+    await board.drain()
+    assert reads == [[order.pk]]

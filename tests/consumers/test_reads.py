@@ -203,3 +203,67 @@ async def test_a_failed_read_whose_error_cannot_be_copied_raises_its_own_type() 
     await asyncio.wait([read.future])
     with pytest.raises(DatabaseError, match="database went away"):  # the boards' outage handling catches it
         await read.result()
+
+
+class Batch:
+    """Reads of many keys at once, counted; held open like Source."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[object]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def __call__(self, keys: list[object]) -> dict[object, str]:
+        self.calls.append(keys)
+        self.entered.set()
+        self.gate.wait(10)
+        if "bad" in keys:
+            raise ConnectionError("database went away")
+        return {key: f"{key}:many" for key in keys}
+
+
+async def test_the_reads_waiting_behind_one_under_way_are_done_by_one_read_of_many_keys() -> None:
+    # At 50 orders a second, each order's events asked a read of its card: one at a time in the database thread,
+    # they queued until the boards were seconds behind.
+    source, many = Source(), Batch()
+    reads = SharedReads(source, many)
+    many.gate.clear()
+    first = reads.read_since(float("-inf"), 1)
+    await asyncio.to_thread(many.entered.wait, 10)
+    waiting = [reads.read_since(float("-inf"), key) for key in (2, 3, 4, 3)]
+    many.gate.set()
+    results = await asyncio.gather(first.result(), *(read.result() for read in waiting))
+    assert many.calls == [[1], [2, 3, 4]] and source.calls == 0
+    assert [value for _, value in results] == ["1:many", "2:many", "3:many", "4:many", "3:many"]
+    assert len({began for began, _ in results[1:]}) == 1 and results[1][0] >= results[0][0]
+
+
+async def test_a_read_that_must_follow_another_is_not_done_before_that_one_began() -> None:
+    cards, sessions = Source(), Source()
+    card_reads, session_reads = SharedReads(cards), SharedReads(sessions)
+    sessions.gate.clear()
+    early = session_reads.read_since(float("-inf"), "key")
+    card = card_reads.read_since(float("-inf"), 7)
+    after = session_reads.read_after(card, "key")  # queued behind the card read, and the early read runs first
+    sessions.gate.set()
+    await asyncio.gather(early.result(), card.result(), after.result())
+    assert sessions.calls == 2
+    assert early.started is not None and card.started is not None and after.started is not None
+    assert early.started < card.started <= after.started
+
+
+async def test_a_failed_read_of_many_keys_fails_each_read_it_did() -> None:
+    many = Batch()
+    reads = SharedReads(Source(), many)
+    many.gate.clear()
+    first = reads.read_since(float("-inf"), 1)
+    await asyncio.to_thread(many.entered.wait, 10)
+    waiting = [reads.read_since(float("-inf"), key) for key in ("bad", 2)]
+    many.gate.set()
+    assert (await first.result())[1] == "1:many"
+    for read in waiting:
+        with pytest.raises(ConnectionError, match="database went away"):
+            await read.result()
+    await asyncio.sleep(0)  # the failed reads' done callbacks
+    assert (await reads.since(float("-inf"), 2))[1] == "2:many"  # a failed read is not shared afterwards
