@@ -1,12 +1,14 @@
 """The kitchen board: every open order live, and the staff's actions on steps and orders."""
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from typing import Any
 
 from channels.db import database_sync_to_async
 
-from consumers import cards, protocol, reads
+from consumers import cards, protocol, reads, relay
 from consumers.base_board import BaseBoardConsumer
 from orders import events, services, task_facts
 from orders.exceptions import (
@@ -95,6 +97,11 @@ def error_code(problem: OrderError) -> str:
     return next(code for kind, code in ERROR_CODES if isinstance(problem, kind))
 
 
+def task_event_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    """What tells one task event from another, for the card reads it asks for (reads.SharedReads.after_event)."""
+    return ("task", event.get("task_id"), event.get("change"), event.get("attempt"), event.get("status"))
+
+
 class KitchenBoardConsumer(BaseBoardConsumer):
     """Active staff only; the session is read again on every message and push, so a logout elsewhere ends access."""
 
@@ -105,6 +112,9 @@ class KitchenBoardConsumer(BaseBoardConsumer):
     card_reads = reads.SharedReads(cards.kitchen_card_of, cards.kitchen_cards_of)
     #: The order each task works for; it never changes, so any earlier read of it will do.
     task_order_reads = reads.SharedReads(task_facts.order_of_task)
+    #: The order of each task a board of this process was sent on a card: a task event's card read starts as the
+    #: event reaches the process (prepare), so that no board waits for it.
+    known_tasks: OrderedDict[str, int] = OrderedDict()
 
     def board_groups(self) -> tuple[str, ...]:
         return (events.KITCHEN_GROUP, conf.get().EVENTS_GROUP)
@@ -115,6 +125,35 @@ class KitchenBoardConsumer(BaseBoardConsumer):
     def seen(self, order_id: int, card: dict[str, Any]) -> None:
         for task in card["tasks"]:
             self.task_orders[task["id"]] = order_id
+            if self.known_tasks.get(task["id"]) != order_id:
+                reads.remember(self.known_tasks, task["id"], order_id)
+
+    @classmethod
+    def prepare(cls, message: dict[str, Any], inboxes: Collection[relay.Inbox]) -> list[asyncio.Future[Any]]:
+        """Besides an order event's reads, the card read of each known task's order in a moment's task events."""
+        if message.get("type") != "task.changes":
+            return super().prepare(message, inboxes)
+        futures: list[asyncio.Future[Any]] = []
+        for event in message.get("events", []):
+            order_id = cls.known_tasks.get(str(event.get("task_id")))
+            if order_id is None:
+                # A task no card showed yet (an order's first tasks are announced as its card is read): its order
+                # is read first, then its card.
+                futures.append(asyncio.ensure_future(cls.prepare_unknown(event, inboxes)))
+            else:
+                card = cls.card_reads.read_after_event(task_event_key(event), order_id)
+                futures += [card.future, *cls.access_reads(card, inboxes)]
+        return futures
+
+    @classmethod
+    async def prepare_unknown(cls, event: dict[str, Any], inboxes: Collection[relay.Inbox]) -> None:
+        try:
+            _, order_id = await cls.task_order_reads.since(float("-inf"), str(event.get("task_id")))
+            if isinstance(order_id, int):
+                card = cls.card_reads.read_after_event(task_event_key(event), order_id)
+                await asyncio.wait([card.future, *cls.access_reads(card, inboxes)])
+        except Exception:  # the database is away: each board reads what it needs itself then
+            logger.debug("Could not prepare a task event", exc_info=True)
 
     def snapshot_extra(self) -> dict[str, Any]:
         return {"user": self.username}
@@ -146,16 +185,17 @@ class KitchenBoardConsumer(BaseBoardConsumer):
     async def task_changes(self, message: dict[str, Any]) -> None:
         """The retry layer's events of one moment, published together: each order on the board is shown again once,
         however many of its tasks changed (a task is often enqueued, started and done within one moment)."""
-        changed: dict[int, str] = {}
+        changed: dict[int, tuple[str, tuple[Any, ...]]] = {}
         for event in message.get("events", []):
             order_id = await self.order_of(event)
             if order_id in self.cards:
                 changed.pop(order_id, None)
-                changed[order_id] = f"task.{event.get('change')}"
-        for order_id, change in changed.items():
+                changed[order_id] = (f"task.{event.get('change')}", task_event_key(event))
+        for order_id, (change, key) in changed.items():
             if self.closed:
                 return
-            await self.refresh(order_id, change)
+            # The read that began once the event reached this process: started by prepare, done by now.
+            await self.refresh(order_id, change, key)
 
     async def task_changed(self, event: dict[str, Any]) -> None:
         """A retry-layer event: if the task works for an order on the board, show that order again."""

@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 MEMORY = 4096
 
 
-def remember(memory: OrderedDict[Hashable, Any], key: Hashable, value: Any) -> None:
+def remember[K: Hashable, V](memory: OrderedDict[K, V], key: K, value: V) -> None:
     memory[key] = value
     memory.move_to_end(key)
     while len(memory) > MEMORY:

@@ -237,3 +237,30 @@ async def test_the_task_changes_of_one_moment_show_each_order_once(
     await layer.group_send(conf.get().EVENTS_GROUP, {"type": "task.changes", "events": events})
     await board.drain()
     assert reads == [[order.pk]]
+
+
+async def test_a_task_events_card_is_read_before_the_boards_get_the_event(
+    connect: Callable[..., Any], alice: Any, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each board awaiting a read of its own start cost a wait and a turn of the loop per board and event: with 500
+    # boards, five times what an order event cost daphne.
+    from consumers.kitchen_board import KitchenBoardConsumer
+
+    found: list[bool] = []
+    refresh = KitchenBoardConsumer.refresh
+
+    async def noted(self: KitchenBoardConsumer, order_id: int, change: str, event: Any = None) -> None:
+        if change.startswith("task."):
+            read = KitchenBoardConsumer.card_reads.reads.get(order_id)
+            found.append(read is not None and read.future.done())
+        await refresh(self, order_id, change, event)
+
+    monkeypatch.setattr(KitchenBoardConsumer, "refresh", noted)
+    boards = [board for board, _ in [await connect(user=alice) for _ in range(5)]]
+    for board in boards:
+        await board.receive()
+    await sync_to_async(send_order_email.enqueue)(order_id=order.pk)  # a task no card showed yet
+    await asyncio.gather(*(board.until(lambda message: email_task_of(message.get("order"))) for board in boards))
+    await sync_to_async(send_order_email.enqueue)(order_id=order.pk)  # and one after the boards know the order's
+    await asyncio.gather(*(board.drain() for board in boards))
+    assert found and all(found), found
