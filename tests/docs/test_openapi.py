@@ -1,6 +1,7 @@
 """docs/openapi.json describes the order API as the views answer: the same paths and methods, every documented
 answer produced by the real views and valid under its schema, every example valid, the choices the models'."""
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -8,11 +9,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from django.core.cache import cache
+from django.db import OperationalError
 from django.db.models import Field
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from pytest_django import Settings
 
+from orders import services, views
 from orders.models import Flavour, Order, Size, Step
 from tests.docs import markdown, schema
 
@@ -82,6 +85,19 @@ def check(response: "_MonkeyPatchedWSGIResponse", path: str, method: str, answer
     answered.add(response.status_code)
 
 
+@contextlib.contextmanager
+def unreachable_database(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> Iterator[None]:
+    """``module.name`` raises what a pool that gives no connection in time raises (tests/project/test_unavailable.py
+    answers through daphne with no database at all)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("couldn't get a connection after 5.00 sec")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(module, name, refuse)
+        yield
+
+
 def post(
     api: Client, body: Any, key: str | None = None, content_type: str = "application/json"
 ) -> "_MonkeyPatchedWSGIResponse":
@@ -92,7 +108,7 @@ def post(
 
 @pytest.mark.services
 def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_valid_under_its_schema(
-    api: Client, settings: Settings
+    api: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answered: set[int] = set()
     path, method = "/api/orders", "post"
@@ -110,17 +126,24 @@ def test_every_answer_documented_for_placing_an_order_is_one_the_view_gives_vali
     check(api.put(path), path, method, answered)
     settings.ORDER_RATE_LIMIT_PER_EMAIL = 1
     check(post(api, ORDER["value"]), path, method, answered)
+    settings.ORDER_RATE_LIMIT_PER_EMAIL = 100
+    with unreachable_database(monkeypatch, services, "place_order"):
+        check(post(api, {**ORDER["value"], "customer_email": "other@example.com"}), path, method, answered)
     assert {int(status) for status in DOCUMENT["paths"][path][method]["responses"]} == answered
 
 
 @pytest.mark.services
-def test_every_answer_documented_for_reading_an_order_is_one_the_view_gives_valid_under_its_schema(api: Client) -> None:
+def test_every_answer_documented_for_reading_an_order_is_one_the_view_gives_valid_under_its_schema(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answered: set[int] = set()
     path, method = "/api/orders/{number}", "get"
     number = post(api, ORDER["value"]).json()["number"]
     check(api.get(f"/api/orders/{number}"), path, method, answered)
     check(api.get(f"/api/orders/{number + 1}"), path, method, answered)
     check(api.post(f"/api/orders/{number}"), path, method, answered)
+    with unreachable_database(monkeypatch, views, "order_json"):
+        check(api.get(f"/api/orders/{number}"), path, method, answered)
     assert {int(status) for status in DOCUMENT["paths"][path][method]["responses"]} == answered
 
 
