@@ -2,8 +2,10 @@
 
 The database thread runs one read at a time, so a read per consumer and event would queue a thousand reads
 behind each change. Here a consumer joins the latest read of the same key when that read is fresh enough
-for it: not started yet, or started after the moment the consumer names. Reads carry the monotonic time
-their queries began, so a consumer can tell an older read from a newer one and never go back in time.
+for it: not started yet, or started after the moment the consumer names. The reads still waiting when one
+begins are done with it (Line): of any key, in one query, for a kind that can read many keys at once. Reads
+carry the monotonic time their queries began, so a consumer can tell an older read from a newer one and never
+go back in time.
 """
 
 import asyncio
@@ -79,8 +81,8 @@ class Read:
             for read in joined:
                 read.settle((False, error))
             raise
-        for read in joined:
-            read.settle((True, results[read.key]))
+        for read in joined:  # every one settled, or its job would wait in the database thread for good
+            read.settle((True, results[read.key]) if read.key in results else (False, KeyError(read.key)))
         return results[key]
 
     def settle(self, answer: tuple[bool, Any]) -> None:

@@ -267,3 +267,12 @@ async def test_a_failed_read_of_many_keys_fails_each_read_it_did() -> None:
             await read.result()
     await asyncio.sleep(0)  # the failed reads' done callbacks
     assert (await reads.since(float("-inf"), 2))[1] == "2:many"  # a failed read is not shared afterwards
+
+
+async def test_a_key_a_read_of_many_leaves_out_fails_that_read_alone() -> None:
+    reads = SharedReads(Source(), lambda keys: {key: "found" for key in keys if key != 2})
+    first = reads.read_since(float("-inf"), 1)
+    missing, found = reads.read_since(float("-inf"), 2), reads.read_since(float("-inf"), 3)
+    assert (await first.result())[1] == (await found.result())[1] == "found"
+    with pytest.raises(KeyError):
+        await asyncio.wait_for(missing.result(), 5)  # not a database thread waiting for good
