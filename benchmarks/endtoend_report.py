@@ -26,7 +26,7 @@ def note(result: dict[str, Any]) -> str:
         f"{result['orders']} orders POSTed at {result['rate']:g}/s (open loop, after {result['warm_up_orders']} "
         f"warm-up orders) while {result['boards']} kitchen boards are open, on one daphne, one `runworker` and one "
         f"`dispatcher` with the production settings (DEBUG=0, PostgreSQL, Redis layer) changed only by {changed}; "
-        "e-mail goes to a local aiosmtpd server. Load average before and after: {result['load_average_before']} → "
+        f"e-mail goes to a local aiosmtpd server. Load average before and after: {result['load_average_before']} → "
         f"{result['load_average_after']}."
     )
 

@@ -57,3 +57,10 @@ def test_every_test_the_pages_name_exists() -> None:
                 sources = [path.read_text(encoding="utf-8") for path in found[name]]
                 defined = any(re.search(rf"def {function}\(", source) for source in sources)
                 assert not function or defined, f"{page.name} names {name}::{function}: no such test"
+
+
+def test_no_page_holds_a_placeholder_its_generator_left_unfilled() -> None:
+    # A generated section written from a string that lacked its f prefix: "{result['load_average_before']}".
+    for page in markdown.pages():
+        for line in page.read_text(encoding="utf-8").splitlines():
+            assert not re.search(r"\{\w+\[['\"]", line), f"{page.name}: {line}"
