@@ -160,16 +160,17 @@ class Line:
 
     def read(self, function: Callable[[Any], Any], reads: list[Read]) -> dict[Hashable, Any]:
         keys = list(dict.fromkeys(read.key for read in reads))
-        if self.owner.many is None:
-            [key] = keys
-            return {key: function(key)}
+        if len(keys) == 1:
+            return {keys[0]: function(keys[0])}
+        assert self.owner.many is not None, "without many, a read does only the waiting reads of its own key"
         return self.owner.many(keys)
 
 
 class SharedReads:
     """Reads of ``function(key)`` shared by the consumers of this process; each call returns (began, result).
 
-    ``many(keys)``, when given, reads several keys in one go: a dict of each key's result, as ``function`` gives it.
+    ``many(keys)``, when given, reads several keys in one go (the reads waiting together): a dict of each key's
+    result, as ``function`` gives it for one.
     """
 
     def __init__(

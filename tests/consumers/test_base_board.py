@@ -93,11 +93,11 @@ async def test_many_boards_share_one_read_of_the_changed_card(
 ) -> None:
     reads = []
 
-    def counted(order_ids: list[int]) -> dict[int, dict[str, Any] | None]:
-        reads.append(order_ids)
-        return cards.kitchen_cards_of(order_ids)
+    def counted(order_id: int) -> dict[str, Any] | None:
+        reads.append(order_id)
+        return cards.kitchen_card_of(order_id)
 
-    monkeypatch.setattr(KitchenBoardConsumer.card_reads, "many", counted)
+    monkeypatch.setattr(KitchenBoardConsumer.card_reads, "function", counted)
     boards = [board for board, _ in [await connect(user=alice) for _ in range(20)]]
     for board in boards:
         await board.receive()
@@ -106,7 +106,7 @@ async def test_many_boards_share_one_read_of_the_changed_card(
     await sync_to_async(services.claim_step)((await step_ids(order))["scoop"], bob)
     changed = await asyncio.gather(*(board.until(lambda message: message["type"] == "order") for board in boards))
     assert {step_of(event["order"], "scoop")["claimed_by"] for event in changed} == {"bob"}
-    assert reads == [[order.pk]]
+    assert reads == [order.pk]
 
 
 async def test_the_periodic_resync_repairs_a_change_nobody_announced(

@@ -215,13 +215,13 @@ async def test_the_task_changes_of_one_moment_show_each_order_once(
     from consumers.kitchen_board import KitchenBoardConsumer
     from retry import conf
 
-    reads: list[list[int]] = []
+    reads: list[int] = []
 
-    def counted(order_ids: list[int]) -> dict[int, dict[str, Any] | None]:
-        reads.append(order_ids)
-        return cards.kitchen_cards_of(order_ids)
+    def counted(order_id: int) -> dict[str, Any] | None:
+        reads.append(order_id)
+        return cards.kitchen_card_of(order_id)
 
-    monkeypatch.setattr(KitchenBoardConsumer.card_reads, "many", counted)
+    monkeypatch.setattr(KitchenBoardConsumer.card_reads, "function", counted)
     board, _ = await connect(user=alice)
     await board.receive()
     results = [await sync_to_async(send_order_email.enqueue)(order_id=order.pk) for _ in range(3)]
@@ -236,7 +236,7 @@ async def test_the_task_changes_of_one_moment_show_each_order_once(
     assert layer is not None
     await layer.group_send(conf.get().EVENTS_GROUP, {"type": "task.changes", "events": events})
     await board.drain()
-    assert reads == [[order.pk]]
+    assert reads == [order.pk]
 
 
 async def test_a_task_events_card_is_read_before_the_boards_get_the_event(

@@ -206,18 +206,13 @@ async def test_a_failed_read_whose_error_cannot_be_copied_raises_its_own_type() 
 
 
 class Batch:
-    """Reads of many keys at once, counted; held open like Source."""
+    """Reads of many keys at once, counted; a key "bad" fails the read."""
 
     def __init__(self) -> None:
         self.calls: list[list[object]] = []
-        self.gate = threading.Event()
-        self.gate.set()
-        self.entered = threading.Event()
 
     def __call__(self, keys: list[object]) -> dict[object, str]:
         self.calls.append(keys)
-        self.entered.set()
-        self.gate.wait(10)
         if "bad" in keys:
             raise ConnectionError("database went away")
         return {key: f"{key}:many" for key in keys}
@@ -228,14 +223,12 @@ async def test_the_reads_waiting_behind_one_under_way_are_done_by_one_read_of_ma
     # they queued until the boards were seconds behind.
     source, many = Source(), Batch()
     reads = SharedReads(source, many)
-    many.gate.clear()
-    first = reads.read_since(float("-inf"), 1)
-    await asyncio.to_thread(many.entered.wait, 10)
+    first = await held(source, reads.since(float("-inf"), 1))
     waiting = [reads.read_since(float("-inf"), key) for key in (2, 3, 4, 3)]
-    many.gate.set()
-    results = await asyncio.gather(first.result(), *(read.result() for read in waiting))
-    assert many.calls == [[1], [2, 3, 4]] and source.calls == 0
-    assert [value for _, value in results] == ["1:many", "2:many", "3:many", "4:many", "3:many"]
+    source.gate.set()
+    results = [await first, *[await read.result() for read in waiting]]
+    assert source.calls == 1 and many.calls == [[2, 3, 4]]
+    assert [value for _, value in results] == ["1:first", "2:many", "3:many", "4:many", "3:many"]
     assert len({began for began, _ in results[1:]}) == 1 and results[1][0] >= results[0][0]
 
 
@@ -254,25 +247,25 @@ async def test_a_read_that_must_follow_another_is_not_done_before_that_one_began
 
 
 async def test_a_failed_read_of_many_keys_fails_each_read_it_did() -> None:
-    many = Batch()
-    reads = SharedReads(Source(), many)
-    many.gate.clear()
-    first = reads.read_since(float("-inf"), 1)
-    await asyncio.to_thread(many.entered.wait, 10)
+    source, many = Source(), Batch()
+    reads = SharedReads(source, many)
+    first = await held(source, reads.since(float("-inf"), 1))
     waiting = [reads.read_since(float("-inf"), key) for key in ("bad", 2)]
-    many.gate.set()
-    assert (await first.result())[1] == "1:many"
+    source.gate.set()
+    assert (await first)[1] == "1:first"
     for read in waiting:
         with pytest.raises(ConnectionError, match="database went away"):
             await read.result()
     await asyncio.sleep(0)  # the failed reads' done callbacks
-    assert (await reads.since(float("-inf"), 2))[1] == "2:many"  # a failed read is not shared afterwards
+    assert (await reads.since(float("-inf"), 2))[1] == "2:first"  # a failed read is not shared afterwards
 
 
 async def test_a_key_a_read_of_many_leaves_out_fails_that_read_alone() -> None:
-    reads = SharedReads(Source(), lambda keys: {key: "found" for key in keys if key != 2})
-    first = reads.read_since(float("-inf"), 1)
+    source = Source()
+    reads = SharedReads(source, lambda keys: {key: "found" for key in keys if key != 2})
+    first = await held(source, reads.since(float("-inf"), 1))
     missing, found = reads.read_since(float("-inf"), 2), reads.read_since(float("-inf"), 3)
-    assert (await first.result())[1] == (await found.result())[1] == "found"
+    source.gate.set()
+    assert (await first)[1] == "1:first" and (await found.result())[1] == "found"
     with pytest.raises(KeyError):
         await asyncio.wait_for(missing.result(), 5)  # not a database thread waiting for good
