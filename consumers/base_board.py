@@ -196,12 +196,16 @@ class BaseBoardConsumer(GuardedSocket):
             if not self.wire.write_text(text):
                 await self.send(text_data=text)
 
-    async def refresh(self, order_id: int, change: str, event: tuple[Any, ...] | None = None) -> None:
-        """Show the order as it is now, or as it was at least after ``event`` reached this process."""
-        if event is None:
-            read_at, card = await self.card_reads.now(order_id)
-        else:
+    async def refresh(
+        self, order_id: int, change: str, event: tuple[Any, ...] | None = None, since: float | None = None
+    ) -> None:
+        """Show the order as it is now, or as it was at least after ``event`` reached this process, or at ``since``."""
+        if event is not None:
             read_at, card = await self.card_reads.after_event(event, order_id)
+        elif since is not None:
+            read_at, card = await self.card_reads.since(since, order_id)
+        else:
+            read_at, card = await self.card_reads.now(order_id)
         await self.show(order_id, card, change, read_at)
 
     async def resync(self) -> None:

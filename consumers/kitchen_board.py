@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from typing import Any
@@ -97,11 +98,6 @@ def error_code(problem: OrderError) -> str:
     return next(code for kind, code in ERROR_CODES if isinstance(problem, kind))
 
 
-def task_event_key(event: dict[str, Any]) -> tuple[Any, ...]:
-    """What tells one task event from another, for the card reads it asks for (reads.SharedReads.after_event)."""
-    return ("task", event.get("task_id"), event.get("change"), event.get("attempt"), event.get("status"))
-
-
 class KitchenBoardConsumer(BaseBoardConsumer):
     """Active staff only; the session is read again on every message and push, so a logout elsewhere ends access."""
 
@@ -130,27 +126,32 @@ class KitchenBoardConsumer(BaseBoardConsumer):
 
     @classmethod
     def prepare(cls, message: dict[str, Any], inboxes: Collection[relay.Inbox]) -> list[asyncio.Future[Any]]:
-        """Besides an order event's reads, the card read of each known task's order in a moment's task events."""
+        """Besides an order event's reads, the card read of each task's order in a moment's task events, begun
+        once the message reached the process, then the boards' sessions after them."""
         if message.get("type") != "task.changes":
             return super().prepare(message, inboxes)
+        arrived = message.get(relay.ARRIVED, time.monotonic())
         futures: list[asyncio.Future[Any]] = []
+        known: list[reads.Read] = []
         for event in message.get("events", []):
             order_id = cls.known_tasks.get(str(event.get("task_id")))
             if order_id is None:
                 # A task no card showed yet (an order's first tasks are announced as its card is read): its order
                 # is read first, then its card.
-                futures.append(asyncio.ensure_future(cls.prepare_unknown(event, inboxes)))
+                futures.append(asyncio.ensure_future(cls.prepare_unknown(event, arrived, inboxes)))
             else:
-                card = cls.card_reads.read_after_event(task_event_key(event), order_id)
-                futures += [card.future, *cls.access_reads(card, inboxes)]
+                known.append(cls.card_reads.read_since(arrived, order_id))
+        if known:
+            last = max(known, key=lambda read: read.queued)
+            futures += [read.future for read in known] + cls.access_reads(last, inboxes)
         return futures
 
     @classmethod
-    async def prepare_unknown(cls, event: dict[str, Any], inboxes: Collection[relay.Inbox]) -> None:
+    async def prepare_unknown(cls, event: dict[str, Any], arrived: float, inboxes: Collection[relay.Inbox]) -> None:
         try:
             _, order_id = await cls.task_order_reads.since(float("-inf"), str(event.get("task_id")))
             if isinstance(order_id, int):
-                card = cls.card_reads.read_after_event(task_event_key(event), order_id)
+                card = cls.card_reads.read_since(arrived, order_id)
                 await asyncio.wait([card.future, *cls.access_reads(card, inboxes)])
         except Exception:  # the database is away: each board reads what it needs itself then
             logger.debug("Could not prepare a task event", exc_info=True)
@@ -185,21 +186,22 @@ class KitchenBoardConsumer(BaseBoardConsumer):
     async def task_changes(self, message: dict[str, Any]) -> None:
         """The retry layer's events of one moment, published together: each order on the board is shown again once,
         however many of its tasks changed (a task is often enqueued, started and done within one moment)."""
-        changed: dict[int, tuple[str, tuple[Any, ...]]] = {}
+        changed: dict[int, str] = {}
         for event in message.get("events", []):
             order_id = await self.order_of(event)
             if order_id in self.cards:
                 changed.pop(order_id, None)
-                changed[order_id] = (f"task.{event.get('change')}", task_event_key(event))
-        for order_id, (change, key) in changed.items():
+                changed[order_id] = f"task.{event.get('change')}"
+        # A read begun once the message reached this process: the one prepare started, done by now.
+        arrived = message.get(relay.ARRIVED)
+        for order_id, change in changed.items():
             if self.closed:
                 return
-            # The read that began once the event reached this process: started by prepare, done by now.
-            await self.refresh(order_id, change, key)
+            await self.refresh(order_id, change, since=arrived if isinstance(arrived, float) else None)
 
     async def task_changed(self, event: dict[str, Any]) -> None:
         """A retry-layer event: if the task works for an order on the board, show that order again."""
-        await self.task_changes({"events": [event]})
+        await self.task_changes({"events": [event], relay.ARRIVED: event.get(relay.ARRIVED)})
 
     async def order_of(self, event: dict[str, Any]) -> int | None:
         """The order the event's task works for, if any."""

@@ -74,7 +74,8 @@ class Read:
             done, value = self.answer
             if done:
                 return value
-            raise value
+            # Each read raises an error of its own: re-raised, the one error would gather every read's frames.
+            raise own_copy(value)
         try:
             results = self.line.read(function, [self, *joined])
         except BaseException as error:
@@ -206,9 +207,8 @@ class SharedReads:
     def read_after(self, earlier: Read, key: Hashable) -> Read:
         """A read of ``key`` that begins after ``earlier`` began: the latest if so, else one queued after it.
 
-        A read queued after ``earlier`` may still be done early, by a read of its key that ran before ``earlier``
-        began; the consumers check the time each read began (``since``), so that costs one more read, never an
-        older answer.
+        A read queued after ``earlier`` begins after it: the database thread runs reads in the order they are
+        queued, and a read done early by another of its key (Line) never is one that must follow a read not begun.
         """
         reads, _ = self.memory()
         read = reads.get(key)

@@ -18,6 +18,7 @@ may have been lost meanwhile.
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -40,6 +41,9 @@ RETRY_FIRST = 0.25
 RETRY_MAX = 5.0
 #: The type of the message listeners get when the relay is back after the layer failed.
 RESUMED = "relay.resumed"
+#: The key of the monotonic time a message reached this process, which the relay adds to each message it hands out:
+#: a read begun since then sees what the message announces.
+ARRIVED = "relay.arrived"
 
 
 class Inbox(asyncio.Queue[Any]):
@@ -168,6 +172,7 @@ class Feed:
 
     def arrived(self, message: dict[str, Any]) -> None:
         """Hand ``message`` out once the reads it needs are done, after the messages that came before it."""
+        message = {**message, ARRIVED: time.monotonic()}
         pending = [future for future in self.prepare(message) if not future.done()]
         if not pending and not self.line:
             self.hand_out(message)

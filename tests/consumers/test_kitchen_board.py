@@ -247,15 +247,14 @@ async def test_a_task_events_card_is_read_before_the_boards_get_the_event(
     from consumers.kitchen_board import KitchenBoardConsumer
 
     found: list[bool] = []
-    refresh = KitchenBoardConsumer.refresh
+    shared = KitchenBoardConsumer.card_reads
 
-    async def noted(self: KitchenBoardConsumer, order_id: int, change: str, event: Any = None) -> None:
-        if change.startswith("task."):
-            read = KitchenBoardConsumer.card_reads.reads.get(order_id)
-            found.append(read is not None and read.future.done())
-        await refresh(self, order_id, change, event)
+    async def noted(moment: float, key: Any) -> tuple[float, Any]:  # the boards' read of a task event's card
+        read = shared.read_since(moment, key)
+        found.append(read.future.done())
+        return await read.result()
 
-    monkeypatch.setattr(KitchenBoardConsumer, "refresh", noted)
+    monkeypatch.setattr(shared, "since", noted)
     boards = [board for board, _ in [await connect(user=alice) for _ in range(5)]]
     for board in boards:
         await board.receive()

@@ -256,6 +256,9 @@ async def test_a_failed_read_of_many_keys_fails_each_read_it_did() -> None:
     for read in waiting:
         with pytest.raises(ConnectionError, match="database went away"):
             await read.result()
+    # Each read's job raised an error of its own: one error raised by each would gather all their frames.
+    first_error, second_error = (read.future.exception() for read in waiting)
+    assert first_error is not second_error
     await asyncio.sleep(0)  # the failed reads' done callbacks
     assert (await reads.since(float("-inf"), 2))[1] == "2:first"  # a failed read is not shared afterwards
 

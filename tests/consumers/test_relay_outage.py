@@ -26,7 +26,10 @@ async def redis_layer(redis_server: tuple[processes.Process, int]) -> AsyncItera
 
 
 async def next_message(inbox: relay.Inbox, timeout: float = 15) -> dict[str, Any]:
-    return await asyncio.wait_for(inbox.get(), timeout)
+    """The next message handed to ``inbox``, as the layer had it: the relay adds when it reached the process."""
+    message = await asyncio.wait_for(inbox.get(), timeout)
+    assert isinstance(message[relay.ARRIVED], float)
+    return {key: value for key, value in message.items() if key != relay.ARRIVED}
 
 
 async def next_event(inbox: relay.Inbox) -> dict[str, Any]:
