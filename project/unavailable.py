@@ -7,6 +7,7 @@ order POST sent again with its Idempotency-Key places the order at most once eit
 """
 
 import logging
+import sqlite3
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -17,11 +18,14 @@ logger = logging.getLogger("project")
 
 #: Seconds the client is asked to wait before it sends the request again.
 RETRY_AFTER = 5
+#: PostgreSQL's SQLSTATEs of a server that is going away or full of connections (class 08, connection exceptions,
+#: counts too). A statement timeout, a lock not available or a full disk stay errors: they are not "try again".
+UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "53300"}
 MESSAGE = "The service is busy or its database cannot be reached. Try again in a few seconds."
 
 
 class DatabaseUnavailableMiddleware:
-    """Turns a view's OperationalError into 503: JSON for the API, a short page for the rest."""
+    """Turns a view's error that says the database cannot be reached into 503: JSON for the API, a page for the rest."""
 
     sync_capable = True
     async_capable = True
@@ -35,7 +39,7 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)  # under ASGI, the coroutine of the next layer: Django awaits it
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, OperationalError):
+        if not unavailable(exception):
             return None
         first_line = next(iter(str(exception).strip().splitlines()), "") or exception.__class__.__name__
         logger.warning(
@@ -50,3 +54,17 @@ class DatabaseUnavailableMiddleware:
         # The line above names the cause; django.request would add an ERROR line of its own for the 5xx.
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response
+
+
+def unavailable(error: Exception) -> bool:
+    """Whether ``error`` says the database cannot be reached now, rather than that the request went wrong."""
+    if not isinstance(error, OperationalError):
+        return False
+    cause = error.__cause__  # the driver's error, which Django wraps
+    if isinstance(cause, sqlite3.OperationalError):
+        return "locked" in str(cause)
+    state = getattr(cause, "sqlstate", None)
+    if state is not None:
+        return state.startswith("08") or state in UNAVAILABLE_STATES
+    # psycopg's errors without a SQLSTATE: a connection refused or lost, the pool's timeout.
+    return type(cause).__module__.split(".")[0] in {"psycopg", "psycopg_pool"}

@@ -13,6 +13,7 @@ from django.db import OperationalError
 from django.db.models import Field
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from psycopg_pool import PoolTimeout
 from pytest_django import Settings
 
 from orders import services, views
@@ -91,7 +92,8 @@ def unreachable_database(monkeypatch: pytest.MonkeyPatch, module: Any, name: str
     answers through daphne with no database at all)."""
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise OperationalError("couldn't get a connection after 5.00 sec")
+        message = "couldn't get a connection after 5.00 sec"
+        raise OperationalError(message) from PoolTimeout(message)
 
     with monkeypatch.context() as patched:
         patched.setattr(module, name, refuse)

@@ -1,15 +1,20 @@
 """A database the web process cannot reach: daphne on the production settings answers 503 with Retry-After."""
 
 import json
+import sqlite3
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
+import psycopg_pool
 import pytest
+from django.db import OperationalError
+from django.test import RequestFactory
 
-from project.unavailable import MESSAGE
+from project.unavailable import MESSAGE, DatabaseUnavailableMiddleware
 from tests import processes
 from tests.factories import ORDER_FIELDS
 from tests.project.conftest import clean_env
@@ -61,3 +66,27 @@ def test_an_order_while_the_database_cannot_be_reached_gets_503_with_retry_after
     log = server.log()
     assert "Traceback" not in log and "Service Unavailable" not in log
     assert log.count("Database unavailable; answered 503") == 2
+
+
+@pytest.mark.parametrize(
+    ("cause", "status"),
+    [
+        (psycopg_pool.PoolTimeout("couldn't get a connection after 5.00 sec"), 503),
+        (psycopg.OperationalError("connection failed: Connection refused"), 503),
+        (psycopg.errors.AdminShutdown("terminating connection due to administrator command"), 503),
+        (psycopg.errors.TooManyConnections("sorry, too many clients already"), 503),
+        (psycopg.errors.ConnectionFailure("server closed the connection"), 503),
+        (sqlite3.OperationalError("database is locked"), 503),
+        (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), None),
+        (psycopg.errors.LockNotAvailable("could not obtain lock on row"), None),
+        (psycopg.errors.DiskFull("could not extend file"), None),
+        (sqlite3.OperationalError("no such table: orders_order"), None),
+    ],
+)
+def test_only_a_database_that_cannot_be_reached_is_a_503(cause: Exception, status: int | None) -> None:
+    # A statement timeout or a missing table is a fault to see, not a "try again in 5 s".
+    error = OperationalError(str(cause))
+    error.__cause__ = cause
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)
+    answer = middleware.process_exception(RequestFactory().get("/api/orders/1"), error)
+    assert (answer.status_code if answer is not None else None) == status
