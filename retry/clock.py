@@ -70,15 +70,19 @@ def now(using: str | None = None) -> datetime:
 
 
 def _measure(using: str) -> Offset:
-    """The offset to the database's clock, against the midpoint of the round trip that read it."""
+    """The offset to the database's clock, against the end of the round trip that read it.
+
+    The server read its clock before the answer came back, so this never puts this clock ahead of the database's:
+    a task enqueued now is due at once. The midpoint of the round trip did, by up to half of it, on a loaded
+    machine for as long as the offset held (RESYNC_EVERY): every task enqueued then was not yet due when claimed.
+    """
     # clock_timestamp(), not CURRENT_TIMESTAMP: a transaction under way would give its start.
     statement = "SELECT clock_timestamp()" if connections[using].vendor == "postgresql" else "SELECT CURRENT_TIMESTAMP"
     with _lock, connections[using].cursor() as cursor:
-        before = timezone.now()
         cursor.execute(statement)
         (server,) = cursor.fetchone()
         after = timezone.now()
-        offset = _offsets[using] = Offset(server - (before + (after - before) / 2), after, time.monotonic())
+        offset = _offsets[using] = Offset(server - after, after, time.monotonic())
     return offset
 
 

@@ -3,9 +3,11 @@
 import contextlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from retry import clock, conf, heartbeats, transitions
@@ -80,3 +82,30 @@ def test_heartbeats_and_their_ages_follow_the_database_clock(offset: timedelta) 
     written = Heartbeat.objects.get(process_id="dispatcher-off")
     assert near_db_now(written.last_seen)
     assert timedelta(0) <= written.last_seen - written.started_at < timedelta(minutes=30)  # this test process's age
+
+
+def test_a_slow_reading_of_the_database_clock_leaves_a_task_enqueued_then_due_at_once() -> None:
+    # The midpoint of a round trip whose request took 10 s and whose answer came at once put this process's clock
+    # 5 s ahead of the database's; each task enqueued for the next minute was not due when a worker claimed it.
+    real = timezone.now
+    answered: list[str] = []
+
+    def reading() -> datetime:  # before the query reached the server, this clock read 10 s short of its arrival
+        return real() if answered else real() - timedelta(seconds=10)
+
+    def query(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        answered.append(sql)
+        return result
+
+    clock._offsets.clear()
+    try:
+        with (
+            mock.patch("django.utils.timezone.now", side_effect=reading),
+            connections[conf.database()].execute_wrapper(query),
+        ):
+            clock.now()
+        result = tasks.record.enqueue("slow reading")
+        assert transitions.claim(str(result.id), "worker") is not None
+    finally:
+        clock._offsets.clear()
