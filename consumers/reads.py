@@ -44,11 +44,7 @@ class Read:
     """
 
     def __init__(
-        self,
-        function: Callable[[Any], Any],
-        key: Hashable,
-        line: "Line | None" = None,
-        after: "Read | None" = None,
+        self, function: Callable[[Any], Any], key: Hashable, line: "Line", after: "Read | None" = None
     ) -> None:
         self.started: float | None = None
         self.queued = next(queued)
@@ -59,14 +55,10 @@ class Read:
         #: Set by the read that did this one: (True, result) or (False, exception).
         self.answer: tuple[bool, Any] | None = None
         self.answered = threading.Event()
-        if line is not None:
-            line.join(self)
+        line.join(self)
         self.future = asyncio.ensure_future(database_sync_to_async(self.run)(function, key))
 
     def run(self, function: Callable[[Any], Any], key: Hashable) -> Any:
-        if self.line is None:
-            self.started = time.monotonic()
-            return function(key)
         joined = self.line.take(self)
         if joined is None:  # an earlier read did this one
             self.answered.wait()

@@ -263,3 +263,14 @@ async def test_a_task_events_card_is_read_before_the_boards_get_the_event(
     await sync_to_async(send_order_email.enqueue)(order_id=order.pk)  # and one after the boards know the order's
     await asyncio.gather(*(board.drain() for board in boards))
     assert found and all(found), found
+
+
+def test_the_cards_of_many_orders_take_three_queries(order: Order, django_assert_num_queries: Any) -> None:
+    # docs/boards.md: the card reads waiting in the database thread are one read of all their orders.
+    from consumers import cards
+
+    others = [services.place_order(**{**ORDER_FIELDS, "customer_email": f"c{n}@example.com"}) for n in range(3)]
+    ids = [order.pk, *(other.pk for other in others), 10**9]
+    with django_assert_num_queries(3):
+        found = cards.kitchen_cards_of(ids)
+    assert [card is not None for card in found.values()] == [True, True, True, True, False]

@@ -132,7 +132,7 @@ async def test_a_failed_read_gives_each_caller_an_exception_of_its_own() -> None
     def fail(key: object) -> str:
         raise ConnectionError("database went away")
 
-    read = Read(fail, 7)
+    read = SharedReads(fail).read_since(float("-inf"), 7)
     await asyncio.wait([read.future])
     errors = [await raised_through(5, read) for _ in range(20)]
     assert len({id(error) for error in errors}) == len(errors)
@@ -199,7 +199,7 @@ async def test_a_failed_read_whose_error_cannot_be_copied_raises_its_own_type() 
     def fail(key: object) -> str:
         raise Uncopyable(57, "database went away")
 
-    read = Read(fail, 7)
+    read = SharedReads(fail).read_since(float("-inf"), 7)
     await asyncio.wait([read.future])
     with pytest.raises(DatabaseError, match="database went away"):  # the boards' outage handling catches it
         await read.result()
