@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from channels.routing import get_default_application
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
@@ -72,8 +73,13 @@ def close_thread_connections(django_db_setup: None) -> Iterator[None]:
 
 @pytest.fixture
 async def layer(transactional_db: None) -> AsyncIterator[Any]:
-    """The default channel layer (in memory, or Redis in the second pass), empty, with the task and order events the
-    test causes published on the test's event loop."""
+    """The default channel layer (in memory, or Redis in the second pass), empty and made for this test, with the task
+    and order events the test causes published on the test's event loop.
+
+    Made anew because a process's layer serves one event loop and each test has its own: channels-redis keeps asyncio
+    locks in the layer, and one that a cancelled receive leaves behind stops a later test's receives
+    (tests/test_layer_fixture.py)."""
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
     flush_channel_layer()
     outbox.use_loop(asyncio.get_running_loop())
     yield get_channel_layer()
