@@ -9,7 +9,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; \
 	then echo $$p; break; fi; done)
 
-.PHONY: run run-procfile test lint test-sqlite test-services browser-deps haproxy-deps bench soak dist clean \
+.PHONY: run run-procfile test lint test-sqlite test-services system-deps haproxy-deps bench soak dist clean \
 	lock lock-check install-run install-test install-bench
 
 $(BIN)/python:
@@ -81,7 +81,7 @@ RUN_ID := $(shell date +%s)$$$$
 PYTEST_WORKERS ?= 2
 XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
-test-sqlite: install-test browser-deps haproxy-deps
+test-sqlite: install-test system-deps
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-services: install-test
@@ -92,18 +92,21 @@ test-services: install-test
 test: lint
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-services
 
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "Installing Debian's chromium for the browser tests"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-		|| echo "Could not install chromium (run as root, or install it yourself): browser tests will fail."; }
+# Debian's packages that a fresh machine lacks, installed in one apt-get: two at once (the two passes run side by
+# side) would fight over apt's lock. chromium runs the browser tests, haproxy fronts the cluster soak's web processes
+# (tests/faults/test_cluster_soak.py, `make soak`).
+apt-install = @missing=""; for package in $(1); do \
+		command -v $$package >/dev/null 2>&1 || test -x /usr/sbin/$$package || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian's$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+		|| echo "Could not install$$missing (run as root, or install it yourself): the tests that need it will fail."; fi
 
-# HAProxy fronts the web processes of the cluster soak (tests/faults/test_cluster_soak.py, `make soak`).
+system-deps:
+	$(call apt-install,chromium haproxy)
+
 haproxy-deps:
-	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
-		echo "Installing Debian's haproxy for the cluster soak"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy) \
-		|| echo "Could not install haproxy (run as root, or install it yourself): the cluster soak will fail."; }
+	$(call apt-install,haproxy)
 
 bench: install-bench haproxy-deps
 	$(BIN)/python benchmarks/run.py
