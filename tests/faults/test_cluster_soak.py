@@ -53,3 +53,22 @@ def test_the_cluster_serves_every_order_exactly_once_through_faults(tmp_path: Pa
     assert result["figures"]["answers"].get("201", 0) >= 50
     assert result["verdict"] == {"passed": True, "failures": []}
     assert ran.returncode == 0
+
+
+@pytest.mark.django_db
+def test_an_email_whose_marker_commit_a_restart_ended_is_known_as_maybe_sent() -> None:
+    """The verdict takes such an e-mail, when it reached the sink once, as expected though its marker is unset."""
+    from django.utils import timezone
+
+    from benchmarks import soak_verdict
+    from orders.tasks import send_order_email
+    from retry.models import TaskAttempt, TaskRecord
+
+    lost = TaskRecord.objects.get(pk=send_order_email.enqueue(order_id=24, kind="ready").id)
+    failed = TaskRecord.objects.get(pk=send_order_email.enqueue(order_id=25, kind="ready").id)
+    now = timezone.now()
+    for record, error in ((lost, "django.db.utils.OperationalError"), (failed, "smtplib.SMTPServerDisconnected")):
+        TaskAttempt.objects.create(
+            task=record, number=1, worker_id="w", started_at=now, finished_at=now, outcome="RETRIED", error_class=error
+        )
+    assert soak_verdict.emails_of_lost_commits() == [(24, "ready")]
