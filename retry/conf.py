@@ -105,7 +105,20 @@ def get() -> RetrySettings:
                 raise ImproperlyConfigured(f"RETRY_{name} must be {words}, not {getattr(conf, name)!r}.")
     for name, problem in policy.problems(conf.policy(), floor=conf.MIN_DELAY).items():
         raise ImproperlyConfigured(f"RETRY_{POLICY_SETTINGS[name]} {problem}.")
+    if problem := lease_problem(conf):
+        raise ImproperlyConfigured(f"RETRY_LEASE {problem}")
     return conf
+
+
+def lease_problem(numbers: RetrySettings) -> str:
+    """What is wrong with the lease beside the heartbeat that renews it; "" when nothing is."""
+    if numbers.LEASE >= 2 * numbers.HEARTBEAT_INTERVAL:
+        return ""
+    return (
+        f"must be at least twice RETRY_HEARTBEAT_INTERVAL ({numbers.HEARTBEAT_INTERVAL!r} s), not {numbers.LEASE!r}: "
+        "leases are renewed at each heartbeat, so a task running longer than its lease would count as lost and run "
+        "a second time."
+    )
 
 
 #: The setting behind each number of the default retry policy.
@@ -246,10 +259,13 @@ def option_problems(alias: str) -> list[str]:
     if problems:
         return problems
     numbers = replace(get(), **known)
-    return [
+    problems = [
         f"{where}: {POLICY_SETTINGS[name]} {problem}."
         for name, problem in policy.problems(numbers.policy(), floor=numbers.MIN_DELAY).items()
     ]
+    if "LEASE" in known and (problem := lease_problem(numbers)):
+        problems.append(f"{where}['LEASE'] {problem}")
+    return problems
 
 
 def _out_of_range(name: str, value: float) -> list[str]:

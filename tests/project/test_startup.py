@@ -85,6 +85,19 @@ def test_a_setting_out_of_range_fails_the_system_check_of_every_process(command:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["check", "runworker"])
+def test_a_lease_its_heartbeats_cannot_renew_in_time_fails_the_system_check(command: str) -> None:
+    """Leases are renewed at each heartbeat: with RETRY_LEASE under two heartbeat intervals, a task running longer
+    than its lease would be recovered while it still runs, and run a second time."""
+    result = run(COMMANDS[command], {"RETRY_LEASE": "4"})
+    assert result.returncode != 0
+    assert (
+        "(retry.E001) RETRY_LEASE must be at least twice RETRY_HEARTBEAT_INTERVAL (5.0 s), not 4.0: leases are "
+        "renewed at each heartbeat" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_the_worker_runs_with_the_timings_of_its_environment(tmp_path: Path) -> None:
     """The Procfile's worker, with project.settings: RETRY_CONCURRENCY and RETRY_LEASE reach its heartbeat."""
     database = tmp_path / "db.sqlite3"

@@ -95,6 +95,10 @@ def test_the_embedded_server_runs_a_worker_per_backend(bulk: Task[[str], str]) -
     ("bulk", "said"),
     [
         ({"OPTIONS": {"LEASE": 0}}, "TASKS['bulk']['OPTIONS']['LEASE'] must be positive, not 0."),
+        (
+            {"OPTIONS": {"LEASE": 0.3}},
+            "TASKS['bulk']['OPTIONS']['LEASE'] must be at least twice RETRY_HEARTBEAT_INTERVAL (0.2 s), not 0.3",
+        ),
         ({"OPTIONS": {"CONCURRENCY": "8"}}, "TASKS['bulk']['OPTIONS']['CONCURRENCY'] must be a whole number, not '8'."),
         ({"OPTIONS": {"CONCURRENCY": 2.5}}, "TASKS['bulk']['OPTIONS']['CONCURRENCY'] must be a whole number, not 2.5."),
         ({"QUEUES": []}, "TASKS['bulk']['QUEUES'] is empty"),
