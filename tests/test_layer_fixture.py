@@ -14,12 +14,18 @@ import pytest
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
 
-async def test_a_receive_cancelled_while_it_waits_for_the_layers_lock(layer: Any) -> None:
+@pytest.fixture
+def clean_locks(layer: Any) -> tuple[Any, str]:
+    """The per-channel locks of the layer's receive path, and the key of this process's channels."""
     locks = getattr(layer, "receive_clean_locks", None)
     if locks is None:
         pytest.skip("the in-memory layer keeps no locks")
+    return locks, f"{layer.prefix}specific.{layer.client_prefix}!"
+
+
+async def test_a_receive_cancelled_while_it_waits_for_the_layers_lock(clean_locks: tuple[Any, str]) -> None:
+    locks, key = clean_locks
     # What channels-redis does when a receive that waits behind another one's clean-up is cancelled.
-    key = layer.prefix + layer.non_local_name(await layer.new_channel())
     await locks.acquire(key)
     waiting = asyncio.ensure_future(locks.acquire(key))
     await asyncio.sleep(0)
@@ -28,14 +34,11 @@ async def test_a_receive_cancelled_while_it_waits_for_the_layers_lock(layer: Any
     locks.release(key)
 
 
-async def test_leaves_nothing_that_stops_the_next_tests_receives(layer: Any) -> None:
-    locks = getattr(layer, "receive_clean_locks", None)
-    if locks is None:
-        pytest.skip("the in-memory layer keeps no locks")
+async def test_leaves_nothing_that_stops_the_next_tests_receives(layer: Any, clean_locks: tuple[Any, str]) -> None:
+    locks, key = clean_locks
     channel = await layer.new_channel()
     await layer.group_add("fixture", channel)
     # A receive waits behind the clean-up of the message received before it, as one receive among several does.
-    key = layer.prefix + layer.non_local_name(await layer.new_channel())
     await locks.acquire(key)
     receiving = asyncio.ensure_future(layer.receive(channel))
     await layer.group_send("fixture", {"type": "ping"})
