@@ -67,14 +67,9 @@ def judge(
     began = driven["began"]
     tasks = TaskRecord.objects.all()
     succeeded = Counter(TaskAttempt.objects.filter(outcome="SUCCEEDED").values_list("task_id", flat=True).iterator())
-    expected_mails = Counter(sent_emails())
-    got_mails = Counter((order, kind) for order, kind, _ in mails)
-    # E-mails the server took before the database went away under the commit of their marker (orders.emails: at
-    # least once): sent, and unrecorded when the retry found them no longer due, or sent again when it did not.
-    lost = set(emails_of_lost_commits())
-    unrecorded = [key for key in lost if key in got_mails and key not in expected_mails]
-    expected_mails.update(unrecorded)
-    resent = sum(got_mails[key] - 1 for key in lost if got_mails[key] > 1)
+    mail_counts, exactly_once_examples = emails_once(
+        set(sent_emails()), Counter((order, kind) for order, kind, _ in mails), set(emails_of_lost_commits())
+    )
     events = [f"evt_{event.hex}" for event in WebhookDelivery.objects.values_list("event_id", flat=True)]
     exactly_once = {
         "tasks": tasks.count(),
@@ -82,18 +77,10 @@ def judge(
         "tasks_without_one_successful_attempt": sum(
             1 for pk in tasks.values_list("pk", flat=True) if succeeded[pk] != 1
         ),
-        "emails_expected": sum(expected_mails.values()),
-        "emails_of_lost_commits_expected": len(unrecorded) + resent,
-        "emails_missing": sum(1 for key in expected_mails if got_mails[key] == 0),
-        "emails_duplicated": sum(count - 1 for key, count in got_mails.items() if count > 1 and key not in lost),
-        "emails_unexpected": sum(1 for key in got_mails if key not in expected_mails),
+        **mail_counts,
         "webhooks_expected": len(events),
         "webhooks_missing": sum(1 for event in events if webhooks.get(event, 0) == 0),
         "webhooks_duplicated": sum(count - 1 for count in webhooks.values() if count > 1),
-    }
-    exactly_once_examples = {
-        "emails_missing": [key for key in expected_mails if got_mails[key] == 0][:10],
-        "emails_unexpected": [key for key in got_mails if key not in expected_mails][:10],
     }
     answered = [post for post in placed if post.order_id is not None]
     statuses = Counter(str(post.status or post.error) for post in placed)
@@ -146,6 +133,35 @@ def sent_emails() -> list[tuple[int, str]]:
     return sent
 
 
+def emails_once(
+    recorded: set[tuple[int, str]], got: Counter[tuple[int, str]], lost: set[tuple[int, str]]
+) -> tuple[dict[str, int], dict[str, list[tuple[int, str]]]]:
+    """The e-mail counts of the verdict, and examples of what failed, from the (order, kind) pairs the database
+    records as sent, those the SMTP sink got (with how many copies) and those of lost commits.
+
+    An e-mail of a lost commit went out once without its marker (the retry found it no longer due) or twice (the
+    retry sent it again): at least once, as orders.emails says; neither is a failure.
+    """
+    unrecorded = {key for key in lost if key in got and key not in recorded}
+    expected = recorded | unrecorded
+    counts = {
+        "emails_expected": len(expected),
+        "emails_of_lost_commits_expected": len(unrecorded) + sum(got[key] - 1 for key in lost if got[key] > 1),
+        "emails_missing": sum(1 for key in expected if got[key] == 0),
+        "emails_duplicated": sum(count - 1 for key, count in got.items() if count > 1 and key not in lost),
+        "emails_unexpected": sum(1 for key in got if key not in expected),
+    }
+    examples = {
+        "emails_missing": [key for key in expected if got[key] == 0][:10],
+        "emails_unexpected": [key for key in got if key not in expected][:10],
+    }
+    return counts, examples
+
+
+#: What a Django database call raises when the server went away under it.
+DATABASE_GONE = ("django.db.utils.OperationalError", "django.db.utils.InterfaceError")
+
+
 def emails_of_lost_commits() -> list[tuple[int, str]]:
     """Each (order, kind) of an e-mail task attempt that the database's going away ended (a restart): its commit,
     which sets the e-mail's marker, may have been lost after the SMTP server took the message (orders.emails says
@@ -157,10 +173,6 @@ def emails_of_lost_commits() -> list[tuple[int, str]]:
         task__task_path="orders.tasks.send_order_email", error_class__in=DATABASE_GONE
     ).values_list("task__kwargs", flat=True)
     return [(kwargs["order_id"], kwargs["kind"]) for kwargs in attempts]
-
-
-#: What a Django database call raises when the server went away under it.
-DATABASE_GONE = ("django.db.utils.OperationalError", "django.db.utils.InterfaceError")
 
 
 def order_to_board(

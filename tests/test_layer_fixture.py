@@ -32,6 +32,7 @@ async def test_a_receive_cancelled_while_it_waits_for_the_layers_lock(clean_lock
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)
     locks.release(key)
+    assert key in locks.locks  # left behind, bound to this test's event loop
 
 
 async def test_leaves_nothing_that_stops_the_next_tests_receives(layer: Any, clean_locks: tuple[Any, str]) -> None:

@@ -57,7 +57,7 @@ def test_the_cluster_serves_every_order_exactly_once_through_faults(tmp_path: Pa
 
 @pytest.mark.django_db
 def test_an_email_whose_marker_commit_a_restart_ended_is_known_as_maybe_sent() -> None:
-    """The verdict takes such an e-mail, when it reached the sink once, as expected though its marker is unset."""
+    """An attempt of an e-mail task that a database error ended names its e-mail; any other error does not."""
     from django.utils import timezone
 
     from benchmarks import soak_verdict
@@ -72,3 +72,22 @@ def test_an_email_whose_marker_commit_a_restart_ended_is_known_as_maybe_sent() -
             task=record, number=1, worker_id="w", started_at=now, finished_at=now, outcome="RETRIED", error_class=error
         )
     assert soak_verdict.emails_of_lost_commits() == [(24, "ready")]
+
+
+def test_an_email_of_a_lost_commit_is_sent_at_least_once_and_any_other_exactly_once() -> None:
+    from collections import Counter
+
+    from benchmarks import soak_verdict
+
+    recorded = {(1, "received"), (25, "ready"), (26, "ready"), (27, "ready")}
+    got = Counter({(1, "received"): 1, (24, "ready"): 1, (25, "ready"): 2, (26, "ready"): 2, (28, "ready"): 1})
+    lost = {(24, "ready"), (25, "ready"), (29, "ready")}
+    counts, examples = soak_verdict.emails_once(recorded, got, lost)
+    assert counts == {
+        "emails_expected": 5,  # the four recorded, and 24: at the sink once, its marker's commit lost
+        "emails_of_lost_commits_expected": 2,  # 24 unrecorded, 25's second copy
+        "emails_missing": 1,  # 27
+        "emails_duplicated": 1,  # 26's second copy
+        "emails_unexpected": 1,  # 28
+    }
+    assert examples == {"emails_missing": [(27, "ready")], "emails_unexpected": [(28, "ready")]}
